@@ -1,0 +1,3 @@
+module outboundlens/bpf
+
+go 1.24.0
