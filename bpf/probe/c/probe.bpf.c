@@ -1,0 +1,716 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Outbound Lens probes.
+ *
+ * Attribution happens here, in the kernel, so that it holds under any
+ * concurrency: every goroutine that serves a request, or was started
+ * (transitively) by one that did, maps goid -> request id. Outbound
+ * connections and HTTP client round trips look up the goroutine they run
+ * in. User space only joins, symbolizes and prints.
+ *
+ * Go is never probed with uretprobes (they corrupt moved goroutine
+ * stacks): function exits are uprobes placed on each RET instruction.
+ * Nothing here writes to the traced process. */
+#include "kernel.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "goabi.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define MAX_PATH 256
+#define MAX_ROUTE 128
+#define MAX_METHOD 16
+#define MAX_HEADERS 8
+#define MAX_HEADER_NAME 64
+#define MAX_HEADER_VALUE 256
+#define MAX_STACK 32
+
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT 2
+#define IPPROTO_TCP 6
+#define AF_INET 2
+#define AF_INET6 10
+#define EINPROGRESS 115
+
+enum event_type {
+	EV_REQUEST_START = 1,
+	EV_REQUEST_END = 2,
+	EV_ROUTE = 3,
+	EV_CONNECT = 4,
+	EV_ROUND_TRIP = 5,
+};
+
+/* Set by the loader from the binary's DWARF or the per-version table. */
+struct config {
+	u32 tgid;
+	u32 swiss_maps;
+	u64 g_goid;
+	u64 request_method;
+	u64 request_url;
+	u64 request_header;
+	u64 url_path;
+	u64 pconn_conn;
+	u64 pconn_reused;
+	u64 conn_fd;
+	u64 netfd_family;
+	u64 netfd_sotype;
+	u64 netfd_laddr;
+	u64 netfd_raddr;
+	u64 tcpaddr_ip;
+	u64 tcpaddr_port;
+	u64 tlsconn_conn;
+	u64 gin_fullpath;
+	u64 gin_handlers;
+	u32 n_headers;
+	u32 header_len[MAX_HEADERS];
+	u64 header_hash[MAX_HEADERS];
+};
+
+volatile const struct config CFG = {};
+
+struct event_header {
+	u32 type;
+	u32 tid;
+	u64 ts;
+	u64 goid;
+	u64 request; /* 0: no request */
+};
+
+struct header_value {
+	u32 len;
+	u32 present;
+	char value[MAX_HEADER_VALUE];
+};
+
+struct request_start {
+	struct event_header h;
+	u32 method_len;
+	u32 path_len;
+	char method[MAX_METHOD];
+	char path[MAX_PATH];
+	struct header_value headers[MAX_HEADERS];
+};
+
+struct route {
+	struct event_header h;
+	u64 handler_pc;
+	u32 route_len;
+	u32 _pad;
+	char route[MAX_ROUTE];
+};
+
+struct tuple {
+	u16 family;
+	u16 sport;
+	u16 dport;
+	u16 _pad;
+	u8 saddr[16];
+	u8 daddr[16];
+};
+
+struct outbound {
+	struct event_header h;
+	struct tuple t;
+	u32 reused;
+	u32 stack_len; /* bytes */
+	u64 stack[MAX_STACK];
+};
+
+
+/* Anchors so the event types are in BTF for bpf2go's Go definitions. */
+const struct request_start *unused_request_start __attribute__((unused));
+const struct route *unused_route __attribute__((unused));
+const struct outbound *unused_outbound __attribute__((unused));
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} events SEC(".maps");
+
+/* goid -> request id, for request goroutines and their descendants. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 131072);
+	__type(key, u64);
+	__type(value, u64);
+} goroutine_request SEC(".maps");
+
+/* thread id -> caller goid, between runtime.newproc1's entry and its RET. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, u32);
+	__type(value, u64);
+} newproc_parent SEC(".maps");
+
+/* goid -> *gin.Context, between handleHTTPRequest's entry and its RET. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, u64);
+	__type(value, u64);
+} gin_context SEC(".maps");
+
+/* Connect in flight: first keyed by thread (syscall entry), then by socket
+ * (SYN_SENT) until the handshake completes (ESTABLISHED) with the tuple. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, u32);
+	__type(value, struct outbound);
+} connect_by_thread SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, u64);
+	__type(value, struct outbound);
+} connect_by_sock SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, u64);
+} request_seq SEC(".maps");
+
+/* Events dropped because the ring buffer was full, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, u64);
+} lost SEC(".maps");
+
+/* Scratch space for a request_start event when the ring buffer is full
+ * is not needed: we count and drop. */
+
+static __always_inline void count_lost(void)
+{
+	u32 zero = 0;
+	u64 *n = bpf_map_lookup_elem(&lost, &zero);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+static __always_inline void *reserve(u64 size)
+{
+	void *e = bpf_ringbuf_reserve(&events, size, 0);
+	if (!e)
+		count_lost();
+	return e;
+}
+
+static __always_inline u64 read_u64(u64 addr)
+{
+	u64 v = 0;
+	bpf_probe_read_user(&v, sizeof(v), (void *)addr);
+	return v;
+}
+
+static __always_inline u64 goid_of(u64 g)
+{
+	if (!g)
+		return 0;
+	return read_u64(g + CFG.g_goid);
+}
+
+static __always_inline u64 current_goid(struct pt_regs *ctx)
+{
+	return goid_of(GO_G(ctx));
+}
+
+static __always_inline bool is_target(void)
+{
+	return (bpf_get_current_pid_tgid() >> 32) == CFG.tgid;
+}
+
+static __always_inline void fill_header(struct event_header *h, u32 type, u64 goid, u64 request)
+{
+	h->type = type;
+	h->tid = (u32)bpf_get_current_pid_tgid();
+	h->ts = bpf_ktime_get_ns();
+	h->goid = goid;
+	h->request = request;
+}
+
+static __always_inline u64 request_of(u64 goid)
+{
+	u64 *r = bpf_map_lookup_elem(&goroutine_request, &goid);
+	return r ? *r : 0;
+}
+
+/* Reads a Go string (ptr, len) into dst, truncated; returns the length read. */
+static __always_inline u32 read_go_string(u64 addr, char *dst, u32 max)
+{
+	u64 ptr = read_u64(addr);
+	u64 len = read_u64(addr + 8);
+	if (!ptr || !len)
+		return 0;
+	if (len > max)
+		len = max;
+	len &= (MAX_PATH * 2 - 1); /* bound for the verifier; max <= MAX_PATH */
+	if (len > max)
+		len = max;
+	if (bpf_probe_read_user(dst, len, (void *)ptr) < 0)
+		return 0;
+	return len;
+}
+
+/* ---- request headers -------------------------------------------------
+ * http.Header is map[string][]string. Before Go 1.24 maps are hmaps with
+ * buckets of 8; from 1.24 they are Swiss tables with groups of 8. Header
+ * keys are canonical ("Traceparent"), so the loader sends the canonical
+ * names' lengths and FNV-1a hashes and we compare those. */
+
+#define FNV_OFFSET 14695981039346656037ULL
+#define FNV_PRIME 1099511628211ULL
+
+struct header_scan {
+	struct request_start *e;
+	u64 base;   /* bucket array or group array */
+	u64 count;  /* buckets or groups */
+	u32 found;
+};
+
+static __always_inline int match_name(u64 key_ptr, u64 key_len)
+{
+	int idx = -1;
+	for (int j = 0; j < MAX_HEADERS; j++) {
+		if (j >= CFG.n_headers)
+			break;
+		if (CFG.header_len[j] == key_len)
+			idx = j;
+	}
+	if (idx < 0)
+		return -1;
+
+	char name[MAX_HEADER_NAME] = {};
+	if (key_len > MAX_HEADER_NAME)
+		return -1;
+	if (bpf_probe_read_user(name, key_len & (MAX_HEADER_NAME - 1) ? key_len & (MAX_HEADER_NAME - 1) : MAX_HEADER_NAME, (void *)key_ptr) < 0)
+		return -1;
+	u64 h = FNV_OFFSET;
+	for (int i = 0; i < MAX_HEADER_NAME; i++) {
+		if (i >= key_len)
+			break;
+		h ^= (u8)name[i];
+		h *= FNV_PRIME;
+	}
+	for (int j = 0; j < MAX_HEADERS; j++) {
+		if (j >= CFG.n_headers)
+			break;
+		if (CFG.header_len[j] == key_len && CFG.header_hash[j] == h)
+			return j;
+	}
+	return -1;
+}
+
+/* key: Go string at key_addr; elem: []string at elem_addr. */
+static __always_inline void check_slot(struct request_start *e, u64 key_addr, u64 elem_addr)
+{
+	u64 key_ptr = read_u64(key_addr);
+	u64 key_len = read_u64(key_addr + 8);
+	if (!key_ptr || !key_len || key_len > MAX_HEADER_NAME)
+		return;
+	int j = match_name(key_ptr, key_len);
+	if (j < 0 || j >= MAX_HEADERS)
+		return;
+	u64 vals = read_u64(elem_addr);
+	u64 nvals = read_u64(elem_addr + 8);
+	if (!vals || !nvals)
+		return;
+	struct header_value *hv = &e->headers[j];
+	u64 sptr = read_u64(vals);
+	u64 slen = read_u64(vals + 8);
+	hv->present = 1;
+	if (!sptr || !slen)
+		return;
+	if (slen > MAX_HEADER_VALUE)
+		slen = MAX_HEADER_VALUE;
+	if (bpf_probe_read_user(hv->value, slen & (MAX_HEADER_VALUE - 1) ? slen & (MAX_HEADER_VALUE - 1) : MAX_HEADER_VALUE, (void *)sptr) == 0)
+		hv->len = slen;
+}
+
+/* hmap bucket for map[string][]string: tophash[8], keys[8]string,
+ * elems[8][]string, overflow *bmap. */
+#define HMAP_BUCKET_SIZE (8 + 8 * 16 + 8 * 24 + 8)
+#define HMAP_MIN_TOPHASH 5
+
+static long scan_hmap_bucket(u64 index, void *arg)
+{
+	struct header_scan *s = arg;
+	if (index >= s->count)
+		return 1;
+	u64 b = s->base + index * HMAP_BUCKET_SIZE;
+	for (int chain = 0; chain < 3 && b; chain++) {
+		u8 tophash[8] = {};
+		bpf_probe_read_user(tophash, sizeof(tophash), (void *)b);
+		for (int i = 0; i < 8; i++) {
+			if (tophash[i] < HMAP_MIN_TOPHASH) /* empty or evacuated */
+				continue;
+			check_slot(s->e, b + 8 + i * 16, b + 8 + 8 * 16 + i * 24);
+		}
+		b = read_u64(b + HMAP_BUCKET_SIZE - 8);
+	}
+	return 0;
+}
+
+/* Swiss group for map[string][]string: ctrl word, then 8 slots of
+ * {key string, elem []string}. A ctrl byte with the high bit clear is full. */
+#define SWISS_SLOT_SIZE (16 + 24)
+#define SWISS_GROUP_SIZE (8 + 8 * SWISS_SLOT_SIZE)
+
+static __always_inline void scan_swiss_group(struct request_start *e, u64 g)
+{
+	u64 ctrl = read_u64(g);
+	for (int i = 0; i < 8; i++) {
+		u8 c = (ctrl >> (i * 8)) & 0xff;
+		if (c & 0x80)
+			continue;
+		u64 slot = g + 8 + i * SWISS_SLOT_SIZE;
+		check_slot(e, slot, slot + 16);
+	}
+}
+
+static long scan_swiss_group_cb(u64 index, void *arg)
+{
+	struct header_scan *s = arg;
+	if (index >= s->count)
+		return 1;
+	scan_swiss_group(s->e, s->base + index * SWISS_GROUP_SIZE);
+	return 0;
+}
+
+static long scan_swiss_table_cb(u64 index, void *arg)
+{
+	struct header_scan *s = arg;
+	/* base: directory of *table; table.groups{data, lengthMask} at 16. */
+	u64 table = read_u64(s->base + index * 8);
+	if (!table)
+		return 0;
+	struct header_scan g = { .e = s->e };
+	g.base = read_u64(table + 16);
+	g.count = read_u64(table + 24) + 1;
+	if (g.count > 64)
+		g.count = 64;
+	bpf_loop(g.count, scan_swiss_group_cb, &g, 0);
+	return 0;
+}
+
+static __always_inline void read_headers(struct request_start *e, u64 req)
+{
+	if (!CFG.n_headers)
+		return;
+	u64 m = read_u64(req + CFG.request_header);
+	if (!m)
+		return;
+	struct header_scan s = { .e = e };
+	if (CFG.swiss_maps) {
+		/* internal/runtime/maps.Map: used, seed, dirPtr, dirLen, ... */
+		u64 dir = read_u64(m + 16);
+		s64 dir_len = (s64)read_u64(m + 24);
+		if (!dir)
+			return;
+		if (dir_len == 0) {
+			scan_swiss_group(e, dir);
+			return;
+		}
+		if (dir_len < 0 || dir_len > 16)
+			dir_len = 16;
+		s.base = dir;
+		s.count = dir_len;
+		bpf_loop(dir_len, scan_swiss_table_cb, &s, 0);
+		return;
+	}
+	/* runtime.hmap: count, flags, B, noverflow, hash0, buckets, oldbuckets */
+	u8 fb[2] = {};
+	bpf_probe_read_user(fb, 2, (void *)(m + 8));
+	u8 B = fb[1] > 6 ? 6 : fb[1];
+	u64 nb = 1ULL << B;
+	s.base = read_u64(m + 16);
+	s.count = nb;
+	if (s.base)
+		bpf_loop(nb, scan_hmap_bucket, &s, 0);
+	u64 old = read_u64(m + 24);
+	if (old) {
+		/* growing: cells not yet evacuated are still in the old array */
+		s.base = old;
+		s.count = (fb[0] & 8) ? nb : nb / 2; /* sameSizeGrow flag */
+		if (s.count)
+			bpf_loop(s.count, scan_hmap_bucket, &s, 0);
+	}
+}
+
+/* ---- inbound requests ---------------------------------------------- */
+
+/* net/http.serverHandler.ServeHTTP(sh, rw ResponseWriter, req *Request) */
+SEC("uprobe/serve_http")
+int serve_http(struct pt_regs *ctx)
+{
+	u64 goid = current_goid(ctx);
+	if (!goid)
+		return 0;
+	u32 zero = 0;
+	u64 *seq = bpf_map_lookup_elem(&request_seq, &zero);
+	if (!seq)
+		return 0;
+	u64 id = __sync_fetch_and_add(seq, 1) + 1;
+	bpf_map_update_elem(&goroutine_request, &goid, &id, BPF_ANY);
+
+	struct request_start *e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	fill_header(&e->h, EV_REQUEST_START, goid, id);
+	u64 req = GO_ARG4(ctx);
+	e->method_len = read_go_string(req + CFG.request_method, e->method, MAX_METHOD);
+	u64 url = read_u64(req + CFG.request_url);
+	e->path_len = url ? read_go_string(url + CFG.url_path, e->path, MAX_PATH) : 0;
+	for (int j = 0; j < MAX_HEADERS; j++) {
+		e->headers[j].len = 0;
+		e->headers[j].present = 0;
+	}
+	read_headers(e, req);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* Each RET of serverHandler.ServeHTTP. */
+SEC("uprobe/serve_http_return")
+int serve_http_return(struct pt_regs *ctx)
+{
+	u64 goid = current_goid(ctx);
+	u64 id = request_of(goid);
+	if (!id)
+		return 0;
+	bpf_map_delete_elem(&goroutine_request, &goid);
+	struct event_header *e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	fill_header(e, EV_REQUEST_END, goid, id);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* github.com/gin-gonic/gin.(*Engine).handleHTTPRequest(engine, c *Context) */
+SEC("uprobe/gin_handle")
+int gin_handle(struct pt_regs *ctx)
+{
+	u64 goid = current_goid(ctx);
+	u64 c = GO_ARG2(ctx);
+	if (goid && c)
+		bpf_map_update_elem(&gin_context, &goid, &c, BPF_ANY);
+	return 0;
+}
+
+/* Each RET of handleHTTPRequest: the route has been matched and run. */
+SEC("uprobe/gin_handle_return")
+int gin_handle_return(struct pt_regs *ctx)
+{
+	u64 goid = current_goid(ctx);
+	u64 *cp = bpf_map_lookup_elem(&gin_context, &goid);
+	if (!cp)
+		return 0;
+	u64 c = *cp;
+	bpf_map_delete_elem(&gin_context, &goid);
+	u64 id = request_of(goid);
+	if (!id)
+		return 0;
+	struct route *e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	fill_header(&e->h, EV_ROUTE, goid, id);
+	e->route_len = read_go_string(c + CFG.gin_fullpath, e->route, MAX_ROUTE);
+	/* handlers is a HandlersChain ([]HandlerFunc); the last is the handler */
+	u64 hp = read_u64(c + CFG.gin_handlers);
+	u64 hn = read_u64(c + CFG.gin_handlers + 8);
+	e->handler_pc = 0;
+	if (hp && hn > 0 && hn < 256) {
+		u64 fv = read_u64(hp + (hn - 1) * 8);
+		if (fv)
+			e->handler_pc = read_u64(fv);
+	}
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* ---- goroutine ancestry --------------------------------------------- */
+
+/* runtime.newproc1(fn *funcval, callergp *g, callerpc uintptr, ...) *g,
+ * run on the system stack, so the caller comes from the argument. */
+SEC("uprobe/newproc1")
+int newproc1(struct pt_regs *ctx)
+{
+	u64 parent = goid_of(GO_ARG2(ctx));
+	if (!parent)
+		return 0;
+	u32 tid = (u32)bpf_get_current_pid_tgid();
+	bpf_map_update_elem(&newproc_parent, &tid, &parent, BPF_ANY);
+	return 0;
+}
+
+SEC("uprobe/newproc1_return")
+int newproc1_return(struct pt_regs *ctx)
+{
+	u32 tid = (u32)bpf_get_current_pid_tgid();
+	u64 *parent = bpf_map_lookup_elem(&newproc_parent, &tid);
+	if (!parent)
+		return 0;
+	u64 p = *parent;
+	bpf_map_delete_elem(&newproc_parent, &tid);
+	u64 id = request_of(p);
+	if (!id)
+		return 0;
+	u64 child = goid_of(GO_RET1(ctx));
+	if (child)
+		bpf_map_update_elem(&goroutine_request, &child, &id, BPF_ANY);
+	return 0;
+}
+
+/* ---- outbound: HTTP client round trips (covers keep-alive reuse) ---- */
+
+static __always_inline bool read_tcpaddr(u64 iface_data, u8 *addr, u16 *port)
+{
+	if (!iface_data)
+		return false;
+	u64 ip = read_u64(iface_data + CFG.tcpaddr_ip);
+	u64 ip_len = read_u64(iface_data + CFG.tcpaddr_ip + 8);
+	u64 p = read_u64(iface_data + CFG.tcpaddr_port);
+	if (ip && (ip_len == 4 || ip_len == 16))
+		bpf_probe_read_user(addr, ip_len == 4 ? 4 : 16, (void *)ip);
+	*port = (u16)p;
+	return true;
+}
+
+/* A *net.TCPConn's netFD, or 0 if data is not one (family/sotype check). */
+static __always_inline u64 tcp_netfd(u64 conn)
+{
+	if (!conn)
+		return 0;
+	u64 fd = read_u64(conn + CFG.conn_fd);
+	if (!fd)
+		return 0;
+	s64 family = (s64)read_u64(fd + CFG.netfd_family);
+	s64 sotype = (s64)read_u64(fd + CFG.netfd_sotype);
+	if ((family == AF_INET || family == AF_INET6) && sotype == 1 /* SOCK_STREAM */)
+		return fd;
+	return 0;
+}
+
+/* net/http.(*persistConn).roundTrip(pc, req *transportRequest), called in
+ * the goroutine that made the request. */
+SEC("uprobe/round_trip")
+int round_trip(struct pt_regs *ctx)
+{
+	u64 goid = current_goid(ctx);
+	u64 pc = GO_ARG1(ctx);
+	if (!goid || !pc)
+		return 0;
+	/* pc.conn is a net.Conn: a *net.TCPConn, or a *tls.Conn wrapping one */
+	u64 data = read_u64(pc + CFG.pconn_conn + 8);
+	u64 fd = tcp_netfd(data);
+	if (!fd && data)
+		fd = tcp_netfd(read_u64(data + CFG.tlsconn_conn + 8));
+	if (!fd)
+		return 0;
+
+	struct outbound *e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	fill_header(&e->h, EV_ROUND_TRIP, goid, request_of(goid));
+	__builtin_memset(&e->t, 0, sizeof(e->t));
+	e->t.family = (u16)read_u64(fd + CFG.netfd_family);
+	read_tcpaddr(read_u64(fd + CFG.netfd_laddr + 8), e->t.saddr, &e->t.sport);
+	read_tcpaddr(read_u64(fd + CFG.netfd_raddr + 8), e->t.daddr, &e->t.dport);
+	u8 reused = 0;
+	bpf_probe_read_user(&reused, 1, (void *)(pc + CFG.pconn_reused));
+	e->reused = reused;
+	long n = bpf_get_stack(ctx, e->stack, sizeof(e->stack), BPF_F_USER_STACK);
+	e->stack_len = n > 0 ? n : 0;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* ---- outbound: every TCP connect, with the kernel's tuple ----------- */
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int sys_enter_connect(struct tp_sys_enter_connect *tp)
+{
+	if (!is_target())
+		return 0;
+	/* The syscall was made by Go code: the user registers still hold g. */
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	u64 g = BPF_CORE_READ(regs, GO_REG_G_FIELD);
+	u64 goid = goid_of(g);
+
+	u32 tid = (u32)bpf_get_current_pid_tgid();
+	struct outbound *p = bpf_map_lookup_elem(&connect_by_thread, &tid);
+	if (!p) {
+		struct outbound zero = {};
+		/* zero is large; the map copy avoids keeping it on the stack twice */
+		bpf_map_update_elem(&connect_by_thread, &tid, &zero, BPF_ANY);
+		p = bpf_map_lookup_elem(&connect_by_thread, &tid);
+		if (!p)
+			return 0;
+	}
+	fill_header(&p->h, EV_CONNECT, goid, goid ? request_of(goid) : 0);
+	__builtin_memset(&p->t, 0, sizeof(p->t));
+	p->reused = 0;
+	long n = bpf_get_stack(tp, p->stack, sizeof(p->stack), BPF_F_USER_STACK);
+	p->stack_len = n > 0 ? n : 0;
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int sys_exit_connect(struct tp_sys_exit_connect *tp)
+{
+	if (!is_target())
+		return 0;
+	u32 tid = (u32)bpf_get_current_pid_tgid();
+	bpf_map_delete_elem(&connect_by_thread, &tid);
+	return 0;
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int inet_sock_set_state(struct tp_inet_sock_set_state *tp)
+{
+	if (tp->protocol != IPPROTO_TCP)
+		return 0;
+	u64 sk = (u64)tp->skaddr;
+	if (tp->newstate == TCP_SYN_SENT) {
+		/* inside connect(2), on the connecting thread */
+		if (!is_target())
+			return 0;
+		u32 tid = (u32)bpf_get_current_pid_tgid();
+		struct outbound *p = bpf_map_lookup_elem(&connect_by_thread, &tid);
+		if (p)
+			bpf_map_update_elem(&connect_by_sock, &sk, p, BPF_ANY);
+		return 0;
+	}
+	struct outbound *p = bpf_map_lookup_elem(&connect_by_sock, &sk);
+	if (!p)
+		return 0;
+	if (tp->newstate == TCP_ESTABLISHED) {
+		/* the source port is bound by now (it is not yet at SYN_SENT) */
+		struct outbound *e = reserve(sizeof(*e));
+		if (e) {
+			__builtin_memcpy(e, p, sizeof(*e));
+			e->t.family = tp->family;
+			e->t.sport = tp->sport;
+			e->t.dport = tp->dport;
+			if (tp->family == AF_INET6) {
+				__builtin_memcpy(e->t.saddr, tp->saddr_v6, 16);
+				__builtin_memcpy(e->t.daddr, tp->daddr_v6, 16);
+			} else {
+				__builtin_memcpy(e->t.saddr, tp->saddr, 4);
+				__builtin_memcpy(e->t.daddr, tp->daddr, 4);
+			}
+			bpf_ringbuf_submit(e, 0);
+		}
+	}
+	/* established, or failed (SYN_SENT -> CLOSE): either way done */
+	bpf_map_delete_elem(&connect_by_sock, &sk);
+	return 0;
+}
