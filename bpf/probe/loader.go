@@ -20,17 +20,17 @@ const MaxHeaders = 8
 
 // Offsets are the struct field offsets the programs read, per binary.
 type Offsets struct {
-	GGoid                                       uint64
-	RequestMethod, RequestURL, RequestHeader    uint64
-	URLPath                                     uint64
-	PersistConnConn, PersistConnReused          uint64
-	ConnFD                                      uint64
-	NetFDFamily, NetFDSotype, NetFDLaddr        uint64
-	NetFDRaddr                                  uint64
-	TCPAddrIP, TCPAddrPort                      uint64
-	TLSConnConn                                 uint64
-	GinContextFullPath, GinContextHandlers      uint64
-	SwissMaps                                   bool
+	GGoid                                    uint64
+	RequestMethod, RequestURL, RequestHeader uint64
+	URLPath                                  uint64
+	PersistConnConn, PersistConnReused       uint64
+	ConnFD                                   uint64
+	NetFDFamily, NetFDSotype, NetFDLaddr     uint64
+	NetFDRaddr                               uint64
+	TCPAddrIP, TCPAddrPort                   uint64
+	TLSConnConn                              uint64
+	GinContextFullPath, GinContextHandlers   uint64
+	SwissMaps                                bool
 }
 
 // Site is one place to attach a uprobe: a file offset in the executable.

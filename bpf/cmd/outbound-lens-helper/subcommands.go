@@ -1,0 +1,105 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"outboundlens/bpf/inspect"
+	"outboundlens/bpf/routes"
+)
+
+func printJSON(v any) int {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		fmt.Fprintf(os.Stderr, "outbound-lens: %v\n", err)
+		return exitOther
+	}
+	return 0
+}
+
+// runRoutes lists the Gin routes of the Go code under a directory.
+func runRoutes(args []string) int {
+	fs := flag.NewFlagSet("routes", flag.ContinueOnError)
+	dir := fs.String("dir", ".", "")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	rs, err := routes.Index(*dir)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "outbound-lens: %v\n", err)
+		return exitOther
+	}
+	if rs == nil {
+		rs = []routes.Route{}
+	}
+	return printJSON(rs)
+}
+
+// runPs lists running Go processes, the given module's first.
+func runPs(args []string) int {
+	fs := flag.NewFlagSet("ps", flag.ContinueOnError)
+	module := fs.String("module", "", "")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	ps := inspect.GoProcesses(*module)
+	if ps == nil {
+		ps = []inspect.Process{}
+	}
+	return printJSON(ps)
+}
+
+type checkResult struct {
+	Root     bool   `json:"root"`
+	Caps     bool   `json:"caps"`
+	BTF      bool   `json:"btf"`
+	Kernel   string `json:"kernel"`
+	CanTrace bool   `json:"canTrace"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// runCheck says whether this helper, as it runs now, can trace.
+func runCheck(args []string) int {
+	var r checkResult
+	r.Root = os.Geteuid() == 0
+	r.Caps = hasTracingCaps()
+	_, err := os.Stat("/sys/kernel/btf/vmlinux")
+	r.BTF = err == nil
+	var u unix.Utsname
+	if unix.Uname(&u) == nil {
+		r.Kernel = unix.ByteSliceToString(u.Release[:])
+	}
+	switch {
+	case !r.BTF:
+		r.Reason = "the kernel has no BTF (/sys/kernel/btf/vmlinux): Linux >= 5.8 with CONFIG_DEBUG_INFO_BTF=y is needed"
+	case !r.Root && !r.Caps:
+		r.Reason = "needs root or CAP_BPF+CAP_PERFMON: run with sudo, or grant capabilities once with setcap"
+	default:
+		r.CanTrace = true
+	}
+	return printJSON(r)
+}
+
+// hasTracingCaps reports whether the effective set has CAP_BPF (39) and
+// CAP_PERFMON (38), or CAP_SYS_ADMIN (21).
+func hasTracingCaps() bool {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			var eff uint64
+			fmt.Sscanf(strings.TrimSpace(v), "%x", &eff)
+			has := func(c uint) bool { return eff&(1<<c) != 0 }
+			return has(21) || (has(38) && has(39))
+		}
+	}
+	return false
+}

@@ -1,0 +1,292 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"outboundlens/bpf/inspect"
+	"outboundlens/bpf/probe"
+	"outboundlens/bpf/tracer"
+)
+
+type headerList []string
+
+func (h *headerList) String() string     { return strings.Join(*h, ",") }
+func (h *headerList) Set(v string) error { *h = append(*h, v); return nil }
+
+// Exit codes: 0 ok, 2 usage, 3 target problem, 4 privileges or kernel, 5 other.
+const (
+	exitUsage  = 2
+	exitTarget = 3
+	exitSystem = 4
+	exitOther  = 5
+)
+
+type traceFlags struct {
+	pid      int
+	format   string
+	headers  headerList
+	duration time.Duration
+	connect  string
+	token    string
+	launch   []string
+}
+
+func parseTraceFlags(args []string) (*traceFlags, error) {
+	f := &traceFlags{}
+	fs := flag.NewFlagSet("trace", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.IntVar(&f.pid, "pid", 0, "")
+	fs.StringVar(&f.format, "format", "text", "")
+	fs.Var(&f.headers, "header", "")
+	fs.DurationVar(&f.duration, "duration", 0, "")
+	fs.StringVar(&f.connect, "connect", "", "")
+	fs.StringVar(&f.token, "token", "", "")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	f.launch = fs.Args()
+	switch {
+	case f.pid == 0 && len(f.launch) == 0:
+		return nil, errors.New("give a target: --pid PID, or -- /path/to/binary [args...]")
+	case f.pid != 0 && len(f.launch) > 0:
+		return nil, errors.New("give either --pid or a binary to launch, not both")
+	case f.pid < 0:
+		return nil, fmt.Errorf("--pid %d is not a process id", f.pid)
+	case f.format != "text" && f.format != "ndjson":
+		return nil, fmt.Errorf("--format %q: use text or ndjson", f.format)
+	case f.connect != "" && f.token == "":
+		return nil, errors.New("--connect needs --token")
+	}
+	f.headers = append(headerList{"traceparent"}, f.headers...)
+	return f, nil
+}
+
+// fail reports an error as a record (ndjson) or a line on stderr, and
+// returns the exit code.
+func fail(out *tracer.Output, code string, exit int, err error) int {
+	fmt.Fprintf(os.Stderr, "outbound-lens: %v\n", err)
+	if out != nil {
+		out.Record(&tracer.ErrorRecord{Type: "error", Code: code, Message: err.Error()}, "", "")
+		out.Flush()
+	}
+	return exit
+}
+
+func runTrace(args []string) int {
+	f, err := parseTraceFlags(args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "outbound-lens: %v\n\n%s", err, usage)
+		return exitUsage
+	}
+	var w io.Writer = os.Stdout
+	if f.connect != "" {
+		c, err := net.Dial("unix", f.connect)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "outbound-lens: connecting to %s: %v\n", f.connect, err)
+			return exitOther
+		}
+		defer c.Close()
+		if _, err := io.WriteString(c, f.token+"\n"); err != nil {
+			fmt.Fprintf(os.Stderr, "outbound-lens: %v\n", err)
+			return exitOther
+		}
+		w = c
+	}
+	out, _ := tracer.NewOutput(w, f.format)
+	var jsonOut *tracer.Output
+	if f.format == "ndjson" {
+		jsonOut = out
+	}
+	// Die with the parent (the editor, a script) rather than trace forever.
+	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGTERM), 0, 0, 0)
+
+	if os.Geteuid() != 0 && !hasTracingCaps() {
+		return fail(jsonOut, "NO_PRIVILEGES", exitSystem, errors.New(
+			"tracing needs root or the capabilities CAP_BPF and CAP_PERFMON: run with sudo, or grant them once with 'sudo setcap cap_bpf,cap_perfmon,cap_sys_resource,cap_sys_ptrace,cap_dac_read_search+ep "+selfPath()+"'"))
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	var tgt *target
+	if len(f.launch) > 0 {
+		tgt, err = launchTarget(f.launch)
+	} else {
+		tgt, err = attachTarget(f.pid)
+	}
+	if err != nil {
+		return failTarget(jsonOut, err)
+	}
+	defer tgt.close()
+
+	p, tr, err := attach(tgt, f.headers, out)
+	if err != nil {
+		tgt.abort()
+		return failTarget(jsonOut, err)
+	}
+	defer p.Close()
+	tgt.resume()
+
+	if f.format == "ndjson" {
+		out.Record(&tracer.Ready{Type: "ready", PID: tgt.pid, Exe: tgt.exe, GoVersion: tgt.bin.GoVersion,
+			Probes: p.Probes, Headers: lower(p.Headers), Offsets: tgt.offsets.Source}, "", "")
+		out.Flush()
+	}
+	fmt.Fprintf(os.Stderr, "outbound-lens: tracing pid %d (%s, %s), %d probes attached\n", tgt.pid, tgt.exe, tgt.bin.GoVersion, len(p.Probes))
+
+	reason := make(chan string, 4)
+	go func() { <-ctx.Done(); reason <- "signal" }()
+	if f.duration > 0 {
+		go func() { time.Sleep(f.duration); reason <- "duration" }()
+	}
+	go func() { tgt.wait(); reason <- "target-exited" }()
+	if st, err := os.Stdin.Stat(); err == nil && st.Mode()&(os.ModeNamedPipe|os.ModeSocket) != 0 {
+		// Started by a program through a pipe: its closing the pipe means stop.
+		go func() { io.Copy(io.Discard, os.Stdin); reason <- "stdin-closed" }()
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	var why string
+	go func() { why = <-reason; cancel() }()
+	if err := tracer.Run(runCtx, p, tr, 5*time.Second); err != nil {
+		return fail(jsonOut, "READ_FAILED", exitOther, err)
+	}
+	if tgt.launched && why != "target-exited" {
+		// A service we started for the trace goes away with it.
+		tgt.terminate()
+	}
+	end := &tracer.End{Type: "end", Reason: why}
+	if why == "target-exited" {
+		end.Status = tgt.exitStatus()
+		fmt.Fprintf(os.Stderr, "outbound-lens: target pid %d exited; probes detached\n", tgt.pid)
+	}
+	if f.format == "ndjson" {
+		out.Record(end, "", "")
+		out.Flush()
+	}
+	return 0
+}
+
+func lower(s []string) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[i] = strings.ToLower(v)
+	}
+	return out
+}
+
+func failTarget(out *tracer.Output, err error) int {
+	var pe *probe.Error
+	if errors.As(err, &pe) {
+		exit := exitSystem
+		if pe.Code == "TARGET" || pe.Code == "ATTACH_FAILED" {
+			exit = exitTarget
+		}
+		return fail(out, pe.Code, exit, err)
+	}
+	var te *targetError
+	if errors.As(err, &te) {
+		return fail(out, te.code, exitTarget, err)
+	}
+	return fail(out, "INTERNAL", exitOther, err)
+}
+
+// attach finds the probe sites in the binary and loads the programs.
+func attach(t *target, headers []string, out *tracer.Output) (*probe.Probe, *tracer.Tracer, error) {
+	b := t.bin
+	a := probe.Attachment{PID: t.pid, Exe: t.attachPath, Headers: headers}
+	off := t.offsets
+	a.Offsets = probe.Offsets{
+		GGoid: off.GGoid, RequestMethod: off.RequestMethod, RequestURL: off.RequestURL, RequestHeader: off.RequestHeader,
+		URLPath: off.URLPath, PersistConnConn: off.PersistConnConn, PersistConnReused: off.PersistConnReused,
+		ConnFD: off.ConnFD, NetFDFamily: off.NetFDFamily, NetFDSotype: off.NetFDSotype, NetFDLaddr: off.NetFDLaddr,
+		NetFDRaddr: off.NetFDRaddr, TCPAddrIP: off.TCPAddrIP, TCPAddrPort: off.TCPAddrPort, TLSConnConn: off.TLSConnConn,
+		GinContextFullPath: off.GinContextFullPath, GinContextHandlers: off.GinContextHandlers, SwissMaps: off.SwissMaps,
+	}
+	var err error
+	if a.ServeHTTP, a.ServeHTTPReturns, err = sites(b, "net/http.serverHandler.ServeHTTP", true); err != nil {
+		return nil, nil, &targetError{"NOT_HTTP_SERVER", fmt.Errorf("%s does not serve HTTP with net/http (%v): Outbound Lens traces Go HTTP services", t.exe, err)}
+	}
+	if a.Newproc1, a.Newproc1Returns, err = sites(b, "runtime.newproc1", true); err != nil {
+		return nil, nil, &targetError{"UNSUPPORTED_BINARY", fmt.Errorf("cannot place the goroutine probes in %s: %v", t.exe, err)}
+	}
+	if off.HasGin {
+		if a.GinHandle, a.GinHandleReturns, err = sites(b, "github.com/gin-gonic/gin.(*Engine).handleHTTPRequest", true); err != nil {
+			fmt.Fprintf(os.Stderr, "outbound-lens: Gin routes will not be reported: %v\n", err)
+		}
+	}
+	if a.RoundTrip, _, err = sites(b, "net/http.(*persistConn).roundTrip", false); err != nil {
+		fmt.Fprintf(os.Stderr, "outbound-lens: no net/http client in the binary; reporting outbound connects only\n")
+	}
+	p, err := probe.Load(a)
+	if err != nil {
+		return nil, nil, err
+	}
+	tr := &tracer.Tracer{
+		PID:        t.pid,
+		Out:        out,
+		Sym:        symbols{b},
+		Headers:    p.Headers,
+		Bias:       t.bias,
+		MonoToUnix: monoToUnix(),
+	}
+	return p, tr, nil
+}
+
+func sites(b *inspect.Binary, name string, rets bool) (entry, ret []probe.Site, err error) {
+	fn, err := b.Func(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	entry = []probe.Site{{Symbol: name, Offset: fn.Offset}}
+	if !rets {
+		return entry, nil, nil
+	}
+	offs, err := b.RetOffsets(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, o := range offs {
+		ret = append(ret, probe.Site{Symbol: name, Offset: o})
+	}
+	return entry, ret, nil
+}
+
+// symbols adapts inspect.Binary to what the tracer needs.
+type symbols struct{ b *inspect.Binary }
+
+func (s symbols) Symbolize(pc uint64) (string, string, int, bool) { return s.b.Symbolize(pc) }
+func (s symbols) FuncStart(pc uint64) (string, string, int, bool) { return s.b.FuncStart(pc) }
+func (s symbols) CallSite(pcs []uint64) *tracer.Loc {
+	f := s.b.CallSite(pcs)
+	if f == nil {
+		return nil
+	}
+	return &tracer.Loc{Func: f.Func, File: f.File, Line: f.Line}
+}
+
+// monoToUnix is the offset from CLOCK_MONOTONIC (bpf_ktime_get_ns) to Unix time.
+func monoToUnix() int64 {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return time.Now().UnixNano() - ts.Nano()
+}
+
+func selfPath() string {
+	p, err := os.Executable()
+	if err != nil {
+		return "outbound-lens-helper"
+	}
+	return p
+}

@@ -1,0 +1,299 @@
+package tracer
+
+import (
+	"net/netip"
+	"strings"
+	"unsafe"
+
+	"outboundlens/bpf/probe"
+)
+
+// Symbols is what the tracer needs from the binary's symbol tables.
+type Symbols interface {
+	// Symbolize maps a PC to function, file and line.
+	Symbolize(pc uint64) (fn, file string, line int, ok bool)
+	// FuncStart maps a function value's PC to the function's first line.
+	FuncStart(pc uint64) (fn, file string, line int, ok bool)
+	// CallSite picks the first frame in the service's own code.
+	CallSite(pcs []uint64) *Loc
+}
+
+// pending is a request that has started and not yet ended.
+type pending struct {
+	rec Request
+}
+
+// Tracer joins events into records. Not safe for concurrent use: one
+// goroutine reads the ring buffer and calls Handle.
+type Tracer struct {
+	PID     int
+	Out     *Output
+	Sym     Symbols
+	Headers []string // canonical, in probe slot order
+	// Bias is added to kernel-reported PCs' complement: runtime PC - Bias = link-time PC (PIE).
+	Bias uint64
+	// MonoToUnix converts bpf_ktime_get_ns (CLOCK_MONOTONIC) to Unix ns.
+	MonoToUnix int64
+
+	requests map[uint64]*pending
+	recent   recentRequests // ended requests, for late outbound lines in text format
+	frames   map[uint64]frame
+	stats    Stats
+}
+
+type frame struct {
+	fn string
+}
+
+func (t *Tracer) init() {
+	if t.requests == nil {
+		t.requests = map[uint64]*pending{}
+		t.frames = map[uint64]frame{}
+		t.recent.init(4096)
+		t.stats.Type = "stats"
+	}
+}
+
+// Stats returns the counters so far; lost comes from the probes.
+func (t *Tracer) Stats(lost uint64) Stats {
+	t.init()
+	s := t.stats
+	s.Lost = lost
+	return s
+}
+
+// Handle decodes one ring buffer record and writes what it completes.
+func (t *Tracer) Handle(raw []byte) {
+	t.init()
+	if len(raw) < int(unsafe.Sizeof(probeHeader{})) {
+		return
+	}
+	t.stats.Events++
+	h := (*probeHeader)(unsafe.Pointer(&raw[0]))
+	switch h.Type {
+	case evRequestStart:
+		if len(raw) >= int(unsafe.Sizeof(probe.RequestStart{})) {
+			t.requestStart((*probe.RequestStart)(unsafe.Pointer(&raw[0])))
+		}
+	case evRequestEnd:
+		t.requestEnd(h)
+	case evRoute:
+		if len(raw) >= int(unsafe.Sizeof(probe.Route{})) {
+			t.route((*probe.Route)(unsafe.Pointer(&raw[0])))
+		}
+	case evConnect, evRoundTrip:
+		if len(raw) >= int(unsafe.Sizeof(probe.Outbound{})) {
+			t.outbound((*probe.Outbound)(unsafe.Pointer(&raw[0])))
+		}
+	}
+}
+
+type probeHeader = probe.EventHeader
+
+const (
+	evRequestStart = 1
+	evRequestEnd   = 2
+	evRoute        = 3
+	evConnect      = 4
+	evRoundTrip    = 5
+)
+
+func cstr(b []int8, n uint32) string {
+	if int(n) > len(b) {
+		n = uint32(len(b))
+	}
+	return string(unsafe.Slice((*byte)(unsafe.Pointer(&b[0])), n))
+}
+
+func requestID(n uint64) string {
+	return "r" + itoa(n)
+}
+
+func itoa(n uint64) string {
+	var buf [20]byte
+	i := len(buf)
+	for {
+		i--
+		buf[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
+	}
+	return string(buf[i:])
+}
+
+func (t *Tracer) requestStart(e *probe.RequestStart) {
+	r := &pending{rec: Request{
+		Type:    "request",
+		ID:      requestID(e.H.Request),
+		PID:     t.PID,
+		Goid:    e.H.Goid,
+		Method:  cstr(e.Method[:], e.MethodLen),
+		Path:    cstr(e.Path[:], e.PathLen),
+		Headers: map[string]string{},
+		StartNs: int64(e.H.Ts) + t.MonoToUnix,
+	}}
+	for i, name := range t.Headers {
+		if i >= len(e.Headers) {
+			break
+		}
+		hv := &e.Headers[i]
+		if hv.Present == 0 {
+			continue
+		}
+		r.rec.Headers[strings.ToLower(name)] = cstr(hv.Value[:], hv.Len)
+	}
+	r.rec.TraceID = TraceID(r.rec.Headers["traceparent"])
+	t.requests[e.H.Request] = r
+}
+
+func (t *Tracer) route(e *probe.Route) {
+	r := t.requests[e.H.Request]
+	if r == nil {
+		return
+	}
+	r.rec.Route = cstr(e.Route[:], e.RouteLen)
+	if e.HandlerPc != 0 && t.Sym != nil {
+		if fn, file, line, ok := t.Sym.FuncStart(e.HandlerPc - t.Bias); ok {
+			r.rec.Handler = &Loc{Func: fn, File: file, Line: line}
+		}
+	}
+}
+
+func (t *Tracer) requestEnd(h *probeHeader) {
+	r := t.requests[h.Request]
+	if r == nil {
+		return // started before the trace did
+	}
+	delete(t.requests, h.Request)
+	r.rec.EndNs = int64(h.Ts) + t.MonoToUnix
+	t.stats.Requests++
+	t.recent.add(h.Request, r.rec.Path, r.rec.Method)
+	t.Out.Record(&r.rec, r.rec.Path, r.rec.Method)
+}
+
+func (t *Tracer) outbound(e *probe.Outbound) {
+	n := int(e.StackLen / 8)
+	if n > len(e.Stack) {
+		n = len(e.Stack)
+	}
+	pcs := make([]uint64, 0, n)
+	for _, pc := range e.Stack[:n] {
+		pcs = append(pcs, pc-t.Bias)
+	}
+	via := "http"
+	if e.H.Type == evConnect {
+		via = "connect"
+		// A connect made by net/http's dialer goroutine is reported by the
+		// round trip that uses the connection, with the caller's call site.
+		if t.inHTTPTransport(pcs) {
+			return
+		}
+	}
+	rec := &Outbound{
+		Type:   "outbound",
+		PID:    t.PID,
+		Goid:   e.H.Goid,
+		Proto:  "tcp",
+		Src:    ipString(e.T.Family, e.T.Saddr),
+		Sport:  int(e.T.Sport),
+		Dst:    ipString(e.T.Family, e.T.Daddr),
+		Dport:  int(e.T.Dport),
+		Reused: e.Reused != 0,
+		TsNs:   int64(e.H.Ts) + t.MonoToUnix,
+		Via:    via,
+	}
+	if t.Sym != nil {
+		rec.CallSite = t.Sym.CallSite(pcs)
+	}
+	var path, method string
+	if e.H.Request != 0 {
+		id := requestID(e.H.Request)
+		rec.Request = &id
+		if r := t.requests[e.H.Request]; r != nil {
+			path, method = r.rec.Path, r.rec.Method
+		} else {
+			path, method = t.recent.get(e.H.Request)
+		}
+	}
+	t.stats.Outbound++
+	t.Out.Record(rec, path, method)
+}
+
+func (t *Tracer) inHTTPTransport(pcs []uint64) bool {
+	if t.Sym == nil {
+		return false
+	}
+	for _, pc := range pcs {
+		f, ok := t.frames[pc]
+		if !ok {
+			fn, _, _, _ := t.Sym.Symbolize(pc - 1)
+			f = frame{fn: fn}
+			t.frames[pc] = f
+		}
+		if strings.HasPrefix(f.fn, "net/http.(*Transport).dial") || strings.HasPrefix(f.fn, "net/http.(*http2Transport).") {
+			return true
+		}
+	}
+	return false
+}
+
+// Pending returns how many requests have started and not ended.
+func (t *Tracer) Pending() int { return len(t.requests) }
+
+func ipString(family uint16, b [16]uint8) string {
+	if family == 10 {
+		a := netip.AddrFrom16(b)
+		if a.Is4In6() {
+			return a.Unmap().String()
+		}
+		return a.String()
+	}
+	return netip.AddrFrom4([4]byte{b[0], b[1], b[2], b[3]}).String()
+}
+
+// TraceID extracts the trace id from a W3C traceparent
+// ("00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>"), or "".
+func TraceID(traceparent string) string {
+	parts := strings.Split(strings.TrimSpace(traceparent), "-")
+	if len(parts) < 4 || len(parts[0]) != 2 || len(parts[1]) != 32 || len(parts[2]) != 16 {
+		return ""
+	}
+	id := strings.ToLower(parts[1])
+	if strings.Trim(id, "0") == "" {
+		return ""
+	}
+	for _, c := range id {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return ""
+		}
+	}
+	return id
+}
+
+// recentRequests remembers the path of the last N ended requests.
+type recentRequests struct {
+	ids  []uint64
+	by   map[uint64][2]string
+	next int
+}
+
+func (r *recentRequests) init(n int) {
+	r.ids = make([]uint64, n)
+	r.by = make(map[uint64][2]string, n)
+}
+
+func (r *recentRequests) add(id uint64, path, method string) {
+	if old := r.ids[r.next]; old != 0 {
+		delete(r.by, old)
+	}
+	r.ids[r.next] = id
+	r.by[id] = [2]string{path, method}
+	r.next = (r.next + 1) % len(r.ids)
+}
+
+func (r *recentRequests) get(id uint64) (string, string) {
+	v := r.by[id]
+	return v[0], v[1]
+}

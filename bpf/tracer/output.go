@@ -1,0 +1,79 @@
+package tracer
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sync"
+)
+
+// Output writes records in one format. Safe for concurrent use.
+type Output struct {
+	mu   sync.Mutex
+	w    *bufio.Writer
+	enc  *json.Encoder
+	text bool
+}
+
+func NewOutput(w io.Writer, format string) (*Output, error) {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	o := &Output{w: bw, enc: json.NewEncoder(bw)}
+	o.enc.SetEscapeHTML(false)
+	switch format {
+	case "ndjson", "json":
+	case "text":
+		o.text = true
+	default:
+		return nil, fmt.Errorf("unknown --format %q: use text or ndjson", format)
+	}
+	return o, nil
+}
+
+// Record writes one record. In text format only outbound records print,
+// as the field report's line shape; the path is the request's.
+func (o *Output) Record(r any, path, method string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.text {
+		o.enc.Encode(r)
+		return
+	}
+	ob, ok := r.(*Outbound)
+	if !ok {
+		return
+	}
+	if path == "" {
+		path = "-"
+	}
+	if method == "" {
+		method = "-"
+	}
+	state := "new"
+	if ob.Reused {
+		state = "reused"
+	}
+	site := "-"
+	if ob.CallSite != nil {
+		site = fmt.Sprintf("%s:%d", filepath.Base(ob.CallSite.File), ob.CallSite.Line)
+	}
+	fmt.Fprintf(o.w, "%s  %s  pid %d  caller_tuple  %s %s -> %s  %s  %s\n",
+		path, method, ob.PID, ob.Proto, hostPort(ob.Src, ob.Sport), hostPort(ob.Dst, ob.Dport), state, site)
+}
+
+// Flush pushes buffered records out; called when the ring buffer is drained.
+func (o *Output) Flush() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.w.Flush()
+}
+
+func hostPort(ip string, port int) string {
+	for i := 0; i < len(ip); i++ {
+		if ip[i] == ':' {
+			return fmt.Sprintf("[%s]:%d", ip, port)
+		}
+	}
+	return fmt.Sprintf("%s:%d", ip, port)
+}

@@ -1,0 +1,91 @@
+// Shared steps for the npm scripts: build the helper and the sample, run
+// things as root when tracing needs it. Node built-ins only, so these work
+// on a fresh clone before `npm install`.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const goArch = { x64: 'amd64', arm64: 'arm64' };
+
+export function helperPath(arch = process.arch) {
+  return join(root, 'bin', `linux-${arch}`, 'outbound-lens-helper');
+}
+
+export function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { stdio: 'inherit', ...opts });
+  if (r.error) throw new Error(`${cmd}: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited with ${r.status ?? r.signal}`);
+  return r;
+}
+
+export function requireGo() {
+  const r = spawnSync('go', ['version'], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) {
+    throw new Error('Go is needed to build the helper: install Go >= 1.24 (https://go.dev/doc/install) and make sure `go` is on PATH');
+  }
+}
+
+/** Builds the helper (Go's build cache makes this quick when nothing changed). */
+export function buildHelper(arch = process.arch) {
+  requireGo();
+  const out = helperPath(arch);
+  mkdirSync(dirname(out), { recursive: true });
+  run('go', ['build', '-trimpath', '-o', out, './cmd/outbound-lens-helper'], {
+    cwd: join(root, 'bpf'),
+    env: { ...process.env, CGO_ENABLED: '0', GOARCH: goArch[arch] ?? arch, GOOS: 'linux' },
+  });
+  return out;
+}
+
+/** Builds the sample service and its downstream into bin/sample. */
+export function buildSample() {
+  requireGo();
+  const dir = join(root, 'bin', 'sample');
+  mkdirSync(dir, { recursive: true });
+  run('go', ['build', '-o', dir + '/', '.', './downstream'], { cwd: join(root, 'sample') });
+  return { service: join(dir, 'sample'), downstream: join(dir, 'downstream') };
+}
+
+export const isRoot = () => process.getuid?.() === 0;
+
+/** The command prefix that runs the helper with tracing privileges. */
+export function privileged(cmd) {
+  if (isRoot()) return [cmd];
+  const r = spawnSync('getcap', [cmd], { encoding: 'utf8' });
+  if (r.status === 0 && /cap_bpf/.test(r.stdout)) return [cmd];
+  console.error('outbound-lens: tracing needs root; running the helper with sudo');
+  return ['sudo', '--preserve-env=SUDO_UID,SUDO_GID', cmd];
+}
+
+/** Starts a process and resolves once `pattern` appears on its stderr. */
+export function startAndWait(cmd, args, pattern, { timeoutMs = 20000, echo = false, ...opts } = {}) {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+  return new Promise((resolveStart, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${cmd} did not print ${pattern} within ${timeoutMs} ms:\n${seen}`));
+    }, timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${cmd} exited (${code}) before it was ready:\n${seen}`));
+    });
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d) => {
+      if (echo) process.stderr.write(d);
+      seen += d;
+      const m = seen.match(pattern);
+      if (m) {
+        clearTimeout(timer);
+        child.removeAllListeners('exit');
+        resolveStart({ child, match: m });
+      }
+    });
+  });
+}
+
+export function exists(p) {
+  return existsSync(p);
+}

@@ -1,0 +1,3 @@
+module outboundlens/test/probe
+
+go 1.24.0

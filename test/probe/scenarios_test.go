@@ -1,0 +1,430 @@
+package probe_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func eachToolchain(t *testing.T, f func(t *testing.T, toolchain string)) {
+	for _, tc := range toolchains {
+		t.Run(tc, func(t *testing.T) { f(t, tc) })
+	}
+}
+
+type key struct {
+	testID string
+	port   int
+}
+
+// TestAttributionUnderConcurrency: hundreds of requests, 32 in flight, over
+// every route kind, with a background goroutine calling out meanwhile. Every
+// outbound record is checked against what the downstream itself saw.
+func TestAttributionUnderConcurrency(t *testing.T) {
+	eachToolchain(t, func(t *testing.T, toolchain string) {
+		e := newEnv(t, toolchain)
+		e.heartbeat = 20 * time.Millisecond
+		h := e.launch()
+
+		routes := []string{"/echo", "/users/%d", "/fanout", "/twice", "/dial", "/api/v1/orders"}
+		const total, inFlight = 330, 32
+		sem := make(chan struct{}, inFlight)
+		var wg sync.WaitGroup
+		for i := 0; i < total; i++ {
+			path := routes[i%len(routes)]
+			if strings.Contains(path, "%d") {
+				path = fmt.Sprintf(path, i)
+			}
+			wg.Add(1)
+			sem <- struct{}{}
+			go func(i int, path string) {
+				defer wg.Done()
+				defer func() { <-sem }()
+				e.get(path, fmt.Sprintf("t%d", i), nil)
+			}(i, path)
+		}
+		wg.Wait()
+		waitFor(t, "all request records", 10*time.Second, func() bool { return h.count("request") >= total })
+		truthAt := time.Now().UnixNano()
+		ts := e.truth()
+		rs := h.stop()
+
+		testOf := map[string]string{}
+		for _, r := range byType(rs, "request") {
+			testOf[r.ID] = r.Headers["x-test-id"]
+		}
+		downPort, rawPort := port(e.down), port(e.raw)
+		traced := map[key]int{}
+		var tracedN int
+		var late []record
+		for _, r := range byType(rs, "outbound") {
+			if r.Dport != downPort && r.Dport != rawPort {
+				continue
+			}
+			id := "background"
+			if r.Request != nil {
+				id = testOf[*r.Request]
+				if id == "" {
+					t.Errorf("outbound record names request %s, which has no request record (or no x-test-id): %+v", *r.Request, r)
+					continue
+				}
+			} else if r.TsNs > truthAt {
+				late = append(late, r) // a heartbeat after the downstream was asked
+				continue
+			}
+			traced[key{id, r.Sport}]++
+			tracedN++
+		}
+		truthN := 0
+		truthKeys := map[key]int{}
+		for _, x := range ts {
+			truthKeys[key{x.TestID, x.RemotePort}]++
+			truthN++
+		}
+		tp := 0
+		for k, n := range traced {
+			m := truthKeys[k]
+			if m < n {
+				t.Errorf("traced %d outbound for %v, the downstream saw %d", n, k, m)
+				n = m
+			}
+			tp += n
+		}
+		for k, n := range truthKeys {
+			if traced[k] < n {
+				t.Errorf("the downstream saw %d calls for %v, traced %d", n, k, traced[k])
+			}
+		}
+		precision := float64(tp) / float64(tracedN)
+		recall := float64(tp) / float64(truthN)
+		t.Logf("%s: %d requests, %d outbound traced, %d seen downstream (%d background), precision %.4f recall %.4f, %d late heartbeats",
+			toolchain, total, tracedN, truthN, truthKeys[key{}], precision, recall, len(late))
+		if precision != 1 || recall != 1 {
+			t.Fatalf("precision %.4f and recall %.4f must both be 1", precision, recall)
+		}
+		if truthN < total {
+			t.Fatalf("only %d downstream calls for %d requests: the sample did not do its work", truthN, total)
+		}
+		checkReuse(t, rs)
+		checkLost(t, rs)
+	})
+}
+
+func port(addr string) int {
+	var p int
+	fmt.Sscanf(addr[strings.LastIndex(addr, ":")+1:], "%d", &p)
+	return p
+}
+
+// checkReuse: a connection's first traced use is new, later ones reused.
+func checkReuse(t *testing.T, rs []record) {
+	t.Helper()
+	obs := byType(rs, "outbound")
+	sort.SliceStable(obs, func(i, j int) bool { return obs[i].TsNs < obs[j].TsNs })
+	seen := map[string]bool{}
+	reused := 0
+	for _, r := range obs {
+		if r.Via != "http" {
+			continue
+		}
+		tuple := fmt.Sprintf("%s:%d>%s:%d", r.Src, r.Sport, r.Dst, r.Dport)
+		if r.Reused != seen[tuple] {
+			t.Errorf("connection %s: reused=%v, but it was %s before", tuple, r.Reused, map[bool]string{true: "used", false: "never used"}[seen[tuple]])
+		}
+		if r.Reused {
+			reused++
+		}
+		seen[tuple] = true
+	}
+	if reused == 0 {
+		t.Errorf("no outbound record was on a reused keep-alive connection")
+	}
+}
+
+func checkLost(t *testing.T, rs []record) {
+	t.Helper()
+	st := byType(rs, "stats")
+	if len(st) == 0 {
+		t.Fatal("no stats record")
+	}
+	if last := st[len(st)-1]; last.Lost != 0 {
+		t.Errorf("%d events lost", last.Lost)
+	}
+}
+
+// TestKeepAliveAndCallSite: sequential calls reuse one connection; records
+// carry the call site in the sample's own code, the Gin route and handler,
+// and the W3C trace id.
+func TestKeepAliveAndCallSite(t *testing.T) {
+	eachToolchain(t, func(t *testing.T, toolchain string) {
+		e := newEnv(t, toolchain)
+		h := e.launch()
+		const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+		for i := 0; i < 4; i++ {
+			e.get("/echo", fmt.Sprintf("k%d", i), map[string]string{"traceparent": tp})
+		}
+		e.get("/users/42", "u42", nil)
+		waitFor(t, "5 requests", 10*time.Second, func() bool { return h.count("request") >= 5 })
+		rs := h.stop()
+
+		var echo []record
+		for _, r := range byType(rs, "outbound") {
+			if r.Dport == port(e.down) && r.Request != nil {
+				echo = append(echo, r)
+			}
+		}
+		if len(echo) != 5 {
+			t.Fatalf("want 5 outbound records, got %d: %+v", len(echo), echo)
+		}
+		for i, r := range echo[:4] {
+			if r.Reused != (i > 0) || r.Sport != echo[0].Sport {
+				t.Errorf("call %d: reused=%v sport=%d, want reused=%v on sport %d", i, r.Reused, r.Sport, i > 0, echo[0].Sport)
+			}
+			if r.Src != "127.0.0.1" || r.Dst != "127.0.0.1" || r.Proto != "tcp" {
+				t.Errorf("call %d: tuple %s %s:%d -> %s:%d", i, r.Proto, r.Src, r.Sport, r.Dst, r.Dport)
+			}
+			if r.CallSite == nil || !strings.HasPrefix(r.CallSite.File, e.sampleFile()) || r.CallSite.Line == 0 || !strings.HasPrefix(r.CallSite.Func, "main.") {
+				t.Errorf("call %d: call site %+v is not in the sample's code", i, r.CallSite)
+			} else {
+				checkLineCallsOut(t, r.CallSite)
+			}
+		}
+		reqs := map[string]record{}
+		for _, r := range byType(rs, "request") {
+			reqs[r.ID] = r
+		}
+		for i, r := range echo {
+			req, ok := reqs[*r.Request]
+			if !ok {
+				t.Fatalf("no request record %s", *r.Request)
+			}
+			wantPath, wantRoute := "/echo", "/echo"
+			if i == 4 {
+				wantPath, wantRoute = "/users/42", "/users/:id"
+			}
+			if req.Path != wantPath || req.Route != wantRoute || req.Method != "GET" {
+				t.Errorf("request %s: %s %s route %q, want GET %s route %q", req.ID, req.Method, req.Path, req.Route, wantPath, wantRoute)
+			}
+			if req.Handler == nil || !strings.HasPrefix(req.Handler.File, e.sampleFile()) || req.Handler.Line == 0 {
+				t.Errorf("request %s: handler %+v not in the sample", req.ID, req.Handler)
+			}
+			if i < 4 && (req.Headers["traceparent"] != tp || req.TraceID != "4bf92f3577b34da6a3ce929d0e0e4736") {
+				t.Errorf("request %s: traceparent %q traceId %q", req.ID, req.Headers["traceparent"], req.TraceID)
+			}
+			if i == 4 && (req.TraceID != "" || req.Headers["x-test-id"] != "u42") {
+				t.Errorf("request %s: headers %v traceId %q", req.ID, req.Headers, req.TraceID)
+			}
+			if req.EndNs < req.StartNs || r.TsNs < req.StartNs || r.TsNs > req.EndNs {
+				t.Errorf("request %s: times start %d end %d, outbound at %d", req.ID, req.StartNs, req.EndNs, r.TsNs)
+			}
+		}
+	})
+}
+
+// checkLineCallsOut: the reported line is really the one making the call.
+func checkLineCallsOut(t *testing.T, l *loc) {
+	t.Helper()
+	b, err := os.ReadFile(l.File)
+	if err != nil {
+		t.Errorf("call site file: %v", err)
+		return
+	}
+	lines := strings.Split(string(b), "\n")
+	if l.Line > len(lines) {
+		t.Errorf("call site %s:%d is past the end of the file", l.File, l.Line)
+		return
+	}
+	line := lines[l.Line-1]
+	if !strings.Contains(line, "(") {
+		t.Errorf("call site %s:%d is %q, not a call", l.File, l.Line, line)
+	}
+}
+
+// TestFanoutGoroutines: calls made by goroutines a handler started belong
+// to the handler's request; a background goroutine's calls to none.
+func TestFanoutAndBackground(t *testing.T) {
+	eachToolchain(t, func(t *testing.T, toolchain string) {
+		e := newEnv(t, toolchain)
+		e.heartbeat = 30 * time.Millisecond
+		h := e.launch()
+		e.get("/fanout", "f1", nil)
+		time.Sleep(200 * time.Millisecond)
+		waitFor(t, "the request record", 10*time.Second, func() bool { return h.count("request") >= 1 })
+		rs := h.stop()
+
+		req := byType(rs, "request")[0]
+		var parts, background int
+		goids := map[uint64]bool{}
+		for _, r := range byType(rs, "outbound") {
+			if r.Dport != port(e.down) {
+				continue
+			}
+			if r.Request == nil {
+				background++
+				continue
+			}
+			if *r.Request != req.ID {
+				t.Errorf("outbound %+v names %s, want %s", r, *r.Request, req.ID)
+			}
+			if r.Goid == req.Goid {
+				t.Errorf("fan-out call ran in the handler's goroutine %d, expected its own", r.Goid)
+			}
+			goids[r.Goid] = true
+			parts++
+		}
+		if parts != 3 || len(goids) != 3 {
+			t.Errorf("want 3 fan-out calls from 3 goroutines, got %d from %d", parts, len(goids))
+		}
+		if background < 2 {
+			t.Errorf("want the background goroutine's calls reported with request null, got %d", background)
+		}
+		for _, x := range e.truth() {
+			if x.TestID == "background" && x.CallerRoute != "" {
+				t.Errorf("background call carried a route %q", x.CallerRoute)
+			}
+		}
+	})
+}
+
+// TestOnlyTargetProcess: two processes of the same binary; only the one
+// whose pid is given is traced.
+func TestOnlyTargetProcess(t *testing.T) {
+	eachToolchain(t, func(t *testing.T, toolchain string) {
+		e := newEnv(t, toolchain)
+		other := *e
+		other.service = freeAddr(t)
+		a := start(t, e.sampleArgv()[0], e.sampleArgv()[1:]...)
+		start(t, other.sampleArgv()[0], other.sampleArgv()[1:]...)
+		h := startHelper(t, "--pid", fmt.Sprint(a.cmd.Process.Pid), "--header", "x-test-id")
+		ready := h.waitReady()
+		if ready.PID != a.cmd.Process.Pid {
+			t.Fatalf("ready names pid %d, want %d", ready.PID, a.cmd.Process.Pid)
+		}
+		for i := 0; i < 5; i++ {
+			e.get("/echo", fmt.Sprintf("a%d", i), nil)
+			other.get("/echo", fmt.Sprintf("b%d", i), nil)
+		}
+		waitFor(t, "5 request records", 10*time.Second, func() bool { return h.count("request") >= 5 })
+		time.Sleep(200 * time.Millisecond)
+		rs := h.stop()
+		if n := len(byType(rs, "request")); n != 5 {
+			t.Errorf("want 5 requests (the target's), got %d", n)
+		}
+		for _, r := range rs {
+			if (r.Type == "request" || r.Type == "outbound") && r.PID != a.cmd.Process.Pid {
+				t.Errorf("record from pid %d: %+v", r.PID, r)
+			}
+			if r.Type == "request" && !strings.HasPrefix(r.Headers["x-test-id"], "a") {
+				t.Errorf("traced a request of the other process: %+v", r)
+			}
+		}
+		if a.cmd.ProcessState != nil {
+			t.Errorf("the traced service exited")
+		}
+		e.get("/echo", "after", nil) // still serves after the helper left
+	})
+}
+
+// TestTargetExitsMidTrace: the helper notices, says so, and exits cleanly.
+func TestTargetExitsMidTrace(t *testing.T) {
+	e := newEnv(t, toolchains[0])
+	s := start(t, e.sampleArgv()[0], e.sampleArgv()[1:]...)
+	h := startHelper(t, "--pid", fmt.Sprint(s.cmd.Process.Pid))
+	h.waitReady()
+	go client.Get("http://" + e.service + "/slow?ms=3000")
+	time.Sleep(300 * time.Millisecond)
+	s.cmd.Process.Signal(syscall.SIGKILL)
+	rs := h.wait(10 * time.Second)
+	if h.exit != 0 {
+		t.Errorf("helper exit code %d, want 0:\n%s", h.exit, h.stderr.String())
+	}
+	ends := byType(rs, "end")
+	if len(ends) != 1 || ends[0].Reason != "target-exited" {
+		t.Errorf("want an end record with reason target-exited, got %+v", ends)
+	}
+	if len(byType(rs, "stats")) == 0 {
+		t.Errorf("want a final stats record")
+	}
+}
+
+// TestBadInput: each mistake gets a coded error and a non-zero exit.
+func TestBadInput(t *testing.T) {
+	cases := []struct {
+		name string
+		args func(t *testing.T) []string
+		code string
+	}{
+		{"non-Go binary", func(t *testing.T) []string {
+			p := exec.Command("sleep", "30")
+			p.Start()
+			t.Cleanup(func() { p.Process.Kill(); p.Wait() })
+			return []string{"--pid", fmt.Sprint(p.Process.Pid)}
+		}, "NOT_GO"},
+		{"non-Go binary launched", func(t *testing.T) []string { return []string{"--", "/bin/true"} }, "NOT_GO"},
+		{"no such pid", func(t *testing.T) []string { return []string{"--pid", "999999999"} }, "NO_PROCESS"},
+		{"not an HTTP server", func(t *testing.T) []string { return []string{"--", helperBin, "help"} }, "NOT_HTTP_SERVER"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := startHelper(t, c.args(t)...)
+			rs := h.wait(20 * time.Second)
+			if h.exit == 0 {
+				t.Errorf("exit code 0, want non-zero")
+			}
+			errs := byType(rs, "error")
+			if len(errs) != 1 || errs[0].Code != c.code || errs[0].Message == "" {
+				t.Fatalf("want one error record with code %s, got %+v\nstderr: %s", c.code, rs, h.stderr.String())
+			}
+			if len(byType(rs, "ready")) != 0 {
+				t.Errorf("ready record despite the error")
+			}
+		})
+	}
+}
+
+// TestStrippedBinary: without DWARF or a symbol table the helper falls
+// back to its per-version offsets and .gopclntab, and still attributes.
+func TestStrippedBinary(t *testing.T) {
+	e := newEnv(t, toolchains[len(toolchains)-1])
+	e.ldflags = "-s -w"
+	h := e.launch()
+	if r := h.waitReady(); !strings.HasPrefix(r.Offsets, "table") {
+		t.Errorf("stripped binary: offsets from %q, want the version table", r.Offsets)
+	}
+	e.get("/echo", "s1", nil)
+	waitFor(t, "the request", 10*time.Second, func() bool { return h.count("request") >= 1 })
+	rs := h.stop()
+	req := byType(rs, "request")[0]
+	obs := byType(rs, "outbound")
+	if req.Route != "/echo" || len(obs) == 0 || obs[0].Request == nil || *obs[0].Request != req.ID {
+		t.Fatalf("stripped binary: request %+v outbound %+v", req, obs)
+	}
+	if obs[0].CallSite == nil || obs[0].CallSite.Line == 0 {
+		t.Errorf("stripped binary: no call site %+v", obs[0].CallSite)
+	}
+}
+
+// TestWithoutPrivileges: as an unprivileged user the helper says what to do.
+func TestWithoutPrivileges(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "helper")
+	b, _ := os.ReadFile(helperBin)
+	os.WriteFile(bin, b, 0o755)
+	os.Chmod(dir, 0o755)
+	e := newEnv(t, toolchains[0])
+	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bin, "trace", "--format", "ndjson", "--", e.sampleArgv()[0])
+	out, _ := cmd.Output()
+	if cmd.ProcessState.ExitCode() == 0 {
+		t.Fatalf("unprivileged trace exited 0: %s", out)
+	}
+	if !strings.Contains(string(out), `"code":"NO_PRIVILEGES"`) || !strings.Contains(string(out), "setcap") {
+		t.Fatalf("want a NO_PRIVILEGES error that explains setcap, got %s", out)
+	}
+}
