@@ -15,7 +15,7 @@ type Ready struct {
 	Exe       string   `json:"exe"`
 	GoVersion string   `json:"goVersion"`
 	Probes    []string `json:"probes"`
-	Headers   []string `json:"headers"`
+	Headers   []string `json:"captureHeaders"`
 	Offsets   string   `json:"offsets"` // where struct offsets came from: dwarf or a version table
 }
 

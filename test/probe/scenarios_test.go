@@ -52,7 +52,10 @@ func TestAttributionUnderConcurrency(t *testing.T) {
 		}
 		wg.Wait()
 		waitFor(t, "all request records", 10*time.Second, func() bool { return h.count("request") >= total })
-		truthAt := time.Now().UnixNano()
+		// The heartbeat keeps calling while the truth is fetched: background
+		// calls near that moment are left out on both sides, by the time the
+		// probe saw the call start and the downstream saw it arrive.
+		cutoff := time.Now().Add(-100 * time.Millisecond).UnixNano()
 		ts := e.truth()
 		rs := h.stop()
 
@@ -75,17 +78,23 @@ func TestAttributionUnderConcurrency(t *testing.T) {
 					t.Errorf("outbound record names request %s, which has no request record (or no x-test-id): %+v", *r.Request, r)
 					continue
 				}
-			} else if r.TsNs > truthAt {
-				late = append(late, r) // a heartbeat after the downstream was asked
+			} else if r.TsNs > cutoff {
+				late = append(late, r)
 				continue
 			}
 			traced[key{id, r.Sport}]++
 			tracedN++
 		}
-		truthN := 0
+		truthN, background := 0, 0
 		truthKeys := map[key]int{}
 		for _, x := range ts {
+			if x.TestID == "background" && x.AtNs > cutoff {
+				continue
+			}
 			truthKeys[key{x.TestID, x.RemotePort}]++
+			if x.TestID == "background" {
+				background++
+			}
 			truthN++
 		}
 		tp := 0
@@ -105,7 +114,7 @@ func TestAttributionUnderConcurrency(t *testing.T) {
 		precision := float64(tp) / float64(tracedN)
 		recall := float64(tp) / float64(truthN)
 		t.Logf("%s: %d requests, %d outbound traced, %d seen downstream (%d background), precision %.4f recall %.4f, %d late heartbeats",
-			toolchain, total, tracedN, truthN, truthKeys[key{}], precision, recall, len(late))
+			toolchain, total, tracedN, truthN, background, precision, recall, len(late))
 		if precision != 1 || recall != 1 {
 			t.Fatalf("precision %.4f and recall %.4f must both be 1", precision, recall)
 		}
@@ -123,7 +132,10 @@ func port(addr string) int {
 	return p
 }
 
-// checkReuse: a connection's first traced use is new, later ones reused.
+// checkReuse: a connection is new at most once, on its first traced use;
+// every later use is reused. (A first use may be reused too: net/http can
+// park a connection dialed for one request in its idle pool and hand it to
+// another.)
 func checkReuse(t *testing.T, rs []record) {
 	t.Helper()
 	obs := byType(rs, "outbound")
@@ -135,8 +147,8 @@ func checkReuse(t *testing.T, rs []record) {
 			continue
 		}
 		tuple := fmt.Sprintf("%s:%d>%s:%d", r.Src, r.Sport, r.Dst, r.Dport)
-		if r.Reused != seen[tuple] {
-			t.Errorf("connection %s: reused=%v, but it was %s before", tuple, r.Reused, map[bool]string{true: "used", false: "never used"}[seen[tuple]])
+		if !r.Reused && seen[tuple] {
+			t.Errorf("connection %s: reported new, but it was used before", tuple)
 		}
 		if r.Reused {
 			reused++

@@ -59,6 +59,10 @@ func openBinary(path string) (*inspect.Binary, inspect.Offsets, error) {
 		}
 		return nil, inspect.Offsets{}, &targetError{code, err}
 	}
+	if _, err := b.Func("net/http.serverHandler.ServeHTTP"); err != nil {
+		b.Close()
+		return nil, inspect.Offsets{}, &targetError{"NOT_HTTP_SERVER", fmt.Errorf("%s does not serve HTTP with net/http: Outbound Lens traces Go HTTP services", path)}
+	}
 	off, err := b.Offsets()
 	if err != nil {
 		b.Close()
