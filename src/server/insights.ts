@@ -1,0 +1,154 @@
+// Turns the store's aggregates into what an editor shows: code lenses on
+// handlers, the end-of-line text on call sites, and hovers. Pure functions
+// of the store and the route index, so any LSP editor gets the same text.
+import type { RouteInfo } from '../shared/protocol';
+import { p50, type CallSiteAgg, type EndpointCount, type HandlerAgg, type Store } from './store';
+
+export interface HandlerLens {
+  line: number; // 1-based, the handler function's first line
+  func: string;
+  title: string;
+  /** true when the lens should start a trace rather than show the panel. */
+  startsTrace: boolean;
+  route?: string;
+}
+
+export interface CallSiteHint {
+  line: number; // 1-based
+  text: string;
+  hover: string;
+}
+
+/**
+ * Finds a handler's aggregate: by file+line, then by function name, then by
+ * method+route (the same function may be seen under a different path when
+ * the service was built elsewhere).
+ */
+export function findHandler(store: Store, route: RouteInfo): HandlerAgg | undefined {
+  const exact = store.handlers.get(`${route.handler.file}:${route.handler.line}`);
+  if (exact) return exact;
+  let byRoute: HandlerAgg | undefined;
+  const want = `${route.method} ${route.path}`;
+  for (const h of store.handlers.values()) {
+    if (h.func === route.handler.func && sameFileName(h.file, route.handler.file)) return h;
+    if (!byRoute && h.routes.has(want)) byRoute = h;
+  }
+  return byRoute;
+}
+
+function sameFileName(a: string, b: string): boolean {
+  return a === b || a.endsWith('/' + baseName(b)) || b.endsWith('/' + baseName(a));
+}
+
+export function baseName(p: string): string {
+  const i = p.lastIndexOf('/');
+  return i < 0 ? p : p.slice(i + 1);
+}
+
+/** Same file, allowing for a build elsewhere: exact path, or same trailing path segments. */
+export function sameFile(recorded: string, local: string): boolean {
+  if (recorded === local) return true;
+  const a = recorded.split('/');
+  const b = local.split('/');
+  // At least the file name and its directory must agree.
+  let n = 0;
+  while (n < a.length && n < b.length && a[a.length - 1 - n] === b[b.length - 1 - n]) n++;
+  return n >= 2;
+}
+
+export function formatMs(ms: number): string {
+  if (ms < 1) return `${ms.toFixed(2)} ms`;
+  if (ms < 10) return `${ms.toFixed(1)} ms`;
+  return `${Math.round(ms)} ms`;
+}
+
+function sortedEndpoints(m: Map<string, EndpointCount>): EndpointCount[] {
+  return [...m.values()].sort((a, b) => b.count - a.count || a.endpoint.localeCompare(b.endpoint));
+}
+
+export function handlerTitle(h: HandlerAgg | undefined, tracing: boolean): { title: string; startsTrace: boolean } {
+  if (!h || h.requests === 0) {
+    return tracing
+      ? { title: '↗ tracing · no requests yet', startsTrace: false }
+      : { title: 'Trace outbound connections', startsTrace: true };
+  }
+  const eps = sortedEndpoints(h.endpoints);
+  const shown = eps.slice(0, 3).map((e) => e.endpoint);
+  if (eps.length > 3) shown.push(`+${eps.length - 3}`);
+  const parts = [
+    eps.length === 0 ? '↗ no downstream' : `↗ ${eps.length} downstream · ${shown.join(', ')}`,
+    `${h.requests} req`,
+  ];
+  const med = p50(h.durationsMs);
+  if (med !== undefined) parts.push(`p50 ${formatMs(med)}`);
+  return { title: parts.join(' · '), startsTrace: false };
+}
+
+/** Lenses for one file: every route handler in it, plus handlers only seen in records. */
+export function handlerLenses(store: Store, routes: RouteInfo[], file: string): HandlerLens[] {
+  const tracing = store.status.state === 'tracing' || store.status.state === 'attaching';
+  const out: HandlerLens[] = [];
+  const seenLines = new Set<number>();
+  const usedAggs = new Set<HandlerAgg>();
+  for (const r of routes) {
+    if (!sameFile(r.handler.file, file) || seenLines.has(r.handler.line)) continue;
+    seenLines.add(r.handler.line);
+    const h = findHandler(store, r);
+    if (h) usedAggs.add(h);
+    out.push({
+      line: r.handler.line,
+      func: r.handler.func,
+      route: `${r.method} ${r.path}`,
+      ...handlerTitle(h, tracing),
+    });
+  }
+  for (const h of store.handlers.values()) {
+    if (usedAggs.has(h) || seenLines.has(h.line) || !sameFile(h.file, file)) continue;
+    seenLines.add(h.line);
+    out.push({ line: h.line, func: h.func, route: [...h.routes][0], ...handlerTitle(h, tracing) });
+  }
+  return out.sort((a, b) => a.line - b.line);
+}
+
+export function callSiteText(c: CallSiteAgg): string {
+  return sortedEndpoints(c.endpoints)
+    .map((e) => `→ ${e.endpoint} ×${e.count} (${e.fresh} new, ${e.reused} reused)`)
+    .join('  ');
+}
+
+export function callSiteHover(c: CallSiteAgg): string {
+  const lines = [`**Outbound Lens** · \`${c.func}\` · ${c.count} use${c.count === 1 ? '' : 's'}`, ''];
+  for (const e of sortedEndpoints(c.endpoints))
+    lines.push(`- → \`${e.endpoint}\` ×${e.count} (${e.fresh} new, ${e.reused} reused)`);
+  lines.push('', 'Recent:', '');
+  for (const u of [...c.recent].reverse()) {
+    const req =
+      u.requestKey === null ? 'no request (background)' : u.path ? `${u.method} ${u.path}` : 'request in flight';
+    const trace = u.traceId ? ` · trace \`${u.traceId}\`` : '';
+    lines.push(
+      `- \`${u.proto} ${u.src}:${u.sport} → ${u.dst}:${u.dport}\` ${u.reused ? 'reused' : 'new'} · ${req}${trace}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export function callSiteHints(store: Store, file: string): CallSiteHint[] {
+  const out: CallSiteHint[] = [];
+  for (const c of store.callSites.values()) {
+    if (!sameFile(c.file, file)) continue;
+    out.push({ line: c.line, text: callSiteText(c), hover: callSiteHover(c) });
+  }
+  return out.sort((a, b) => a.line - b.line);
+}
+
+export function handlerHover(h: HandlerAgg): string {
+  const med = p50(h.durationsMs);
+  const lines = [
+    `**Outbound Lens** · \`${h.func}\` · ${h.requests} request${h.requests === 1 ? '' : 's'}${med !== undefined ? ` · p50 ${formatMs(med)}` : ''}`,
+    '',
+  ];
+  if (h.routes.size) lines.push(`Routes: ${[...h.routes].map((r) => `\`${r}\``).join(', ')}`, '');
+  for (const e of sortedEndpoints(h.endpoints))
+    lines.push(`- → \`${e.endpoint}\` ×${e.count} (${e.fresh} new, ${e.reused} reused)`);
+  return lines.join('\n');
+}

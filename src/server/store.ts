@@ -1,0 +1,348 @@
+// The correlation store: rows for the panel (bounded by maxRecords) and
+// cumulative aggregates per handler and per call site (bounded by the number
+// of handlers and call sites, which the code fixes).
+//
+// A request record arrives when the request ENDS, so its outbound records
+// usually come first: they wait in `pending` until the request shows up.
+import {
+  endpoint,
+  type OutboundRecord,
+  type RequestRecord,
+  type SourceLocation,
+  type TraceRecord,
+} from '../shared/records';
+import type { Row, TraceStatus } from '../shared/rows';
+
+const DURATIONS_KEPT = 2048;
+const RECENT_KEPT = 8;
+
+export interface EndpointCount {
+  endpoint: string;
+  count: number;
+  fresh: number;
+  reused: number;
+}
+
+export interface HandlerAgg {
+  func: string;
+  file: string;
+  line: number;
+  routes: Set<string>; // "GET /users/:id"
+  requests: number;
+  durationsMs: number[]; // ring of the last DURATIONS_KEPT
+  durationsNext: number;
+  endpoints: Map<string, EndpointCount>;
+}
+
+export interface RecentUse {
+  proto: string;
+  src: string;
+  sport: number;
+  dst: string;
+  dport: number;
+  reused: boolean;
+  requestKey: string | null;
+  traceId?: string;
+  path?: string;
+  method?: string;
+}
+
+export interface CallSiteAgg {
+  func: string;
+  file: string;
+  line: number;
+  count: number;
+  endpoints: Map<string, EndpointCount>;
+  recent: RecentUse[];
+}
+
+interface Entry {
+  seq: number;
+  row: Row;
+}
+
+export class Store {
+  private maxRecords: number;
+  private seq = 0;
+  private epoch = 0;
+  /** Rows by key; `log` keeps them in seq order with stale entries skipped. */
+  private rows = new Map<string, Row>();
+  private log: Entry[] = [];
+  private logStart = 0;
+  private recordsHeld = 0;
+  /** Outbound records whose request has not ended yet, by request key. */
+  private pending = new Map<string, { outbound: OutboundRecord[]; recent: RecentUse[] }>();
+  private pendingCount = 0;
+  private bgCounter = 0;
+
+  dropped = 0;
+  malformed = 0;
+  lost = 0;
+  readonly handlers = new Map<string, HandlerAgg>();
+  readonly callSites = new Map<string, CallSiteAgg>();
+  status: TraceStatus = { state: 'idle', requests: 0 };
+  lastError?: { code: string; message: string };
+
+  constructor(maxRecords = 50000) {
+    this.maxRecords = Math.max(1, maxRecords);
+  }
+
+  get currentSeq(): number {
+    return this.seq;
+  }
+
+  get heldRecords(): number {
+    return this.recordsHeld + this.pendingCount;
+  }
+
+  setMaxRecords(n: number): void {
+    this.maxRecords = Math.max(1, n);
+    this.enforceCap();
+  }
+
+  /** A new trace: request ids restart, so keys get a new prefix. Aggregates are kept. */
+  beginTrace(pid?: number): void {
+    this.flushPending();
+    this.epoch++;
+    this.status = { state: 'attaching', pid, requests: this.status.requests };
+    this.lastError = undefined;
+  }
+
+  /** Forgets everything (rows and aggregates). */
+  reset(): void {
+    this.rows.clear();
+    this.log = [];
+    this.logStart = 0;
+    this.recordsHeld = 0;
+    this.pending.clear();
+    this.pendingCount = 0;
+    this.handlers.clear();
+    this.callSites.clear();
+    this.dropped = 0;
+    this.status = { ...this.status, requests: 0 };
+  }
+
+  ingest(records: Iterable<TraceRecord>): void {
+    for (const r of records) this.ingestOne(r);
+    this.enforceCap();
+  }
+
+  private ingestOne(r: TraceRecord): void {
+    switch (r.type) {
+      case 'ready':
+        this.status = { ...this.status, state: 'tracing', pid: r.pid, exe: r.exe, message: undefined };
+        break;
+      case 'outbound':
+        this.addOutbound(r);
+        break;
+      case 'request':
+        this.addRequest(r);
+        break;
+      case 'stats':
+        this.lost = r.lost ?? 0;
+        break;
+      case 'error':
+        this.lastError = { code: r.code, message: r.message };
+        this.status = { ...this.status, message: `${r.code}: ${r.message}` };
+        break;
+      case 'end':
+        this.flushPending();
+        this.status = { ...this.status, state: 'stopped', message: this.status.message ?? `trace ended (${r.reason})` };
+        break;
+    }
+  }
+
+  private key(id: string): string {
+    return `${this.epoch}:${id}`;
+  }
+
+  private addOutbound(o: OutboundRecord): void {
+    const use: RecentUse = {
+      proto: o.proto,
+      src: o.src,
+      sport: o.sport,
+      dst: o.dst,
+      dport: o.dport,
+      reused: o.reused,
+      requestKey: o.request === null ? null : this.key(o.request),
+    };
+    if (o.callSite) this.countCallSite(o.callSite, o, use);
+
+    if (o.request === null) {
+      const key = `${this.epoch}:bg${++this.bgCounter}`;
+      this.putRow({ key, seq: 0, kind: 'background', outbound: [o] }, 1);
+      return;
+    }
+    const key = this.key(o.request);
+    const row = this.rows.get(key);
+    if (row?.request) {
+      // Late outbound (a goroutine the handler left running): extend the row.
+      row.outbound.push(o);
+      use.traceId = row.request.traceId;
+      use.path = row.request.path;
+      use.method = row.request.method;
+      this.countHandlerEndpoint(row.request, o);
+      this.putRow(row, 1);
+      return;
+    }
+    let p = this.pending.get(key);
+    if (!p) this.pending.set(key, (p = { outbound: [], recent: [] }));
+    p.outbound.push(o);
+    p.recent.push(use);
+    this.pendingCount++;
+  }
+
+  private addRequest(r: RequestRecord): void {
+    const key = this.key(r.id);
+    const p = this.pending.get(key);
+    const outbound = p?.outbound ?? [];
+    if (p) {
+      this.pending.delete(key);
+      this.pendingCount -= p.outbound.length;
+      for (const u of p.recent) {
+        u.traceId = r.traceId;
+        u.path = r.path;
+        u.method = r.method;
+      }
+    }
+    this.status = { ...this.status, requests: this.status.requests + 1 };
+    if (r.handler) {
+      const h = this.handlerAgg(r.handler);
+      h.requests++;
+      if (r.route) h.routes.add(`${r.method} ${r.route}`);
+      const ms = (r.endNs - r.startNs) / 1e6;
+      if (Number.isFinite(ms) && ms >= 0) {
+        if (h.durationsMs.length < DURATIONS_KEPT) h.durationsMs.push(ms);
+        else h.durationsMs[h.durationsNext] = ms;
+        h.durationsNext = (h.durationsNext + 1) % DURATIONS_KEPT;
+      }
+      for (const o of outbound) this.countHandlerEndpoint(r, o);
+    }
+    this.putRow({ key, seq: 0, kind: 'request', request: r, outbound }, 1 + outbound.length);
+  }
+
+  /** Pending outbound records whose request never ended become rows of their own. */
+  private flushPending(): void {
+    for (const [key, p] of this.pending) {
+      this.putRow({ key, seq: 0, kind: 'unfinished', outbound: p.outbound }, p.outbound.length);
+    }
+    this.pending.clear();
+    this.pendingCount = 0;
+  }
+
+  private handlerAgg(h: SourceLocation): HandlerAgg {
+    const k = `${h.file}:${h.line}`;
+    let a = this.handlers.get(k);
+    if (!a) {
+      a = {
+        func: h.func,
+        file: h.file,
+        line: h.line,
+        routes: new Set(),
+        requests: 0,
+        durationsMs: [],
+        durationsNext: 0,
+        endpoints: new Map(),
+      };
+      this.handlers.set(k, a);
+    }
+    return a;
+  }
+
+  private countHandlerEndpoint(r: RequestRecord, o: OutboundRecord): void {
+    if (!r.handler) return;
+    bump(this.handlerAgg(r.handler).endpoints, o);
+  }
+
+  private countCallSite(cs: SourceLocation, o: OutboundRecord, use: RecentUse): void {
+    const k = `${cs.file}:${cs.line}`;
+    let a = this.callSites.get(k);
+    if (!a) {
+      a = { func: cs.func, file: cs.file, line: cs.line, count: 0, endpoints: new Map(), recent: [] };
+      this.callSites.set(k, a);
+    }
+    a.count++;
+    bump(a.endpoints, o);
+    a.recent.push(use);
+    if (a.recent.length > RECENT_KEPT) a.recent.shift();
+  }
+
+  /** Adds or re-adds a row (with `added` more records held) and gives it the next seq. */
+  private putRow(row: Row, added: number): void {
+    row.seq = ++this.seq;
+    this.rows.set(row.key, row);
+    this.log.push({ seq: row.seq, row });
+    this.recordsHeld += added;
+  }
+
+  /** Drops the oldest rows until the records held fit in maxRecords. */
+  private enforceCap(): void {
+    while (this.recordsHeld + this.pendingCount > this.maxRecords && this.logStart < this.log.length) {
+      const e = this.log[this.logStart++];
+      if (e.row.seq !== e.seq || this.rows.get(e.row.key) !== e.row) continue; // stale entry
+      this.rows.delete(e.row.key);
+      const n = (e.row.request ? 1 : 0) + e.row.outbound.length;
+      this.recordsHeld -= n;
+      this.dropped += n;
+    }
+    // Pending records alone over the cap (requests that never end): drop the oldest.
+    while (this.pendingCount > this.maxRecords) {
+      const first = this.pending.keys().next();
+      if (first.done) break;
+      const p = this.pending.get(first.value)!;
+      this.pending.delete(first.value);
+      this.pendingCount -= p.outbound.length;
+      this.dropped += p.outbound.length;
+    }
+    this.compactLog();
+  }
+
+  private compactLog(): void {
+    if (this.logStart > 1024 && this.logStart * 2 > this.log.length) {
+      this.log = this.log.slice(this.logStart).filter((e) => e.row.seq === e.seq && this.rows.get(e.row.key) === e.row);
+      this.logStart = 0;
+    }
+  }
+
+  /** Rows changed after `afterSeq`, oldest first, at most `limit` (the newest ones). */
+  rowsAfter(afterSeq = 0, limit = Infinity): Row[] {
+    let lo = this.logStart;
+    let hi = this.log.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.log[mid].seq <= afterSeq) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: Row[] = [];
+    for (let i = this.log.length - 1; i >= lo && out.length < limit; i--) {
+      const e = this.log[i];
+      if (e.row.seq === e.seq && this.rows.get(e.row.key) === e.row) out.push(e.row);
+    }
+    return out.reverse();
+  }
+
+  rowsByKeys(keys: string[]): Row[] {
+    return keys.map((k) => this.rows.get(k)).filter((r): r is Row => r !== undefined);
+  }
+
+  get rowCount(): number {
+    return this.rows.size;
+  }
+}
+
+function bump(m: Map<string, EndpointCount>, o: OutboundRecord): void {
+  const ep = endpoint(o.dst, o.dport);
+  let c = m.get(ep);
+  if (!c) m.set(ep, (c = { endpoint: ep, count: 0, fresh: 0, reused: 0 }));
+  c.count++;
+  if (o.reused) c.reused++;
+  else c.fresh++;
+}
+
+/** The median of the kept durations, in ms; undefined when there are none. */
+export function p50(values: readonly number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
