@@ -1,0 +1,154 @@
+// Each command is a small factory (ctx) => handler.
+import execa from 'execa';
+import { accessSync, chmodSync, constants, existsSync } from 'node:fs';
+import * as vscode from 'vscode';
+import type { Ctx } from './ctx';
+import { Panel } from './panel';
+import { decide, gatherFacts, SETCAP_CAPS } from './privileges';
+import { pickTarget } from './targets';
+import type { TraceTarget } from './traceSession';
+
+type Handler = (...args: unknown[]) => unknown;
+
+/** Quotes for a POSIX shell (what the integrated terminal runs). */
+export function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+function helperMissing(ctx: Ctx): boolean {
+  if (existsSync(ctx.config.helperPath)) {
+    // A VSIX may not keep the executable bit; the bundled helper is ours to fix.
+    try {
+      accessSync(ctx.config.helperPath, constants.X_OK);
+    } catch {
+      try {
+        chmodSync(ctx.config.helperPath, 0o755);
+      } catch {
+        /* reported when it fails to run */
+      }
+    }
+    return false;
+  }
+  void vscode.window
+    .showErrorMessage(
+      `Outbound Lens: the helper is missing at ${ctx.config.helperPath}. Build it with \`npm run build\`, or set outboundLens.helperPath.`,
+      'Open Settings',
+    )
+    .then((a) => a && vscode.commands.executeCommand('workbench.action.openSettings', 'outboundLens.helperPath'));
+  return true;
+}
+
+export function trace(ctx: Ctx): Handler {
+  return async () => {
+    if (ctx.controller.active) {
+      const s = ctx.controller.status;
+      const a = await vscode.window.showWarningMessage(
+        `Outbound Lens is already tracing${s.pid ? ` pid ${s.pid}` : ''}. One trace at a time.`,
+        'Stop current trace',
+        'Show panel',
+      );
+      if (a === 'Stop current trace') await ctx.controller.stop();
+      else if (a === 'Show panel') Panel.show(ctx);
+      return;
+    }
+    if (helperMissing(ctx)) return;
+    await ctx.startClient();
+    const target: TraceTarget | undefined = await pickTarget(ctx.config.helperPath, ctx.debugPids);
+    if (!target) return;
+
+    const facts = await gatherFacts(ctx.config.helperPath, ctx.config.privilegeMethod);
+    if (facts.check && !facts.check.btf) {
+      void vscode.window.showErrorMessage(
+        `Outbound Lens cannot trace on this machine: ${facts.check.reason ?? 'no BTF'}`,
+      );
+      return;
+    }
+    const decision = decide(facts);
+    ctx.output.info(`privileges: ${decision.method} (${decision.reason})`);
+
+    let terminal: vscode.Terminal | undefined;
+    Panel.show(ctx);
+    const { done } = ctx.controller.start({
+      helperPath: ctx.config.helperPath,
+      target,
+      method: decision.method,
+      headers: ctx.config.headers,
+      openTerminal: (cmd, args) => {
+        terminal = vscode.window.createTerminal({
+          name: 'Outbound Lens (sudo)',
+          iconPath: new vscode.ThemeIcon('pulse'),
+        });
+        terminal.show(false);
+        terminal.sendText([cmd, ...args].map(shellQuote).join(' '), true);
+        void vscode.window.showInformationMessage(
+          'Outbound Lens: type your password in the terminal to start tracing. It is not stored.',
+        );
+      },
+      stopTerminal: () => {
+        const t = terminal;
+        t?.sendText('\x03', false);
+        setTimeout(() => t?.dispose(), 3000);
+      },
+    });
+    const r = await done;
+    if (r.error) {
+      const actions = r.error.code === 'NO_PRIVILEGES' ? ['Allow tracing without a password'] : [];
+      const a = await vscode.window.showErrorMessage(`Outbound Lens: ${r.error.code}: ${r.error.message}`, ...actions);
+      if (a) await vscode.commands.executeCommand('outboundLens.allowWithoutPassword');
+    } else if (r.exitCode && r.exitCode !== 0 && r.exitCode !== 130) {
+      ctx.output.error(r.stderr);
+      void vscode.window.showErrorMessage(
+        `Outbound Lens: the helper exited with ${r.exitCode}. ${r.stderr.trim().split('\n').pop() ?? ''}`,
+      );
+    }
+  };
+}
+
+export function stop(ctx: Ctx): Handler {
+  return async () => {
+    if (!ctx.controller.active) {
+      void vscode.window.showInformationMessage('Outbound Lens: no trace is running.');
+      return;
+    }
+    await ctx.controller.stop();
+  };
+}
+
+export function showPanel(ctx: Ctx): Handler {
+  return async (arg?: unknown) => {
+    await ctx.startClient();
+    const panel = Panel.show(ctx);
+    // From a handler's code lens: filter the panel to that route.
+    const route = (arg as { route?: unknown } | undefined)?.route;
+    if (typeof route === 'string' && route) panel.filter(`route:${route.split(' ').pop()}`);
+  };
+}
+
+export function statusBarClick(ctx: Ctx): Handler {
+  return async () => {
+    if (ctx.controller.active) await ctx.controller.stop();
+    else await showPanel(ctx)();
+  };
+}
+
+export function allowWithoutPassword(ctx: Ctx): Handler {
+  return async () => {
+    if (helperMissing(ctx)) return;
+    const helper = ctx.config.helperPath;
+    const pick = await vscode.window.showInformationMessage(
+      `Give ${helper} the capabilities to trace (${SETCAP_CAPS}) so tracing needs no password? Anyone who can run this file can then trace processes.`,
+      { modal: true },
+      'Allow',
+    );
+    if (pick !== 'Allow') return;
+    const r = await execa('pkexec', ['setcap', SETCAP_CAPS, helper], { reject: false });
+    if (r.exitCode === 0) {
+      void vscode.window.showInformationMessage('Outbound Lens: tracing no longer needs a password.');
+      return;
+    }
+    // No polkit agent (SSH, WSL): the same command in a terminal, with sudo.
+    const t = vscode.window.createTerminal({ name: 'Outbound Lens (setcap)' });
+    t.show(false);
+    t.sendText(`sudo setcap ${SETCAP_CAPS} ${shellQuote(helper)}`, true);
+  };
+}
