@@ -1,0 +1,86 @@
+// Text for the panel's cells; pure, shared by the table and its filter.
+import { endpoint, type OutboundRecord } from '../src/shared/records';
+import type { Row } from '../src/shared/rows';
+
+export function clock(ns: number | undefined): string {
+  if (!ns) return '';
+  const d = new Date(Math.floor(ns / 1e6));
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+}
+
+export function duration(row: Row): string {
+  const r = row.request;
+  if (!r) return '';
+  const ms = (r.endNs - r.startNs) / 1e6;
+  if (!(ms >= 0)) return '';
+  return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;
+}
+
+export function shortFile(file: string): string {
+  const parts = file.split('/');
+  return parts.slice(-2).join('/');
+}
+
+export function tuple(o: OutboundRecord): string {
+  return `${endpoint(o.src, o.sport)} → ${endpoint(o.dst, o.dport)}`;
+}
+
+export function rowTime(row: Row): number | undefined {
+  return row.request?.startNs ?? row.outbound[0]?.tsNs;
+}
+
+export function rowLabel(row: Row): { method: string; path: string } {
+  if (row.request) return { method: row.request.method, path: row.request.path };
+  if (row.kind === 'background') return { method: '—', path: '(no request: background)' };
+  return { method: '…', path: '(request did not finish)' };
+}
+
+export function rowRoute(row: Row): string {
+  return row.request?.route || '';
+}
+
+/** Lower-cased text a free-text filter token is matched against. */
+export function haystack(row: Row): string {
+  const r = row.request;
+  const parts = [rowLabel(row).method, rowLabel(row).path, rowRoute(row)];
+  if (r) {
+    parts.push(r.handler?.func ?? '', r.handler?.file ?? '', r.traceId ?? '', r.id);
+    if (r.headers) parts.push(...Object.values(r.headers));
+  }
+  for (const o of row.outbound) parts.push(tuple(o), o.callSite?.func ?? '', o.callSite?.file ?? '');
+  return parts.join(' ').toLowerCase();
+}
+
+export interface Filter {
+  text: string[];
+  route: string[];
+  host: string[];
+}
+
+/** "route:/users host:5432 foo" → tokens; every token must match. */
+export function parseFilter(q: string): Filter {
+  const f: Filter = { text: [], route: [], host: [] };
+  for (const tok of q.toLowerCase().split(/\s+/).filter(Boolean)) {
+    if (tok.startsWith('route:') && tok.length > 6) f.route.push(tok.slice(6));
+    else if (tok.startsWith('host:') && tok.length > 5) f.host.push(tok.slice(5));
+    else f.text.push(tok);
+  }
+  return f;
+}
+
+export function matches(row: Row, f: Filter, hay: () => string): boolean {
+  if (f.route.length) {
+    const route = (rowRoute(row) || rowLabel(row).path).toLowerCase();
+    if (!f.route.every((t) => route.includes(t))) return false;
+  }
+  if (f.host.length) {
+    const eps = row.outbound.map((o) => endpoint(o.dst, o.dport).toLowerCase());
+    if (!f.host.every((t) => eps.some((e) => e.includes(t)))) return false;
+  }
+  if (f.text.length) {
+    const h = hay();
+    if (!f.text.every((t) => h.includes(t))) return false;
+  }
+  return true;
+}
