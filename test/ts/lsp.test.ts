@@ -1,0 +1,147 @@
+// The bundled insight server over real LSP (stdio): records in, code
+// lenses, inlay hints, hovers and the panel's custom requests out.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import {
+  CodeLensRequest,
+  DidOpenTextDocumentNotification,
+  HoverRequest,
+  InlayHintRequest,
+  type CodeLens,
+  type InlayHint,
+  type MarkupContent,
+} from 'vscode-languageserver-protocol';
+import {
+  configNotification,
+  decorationsRequest,
+  queryRequest,
+  recordsNotification,
+  routesNotification,
+  snapshotRequest,
+  traceStateNotification,
+} from '../../src/shared/protocol';
+import { fixtureRecords } from './support/fixtures';
+import { startServer, type ServerHandle } from './support/lspClient';
+
+const MAIN = '/home/dev/sample/main.go';
+const STORE = '/home/dev/sample/store.go';
+const uri = (p: string) => `file://${p}`;
+// A stand-in main.go: 120 lines, so line lengths are known.
+const mainText = Array.from({ length: 120 }, (_, i) =>
+  i === 46 ? '\tresp, err := http.Get(downstream + "/truth")' : `// line ${i + 1}`,
+).join('\n');
+
+let s: ServerHandle;
+before(async () => {
+  s = await startServer({ maxRecords: 50000 });
+  await s.connection.sendNotification(DidOpenTextDocumentNotification.type, {
+    textDocument: { uri: uri(MAIN), languageId: 'go', version: 1, text: mainText },
+  });
+});
+after(async () => s.close());
+
+const lenses = async (file: string) =>
+  ((await s.connection.sendRequest(CodeLensRequest.type, { textDocument: { uri: uri(file) } })) ?? []) as CodeLens[];
+
+test('before tracing: a "Trace outbound connections" lens on each routed handler', async () => {
+  await s.connection.sendNotification(routesNotification, {
+    routes: [
+      { method: 'GET', path: '/echo', handler: { func: 'main.echo', file: MAIN, line: 41 } },
+      { method: 'GET', path: '/users/:id', handler: { func: 'main.getUser', file: MAIN, line: 58 } },
+    ],
+  });
+  await s.waitForChange();
+  const ls = await lenses(MAIN);
+  assert.deepEqual(
+    ls.map((l) => [l.range.start.line, l.command?.title, l.command?.command]),
+    [
+      [40, 'Trace outbound connections', 'outboundLens.trace'],
+      [57, 'Trace outbound connections', 'outboundLens.trace'],
+    ],
+  );
+});
+
+test('records in: code lenses report downstream endpoints, counts and p50', async () => {
+  await s.connection.sendNotification(traceStateNotification, { state: 'attaching', pid: 41234 });
+  const records = fixtureRecords();
+  // Two batches, split between an outbound record and its request.
+  await s.connection.sendNotification(recordsNotification, { records: records.slice(0, 6) });
+  await s.connection.sendNotification(recordsNotification, { records: records.slice(6) });
+  await s.waitForChange((c) => c.status.requests === 4);
+  assert.ok(s.refreshes.includes('codeLens'), 'the server asks the editor to refresh code lenses');
+  const ls = await lenses(MAIN);
+  const title = (line: number) => ls.find((l) => l.range.start.line === line - 1)?.command?.title;
+  assert.equal(title(41), '↗ 1 downstream · 127.0.0.1:18081 · 2 req · p50 2.5 ms');
+  assert.equal(title(58), '↗ 2 downstream · 127.0.0.1:15432, 127.0.0.1:18081 · 1 req · p50 4.0 ms');
+  assert.match(title(74)!, /↗ 1 downstream · 127\.0\.0\.1:18081 · 1 req/);
+  assert.equal(ls.find((l) => l.range.start.line === 40)?.command?.command, 'outboundLens.showPanel');
+  assert.deepEqual(await lenses(STORE), []);
+});
+
+test('inlay hints at the end of call-site lines, with the tuples in the tooltip', async () => {
+  const hints = (await s.connection.sendRequest(InlayHintRequest.type, {
+    textDocument: { uri: uri(MAIN) },
+    range: { start: { line: 0, character: 0 }, end: { line: 119, character: 0 } },
+  })) as InlayHint[];
+  const at = (line: number) => hints.find((h) => h.position.line === line - 1);
+  assert.equal(at(47)?.label, '→ 127.0.0.1:18081 ×2 (1 new, 1 reused)');
+  assert.equal(at(47)?.position.character, mainText.split('\n')[46].length, 'at the end of the line');
+  assert.match((at(47)?.tooltip as MarkupContent).value, /127\.0\.0\.1:38610 → 127\.0\.0\.1:18081/);
+  assert.equal(at(82)?.label, '→ 127.0.0.1:18081 ×2 (2 new, 0 reused)');
+  assert.equal(at(101)?.label, '→ 127.0.0.1:18081 ×1 (1 new, 0 reused)');
+  assert.equal(hints.length, 4); // 47, 63, 82, 101
+  const store = (await s.connection.sendRequest(InlayHintRequest.type, {
+    textDocument: { uri: uri(STORE) },
+    range: { start: { line: 0, character: 0 }, end: { line: 50, character: 0 } },
+  })) as InlayHint[];
+  assert.equal(store[0]?.label, '→ 127.0.0.1:15432 ×1 (1 new, 0 reused)');
+});
+
+test('hover on a call site lists recent tuples and trace ids; on a handler its summary', async () => {
+  const h = await s.connection.sendRequest(HoverRequest.type, {
+    textDocument: { uri: uri(MAIN) },
+    position: { line: 46, character: 3 },
+  });
+  const text = (h?.contents as MarkupContent).value;
+  assert.match(text, /4bf92f3577b34da6a3ce929d0e0e4736/);
+  assert.match(text, /38610/);
+  const hh = await s.connection.sendRequest(HoverRequest.type, {
+    textDocument: { uri: uri(MAIN) },
+    position: { line: 40, character: 0 },
+  });
+  assert.match((hh?.contents as MarkupContent).value, /main\.echo.*2 requests/);
+});
+
+test('decorations request gives the same text as the inlay hints', async () => {
+  const d = await s.connection.sendRequest(decorationsRequest, { uri: uri(MAIN) });
+  assert.deepEqual(
+    d.map((x) => x.line),
+    [47, 63, 82, 101],
+  );
+  assert.equal(d[0].text, '→ 127.0.0.1:18081 ×2 (1 new, 1 reused)');
+});
+
+test('panel requests: snapshot and incremental query', async () => {
+  const snap = await s.connection.sendRequest(snapshotRequest, {});
+  assert.equal(snap.rows.length, 5);
+  assert.equal(snap.status.state, 'tracing');
+  assert.equal(snap.rows[0].request?.id, 'r1');
+  const none = await s.connection.sendRequest(queryRequest, { afterSeq: snap.seq });
+  assert.equal(none.rows.length, 0);
+  const byKey = await s.connection.sendRequest(queryRequest, { afterSeq: 0, keys: [snap.rows[2].key] });
+  assert.equal(byKey.rows[0].request?.path, '/users/42');
+});
+
+test('malformed records in a batch are skipped; maxRecords caps what is kept', async () => {
+  await s.connection.sendNotification(configNotification, { maxRecords: 4 });
+  await s.connection.sendNotification(recordsNotification, {
+    records: [{ type: 'garbage' }, { type: 'stats', events: 1, lost: 0 }] as never,
+  });
+  await s.waitForChange();
+  const snap = await s.connection.sendRequest(snapshotRequest, {});
+  assert.ok(snap.rows.reduce((n, r) => n + r.outbound.length + (r.request ? 1 : 0), 0) <= 4);
+  assert.ok(snap.dropped >= 7);
+  await s.connection.sendNotification(traceStateNotification, { state: 'stopped', message: 'trace ended (signal)' });
+  const c = await s.waitForChange((x) => x.status.state === 'stopped');
+  assert.equal(c.status.message, 'trace ended (signal)');
+});

@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { callSiteHints, handlerLenses, handlerTitle, sameFile } from '../../../src/server/insights';
+import { Store } from '../../../src/server/store';
+import type { RouteInfo } from '../../../src/shared/protocol';
+import { fixtureRecords } from '../support/fixtures';
+
+const MAIN = '/home/dev/sample/main.go';
+const routes: RouteInfo[] = [
+  { method: 'GET', path: '/echo', handler: { func: 'main.echo', file: MAIN, line: 41 } },
+  { method: 'GET', path: '/users/:id', handler: { func: 'main.getUser', file: MAIN, line: 58 } },
+  { method: 'GET', path: '/health', handler: { func: 'main.health', file: MAIN, line: 120 } },
+];
+
+test('before tracing every handler gets "Trace outbound connections"', () => {
+  const s = new Store();
+  const lenses = handlerLenses(s, routes, MAIN);
+  assert.deepEqual(
+    lenses.map((l) => l.title),
+    Array(3).fill('Trace outbound connections'),
+  );
+  assert.ok(lenses.every((l) => l.startsTrace));
+});
+
+test('while tracing: downstream endpoints, request count and p50', () => {
+  const s = new Store();
+  s.ingest(fixtureRecords());
+  const lenses = handlerLenses(s, routes, MAIN);
+  const byLine = new Map(lenses.map((l) => [l.line, l]));
+  assert.equal(byLine.get(41)!.title, '↗ 1 downstream · 127.0.0.1:18081 · 2 req · p50 2.5 ms');
+  assert.equal(byLine.get(58)!.title, '↗ 2 downstream · 127.0.0.1:15432, 127.0.0.1:18081 · 1 req · p50 4.0 ms');
+  assert.equal(byLine.get(120)!.title, '↗ tracing · no requests yet');
+  // /fanout has no route in the index but was seen in records: it still gets a lens.
+  assert.match(byLine.get(74)!.title, /^↗ 1 downstream · 127\.0\.0\.1:18081 · 1 req/);
+});
+
+test('handlers match by function name or route when lines moved', () => {
+  const s = new Store();
+  s.ingest(fixtureRecords());
+  const moved: RouteInfo[] = [
+    { method: 'GET', path: '/echo', handler: { func: 'main.echo', file: MAIN, line: 44 } },
+    { method: 'GET', path: '/users/:id', handler: { func: 'main.renamedGetUser', file: MAIN, line: 61 } },
+  ];
+  const lenses = handlerLenses(s, moved, MAIN);
+  assert.match(lenses.find((l) => l.line === 44)!.title, /2 req/);
+  assert.match(lenses.find((l) => l.line === 61)!.title, /1 req/);
+});
+
+test('call site text: endpoint, count, new/reused', () => {
+  const s = new Store();
+  s.ingest(fixtureRecords());
+  const hints = callSiteHints(s, MAIN);
+  const at47 = hints.find((h) => h.line === 47)!;
+  assert.equal(at47.text, '→ 127.0.0.1:18081 ×2 (1 new, 1 reused)');
+  assert.match(at47.hover, /tcp 127\.0\.0\.1:38610 → 127\.0\.0\.1:18081/);
+  assert.match(at47.hover, /4bf92f3577b34da6a3ce929d0e0e4736/);
+  assert.equal(hints.find((h) => h.line === 101)!.text, '→ 127.0.0.1:18081 ×1 (1 new, 0 reused)');
+  assert.match(hints.find((h) => h.line === 101)!.hover, /background/);
+});
+
+test('files built elsewhere match by trailing path', () => {
+  assert.ok(sameFile('/home/dev/sample/main.go', '/work/x/sample/main.go'));
+  assert.ok(!sameFile('/home/dev/sample/main.go', '/work/x/other/main.go'));
+  assert.equal(handlerTitle(undefined, false).title, 'Trace outbound connections');
+});

@@ -1,0 +1,55 @@
+// package.json's contributions agree with the code: every command the code
+// registers or puts in a code lens is declared, every setting read exists.
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { repoRoot } from '../support/fixtures';
+
+const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
+const src = (dir: string) =>
+  readdirSync(join(repoRoot, dir))
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => readFileSync(join(repoRoot, dir, f), 'utf8'))
+    .join('\n');
+const code = src('src/extension') + src('src/server');
+
+test('commands used in code are contributed, and the other way round', () => {
+  const declared = new Set<string>(pkg.contributes.commands.map((c: { command: string }) => c.command));
+  const used = new Set(
+    [...code.matchAll(/(?:command: |command = |executeCommand\()'(outboundLens\.[a-zA-Z]+)'/g)].map((m) => m[1]),
+  );
+  assert.ok(used.size >= 4, `found ${[...used]}`);
+  for (const c of used) assert.ok(declared.has(c), `${c} is used but not in contributes.commands`);
+  const registered = new Set([...code.matchAll(/register\('(outboundLens\.[a-zA-Z]+)'/g)].map((m) => m[1]));
+  for (const c of declared) assert.ok(registered.has(c), `${c} is contributed but never registered`);
+});
+
+test('settings read in code are contributed with the documented defaults', () => {
+  const props = pkg.contributes.configuration.properties;
+  for (const key of ['headers', 'privilegeMethod', 'helperPath', 'maxRecords'])
+    assert.ok(props[`outboundLens.${key}`], key);
+  assert.equal(props['outboundLens.maxRecords'].default, 50000);
+  assert.deepEqual(props['outboundLens.privilegeMethod'].enum, ['auto', 'root', 'sudo', 'pkexec', 'terminal']);
+});
+
+test('activation is lazy and the entry point is the bundle', () => {
+  assert.equal(pkg.main, './dist/extension.js');
+  assert.ok(pkg.activationEvents.includes('onLanguage:go'));
+  assert.ok(!pkg.activationEvents.includes('*'));
+  assert.ok(pkg.activationEvents.includes('onWebviewPanel:outboundLens.panel'));
+});
+
+test('the original npm scripts are unchanged', () => {
+  assert.deepEqual(
+    ['build', 'demo', 'trace', 'test', 'test:matrix', 'bench'].map((s) => pkg.scripts[s]),
+    [
+      'node scripts/build.mjs',
+      'node scripts/demo.mjs',
+      'node scripts/trace.mjs',
+      'node scripts/test.mjs',
+      'node scripts/test-matrix.mjs',
+      'node scripts/bench.mjs',
+    ],
+  );
+});

@@ -1,0 +1,284 @@
+// The real bundled panel in headless Chromium: rows, filter, grouping,
+// keyboard, open-at-line messages, 100k rows virtualized, state restore.
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { Store } from '../../src/server/store';
+import type { ToPanel } from '../../src/shared/messages';
+import type { OutboundRecord, RequestRecord } from '../../src/shared/records';
+import type { Row } from '../../src/shared/rows';
+import { fixtureRecords, repoRoot } from './support/fixtures';
+import { serveHarness } from './support/webviewHarness';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const MAIN = '/home/dev/sample/main.go';
+
+let browser: Browser;
+let server: Server;
+let url: string;
+let page: Page;
+
+function fixtureRows(): Row[] {
+  const s = new Store();
+  s.ingest(fixtureRecords());
+  return s.rowsAfter(0);
+}
+
+async function send(p: Page, m: ToPanel): Promise<void> {
+  await p.evaluate(
+    (msg) => {
+      window.postMessage(msg, '*');
+      return new Promise((r) => setTimeout(r, 20));
+    },
+    m as unknown as Record<string, unknown>,
+  );
+}
+const posted = (p: Page) => p.evaluate(() => (window as unknown as { __posted: unknown[] }).__posted);
+const rowCount = (p: Page) => p.locator('#lines .line.row').count();
+
+async function openPanel(state?: unknown): Promise<Page> {
+  const p = await browser.newPage({ viewport: { width: 1200, height: 520 } });
+  p.on('pageerror', (e) => {
+    throw e;
+  });
+  await p.goto(state ? `${url}?state=${encodeURIComponent(JSON.stringify(state))}` : url);
+  await p.waitForFunction(() =>
+    (window as unknown as { __posted: { type: string }[] }).__posted.some((m) => m.type === 'ready'),
+  );
+  return p;
+}
+
+async function setFilter(p: Page, text: string): Promise<void> {
+  await p.locator('#filter input').fill(text);
+  await p.waitForTimeout(200);
+}
+
+before(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`Chromium not found at ${CHROMIUM}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`);
+  }
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  ({ url, server } = await serveHarness());
+  page = await openPanel();
+});
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+test('the panel asks for data when it loads, and shows the rows it gets', async () => {
+  assert.deepEqual((await posted(page))[0], { type: 'ready', afterSeq: 0 });
+  await send(page, {
+    type: 'snapshot',
+    rows: fixtureRows(),
+    dropped: 0,
+    status: { state: 'tracing', pid: 41234, requests: 4 },
+  });
+  await page.waitForSelector('#lines .line.row');
+  assert.equal(await rowCount(page), 5);
+  const texts = await page.locator('#lines .line.row .path').allTextContents();
+  assert.deepEqual(texts, ['/echo', '/echo', '/users/42', '/fanout', '(no request: background)']);
+  assert.match((await page.locator('#status').textContent()) ?? '', /tracing pid 41234 · 5 rows/);
+  assert.equal(await page.locator('#lines .line.row .trace').first().textContent(), '4bf92f3577b34da6a3ce929d0e0e4736');
+});
+
+test('a row expands to its outbound records; clicking the call site opens it', async () => {
+  await page.locator('#lines .line.row', { hasText: '/users/42' }).click();
+  const outs = page.locator('#lines .line.outbound');
+  assert.equal(await outs.count(), 2);
+  assert.match((await outs.first().textContent()) ?? '', /tcp\s*127\.0\.0\.1:38622 → 127\.0\.0\.1:18081\s*new/);
+  await outs.nth(1).locator('a.callsite').click();
+  const last = (await posted(page)).at(-1);
+  assert.deepEqual(last, { type: 'open', file: '/home/dev/sample/store.go', line: 22 });
+  await page.locator('#lines .line.row', { hasText: '/users/42' }).locator('a.handler').click();
+  assert.deepEqual((await posted(page)).at(-1), { type: 'open', file: MAIN, line: 58 });
+});
+
+test('filter by text, route and host', async () => {
+  await setFilter(page, 'fanout');
+  assert.equal(await rowCount(page), 1);
+  await setFilter(page, 'route:/users');
+  assert.deepEqual(await page.locator('#lines .line.row .path').allTextContents(), ['/users/42']);
+  await setFilter(page, 'host:15432');
+  assert.equal(await rowCount(page), 1);
+  await setFilter(page, 'host:18081 route:/echo');
+  assert.equal(await rowCount(page), 2);
+  await setFilter(page, '0af7651916cd');
+  assert.deepEqual(await page.locator('#lines .line.row .path').allTextContents(), ['/fanout']);
+  await setFilter(page, 'nothing-matches-this');
+  assert.equal(await rowCount(page), 0);
+  assert.match((await page.locator('#empty').textContent()) ?? '', /No request matches/);
+  await setFilter(page, '');
+  assert.equal(await rowCount(page), 5);
+});
+
+test('group by route and by remote endpoint', async () => {
+  const select = async (value: string) => {
+    await page.evaluate((v) => {
+      const el = document.getElementById('group') as HTMLElement & { value: string };
+      el.value = v;
+      el.dispatchEvent(new Event('change'));
+    }, value);
+  };
+  await select('route');
+  const groups = await page.locator('#lines .line.group .grouplabel').allTextContents();
+  assert.deepEqual(groups.slice(0, 1), ['GET /echo']);
+  assert.ok(groups.includes('GET /users/:id'));
+  await select('remote');
+  const remote = await page.locator('#lines .line.group').allTextContents();
+  assert.match(remote[0], /127\.0\.0\.1:18081\s*5 req/);
+  assert.match(remote[1], /127\.0\.0\.1:15432\s*1 req/);
+  // collapse a group with the mouse
+  await page.locator('#lines .line.group').first().click();
+  assert.equal(await page.locator('#lines .line.group').first().getAttribute('aria-expanded'), 'false');
+  await page.locator('#lines .line.group').first().click();
+  await select('none');
+});
+
+test('keyboard: arrows move, Enter expands, Enter on an outbound line opens its call site', async () => {
+  await page.locator('#viewport').focus();
+  await page.keyboard.press('Home');
+  await page.keyboard.press('ArrowDown'); // second /echo (r2)
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('ArrowDown'); // its outbound line
+  await page.keyboard.press('Enter');
+  assert.deepEqual((await posted(page)).at(-1), { type: 'open', file: MAIN, line: 47 });
+  await page.keyboard.press('ArrowLeft'); // back to the request
+  await page.keyboard.press('h');
+  assert.deepEqual((await posted(page)).at(-1), { type: 'open', file: MAIN, line: 41 });
+});
+
+test('export posts the keys of the rows shown; stop posts stop', async () => {
+  await setFilter(page, 'route:/echo');
+  await page.locator('#export').click();
+  const exp = (await posted(page)).at(-1) as { type: string; keys: string[] };
+  assert.equal(exp.type, 'export');
+  assert.equal(exp.keys.length, 2);
+  await setFilter(page, '');
+  await page.locator('#stop').click();
+  assert.deepEqual((await posted(page)).at(-1), { type: 'stop' });
+});
+
+test('screenshot of the panel', async () => {
+  mkdirSync(join(repoRoot, 'test', 'artifacts'), { recursive: true });
+  await page.locator('#lines .line.row', { hasText: '/fanout' }).click();
+  await page.screenshot({ path: join(repoRoot, 'test', 'artifacts', 'panel.png') });
+  assert.ok(existsSync(join(repoRoot, 'test', 'artifacts', 'panel.png')));
+});
+
+test('state survives the panel being hidden (setState/getState) and pause holds rows back', async () => {
+  await setFilter(page, 'route:/users');
+  const state = await page.evaluate(() => (window as unknown as { __state: { filter: string } }).__state);
+  assert.equal(state.filter, 'route:/users');
+  const p2 = await openPanel(state);
+  assert.equal(
+    await p2.locator('#filter').evaluate((el) => (el as HTMLElement & { value: string }).value),
+    'route:/users',
+  );
+  await send(p2, {
+    type: 'snapshot',
+    rows: fixtureRows(),
+    dropped: 0,
+    status: { state: 'tracing', pid: 1, requests: 4 },
+  });
+  assert.equal(await rowCount(p2), 1);
+  await setFilter(p2, '');
+  // pause: new rows wait until resumed
+  await p2.locator('#pause').click();
+  const extra = fixtureRows().map((r) => ({ ...r, key: r.key + 'x', seq: r.seq + 100 }));
+  await send(p2, { type: 'rows', rows: extra, dropped: 0 });
+  assert.equal(await rowCount(p2), 5);
+  assert.match((await p2.locator('#status').textContent()) ?? '', /5 waiting \(paused\)/);
+  await p2.locator('#pause').click();
+  assert.equal((await p2.locator('#lines .line.row').count()) >= 5, true);
+  assert.match((await p2.locator('#status').textContent()) ?? '', /10 rows/);
+  // clear: rows gone, and a reload asks only for rows after the clear
+  await p2.locator('#clear').click();
+  assert.equal(await rowCount(p2), 0);
+  const cleared = await p2.evaluate(
+    () => (window as unknown as { __state: { clearedSeq: number } }).__state.clearedSeq,
+  );
+  assert.ok(cleared >= 105);
+  const p3 = await openPanel(await p2.evaluate(() => (window as unknown as { __state: unknown }).__state));
+  assert.deepEqual((await posted(p3))[0], { type: 'ready', afterSeq: cleared });
+  await p2.close();
+  await p3.close();
+});
+
+test('100k rows: only the visible lines are in the DOM, scrolling reaches the end', async () => {
+  const p = await openPanel();
+  const base = fixtureRows()[0];
+  const N = 100_000;
+  const t0 = Date.now();
+  await p.evaluate(
+    ({ base, N }) => {
+      const rows = [];
+      for (let i = 0; i < N; i++) {
+        const req = { ...(base.request as object), id: `r${i}`, path: `/items/${i}` } as RequestRecord;
+        const o = { ...(base.outbound[0] as object), request: `r${i}`, sport: 10000 + (i % 50000) } as OutboundRecord;
+        rows.push({ key: `1:r${i}`, seq: i + 1, kind: 'request', request: req, outbound: [o] });
+      }
+      window.postMessage(
+        { type: 'snapshot', rows, dropped: 0, status: { state: 'tracing', pid: 1, requests: N } },
+        '*',
+      );
+    },
+    { base, N },
+  );
+  await p.waitForFunction(() => document.querySelectorAll('#lines .line.row').length > 0);
+  const inDom = await p.locator('#lines .line').count();
+  assert.ok(inDom < 80, `${inDom} lines in the DOM`);
+  await p.locator('#viewport').focus();
+  await p.keyboard.press('End');
+  await p.waitForTimeout(100);
+  const lastPaths = await p.locator('#lines .line.row .path').allTextContents();
+  assert.ok(lastPaths.includes(`/items/${N - 1}`), 'the last row is rendered after End');
+  await setFilter(p, '/items/99999');
+  await p.waitForFunction(() => document.querySelectorAll('#lines .line.row').length === 1, undefined, {
+    timeout: 10000,
+  });
+  assert.equal(await p.locator('#lines .line.row .path').textContent(), '/items/99999');
+  assert.ok(Date.now() - t0 < 20000, `100k rows took ${Date.now() - t0} ms`);
+  await p.close();
+});
+
+test('the stop button starts a trace when none runs', async () => {
+  const p = await openPanel();
+  await send(p, { type: 'status', status: { state: 'stopped', requests: 0, message: 'trace ended (target-exited)' } });
+  assert.equal((await p.locator('#stop').textContent())?.trim(), 'Trace…');
+  assert.match((await p.locator('#status').textContent()) ?? '', /stopped · 0 rows · trace ended \(target-exited\)/);
+  await p.locator('#stop').click();
+  assert.deepEqual((await posted(p)).at(-1), { type: 'trace' });
+  await p.close();
+});
+
+test('the extension can set the filter (a code lens shows its route)', async () => {
+  const p = await openPanel();
+  await send(p, {
+    type: 'snapshot',
+    rows: fixtureRows(),
+    dropped: 0,
+    status: { state: 'tracing', pid: 1, requests: 4 },
+  });
+  await send(p, { type: 'filter', text: 'route:/users/:id' });
+  assert.deepEqual(await p.locator('#lines .line.row .path').allTextContents(), ['/users/42']);
+  assert.equal(
+    await p.locator('#filter').evaluate((el) => (el as HTMLElement & { value: string }).value),
+    'route:/users/:id',
+  );
+  await p.close();
+});
