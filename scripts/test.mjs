@@ -1,7 +1,7 @@
 // npm test: every suite, in order of cost. Installs what it needs (npm
 // deps, Go toolchains for the quick subset) and prints one summary line.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { root, isRoot, requireGo } from './lib.mjs';
 import { QUICK_TOOLCHAINS } from './toolchains.mjs';
@@ -28,12 +28,15 @@ const want = (s) => !only || only.includes(s);
 
 if (want('go')) {
   step('gofmt', 'sh', ['-c', 'out=$(gofmt -l bpf test/probe sample); [ -z "$out" ] || { echo "not gofmt-ed: $out"; exit 1; }']);
-  step('go vet', 'go', ['vet', './...'], { cwd: join(root, 'bpf') });
+  step('go vet', 'sh', ['-c', 'cd bpf && go vet ./... && cd ../test/probe && go vet ./... && cd ../../sample && go vet ./...']);
   step('BPF objects are current', process.execPath, [join(root, 'scripts', 'check-bpf.mjs')]);
   step('helper unit tests', 'go', ['test', './...'], { cwd: join(root, 'bpf') });
 }
 if (want('ts') && existsSync(join(root, 'scripts', 'test-ts.mjs'))) {
-  if (!existsSync(join(root, 'node_modules'))) step('npm ci', 'npm', ['ci', '--no-audit', '--no-fund']);
+  const stamp = join(root, 'node_modules', '.package-lock.json');
+  if (!existsSync(stamp) || statSync(stamp).mtimeMs < statSync(join(root, 'package-lock.json')).mtimeMs) {
+    step('npm ci', 'npm', ['ci', '--no-audit', '--no-fund']);
+  }
   step('extension, server and webview tests', process.execPath, [join(root, 'scripts', 'test-ts.mjs')]);
 }
 if (want('probe')) {
