@@ -34,13 +34,7 @@ export interface HandlerAgg {
   endpoints: Map<string, EndpointCount>;
 }
 
-export interface RecentUse {
-  proto: string;
-  src: string;
-  sport: number;
-  dst: string;
-  dport: number;
-  reused: boolean;
+export interface RecentUse extends Pick<OutboundRecord, 'proto' | 'src' | 'sport' | 'dst' | 'dport' | 'reused'> {
   requestKey: string | null;
   traceId?: string;
   path?: string;
