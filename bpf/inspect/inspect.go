@@ -54,7 +54,11 @@ type Func struct {
 	Name   string
 	Entry  uint64 // link-time address
 	End    uint64
-	Offset uint64 // file offset of the entry, where a uprobe goes
+	Offset uint64 // file offset of the entry
+	// Probe is the file offset where an entry uprobe goes: after the
+	// prologue's stack check, so that a stack growth, which restarts the
+	// function, does not fire it twice. Arguments are still in registers.
+	Probe uint64
 }
 
 // Open inspects the executable at path.
@@ -180,7 +184,12 @@ func (b *Binary) Func(name string) (Func, error) {
 	if err != nil {
 		return Func{}, err
 	}
-	return Func{Name: name, Entry: fn.Entry, End: fn.End, Offset: off}, nil
+	f := Func{Name: name, Entry: fn.Entry, End: fn.End, Offset: off, Probe: off}
+	head := make([]byte, min(64, fn.End-fn.Entry))
+	if _, err := b.f.ReadAt(head, int64(off)); err == nil {
+		f.Probe += prologueEnd(b.Arch, head)
+	}
+	return f, nil
 }
 
 // fileOffset maps a link-time address to its offset in the file.

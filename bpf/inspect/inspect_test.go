@@ -108,6 +108,10 @@ func TestFuncAndReturns(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", kind, err)
 		}
+		// The entry probe goes after the stack check (CMP; JBE morestack).
+		if fn.Probe <= fn.Offset || fn.Probe > fn.Offset+32 {
+			t.Errorf("%s: probe offset %#x for entry %#x: the prologue's stack check was not found", kind, fn.Probe, fn.Offset)
+		}
 		rets, err := b.RetOffsets("net/http.serverHandler.ServeHTTP")
 		if err != nil || len(rets) == 0 {
 			t.Fatalf("%s: rets %v %v", kind, rets, err)

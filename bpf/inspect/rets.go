@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"fmt"
+	"strings"
 
 	"golang.org/x/arch/arm64/arm64asm"
 	"golang.org/x/arch/x86/x86asm"
@@ -36,4 +37,41 @@ func findReturns(arch string, code []byte) ([]uint64, error) {
 		return nil, fmt.Errorf("cannot disassemble %s", arch)
 	}
 	return rets, nil
+}
+
+// prologueEnd returns the offset (from the start of code) of the first
+// instruction after the stack-bound check of a Go function prologue, or 0
+// when the function has none (NOSPLIT). When the stack must grow, the
+// prologue calls runtime.morestack, which re-runs the function from its
+// entry: a probe on the entry would fire twice for one call. After the
+// check it fires once.
+func prologueEnd(arch string, code []byte) uint64 {
+	const maxInsts = 8
+	switch arch {
+	case "amd64":
+		for i, n := 0, 0; i < len(code) && n < maxInsts; n++ {
+			inst, err := x86asm.Decode(code[i:], 64)
+			if err != nil || inst.Len == 0 {
+				return 0
+			}
+			next := i + inst.Len
+			if inst.Op == x86asm.JBE {
+				if rel, ok := inst.Args[0].(x86asm.Rel); ok && next+int(rel) > next {
+					return uint64(next)
+				}
+			}
+			i = next
+		}
+	case "arm64":
+		for i, n := 0, 0; i+4 <= len(code) && n < maxInsts; i, n = i+4, n+1 {
+			inst, err := arm64asm.Decode(code[i : i+4])
+			if err != nil {
+				return 0
+			}
+			if inst.Op == arm64asm.B && strings.HasPrefix(inst.String(), "B.LS") {
+				return uint64(i + 4)
+			}
+		}
+	}
+	return 0
 }

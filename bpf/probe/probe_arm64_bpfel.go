@@ -155,6 +155,7 @@ type probeMapSpecs struct {
 	GoroutineRequest *ebpf.MapSpec `ebpf:"goroutine_request"`
 	Lost             *ebpf.MapSpec `ebpf:"lost"`
 	NewprocParent    *ebpf.MapSpec `ebpf:"newproc_parent"`
+	RequestScratch   *ebpf.MapSpec `ebpf:"request_scratch"`
 	RequestSeq       *ebpf.MapSpec `ebpf:"request_seq"`
 }
 
@@ -195,6 +196,7 @@ type probeMaps struct {
 	GoroutineRequest *ebpf.Map `ebpf:"goroutine_request"`
 	Lost             *ebpf.Map `ebpf:"lost"`
 	NewprocParent    *ebpf.Map `ebpf:"newproc_parent"`
+	RequestScratch   *ebpf.Map `ebpf:"request_scratch"`
 	RequestSeq       *ebpf.Map `ebpf:"request_seq"`
 }
 
@@ -207,6 +209,7 @@ func (m *probeMaps) Close() error {
 		m.GoroutineRequest,
 		m.Lost,
 		m.NewprocParent,
+		m.RequestScratch,
 		m.RequestSeq,
 	)
 }

@@ -72,8 +72,12 @@ func (t *Tracer) Handle(raw []byte) {
 	h := (*probeHeader)(unsafe.Pointer(&raw[0]))
 	switch h.Type {
 	case evRequestStart:
-		if len(raw) >= int(unsafe.Sizeof(probe.RequestStart{})) {
-			t.requestStart((*probe.RequestStart)(unsafe.Pointer(&raw[0])))
+		// Sent without the header slots that were not asked for.
+		var rs probe.RequestStart
+		full := unsafe.Slice((*byte)(unsafe.Pointer(&rs)), unsafe.Sizeof(rs))
+		if len(raw) >= int(unsafe.Offsetof(rs.Headers)) && len(raw) <= len(full) {
+			copy(full, raw)
+			t.requestStart(&rs)
 		}
 	case evRequestEnd:
 		t.requestEnd(h)

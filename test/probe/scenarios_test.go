@@ -65,6 +65,7 @@ func TestAttributionUnderConcurrency(t *testing.T) {
 		}
 		downPort, rawPort := port(e.down), port(e.raw)
 		traced := map[key]int{}
+		tracedRecs := map[key][]record{}
 		var tracedN int
 		var late []record
 		for _, r := range byType(rs, "outbound") {
@@ -83,6 +84,7 @@ func TestAttributionUnderConcurrency(t *testing.T) {
 				continue
 			}
 			traced[key{id, r.Sport}]++
+			tracedRecs[key{id, r.Sport}] = append(tracedRecs[key{id, r.Sport}], r)
 			tracedN++
 		}
 		truthN, background := 0, 0
@@ -101,7 +103,10 @@ func TestAttributionUnderConcurrency(t *testing.T) {
 		for k, n := range traced {
 			m := truthKeys[k]
 			if m < n {
-				t.Errorf("traced %d outbound for %v, the downstream saw %d", n, k, m)
+				t.Errorf("traced %d outbound for %v, the downstream saw %d:", n, k, m)
+				for _, r := range tracedRecs[k] {
+					t.Errorf("  %+v call site %+v", r, r.CallSite)
+				}
 				n = m
 			}
 			tp += n

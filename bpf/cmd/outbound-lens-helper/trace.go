@@ -249,7 +249,7 @@ func sites(b *inspect.Binary, name string, rets bool) (entry, ret []probe.Site, 
 	if err != nil {
 		return nil, nil, err
 	}
-	entry = []probe.Site{{Symbol: name, Offset: fn.Offset}}
+	entry = []probe.Site{{Symbol: name, Offset: fn.Probe}}
 	if !rets {
 		return entry, nil, nil
 	}

@@ -183,8 +183,14 @@ struct {
 	__type(value, u64);
 } lost SEC(".maps");
 
-/* Scratch space for a request_start event when the ring buffer is full
- * is not needed: we count and drop. */
+/* A request_start is built here and only its used part (the configured
+ * headers) goes to the ring buffer: most of the struct is header slots. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct request_start);
+} request_scratch SEC(".maps");
 
 static __always_inline void count_lost(void)
 {
@@ -459,7 +465,7 @@ int serve_http(struct pt_regs *ctx)
 	u64 id = __sync_fetch_and_add(seq, 1) + 1;
 	bpf_map_update_elem(&goroutine_request, &goid, &id, BPF_ANY);
 
-	struct request_start *e = reserve(sizeof(*e));
+	struct request_start *e = bpf_map_lookup_elem(&request_scratch, &zero);
 	if (!e)
 		return 0;
 	fill_header(&e->h, EV_REQUEST_START, goid, id);
@@ -472,7 +478,12 @@ int serve_http(struct pt_regs *ctx)
 		e->headers[j].present = 0;
 	}
 	read_headers(e, req);
-	bpf_ringbuf_submit(e, 0);
+	u32 n = CFG.n_headers;
+	if (n > MAX_HEADERS)
+		n = MAX_HEADERS;
+	u64 size = offsetof(struct request_start, headers) + n * sizeof(struct header_value);
+	if (bpf_ringbuf_output(&events, e, size, 0))
+		count_lost();
 	return 0;
 }
 
