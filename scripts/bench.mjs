@@ -4,10 +4,10 @@
 //   - time from starting the helper to its `ready` record
 //   - the helper's peak RSS, and events lost at the highest rate wrk drives
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildHelper, buildSample, privileged, startAndWait } from './lib.mjs';
+import { buildHelper, buildSample, isRoot, privileged, run, startAndWait } from './lib.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const DURATION = process.env.OL_BENCH_SECONDS ?? '8';
@@ -75,6 +75,69 @@ async function startHelper(helper, pid, outFile) {
   };
 }
 
+// The kernel's own cost of one uprobe hit on this machine, without BPF: a
+// Go loop calling a function, with and without a tracefs uprobe on it.
+// Tracing costs about this much per probe hit, whatever the probe does.
+function uprobeCostNs(dir) {
+  if (!isRoot() || !existsSync('/sys/kernel/tracing/uprobe_events')) return null;
+  const src = join(dir, 'uprobe-cost');
+  mkdirSync(src, { recursive: true });
+  writeFileSync(join(src, 'go.mod'), 'module uprobecost\n\ngo 1.21\n');
+  writeFileSync(
+    join(src, 'main.go'),
+    `package main
+
+import (
+\t"fmt"
+\t"time"
+)
+
+//go:noinline
+func target(x int) int { return x + 1 }
+
+func main() {
+\tt0 := time.Now()
+\ts := 0
+\tfor i := 0; i < 200000; i++ {
+\t\ts = target(s)
+\t}
+\tfmt.Println(float64(time.Since(t0).Nanoseconds())/200000, s)
+}
+`,
+  );
+  run('go', ['build', '-o', 'prog', '.'], { cwd: src, stdio: 'pipe', env: { ...process.env, CGO_ENABLED: '0' } });
+  const bin = join(src, 'prog');
+  const nm = spawnSync('go', ['tool', 'nm', bin], { encoding: 'utf8' }).stdout;
+  const addr = BigInt('0x' + nm.match(/^\s*([0-9a-f]+) T main\.target$/m)[1]);
+  const off = fileOffset(readFileSync(bin), addr);
+  const measure = () => Number(spawnSync(bin, { encoding: 'utf8' }).stdout.split(' ')[0]);
+  const plain = Math.min(measure(), measure(), measure());
+  const events = '/sys/kernel/tracing/uprobe_events';
+  writeFileSync(events, `p:ol_bench_cost ${bin}:0x${off.toString(16)}\n`, { flag: 'a' });
+  try {
+    writeFileSync('/sys/kernel/tracing/events/uprobes/ol_bench_cost/enable', '1');
+    const probed = Math.min(measure(), measure(), measure());
+    return probed - plain;
+  } finally {
+    writeFileSync('/sys/kernel/tracing/events/uprobes/ol_bench_cost/enable', '0');
+    writeFileSync(events, '-:ol_bench_cost\n', { flag: 'a' });
+  }
+}
+
+// Maps a virtual address to its file offset through the ELF program headers.
+function fileOffset(elf, vaddr) {
+  const phoff = elf.readBigUInt64LE(0x20);
+  const phentsize = elf.readUInt16LE(0x36);
+  const phnum = elf.readUInt16LE(0x38);
+  for (let i = 0; i < phnum; i++) {
+    const ph = Number(phoff) + i * phentsize;
+    const [type, flags] = [elf.readUInt32LE(ph), elf.readUInt32LE(ph + 4)];
+    const [offset, va, filesz] = [elf.readBigUInt64LE(ph + 8), elf.readBigUInt64LE(ph + 16), elf.readBigUInt64LE(ph + 32)];
+    if (type === 1 && flags & 1 && vaddr >= va && vaddr < va + filesz) return vaddr - va + offset;
+  }
+  throw new Error('address not in an executable segment');
+}
+
 // Under sudo the helper is sudo's child.
 function helperPid(pid) {
   const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
@@ -137,6 +200,11 @@ async function main() {
   console.log(`  events / requests traced   ${events} / ${seen} (/health)`);
   console.log(`  events lost on /health     ${lost}   (target 0)`);
   console.log(`  /echo traced, 64 in flight ${echo.rps.toFixed(0)} req/s: ${echoRun.requests} requests, ${echoRun.outbound} outbound records, ${echoRun.stats?.lost ?? '?'} events lost (target 0)`);
+  const cost = uprobeCostNs(dir);
+  if (cost !== null) {
+    const hits = 5; // ServeHTTP entry + RET, Gin entry + RET, newproc1 RET (net/http starts a goroutine per request)
+    console.log(`  one uprobe hit, no BPF     ${(cost / 1000).toFixed(2)} us on this machine; /health takes ${hits} hits a request = ${((hits * cost) / 1000).toFixed(1)} us`);
+  }
   rmSync(dir, { recursive: true, force: true });
   cleanup();
 }

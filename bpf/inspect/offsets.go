@@ -11,7 +11,7 @@ import (
 type Offsets struct {
 	Source string `json:"source"`
 
-	GGoid                                    uint64
+	GGoid, GParentGoid                       uint64
 	RequestMethod, RequestURL, RequestHeader uint64
 	URLPath                                  uint64
 	PersistConnConn, PersistConnReused       uint64
@@ -40,6 +40,7 @@ const ginContext = "github.com/gin-gonic/gin.Context"
 
 var fields = []field{
 	{"runtime.g", "goid", true, func(o *Offsets, v uint64) { o.GGoid = v }},
+	{"runtime.g", "parentGoid", true, func(o *Offsets, v uint64) { o.GParentGoid = v }},
 	{"net/http.Request", "Method", true, func(o *Offsets, v uint64) { o.RequestMethod = v }},
 	{"net/http.Request", "URL", true, func(o *Offsets, v uint64) { o.RequestURL = v }},
 	{"net/http.Request", "Header", true, func(o *Offsets, v uint64) { o.RequestHeader = v }},

@@ -20,7 +20,7 @@ const MaxHeaders = 8
 
 // Offsets are the struct field offsets the programs read, per binary.
 type Offsets struct {
-	GGoid                                    uint64
+	GGoid, GParentGoid                       uint64
 	RequestMethod, RequestURL, RequestHeader uint64
 	URLPath                                  uint64
 	PersistConnConn, PersistConnReused       uint64
@@ -48,7 +48,7 @@ type Attachment struct {
 	Headers []string // canonicalized here
 
 	ServeHTTP, ServeHTTPReturns []Site
-	Newproc1, Newproc1Returns   []Site
+	Newproc1Returns             []Site
 	GinHandle, GinHandleReturns []Site
 	RoundTrip                   []Site
 }
@@ -145,7 +145,6 @@ func Load(a Attachment) (_ *Probe, err error) {
 	}{
 		{a.ServeHTTP, p.objs.ServeHttp, ""},
 		{a.ServeHTTPReturns, p.objs.ServeHttpReturn, ":ret"},
-		{a.Newproc1, p.objs.Newproc1, ""},
 		{a.Newproc1Returns, p.objs.Newproc1Return, ":ret"},
 		{a.GinHandle, p.objs.GinHandle, ""},
 		{a.GinHandleReturns, p.objs.GinHandleReturn, ":ret"},
@@ -202,6 +201,7 @@ func configFor(a Attachment, headers []string) probeConfig {
 	cfg := probeConfig{
 		Tgid:          uint32(a.PID),
 		G_goid:        o.GGoid,
+		G_parentGoid:  o.GParentGoid,
 		RequestMethod: o.RequestMethod,
 		RequestUrl:    o.RequestURL,
 		RequestHeader: o.RequestHeader,

@@ -18,6 +18,7 @@ type probeConfig struct {
 	Tgid          uint32
 	SwissMaps     uint32
 	G_goid        uint64
+	G_parentGoid  uint64
 	RequestMethod uint64
 	RequestUrl    uint64
 	RequestHeader uint64
@@ -135,7 +136,6 @@ type probeProgramSpecs struct {
 	GinHandle        *ebpf.ProgramSpec `ebpf:"gin_handle"`
 	GinHandleReturn  *ebpf.ProgramSpec `ebpf:"gin_handle_return"`
 	InetSockSetState *ebpf.ProgramSpec `ebpf:"inet_sock_set_state"`
-	Newproc1         *ebpf.ProgramSpec `ebpf:"newproc1"`
 	Newproc1Return   *ebpf.ProgramSpec `ebpf:"newproc1_return"`
 	RoundTrip        *ebpf.ProgramSpec `ebpf:"round_trip"`
 	ServeHttp        *ebpf.ProgramSpec `ebpf:"serve_http"`
@@ -154,7 +154,6 @@ type probeMapSpecs struct {
 	GinContext       *ebpf.MapSpec `ebpf:"gin_context"`
 	GoroutineRequest *ebpf.MapSpec `ebpf:"goroutine_request"`
 	Lost             *ebpf.MapSpec `ebpf:"lost"`
-	NewprocParent    *ebpf.MapSpec `ebpf:"newproc_parent"`
 	RequestScratch   *ebpf.MapSpec `ebpf:"request_scratch"`
 	RequestSeq       *ebpf.MapSpec `ebpf:"request_seq"`
 }
@@ -195,7 +194,6 @@ type probeMaps struct {
 	GinContext       *ebpf.Map `ebpf:"gin_context"`
 	GoroutineRequest *ebpf.Map `ebpf:"goroutine_request"`
 	Lost             *ebpf.Map `ebpf:"lost"`
-	NewprocParent    *ebpf.Map `ebpf:"newproc_parent"`
 	RequestScratch   *ebpf.Map `ebpf:"request_scratch"`
 	RequestSeq       *ebpf.Map `ebpf:"request_seq"`
 }
@@ -208,7 +206,6 @@ func (m *probeMaps) Close() error {
 		m.GinContext,
 		m.GoroutineRequest,
 		m.Lost,
-		m.NewprocParent,
 		m.RequestScratch,
 		m.RequestSeq,
 	)
@@ -231,7 +228,6 @@ type probePrograms struct {
 	GinHandle        *ebpf.Program `ebpf:"gin_handle"`
 	GinHandleReturn  *ebpf.Program `ebpf:"gin_handle_return"`
 	InetSockSetState *ebpf.Program `ebpf:"inet_sock_set_state"`
-	Newproc1         *ebpf.Program `ebpf:"newproc1"`
 	Newproc1Return   *ebpf.Program `ebpf:"newproc1_return"`
 	RoundTrip        *ebpf.Program `ebpf:"round_trip"`
 	ServeHttp        *ebpf.Program `ebpf:"serve_http"`
@@ -245,7 +241,6 @@ func (p *probePrograms) Close() error {
 		p.GinHandle,
 		p.GinHandleReturn,
 		p.InetSockSetState,
-		p.Newproc1,
 		p.Newproc1Return,
 		p.RoundTrip,
 		p.ServeHttp,

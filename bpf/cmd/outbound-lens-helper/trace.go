@@ -208,7 +208,7 @@ func attach(t *target, headers []string, out *tracer.Output) (*probe.Probe, *tra
 	a := probe.Attachment{PID: t.pid, Exe: t.attachPath, Headers: headers}
 	off := t.offsets
 	a.Offsets = probe.Offsets{
-		GGoid: off.GGoid, RequestMethod: off.RequestMethod, RequestURL: off.RequestURL, RequestHeader: off.RequestHeader,
+		GGoid: off.GGoid, GParentGoid: off.GParentGoid, RequestMethod: off.RequestMethod, RequestURL: off.RequestURL, RequestHeader: off.RequestHeader,
 		URLPath: off.URLPath, PersistConnConn: off.PersistConnConn, PersistConnReused: off.PersistConnReused,
 		ConnFD: off.ConnFD, NetFDFamily: off.NetFDFamily, NetFDSotype: off.NetFDSotype, NetFDLaddr: off.NetFDLaddr,
 		NetFDRaddr: off.NetFDRaddr, TCPAddrIP: off.TCPAddrIP, TCPAddrPort: off.TCPAddrPort, TLSConnConn: off.TLSConnConn,
@@ -218,7 +218,7 @@ func attach(t *target, headers []string, out *tracer.Output) (*probe.Probe, *tra
 	if a.ServeHTTP, a.ServeHTTPReturns, err = sites(b, "net/http.serverHandler.ServeHTTP", true); err != nil {
 		return nil, nil, &targetError{"NOT_HTTP_SERVER", fmt.Errorf("%s does not serve HTTP with net/http (%v): Outbound Lens traces Go HTTP services", t.exe, err)}
 	}
-	if a.Newproc1, a.Newproc1Returns, err = sites(b, "runtime.newproc1", true); err != nil {
+	if _, a.Newproc1Returns, err = sites(b, "runtime.newproc1", true); err != nil {
 		return nil, nil, &targetError{"UNSUPPORTED_BINARY", fmt.Errorf("cannot place the goroutine probes in %s: %v", t.exe, err)}
 	}
 	if off.HasGin {

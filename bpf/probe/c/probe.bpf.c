@@ -46,6 +46,7 @@ struct config {
 	u32 tgid;
 	u32 swiss_maps;
 	u64 g_goid;
+	u64 g_parent_goid;
 	u64 request_method;
 	u64 request_url;
 	u64 request_header;
@@ -136,14 +137,6 @@ struct {
 	__type(value, u64);
 } goroutine_request SEC(".maps");
 
-/* thread id -> caller goid, between runtime.newproc1's entry and its RET. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, u32);
-	__type(value, u64);
-} newproc_parent SEC(".maps");
-
 /* goid -> *gin.Context, between handleHTTPRequest's entry and its RET. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -198,6 +191,18 @@ static __always_inline void count_lost(void)
 	u64 *n = bpf_map_lookup_elem(&lost, &zero);
 	if (n)
 		__sync_fetch_and_add(n, 1);
+}
+
+/* Wake the reader only when a batch has piled up: one wakeup per event
+ * costs more than the event. The reader also polls every 100 ms. */
+#define WAKEUP_BYTES (256 << 10)
+#define RB_NO_WAKEUP 1
+#define RB_FORCE_WAKEUP 2
+#define RB_AVAIL_DATA 0
+
+static __always_inline u64 wakeup_flags(void)
+{
+	return bpf_ringbuf_query(&events, RB_AVAIL_DATA) >= WAKEUP_BYTES ? RB_FORCE_WAKEUP : RB_NO_WAKEUP;
 }
 
 static __always_inline void *reserve(u64 size)
@@ -482,7 +487,7 @@ int serve_http(struct pt_regs *ctx)
 	if (n > MAX_HEADERS)
 		n = MAX_HEADERS;
 	u64 size = offsetof(struct request_start, headers) + n * sizeof(struct header_value);
-	if (bpf_ringbuf_output(&events, e, size, 0))
+	if (bpf_ringbuf_output(&events, e, size, wakeup_flags()))
 		count_lost();
 	return 0;
 }
@@ -500,7 +505,7 @@ int serve_http_return(struct pt_regs *ctx)
 	if (!e)
 		return 0;
 	fill_header(e, EV_REQUEST_END, goid, id);
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wakeup_flags());
 	return 0;
 }
 
@@ -542,38 +547,26 @@ int gin_handle_return(struct pt_regs *ctx)
 		if (fv)
 			e->handler_pc = read_u64(fv);
 	}
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wakeup_flags());
 	return 0;
 }
 
 /* ---- goroutine ancestry --------------------------------------------- */
 
-/* runtime.newproc1(fn *funcval, callergp *g, callerpc uintptr, ...) *g,
- * run on the system stack, so the caller comes from the argument. */
-SEC("uprobe/newproc1")
-int newproc1(struct pt_regs *ctx)
-{
-	u64 parent = goid_of(GO_ARG2(ctx));
-	if (!parent)
-		return 0;
-	u32 tid = (u32)bpf_get_current_pid_tgid();
-	bpf_map_update_elem(&newproc_parent, &tid, &parent, BPF_ANY);
-	return 0;
-}
-
+/* Each RET of runtime.newproc1(fn, callergp, ...) *g: the new g records
+ * its creator in g.parentGoid (Go 1.21+), so one probe per goroutine
+ * creation is enough. The child inherits its parent's request. */
 SEC("uprobe/newproc1_return")
 int newproc1_return(struct pt_regs *ctx)
 {
-	u32 tid = (u32)bpf_get_current_pid_tgid();
-	u64 *parent = bpf_map_lookup_elem(&newproc_parent, &tid);
-	if (!parent)
+	u64 newg = GO_RET1(ctx);
+	if (!newg)
 		return 0;
-	u64 p = *parent;
-	bpf_map_delete_elem(&newproc_parent, &tid);
-	u64 id = request_of(p);
+	u64 parent = read_u64(newg + CFG.g_parent_goid);
+	u64 id = request_of(parent);
 	if (!id)
 		return 0;
-	u64 child = goid_of(GO_RET1(ctx));
+	u64 child = goid_of(newg);
 	if (child)
 		bpf_map_update_elem(&goroutine_request, &child, &id, BPF_ANY);
 	return 0;
@@ -639,7 +632,7 @@ int round_trip(struct pt_regs *ctx)
 	e->reused = reused;
 	long n = bpf_get_stack(ctx, e->stack, sizeof(e->stack), BPF_F_USER_STACK);
 	e->stack_len = n > 0 ? n : 0;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wakeup_flags());
 	return 0;
 }
 
@@ -718,7 +711,7 @@ int inet_sock_set_state(struct tp_inet_sock_set_state *tp)
 				__builtin_memcpy(e->t.saddr, tp->saddr, 4);
 				__builtin_memcpy(e->t.daddr, tp->daddr, 4);
 			}
-			bpf_ringbuf_submit(e, 0);
+			bpf_ringbuf_submit(e, wakeup_flags());
 		}
 	}
 	/* established, or failed (SYN_SENT -> CLOSE): either way done */
