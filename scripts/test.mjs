@@ -37,6 +37,7 @@ if (want('ts') && existsSync(join(root, 'scripts', 'test-ts.mjs'))) {
   if (!existsSync(stamp) || statSync(stamp).mtimeMs < statSync(join(root, 'package-lock.json')).mtimeMs) {
     step('npm ci', 'npm', ['ci', '--no-audit', '--no-fund']);
   }
+  step('prettier', 'npm', ['run', '--silent', 'format:check']);
   step('extension, server and webview tests', process.execPath, [join(root, 'scripts', 'test-ts.mjs')]);
 }
 if (want('probe')) {
