@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -121,6 +122,9 @@ func launchTarget(argv []string) (*target, error) {
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
 		return nil, &targetError{"NO_PROCESS", fmt.Errorf("cannot run %s: %v", argv[0], err)}
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
 	}
 	b, off, err := openBinary(path)
 	if err != nil {
