@@ -73,7 +73,7 @@ app.innerHTML = `
   <span id="status" class="status" role="status" aria-live="polite"></span>
 </div>
 <div class="header line" role="row">
-  <span></span><span>Time</span><span>Method</span><span>Path</span><span>Route</span><span>Handler</span><span>Trace id</span><span>Duration</span><span>Out</span>
+  <span></span><span>Time</span><span>Method</span><span>Path</span><span>Route</span><span>Handler</span><span class="trace">Trace id</span><span>Duration</span><span>Out</span>
 </div>
 <div id="viewport" class="viewport" tabindex="0" role="grid" aria-label="Traced requests">
   <div id="spacer" class="spacer"></div>
