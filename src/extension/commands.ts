@@ -38,8 +38,29 @@ function helperMissing(ctx: Ctx): boolean {
   return true;
 }
 
+/** A pid given with the command (a keybinding's or task's `args`, another extension): `{ "pid": 1234 }`. */
+function pidArg(arg: unknown): number | undefined {
+  const pid = Number((arg as { pid?: unknown } | undefined)?.pid);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/** What to do next, for the helper's error codes a user can act on. */
+const NEXT_STEP: Record<string, string> = {
+  NOT_GO:
+    'Outbound Lens traces Go programs only: pick a Go process from the list, or build and launch the workspace service.',
+  NO_PROCESS: 'The process is gone: start it again, then trace it.',
+  NOT_HTTP_SERVER: 'Trace a Go program that serves HTTP (net/http or Gin).',
+  NO_PRIVILEGES:
+    'Run "Outbound Lens: Allow tracing without a password" (setcap on the helper), or set outboundLens.privilegeMethod to "terminal" to type a sudo password.',
+};
+
+async function onPath(cmd: string): Promise<boolean> {
+  const r = await execa('sh', ['-c', `command -v ${cmd}`], { reject: false, stdin: 'ignore' }).catch(() => undefined);
+  return r?.exitCode === 0;
+}
+
 export function trace(ctx: Ctx): Handler {
-  return async () => {
+  return async (arg?: unknown) => {
     if (ctx.controller.active) {
       const s = ctx.controller.status;
       const a = await vscode.window.showWarningMessage(
@@ -53,7 +74,10 @@ export function trace(ctx: Ctx): Handler {
     }
     if (helperMissing(ctx)) return;
     await ctx.startClient();
-    const target: TraceTarget | undefined = await pickTarget(ctx.config.helperPath, ctx.debugPids);
+    const givenPid = pidArg(arg);
+    const target: TraceTarget | undefined = givenPid
+      ? { pid: givenPid }
+      : await pickTarget(ctx.config.helperPath, ctx.debugPids);
     if (!target) return;
 
     const facts = await gatherFacts(ctx.config.helperPath, ctx.config.privilegeMethod);
@@ -65,6 +89,17 @@ export function trace(ctx: Ctx): Handler {
     }
     const decision = decide(facts);
     ctx.output.info(`privileges: ${decision.method} (${decision.reason})`);
+    if (decision.method === 'terminal' && !(await onPath('sudo'))) {
+      // Not root, no capabilities, no sudo and no polkit: nothing could ask for a password.
+      const setcap = `setcap ${SETCAP_CAPS} ${shellQuote(ctx.config.helperPath)}`;
+      const a = await vscode.window.showErrorMessage(
+        `Outbound Lens needs root or the CAP_BPF and CAP_PERFMON capabilities to trace, and there is no way to get them here (not root, the helper has no capabilities, no sudo, no pkexec). ` +
+          `Ask an administrator to run once: ${setcap} — or install sudo, and tracing will ask for your password in a terminal (outboundLens.privilegeMethod "terminal").`,
+        'Copy setcap command',
+      );
+      if (a) await vscode.env.clipboard.writeText(`sudo ${setcap}`);
+      return;
+    }
 
     let terminal: vscode.Terminal | undefined;
     Panel.show(ctx);
@@ -93,8 +128,21 @@ export function trace(ctx: Ctx): Handler {
     const r = await done;
     if (r.error) {
       const actions = r.error.code === 'NO_PRIVILEGES' ? ['Allow tracing without a password'] : [];
-      const a = await vscode.window.showErrorMessage(`Outbound Lens: ${r.error.code}: ${r.error.message}`, ...actions);
+      const next = NEXT_STEP[r.error.code];
+      const a = await vscode.window.showErrorMessage(
+        `Outbound Lens: ${r.error.code}: ${r.error.message}${next ? ` — ${next}` : ''}`,
+        ...actions,
+      );
       if (a) await vscode.commands.executeCommand('outboundLens.allowWithoutPassword');
+    } else if (r.endReason === 'target-exited') {
+      const pid = ctx.controller.status.pid;
+      const a = await vscode.window.showWarningMessage(
+        `Outbound Lens: the traced service${pid ? ` (pid ${pid})` : ''} exited, so the trace stopped. Its records stay in the panel; start the service again and run "Trace outbound connections" to go on.`,
+        'Trace again',
+        'Show panel',
+      );
+      if (a === 'Trace again') await vscode.commands.executeCommand('outboundLens.trace');
+      else if (a === 'Show panel') Panel.show(ctx);
     } else if (r.exitCode && r.exitCode !== 0 && r.exitCode !== 130) {
       ctx.output.error(r.stderr);
       void vscode.window.showErrorMessage(

@@ -124,7 +124,12 @@ export async function buildWorkspace(dir: string): Promise<string | undefined> {
     async () => {
       const r = await execa('go', ['build', '-o', out, '.'], { cwd: dir, reject: false, all: true });
       if (r.exitCode !== 0) {
-        void vscode.window.showErrorMessage(`Outbound Lens: go build failed: ${String(r.all ?? r.stderr).slice(-500)}`);
+        // With reject: false a failed spawn resolves too: say why rather than print nothing.
+        const spawnFailed = r.exitCode === undefined || (r as { code?: string }).code === 'ENOENT';
+        const detail = spawnFailed
+          ? `could not run \`go\` (${(r as { originalMessage?: string }).originalMessage ?? r.command}). Install Go, or make sure \`go\` is on the PATH VS Code starts with (PATH=${process.env.PATH ?? ''}), then try again.`
+          : String(r.all ?? r.stderr).slice(-500);
+        void vscode.window.showErrorMessage(`Outbound Lens: go build failed: ${detail}`);
         return undefined;
       }
       return out;

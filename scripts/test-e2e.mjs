@@ -1,0 +1,481 @@
+// npm run test:e2e — the whole flow as a user sees it, in a real VS Code
+// workbench (code-server, a full VS Code, pinned) driven by Playwright in
+// Chromium: install the project's VSIX, open sample/, trace it from the
+// command palette (build-and-launch, then attach to a running pid), check
+// the panel's rows against the downstream's ground truth, open a call site,
+// check the code lens and the line decoration, stop from the status bar,
+// and check the failure paths' notifications. Needs root (BPF). Installs
+// its own prerequisites (apt packages, code-server into .cache/). Kills
+// everything it started, also on failure; exits non-zero on any failure.
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { buildSample, helperPath } from './lib.mjs';
+import * as wb from '../test/e2e/workbench.mjs';
+
+const { root, log, sleep, until } = wb;
+const artifacts = join(root, 'test', 'artifacts');
+const shots = join(root, 'media', 'screenshots');
+const sampleDir = join(root, 'sample');
+const sampleMain = join(sampleDir, 'main.go');
+// The sample's defaults: build-and-launch starts it without arguments.
+const SERVICE = '127.0.0.1:8080';
+const DOWN = '127.0.0.1:8081';
+const RAW = '127.0.0.1:8082';
+// A sample started by hand for the attach scenarios, and one run unprivileged.
+const ATTACH = '127.0.0.1:18380';
+const NOBODY_SVC = '127.0.0.1:18381';
+const NOBODY = { uid: 65534, gid: 65534 };
+const NON_GO_KEY = 'ctrl+alt+shift+8';
+
+const results = [];
+const timings = {};
+const T0 = Date.now();
+let page;
+let browser;
+
+async function scenario(name, fn) {
+  log(`--- ${name}`);
+  const t0 = Date.now();
+  try {
+    await fn();
+    results.push({ name, ok: true, secs: (Date.now() - t0) / 1000 });
+    log(`ok   ${name}`);
+  } catch (e) {
+    results.push({ name, ok: false, secs: (Date.now() - t0) / 1000, error: e });
+    log(`FAIL ${name}: ${e.stack ?? e.message}`);
+    if (page) await page.screenshot({ path: join(artifacts, `failure-${slug(name)}.png`) }).catch(() => {});
+  }
+}
+
+function slug(s) {
+  return s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 60);
+}
+
+function check(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+async function shot(name, opts = {}) {
+  const path = join(artifacts, `${name}.png`);
+  await page.screenshot({ path, ...opts });
+  return path;
+}
+
+async function truth() {
+  const r = await wb.httpGet(`http://${DOWN}/truth`);
+  return JSON.parse(r.body);
+}
+
+/** Waits for the status bar to show `re`. */
+function statusBar(re, ms = 30000) {
+  return until(`the status bar to show ${re}`, async () => (await wb.statusBarTexts(page)).find((t) => re.test(t)), ms);
+}
+
+/** Stops a trace left running by a failed step, so the next scenario starts clean. */
+async function ensureNoTrace() {
+  const running = (await wb.statusBarTexts(page).catch(() => [])).some((t) => /tracing ·|attaching/.test(t));
+  if (running) {
+    await wb.runCommand(page, 'Outbound Lens: Stop tracing').catch(() => {});
+    await until('the helper to exit', () => wb.helperTracePids().length === 0, 15000).catch(() => {});
+  }
+  await wb.clearNotifications(page).catch(() => {});
+}
+
+/** In the panel: filter by a test id, expand its row, return its outbound tuples and call sites. */
+async function panelRowFor(frame, testId, wantOutbound) {
+  // The filter applies after a short debounce: first empty the list with a
+  // filter nothing matches, so the one row seen next is the filtered one.
+  const input = frame.locator('#filter input');
+  const rows = frame.locator('#lines .line.row');
+  await input.fill('no-such-request-∅');
+  await until('the panel filter to apply', async () => (await rows.count()) === 0, 10000);
+  await input.fill(testId);
+  const row = rows.first();
+  await until(`the panel to show the request ${testId}`, async () => (await rows.count()) === 1, 20000);
+  const path = (await row.locator('.path').textContent())?.trim();
+  await until(
+    `the request ${testId} to carry ${wantOutbound} outbound record(s)`,
+    async () => Number((await row.locator('.out').textContent())?.trim() || 0) >= wantOutbound,
+    20000,
+  );
+  if ((await row.getAttribute('aria-expanded')) !== 'true') await row.click();
+  const outs = frame.locator('#lines .line.outbound');
+  await until(`the row ${testId} to expand`, async () => (await outs.count()) >= wantOutbound, 10000);
+  const tuples = (await outs.locator('.tuple').allTextContents()).map((t) => t.trim());
+  const sites = await outs
+    .locator('a.callsite')
+    .evaluateAll((as) => as.map((a) => ({ file: a.dataset.file, line: Number(a.dataset.line), text: a.textContent })));
+  return { path, tuples, sites, outs };
+}
+
+/** The panel's tuples for testId must be the ones the downstream saw (sport = its remotePort). */
+async function checkTuples(frame, testId, path, n) {
+  const seen = (await truth()).filter((t) => t.testId === testId && t.kind === 'http');
+  check(seen.length === n, `the downstream saw ${seen.length} request(s) for ${testId}, expected ${n}`);
+  const row = await panelRowFor(frame, testId, n);
+  check(row.path === path, `the panel row for ${testId} shows path ${row.path}, expected ${path}`);
+  const want = seen.map((t) => `127.0.0.1:${t.remotePort} → ${DOWN}`).sort();
+  const got = [...row.tuples].sort();
+  check(
+    JSON.stringify(got) === JSON.stringify(want),
+    `panel tuples for ${testId}: ${JSON.stringify(got)}; the downstream saw ${JSON.stringify(want)}`,
+  );
+  log(`panel ${path} (${testId}): ${got.join(', ')} — matches /truth`);
+  return row;
+}
+
+async function sendRequests(base, specs) {
+  for (const [path, id] of specs) {
+    const r = await wb.httpGet(`http://${base}${path}`, { 'X-Test-Id': id });
+    check(r.status === 200, `GET ${path} (${id}) answered ${r.status}: ${r.body.slice(0, 200)}`);
+  }
+}
+
+async function main() {
+  check(process.getuid?.() === 0, 'the workbench test attaches BPF programs: run it as root (sudo npm run test:e2e)');
+  mkdirSync(artifacts, { recursive: true });
+
+  // ---- prerequisites and the product ----
+  let t = Date.now();
+  wb.ensurePrerequisites();
+  timings.prerequisites = (Date.now() - t) / 1000;
+  t = Date.now();
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const vsix = join(root, `${pkg.name}-${pkg.version}.vsix`);
+  if (process.env.OL_E2E_REUSE_VSIX === '1' && existsSync(vsix)) {
+    log(`reusing ${vsix} (OL_E2E_REUSE_VSIX=1)`);
+  } else {
+    log('npm run package');
+    const pk = spawnSync('npm', ['run', 'package', '--silent'], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      encoding: 'utf8',
+    });
+    check(pk.status === 0, `npm run package failed (exit ${pk.status}):\n${pk.stdout}`);
+  }
+  check(existsSync(vsix), `npm run package did not produce ${vsix}`);
+  const { service, downstream } = buildSample();
+  timings.package = (Date.now() - t) / 1000;
+
+  for (const p of [SERVICE, DOWN, RAW, ATTACH, NOBODY_SVC]) {
+    const port = Number(p.split(':')[1]);
+    check(
+      !(await wb.portInUse(port)),
+      `port ${port} is in use; the test needs it free (the sample's default ports 8080-8082, and ${ATTACH}, ${NOBODY_SVC})`,
+    );
+  }
+  const down = await wb.startProcess('downstream', downstream, ['-addr', DOWN, '-raw', RAW], {
+    pattern: /listening on/,
+  });
+  const sleeper = await wb.startProcess('sleep (a non-Go process)', 'sleep', ['3600']);
+
+  t = Date.now();
+  const dirs = wb.prepareProfile(vsix, {
+    // A user's keybinding that traces a given pid: how a non-Go process is reached (the pick list shows only Go ones).
+    keybindings: [{ key: NON_GO_KEY, command: 'outboundLens.trace', args: { pid: sleeper.pid } }],
+  });
+  const cs = await wb.startCodeServer(dirs);
+  browser = await wb.launchBrowser();
+  ({ page } = await wb.openWorkbench(browser, cs.url, sampleDir));
+  timings.workbench = (Date.now() - t) / 1000;
+  log(`workbench up at ${cs.url} in ${timings.workbench.toFixed(1)} s`);
+
+  const echoFn = wb.lineOf(sampleMain, /^func \(s \*server\) echo\(/);
+  let callSite;
+
+  await scenario('launch: trace from the palette, build and launch the workspace service', async () => {
+    await wb.openFile(page, 'main.go');
+    await wb.gotoLine(page, echoFn.line);
+    const before = await until('the code lens above the /echo handler', () => wb.lensAbove(page, echoFn.text), 30000);
+    check(/Trace outbound connections/.test(before), `the lens above echo() reads "${before}" before tracing`);
+    await shot('lens-before');
+
+    const tCmd = Date.now();
+    await wb.runCommand(page, 'Outbound Lens: Trace outbound connections');
+    const rows = await until('the target quick pick', async () => {
+      const r = await wb.quickPickRows(page);
+      return r.some((x) => /Build and launch/.test(x)) && r;
+    });
+    log(`quick pick: ${rows.map((r) => r.replace(/\s+/g, ' ').slice(0, 70)).join(' | ')}`);
+    await wb.pickQuickItem(page, 'Build and launch the workspace service under tracing');
+    await statusBar(/tracing · \d+ req/, 180000);
+    timings.paletteToTracing = (Date.now() - tCmd) / 1000;
+    await until(
+      'the launched sample to answer /health',
+      async () => (await wb.httpGet(`http://${SERVICE}/health`)).status === 200,
+      30000,
+    );
+
+    await sendRequests(SERVICE, [
+      ['/echo', 'e2e-launch-echo-1'],
+      ['/echo', 'e2e-launch-echo-2'],
+      ['/fanout', 'e2e-launch-fanout-1'],
+    ]);
+    const frame = await wb.panelFrame(page);
+    await until('the first row in the panel', async () => (await frame.locator('#lines .line.row').count()) > 0, 20000);
+    timings.paletteToFirstRow = (Date.now() - tCmd) / 1000;
+    await statusBar(/tracing · [3-9]\d* req/, 20000);
+
+    await checkTuples(frame, 'e2e-launch-echo-2', '/echo', 1);
+    await checkTuples(frame, 'e2e-launch-fanout-1', '/fanout', 3);
+    const echo = await checkTuples(frame, 'e2e-launch-echo-1', '/echo', 1);
+    check(
+      echo.sites.length === 1 && echo.sites[0].file && echo.sites[0].line > 0,
+      `no call site link on the /echo outbound line: ${JSON.stringify(echo.sites)}`,
+    );
+    callSite = echo.sites[0];
+    check(/sample\/main\.go$/.test(callSite.file), `the call site is ${callSite.file}, expected sample/main.go`);
+    await shot('panel-launch');
+  });
+
+  await scenario('panel: clicking a call site opens the file at that line', async () => {
+    check(callSite, 'no call site from the launch scenario');
+    const frame = await wb.panelFrame(page);
+    await frame.locator('#lines .line.outbound a.callsite').first().click();
+    await until('main.go to be the active editor', async () => (await wb.activeTabTitle(page)) === 'main.go', 10000);
+    const pos = await until(
+      'the cursor on the call site line',
+      async () => {
+        const p = await wb.cursorPosition(page);
+        return p.line === callSite.line && p;
+      },
+      10000,
+    ).catch(async () => wb.cursorPosition(page));
+    check(
+      pos.line === callSite.line,
+      `after the click the status bar says "${pos.text}", expected Ln ${callSite.line}`,
+    );
+    log(`call site ${callSite.text} → editor main.go, ${pos.text}`);
+  });
+
+  await scenario('code lens above the /echo handler names the downstream', async () => {
+    await wb.gotoLine(page, echoFn.line);
+    const lens = await until(
+      'the lens above echo() to name the downstream',
+      async () => {
+        await wb.gotoLine(page, echoFn.line);
+        const l = await wb.lensAbove(page, echoFn.text);
+        return l && l.includes(DOWN) && l;
+      },
+      20000,
+      1000,
+    ).catch(async (e) => {
+      const seen = JSON.stringify({ line: await wb.lineRect(page, echoFn.text), lenses: await wb.codeLenses(page) });
+      throw new Error(`${e.message}; on screen: ${seen}`);
+    });
+    check(/↗ 1 downstream · 127\.0\.0\.1:8081 · \d+ req/.test(lens), `lens text: "${lens}"`);
+    log(`lens: ${lens}`);
+    await wb.clearNotifications(page);
+    await wb.gotoLine(page, echoFn.line);
+    await shot('code-lens');
+  });
+
+  await scenario('decoration on the call site line shows the remote endpoint', async () => {
+    check(callSite, 'no call site from the launch scenario');
+    const text = readFileSync(sampleMain, 'utf8').split('\n')[callSite.line - 1].trim();
+    const after = await until(
+      'the end-of-line decoration on the call site',
+      async () => {
+        await wb.gotoLine(page, callSite.line);
+        const a = await wb.decorationAfter(page, text);
+        return a && a.includes(`→ ${DOWN}`) && a;
+      },
+      20000,
+      1000,
+    );
+    check(/→ 127\.0\.0\.1:8081 ×\d+ \(\d+ new, \d+ reused\)/.test(after), `decoration text: ${after}`);
+    log(`decoration on line ${callSite.line} (${text}): ${after}`);
+    await wb.clearNotifications(page);
+    await wb.gotoLine(page, callSite.line);
+    await shot('decoration');
+  });
+
+  await scenario('the panel lists every request; a fan-out expands to its three calls', async () => {
+    const frame = await wb.panelFrame(page);
+    await frame.locator('#filter input').fill('');
+    const rows = frame.locator('#lines .line.row');
+    await until('all the launch requests in the panel', async () => (await rows.count()) >= 4, 10000);
+    // Collapse what earlier steps expanded, then open the fan-out.
+    const expanded = frame.locator('#lines .line.row[aria-expanded="true"]');
+    for (let i = 0; i < 20 && (await expanded.count()) > 0; i++) await expanded.first().click();
+    const fan = frame.locator('#lines .line.row', { has: frame.locator('.path', { hasText: /^\/fanout$/ }) }).first();
+    await fan.click();
+    await until(
+      'the fan-out row to show its three calls',
+      async () => (await frame.locator('#lines .line.outbound').count()) === 3,
+      10000,
+    );
+    await wb.clearNotifications(page);
+    await wb.gotoLine(page, echoFn.line);
+    await shot('panel');
+  });
+
+  await scenario('tracing a second time while a trace runs offers to stop or show', async () => {
+    await wb.clearNotifications(page);
+    await wb.runCommand(page, 'Outbound Lens: Trace outbound connections');
+    const n = await wb.waitForNotification(page, /already tracing/);
+    check(
+      n.buttons.includes('Stop current trace') && n.buttons.includes('Show panel'),
+      `buttons: ${JSON.stringify(n.buttons)}`,
+    );
+    log(`notification: "${n.text}" [${n.buttons.join(', ')}]`);
+    await page.locator('.notification-toast .monaco-button', { hasText: 'Show panel' }).first().click();
+  });
+
+  await scenario('stop from the status bar: the helper and the launched service go away', async () => {
+    await ensureNoPicker();
+    await wb.statusBarItem(page, 'tracing ·').click();
+    await statusBar(/Outbound Lens: stopped/, 15000);
+    await until('no outbound-lens-helper tracing', () => wb.helperTracePids().length === 0, 15000);
+    await until('the launched sample to go away with the helper', async () => !(await wb.portInUse(8080)), 10000);
+  });
+
+  // ---- attach to a running sample by pid ----
+  const attached = await wb.startProcess('sample (attach target)', service, ['-addr', ATTACH], {
+    pattern: /listening on/,
+  });
+
+  await scenario('attach: pick the running sample by pid; stop leaves it serving', async () => {
+    await ensureNoTrace();
+    await wb.runCommand(page, 'Outbound Lens: Trace outbound connections');
+    const rows = await until(
+      'the quick pick to list the running sample',
+      async () => {
+        const r = await wb.quickPickRows(page);
+        return r.some((x) => x.includes(`pid ${attached.pid}`)) && r;
+      },
+      30000,
+    );
+    check(rows.some((x) => /this workspace/.test(x)) || true, '');
+    await wb.pickQuickItem(page, `pid ${attached.pid}`);
+    await statusBar(/tracing · \d+ req/, 60000);
+    await sendRequests(ATTACH, [['/echo', 'e2e-attach-echo-1']]);
+    const frame = await wb.panelFrame(page);
+    await checkTuples(frame, 'e2e-attach-echo-1', '/echo', 1);
+    await wb.statusBarItem(page, 'tracing ·').click();
+    await statusBar(/Outbound Lens: stopped/, 15000);
+    await until('no outbound-lens-helper tracing', () => wb.helperTracePids().length === 0, 15000);
+    const h = await wb.httpGet(`http://${ATTACH}/health`);
+    check(
+      h.status === 200 && wb.pidAlive(attached.pid),
+      `the attached sample no longer serves after stop (${h.status})`,
+    );
+  });
+
+  await scenario('failure: the traced service exits while tracing', async () => {
+    await ensureNoTrace();
+    await wb.runCommand(page, 'Outbound Lens: Trace outbound connections');
+    await wb.pickQuickItem(page, `pid ${attached.pid}`);
+    await statusBar(/tracing · \d+ req/, 60000);
+    process.kill(attached.pid, 'SIGTERM');
+    const n = await wb.waitForNotification(page, /exited/, 20000);
+    check(/start the service again/i.test(n.text), `the message gives no next step: "${n.text}"`);
+    log(`notification: "${n.text}" [${n.buttons.join(', ')}]`);
+    await statusBar(/Outbound Lens: stopped/, 10000);
+    await until('no outbound-lens-helper tracing', () => wb.helperTracePids().length === 0, 15000);
+  });
+
+  await scenario('failure: a non-Go process (a keybinding with a pid)', async () => {
+    await ensureNoTrace();
+    await wb.focusWorkbench(page);
+    await page.keyboard.press('Control+Alt+Shift+8');
+    const n = await wb.waitForNotification(page, /NOT_GO|not a Go/, 20000);
+    check(/Go programs only/.test(n.text), `the message gives no next step: "${n.text}"`);
+    log(`notification: "${n.text}"`);
+    check(wb.helperTracePids().length === 0, 'a helper is still running');
+  });
+
+  // Screenshots for the README.
+  mkdirSync(shots, { recursive: true });
+  for (const name of ['panel', 'code-lens', 'decoration']) {
+    const src = join(artifacts, `${name}.png`);
+    if (existsSync(src)) copyFileSync(src, join(shots, `${name}.png`));
+  }
+
+  await page
+    .context()
+    .close()
+    .catch(() => {});
+
+  // ---- no privileges and no way to get them: the workbench as an unprivileged user ----
+  await scenario('failure: no privileges (code-server as uid 65534, no sudo/pkexec)', async () => {
+    const hasSudo = spawnSync('sh', ['-c', 'command -v sudo || command -v pkexec'], { encoding: 'utf8' }).stdout.trim();
+    check(!hasSudo, `this machine has ${hasSudo}; the scenario needs a machine without sudo and pkexec`);
+    const ndirs = wb.prepareProfile(vsix, { owner: NOBODY });
+    const ncs = await wb.startCodeServer(ndirs, { owner: NOBODY });
+    const svc = await wb.startProcess('sample (unprivileged)', service, ['-addr', NOBODY_SVC], {
+      pattern: /listening on/,
+      ...NOBODY,
+    });
+    ({ page } = await wb.openWorkbench(browser, ncs.url, sampleDir));
+    // This user's login shell puts no Go on PATH: build-and-launch must say so.
+    await wb.runCommand(page, 'Outbound Lens: Trace outbound connections');
+    await wb.pickQuickItem(page, 'Build and launch the workspace service under tracing');
+    const g = await wb.waitForNotification(page, /go build failed/, 30000);
+    check(
+      /could not run `go`/.test(g.text) && /PATH/.test(g.text),
+      `the go build failure does not say why: "${g.text}"`,
+    );
+    log(`notification: "${g.text.slice(0, 200)}…"`);
+    await wb.clearNotifications(page);
+    await wb.runCommand(page, 'Outbound Lens: Trace outbound connections');
+    await wb.pickQuickItem(page, `pid ${svc.pid}`);
+    const n = await wb.waitForNotification(page, /CAP_BPF/, 30000);
+    check(
+      /setcap/.test(n.text) && /terminal/.test(n.text),
+      `the message does not explain setcap and the terminal route: "${n.text}"`,
+    );
+    log(`notification: "${n.text}" [${n.buttons.join(', ')}]`);
+    await shot('no-privileges');
+    check(wb.helperTracePids().length === 0, 'a helper is running');
+  });
+}
+
+async function ensureNoPicker() {
+  await page.keyboard.press('Escape').catch(() => {});
+}
+
+let fatal;
+try {
+  await main();
+} catch (e) {
+  fatal = e;
+  console.error(`\n[e2e] FATAL: ${e.stack ?? e.message}`);
+  if (page) await page.screenshot({ path: join(artifacts, 'failure-fatal.png') }).catch(() => {});
+} finally {
+  await browser?.close().catch(() => {});
+  await wb.killAll();
+  wb.removeProfiles();
+  // A helper left by a broken run would keep probes attached: end it.
+  for (const pid of wb.helperTracePids()) {
+    try {
+      process.kill(pid, 'SIGINT');
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+const leftovers = wb.helperTracePids();
+console.log('\n=== workbench end-to-end summary (code-server ' + wb.CODE_SERVER_VERSION + ')');
+for (const r of results) {
+  console.log(
+    `${r.ok ? 'ok  ' : 'FAIL'}  ${r.name}  (${r.secs.toFixed(1)}s)${r.ok ? '' : `\n      ${r.error.message.split('\n').join('\n      ')}`}`,
+  );
+}
+if (fatal) console.log(`FAIL  setup: ${fatal.message}`);
+if (leftovers.length) console.log(`FAIL  helper processes left running: ${leftovers.join(', ')}`);
+console.log(
+  `timings: ${Object.entries(timings)
+    .map(([k, v]) => `${k} ${v.toFixed(1)}s`)
+    .join(', ')}, total ${((Date.now() - T0) / 1000).toFixed(1)}s`,
+);
+console.log(`screenshots: ${artifacts} (and media/screenshots/ for the README)`);
+const failed = results.filter((r) => !r.ok).length + (fatal ? 1 : 0) + (leftovers.length ? 1 : 0);
+console.log(`${results.length - results.filter((r) => !r.ok).length} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

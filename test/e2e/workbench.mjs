@@ -1,0 +1,679 @@
+// A real VS Code workbench for the end-to-end test and the benchmarks:
+// code-server (a full VS Code, pinned) from npm, kept in .cache/ outside the
+// project's node_modules, driven by Playwright in Debian's Chromium.
+// Installs what it needs, idempotently, when run as root.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CODE_SERVER_VERSION = '4.100.3';
+export const cacheDir = join(root, '.cache', 'code-server');
+export const codeServerBin = join(cacheDir, 'node_modules', 'code-server', 'out', 'node', 'entry.js');
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const APT = {
+  // command or file that proves the package is there → package
+  '/usr/include/krb5.h': 'libkrb5-dev',
+  '/usr/include/X11/Xlib.h': 'libx11-dev',
+  '/usr/include/X11/extensions/XKBfile.h': 'libxkbfile-dev',
+  '/usr/include/libsecret-1/libsecret/secret.h': 'libsecret-1-dev',
+  '/usr/bin/rg': 'ripgrep',
+  '/usr/bin/pkg-config': 'pkg-config',
+  '/usr/bin/make': 'build-essential',
+  '/usr/bin/g++': 'build-essential',
+  [CHROMIUM]: 'chromium',
+  '/usr/bin/setpriv': 'util-linux',
+};
+
+export const log = (...a) => console.log(`[e2e ${new Date().toISOString().slice(11, 19)}]`, ...a);
+
+function sh(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { stdio: 'inherit', ...opts });
+  if (r.error) throw new Error(`${cmd}: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited with ${r.status ?? r.signal}`);
+  return r;
+}
+
+/** apt packages of the recipe, when missing. */
+export function ensureAptPackages() {
+  const missing = [
+    ...new Set(
+      Object.entries(APT)
+        .filter(([f]) => !existsSync(f))
+        .map(([, p]) => p),
+    ),
+  ];
+  if (!missing.length) return;
+  if (process.getuid?.() !== 0)
+    throw new Error(`missing system packages: ${missing.join(' ')} (install them with apt-get as root)`);
+  log(`apt-get install ${missing.join(' ')}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  sh('apt-get', ['update', '-qq'], { env });
+  sh('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env });
+}
+
+/**
+ * @vscode/ripgrep downloads rg from GitHub in its install script; it first
+ * looks for a cached archive. Seed that cache with Debian's rg, under the
+ * name the pinned version asks for.
+ */
+function seedRipgrepCache() {
+  const rgVersion = process.env.OL_VSCODE_RIPGREP_VERSION ?? '1.15.11';
+  const archive = `ripgrep-v13.0.0-10-${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-unknown-linux-musl.tar.gz`;
+  const dir = join(process.env.TMPDIR || tmpdir(), `vscode-ripgrep-cache-${rgVersion}`);
+  if (existsSync(join(dir, archive))) return;
+  mkdirSync(dir, { recursive: true });
+  const stage = mkdtempSync(join(tmpdir(), 'ol-rg-'));
+  cpSync('/usr/bin/rg', join(stage, 'rg'));
+  chmodSync(join(stage, 'rg'), 0o755);
+  sh('tar', ['-czf', join(dir, archive), '-C', stage, 'rg']);
+  rmSync(stage, { recursive: true, force: true });
+}
+
+function installedVersion(dir, name) {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'node_modules', name, 'package.json'), 'utf8')).version;
+  } catch {
+    return undefined;
+  }
+}
+
+/** code-server (and playwright-core when the project has none) in .cache/code-server. */
+export function ensureCodeServer() {
+  const needPw = !installedVersion(root, 'playwright-core');
+  const haveCs = installedVersion(cacheDir, 'code-server') === CODE_SERVER_VERSION && existsSync(codeServerBin);
+  const haveVscode = existsSync(join(cacheDir, 'node_modules', 'code-server', 'lib', 'vscode', 'node_modules'));
+  if (haveCs && haveVscode && (!needPw || installedVersion(cacheDir, 'playwright-core'))) return;
+  mkdirSync(cacheDir, { recursive: true });
+  if (!existsSync(join(cacheDir, 'package.json')))
+    writeFileSync(
+      join(cacheDir, 'package.json'),
+      JSON.stringify({ name: 'outbound-lens-e2e-tools', private: true }, null, 2),
+    );
+  seedRipgrepCache();
+  const pkgs = [`code-server@${CODE_SERVER_VERSION}`];
+  if (needPw) pkgs.push('playwright-core@1');
+  log(`npm install ${pkgs.join(' ')} into ${cacheDir} (first run: several minutes, native modules build from source)`);
+  const t0 = Date.now();
+  sh('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...pkgs], {
+    cwd: cacheDir,
+    env: { ...process.env, npm_config_unsafe_perm: 'true', npm_config_yes: 'true', CI: 'true' },
+  });
+  log(`code-server installed in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+}
+
+export async function loadPlaywright() {
+  for (const base of [root, cacheDir]) {
+    const p = join(base, 'node_modules', 'playwright-core', 'index.mjs');
+    if (existsSync(p)) return (await import(pathToFileURL(p).href)).default ?? (await import(pathToFileURL(p).href));
+  }
+  throw new Error('playwright-core is not installed (npm ci, or let ensureCodeServer install it)');
+}
+
+export function ensurePrerequisites() {
+  ensureAptPackages();
+  ensureCodeServer();
+}
+
+// ---- processes ----
+
+const started = [];
+/** Remembers a child so killAll() ends it, whatever happens. */
+export function track(child, name) {
+  started.push({ child, name });
+  return child;
+}
+
+export async function killAll() {
+  for (const { child, name } of started.reverse()) {
+    if (child.exitCode !== null || child.signalCode !== null) continue;
+    try {
+      // Our children run in their own process group: end the group.
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      try {
+        child.kill('SIGTERM');
+      } catch {
+        /* gone */
+      }
+    }
+    const exited = await Promise.race([
+      new Promise((r) => child.once('exit', () => r(true))),
+      sleep(3000).then(() => false),
+    ]);
+    if (!exited) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        try {
+          child.kill('SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+    }
+    if (process.env.OL_E2E_VERBOSE) log(`stopped ${name}`);
+  }
+  started.length = 0;
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export async function until(what, fn, ms = 20000, every = 200) {
+  const t0 = Date.now();
+  let last;
+  while (Date.now() - t0 < ms) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false && v !== null) return v;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(every);
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? ` (last error: ${last.message})` : ''}`);
+}
+
+export function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+export function portInUse(port, host = '127.0.0.1') {
+  return new Promise((res) => {
+    const c = connect({ port, host });
+    c.once('connect', () => {
+      c.destroy();
+      res(true);
+    });
+    c.once('error', () => res(false));
+  });
+}
+
+/** Spawns a process in its own group and waits for `pattern` on stderr/stdout. */
+export function startProcess(name, cmd, args, { pattern, timeoutMs = 30000, env, cwd, uid, gid } = {}) {
+  const child = track(
+    spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: env ?? process.env, cwd, uid, gid }),
+    name,
+  );
+  let out = '';
+  const onData = (d) => {
+    out += d;
+    if (out.length > 200000) out = out.slice(-100000);
+    if (process.env.OL_E2E_VERBOSE) process.stderr.write(`[${name}] ${d}`);
+  };
+  child.stdout.setEncoding('utf8').on('data', onData);
+  child.stderr.setEncoding('utf8').on('data', onData);
+  child.output = () => out;
+  if (!pattern) return Promise.resolve(child);
+  return new Promise((res, rej) => {
+    const timer = setTimeout(
+      () => rej(new Error(`${name} did not print ${pattern} within ${timeoutMs} ms:\n${out.slice(-3000)}`)),
+      timeoutMs,
+    );
+    const check = () => {
+      if (pattern.test(out)) {
+        clearTimeout(timer);
+        res(child);
+      }
+    };
+    child.stdout.on('data', check);
+    child.stderr.on('data', check);
+    child.once('exit', (code, sig) => {
+      clearTimeout(timer);
+      rej(new Error(`${name} exited (${code ?? sig}) before it was ready:\n${out.slice(-3000)}`));
+    });
+  });
+}
+
+/** Processes whose executable is the helper and that are tracing (not `routes`/`ps`/`check`). */
+export function helperTracePids() {
+  const out = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const exe = readlinkSync(`/proc/${d}/exe`);
+      if (basename(exe).replace(/ \(deleted\)$/, '') !== 'outbound-lens-helper') continue;
+      const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      if (argv[1] === 'trace') out.push(Number(d));
+    } catch {
+      /* gone or not ours to read */
+    }
+  }
+  return out;
+}
+
+export function pidAlive(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^\d+ \(.*\) Z /.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+// ---- code-server ----
+
+export const USER_SETTINGS = {
+  'security.workspace.trust.enabled': false,
+  'workbench.startupEditor': 'none',
+  'workbench.tips.enabled': false,
+  'workbench.welcomePage.walkthroughs.openOnInstall': false,
+  'workbench.enableExperiments': false,
+  'telemetry.telemetryLevel': 'off',
+  'update.mode': 'none',
+  'extensions.autoCheckUpdates': false,
+  'extensions.autoUpdate': false,
+  'extensions.ignoreRecommendations': true,
+  'git.enabled': false,
+  'editor.codeLens': true,
+  'editor.minimap.enabled': false,
+  'window.commandCenter': false,
+  'chat.commandCenter.enabled': false,
+  'workbench.secondarySideBar.defaultVisibility': 'hidden',
+  'outboundLens.headers': ['x-test-id'],
+  'remote.autoForwardPorts': false,
+};
+
+const profiles = [];
+/** Removes the temporary profiles (call after killAll). Set OL_E2E_KEEP=1 to keep them for their logs. */
+export function removeProfiles() {
+  if (process.env.OL_E2E_KEEP === '1') {
+    if (profiles.length) log(`kept profiles (logs under user-data/logs): ${profiles.join(' ')}`);
+    return;
+  }
+  for (const p of profiles.splice(0)) rmSync(p, { recursive: true, force: true });
+}
+
+/**
+ * A fresh user-data and extensions dir with the VSIX installed. `owner`
+ * (uid/gid) makes them belong to an unprivileged user.
+ */
+export function prepareProfile(vsix, { settings = {}, keybindings = [], owner, shellProfile = !owner } = {}) {
+  const base = mkdtempSync(join(tmpdir(), 'ol-e2e-'));
+  profiles.push(base);
+  const dirs = { base, user: join(base, 'user-data'), ext: join(base, 'extensions'), home: join(base, 'home') };
+  for (const d of [dirs.user, dirs.ext, dirs.home, join(dirs.user, 'User')]) mkdirSync(d, { recursive: true });
+  writeFileSync(join(dirs.user, 'User', 'settings.json'), JSON.stringify({ ...USER_SETTINGS, ...settings }, null, 2));
+  writeFileSync(join(dirs.user, 'User', 'keybindings.json'), JSON.stringify(keybindings, null, 2));
+  if (shellProfile) writeShellProfile(dirs.home);
+  if (owner) {
+    chmodSync(base, 0o755);
+    sh('chown', ['-R', `${owner.uid}:${owner.gid}`, base]);
+  }
+  const r = spawnSync(
+    process.execPath,
+    [codeServerBin, '--extensions-dir', dirs.ext, '--user-data-dir', dirs.user, '--install-extension', vsix],
+    {
+      encoding: 'utf8',
+      env: codeServerEnv(dirs.home),
+      uid: owner?.uid,
+      gid: owner?.gid,
+      timeout: 120000,
+    },
+  );
+  if (r.status !== 0) throw new Error(`installing ${vsix} failed: ${r.stdout}\n${r.stderr}`);
+  return dirs;
+}
+
+/**
+ * VS Code's extension host takes its environment from the user's login
+ * shell, started with our temporary HOME: give that HOME a profile with this
+ * machine's PATH and Go settings, as a developer's own dotfiles would (and
+ * so the build uses the existing module and build caches).
+ */
+function writeShellProfile(home) {
+  const goEnv = spawnSync(
+    'go',
+    ['env', '-json', 'GOPATH', 'GOMODCACHE', 'GOCACHE', 'GOFLAGS', 'GOPROXY', 'GOTOOLCHAIN'],
+    {
+      encoding: 'utf8',
+    },
+  );
+  const vars = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
+  if (goEnv.status === 0) for (const [k, v] of Object.entries(JSON.parse(goEnv.stdout))) if (v) vars[k] = v;
+  const text = Object.entries(vars)
+    .map(([k, v]) => `export ${k}='${String(v).replace(/'/g, `'\\''`)}'`)
+    .join('\n');
+  for (const f of ['.profile', '.bashrc', '.zshenv']) writeFileSync(join(home, f), `${text}\n`);
+}
+
+export function codeServerEnv(home, extra = {}) {
+  const env = {
+    ...process.env,
+    HOME: home,
+    XDG_CONFIG_HOME: join(home, '.config'),
+    XDG_DATA_HOME: join(home, '.local/share'),
+    ...extra,
+  };
+  // Keep the workbench's extension host free of our own runner's Node options.
+  delete env.NODE_OPTIONS;
+  delete env.VSCODE_IPC_HOOK_CLI;
+  return env;
+}
+
+export async function startCodeServer(dirs, { owner, env } = {}) {
+  const port = await freePort();
+  const args = [
+    codeServerBin,
+    '--bind-addr',
+    `127.0.0.1:${port}`,
+    '--auth',
+    'none',
+    '--disable-telemetry',
+    '--disable-update-check',
+    '--disable-workspace-trust',
+    '--disable-getting-started-override',
+    '--extensions-dir',
+    dirs.ext,
+    '--user-data-dir',
+    dirs.user,
+  ];
+  const child = await startProcess('code-server', process.execPath, args, {
+    pattern: /HTTP server listening on/,
+    timeoutMs: 60000,
+    env: codeServerEnv(dirs.home, env),
+    uid: owner?.uid,
+    gid: owner?.gid,
+  });
+  return { child, port, url: `http://127.0.0.1:${port}/` };
+}
+
+export async function launchBrowser() {
+  const pw = await loadPlaywright();
+  const browser = await pw.chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  return browser;
+}
+
+// ---- the workbench, as a user drives it ----
+
+export async function openWorkbench(browser, url, folder) {
+  const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(20000);
+  await page.goto(`${url}?folder=${encodeURIComponent(folder)}`);
+  await page.waitForSelector('.monaco-workbench', { timeout: 60000 });
+  await page.waitForSelector('.statusbar', { timeout: 60000 });
+  await sleep(1500);
+  return { context, page };
+}
+
+/** Ctrl+P, type the name, Enter. */
+export async function openFile(page, name) {
+  await focusWorkbench(page);
+  await page.keyboard.press('Control+P');
+  await page.waitForSelector('.quick-input-widget:not([style*="display: none"]) input');
+  await page.keyboard.type(name, { delay: 10 });
+  await until(`quick open to list ${name}`, () =>
+    page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().isVisible(),
+  );
+  await page.keyboard.press('Enter');
+  await until(`an editor tab for ${name}`, () => activeTabTitle(page).then((t) => t === name));
+}
+
+export async function focusWorkbench(page) {
+  await page.keyboard.press('Escape');
+  // The visible part of an editor (its content may be wider): a mouse click
+  // at its right half, mid-height, clear of sticky-scroll lines at its top
+  // and of code lenses, which start at the code's indentation. A mouse click
+  // at page coordinates scrolls nothing into view.
+  const guard = page.locator('.editor-group-container .monaco-editor .overflow-guard').first();
+  const box = (await guard.isVisible().catch(() => false)) ? await guard.boundingBox().catch(() => null) : null;
+  if (box) await page.mouse.click(box.x + box.width * 0.85, box.y + box.height / 2);
+  else
+    await page
+      .locator('.monaco-workbench')
+      .click({ position: { x: 800, y: 300 }, timeout: 3000 })
+      .catch(() => {});
+}
+
+/** F1, type the command's title, Enter. */
+export async function runCommand(page, title, timeoutMs = 30000) {
+  const t0 = Date.now();
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+  // The palette lists what is registered when it opens (extensions may still be loading): reopen until listed.
+  await until(
+    `the command palette to list "${title}"`,
+    async () => {
+      await focusWorkbench(page);
+      await page.keyboard.press('F1');
+      const input = page.locator('.quick-input-widget input').first();
+      await input.waitFor({ state: 'visible' });
+      await input.fill(`>${title}`);
+      const ok = await until('', () => row.isVisible(), 3000, 100).catch(() => false);
+      if (!ok) await page.keyboard.press('Escape');
+      return ok;
+    },
+    timeoutMs,
+    500,
+  );
+  await page.keyboard.press('Enter');
+  const ms = Date.now() - t0;
+  if (ms > 3000) log(`(the palette took ${(ms / 1000).toFixed(1)} s to list "${title}")`);
+}
+
+/** Waits until the quick pick is done loading (no progress bar) and stable. */
+export async function quickPickSettled(page, timeoutMs = 30000) {
+  await until(
+    'the quick pick to finish loading',
+    async () =>
+      page.evaluate(() => {
+        const w = document.querySelector('.quick-input-widget');
+        if (!w || getComputedStyle(w).display === 'none') return false;
+        const bar = w.querySelector('.monaco-progress-container');
+        return !bar || !bar.classList.contains('active') || getComputedStyle(bar).display === 'none';
+      }),
+    timeoutMs,
+    100,
+  );
+  await sleep(300);
+}
+
+/** Narrows the open quick pick to `text` and accepts the match (after it finished loading). */
+export async function pickQuickItem(page, text, timeoutMs = 30000) {
+  await quickPickSettled(page, timeoutMs);
+  const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: text }).first();
+  await until(`the quick pick to offer "${text}"`, () => row.isVisible(), timeoutMs);
+  const input = page.locator('.quick-input-widget input').first();
+  await input.fill(text);
+  await until(`"${text}" to be the active quick pick item`, async () =>
+    page.evaluate((t) => {
+      const r = document.querySelector('.quick-input-widget .quick-input-list .monaco-list-row.focused');
+      return !!r && (r.textContent ?? '').includes(t);
+    }, text),
+  );
+  await page.keyboard.press('Enter');
+}
+
+export async function quickPickRows(page) {
+  return page.locator('.quick-input-widget .quick-input-list .monaco-list-row').allInnerTexts();
+}
+
+export async function activeTabTitle(page) {
+  return page
+    .locator(
+      '.editor-group-container.active .tab.active .label-name, .editor-group-container.active .title-label .label-name',
+    )
+    .first()
+    .innerText({ timeout: 2000 })
+    .catch(() => '');
+}
+
+/** The status bar's "Ln X, Col Y". */
+export async function cursorPosition(page) {
+  const t = await page
+    .locator('#status\\.editor\\.selection, .statusbar-item[id="status.editor.selection"]')
+    .first()
+    .innerText({ timeout: 2000 })
+    .catch(() => '');
+  const m = /Ln (\d+), Col (\d+)/.exec(t);
+  return m ? { line: Number(m[1]), col: Number(m[2]), text: t } : { text: t };
+}
+
+export function statusBarItem(page, text) {
+  return page.locator('.statusbar-item', { hasText: text }).first();
+}
+
+export async function statusBarTexts(page) {
+  return page.locator('.statusbar-item').allInnerTexts();
+}
+
+/** The visible notification toasts: [{text, buttons}]. */
+export async function notifications(page) {
+  return page.evaluate(() =>
+    [
+      ...document.querySelectorAll(
+        '.notifications-toasts .notification-toast, .notifications-center .notification-list-item',
+      ),
+    ].map((el) => ({
+      text: (el.querySelector('.notification-list-item-message')?.textContent ?? el.textContent ?? '').trim(),
+      buttons: [...el.querySelectorAll('.monaco-button, a.monaco-button')]
+        .map((b) => (b.textContent ?? '').trim())
+        .filter(Boolean),
+    })),
+  );
+}
+
+export async function waitForNotification(page, re, timeoutMs = 20000) {
+  return until(
+    `a notification matching ${re}`,
+    async () => (await notifications(page)).find((n) => re.test(n.text)),
+    timeoutMs,
+  );
+}
+
+export async function clearNotifications(page) {
+  await runCommand(page, 'Notifications: Clear All Notifications', 6000).catch(() => {});
+  await page.keyboard.press('Escape').catch(() => {});
+  await until('the notifications to clear', async () => (await notifications(page)).length === 0, 3000).catch(() => {});
+}
+
+/** The frame that holds the panel's page (nested iframes inside the webview). */
+export async function panelFrame(page, timeoutMs = 30000) {
+  return until(
+    'the Outbound Lens panel (webview) to render',
+    async () => {
+      for (const f of page.frames()) {
+        if (f === page.mainFrame()) continue;
+        const ok = await f
+          .evaluate(() => !!document.querySelector('#viewport') && !!document.querySelector('#filter'))
+          .catch(() => false);
+        if (ok) return f;
+      }
+      return undefined;
+    },
+    timeoutMs,
+  );
+}
+
+/** Code lens texts, each with its on-screen top (for matching to a line). */
+export async function codeLenses(page) {
+  return page.evaluate(() =>
+    [...document.querySelectorAll('.editor-group-container .monaco-editor .codelens-decoration')].map((el) => {
+      const r = el.getBoundingClientRect();
+      return { text: (el.textContent ?? '').trim(), top: r.top, bottom: r.bottom };
+    }),
+  );
+}
+
+/** The on-screen rectangle of the first visible editor line containing `text`. */
+export async function lineRect(page, text) {
+  return page.evaluate((t) => {
+    for (const el of document.querySelectorAll('.editor-group-container .monaco-editor .view-line')) {
+      if ((el.textContent ?? '').replace(/\u00a0/g, ' ').includes(t)) {
+        const r = el.getBoundingClientRect();
+        return { top: r.top, bottom: r.bottom, left: r.left, right: r.right };
+      }
+    }
+    return undefined;
+  }, text);
+}
+
+/** The code lens drawn right above the line containing `text`. */
+export async function lensAbove(page, text) {
+  const line = await lineRect(page, text);
+  if (!line) return undefined;
+  // The lens zone sits between the line above and this one: take the lowest
+  // lens that ends at most one line height above this line's top.
+  const height = line.bottom - line.top;
+  const above = (await codeLenses(page)).filter(
+    (l) => l.text && l.bottom <= line.top + 4 && line.top - l.bottom < height,
+  );
+  above.sort((a, b) => b.bottom - a.bottom);
+  return above[0]?.text;
+}
+
+/** The ::after text of decorations on the line containing `text` (CSS content, not DOM text). */
+export async function decorationAfter(page, text) {
+  return page.evaluate((t) => {
+    for (const el of document.querySelectorAll('.editor-group-container .monaco-editor .view-line')) {
+      if (!(el.textContent ?? '').replace(/\u00a0/g, ' ').includes(t)) continue;
+      const out = [];
+      for (const span of el.querySelectorAll('span')) {
+        const c = getComputedStyle(span, '::after').content;
+        if (c && c !== 'none' && c !== 'normal') out.push(c);
+      }
+      return out.join(' ');
+    }
+    return undefined;
+  }, text);
+}
+
+/** Ctrl+G to a line (1-based) in the active editor. */
+export async function gotoLine(page, line) {
+  await focusWorkbench(page);
+  await page.keyboard.press('Control+G');
+  const input = page.locator('.quick-input-widget input').first();
+  await input.waitFor({ state: 'visible' });
+  await input.fill(`:${line}`);
+  await page.keyboard.press('Enter');
+  await sleep(300);
+}
+
+export function lineOf(file, re) {
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const i = lines.findIndex((l) => re.test(l));
+  if (i < 0) throw new Error(`no line matching ${re} in ${file}`);
+  return { line: i + 1, text: lines[i].trim() };
+}
+
+export function httpGet(url, headers = {}) {
+  return fetch(url, { headers, signal: AbortSignal.timeout(10000) }).then(async (r) => ({
+    status: r.status,
+    body: await r.text(),
+  }));
+}
+
+export { execFileSync };
