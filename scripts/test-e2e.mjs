@@ -71,9 +71,30 @@ async function truth() {
   return JSON.parse(r.body);
 }
 
-/** Waits for the status bar to show `re`. */
-function statusBar(re, ms = 30000) {
-  return until(`the status bar to show ${re}`, async () => (await wb.statusBarTexts(page)).find((t) => re.test(t)), ms);
+/** Waits for the status bar to show `re`; once it says tracing, notes this workbench's helper. */
+async function statusBar(re, ms = 30000) {
+  const text = await until(
+    `the status bar to show ${re}`,
+    async () => (await wb.statusBarTexts(page)).find((t) => re.test(t)),
+    ms,
+  );
+  if (/tracing ·/.test(text)) {
+    const mine = await until('the helper process of this trace', () => {
+      const pids = wb.helperTracePids().filter((p) => wb.descendantOf(p, workbenchPid));
+      return pids.length > 0 && pids;
+    });
+    for (const p of mine) helpersSeen.add(p);
+  }
+  return text;
+}
+
+// Helper processes this workbench started (other runs on the machine may have their own).
+const helpersSeen = new Set();
+let workbenchPid;
+
+/** Every helper this workbench started has exited. */
+function helpersGone(ms = 15000) {
+  return until('the helper to exit', () => [...helpersSeen].every((p) => !wb.pidAlive(p)), ms);
 }
 
 /** Stops a trace left running by a failed step, so the next scenario starts clean. */
@@ -81,7 +102,7 @@ async function ensureNoTrace() {
   const running = (await wb.statusBarTexts(page).catch(() => [])).some((t) => /tracing ·|attaching/.test(t));
   if (running) {
     await wb.runCommand(page, 'Outbound Lens: Stop tracing').catch(() => {});
-    await until('the helper to exit', () => wb.helperTracePids().length === 0, 15000).catch(() => {});
+    await helpersGone().catch(() => {});
   }
   await wb.clearNotifications(page).catch(() => {});
 }
@@ -180,6 +201,7 @@ async function main() {
     keybindings: [{ key: NON_GO_KEY, command: 'outboundLens.trace', args: { pid: sleeper.pid } }],
   });
   const cs = await wb.startCodeServer(dirs);
+  workbenchPid = cs.child.pid;
   browser = await wb.launchBrowser();
   ({ page } = await wb.openWorkbench(browser, cs.url, sampleDir));
   timings.workbench = (Date.now() - t) / 1000;
@@ -331,7 +353,7 @@ async function main() {
     await ensureNoPicker();
     await wb.statusBarItem(page, 'tracing ·').click();
     await statusBar(/Outbound Lens: stopped/, 15000);
-    await until('no outbound-lens-helper tracing', () => wb.helperTracePids().length === 0, 15000);
+    await helpersGone();
     await until('the launched sample to go away with the helper', async () => !(await wb.portInUse(8080)), 10000);
   });
 
@@ -351,7 +373,11 @@ async function main() {
       },
       30000,
     );
-    check(rows.some((x) => /this workspace/.test(x)) || true, '');
+    const ours = rows.filter((x) => x.includes('outboundlens/sample'));
+    check(
+      ours.some((x) => x.includes(`pid ${attached.pid}`)) && rows.some((x) => /this workspace/.test(x)),
+      `the running sample is not listed under "this workspace": ${JSON.stringify(rows)}`,
+    );
     await wb.pickQuickItem(page, `pid ${attached.pid}`);
     await statusBar(/tracing · \d+ req/, 60000);
     await sendRequests(ATTACH, [['/echo', 'e2e-attach-echo-1']]);
@@ -359,7 +385,7 @@ async function main() {
     await checkTuples(frame, 'e2e-attach-echo-1', '/echo', 1);
     await wb.statusBarItem(page, 'tracing ·').click();
     await statusBar(/Outbound Lens: stopped/, 15000);
-    await until('no outbound-lens-helper tracing', () => wb.helperTracePids().length === 0, 15000);
+    await helpersGone();
     const h = await wb.httpGet(`http://${ATTACH}/health`);
     check(
       h.status === 200 && wb.pidAlive(attached.pid),
@@ -377,7 +403,7 @@ async function main() {
     check(/start the service again/i.test(n.text), `the message gives no next step: "${n.text}"`);
     log(`notification: "${n.text}" [${n.buttons.join(', ')}]`);
     await statusBar(/Outbound Lens: stopped/, 10000);
-    await until('no outbound-lens-helper tracing', () => wb.helperTracePids().length === 0, 15000);
+    await helpersGone();
   });
 
   await scenario('failure: a non-Go process (a keybinding with a pid)', async () => {
@@ -387,7 +413,7 @@ async function main() {
     const n = await wb.waitForNotification(page, /NOT_GO|not a Go/, 20000);
     check(/Go programs only/.test(n.text), `the message gives no next step: "${n.text}"`);
     log(`notification: "${n.text}"`);
-    check(wb.helperTracePids().length === 0, 'a helper is still running');
+    check(wb.helperTracePids(sleeper.pid).length === 0, `a helper still traces pid ${sleeper.pid}`);
   });
 
   // Screenshots for the README.
@@ -432,7 +458,7 @@ async function main() {
     );
     log(`notification: "${n.text}" [${n.buttons.join(', ')}]`);
     await shot('no-privileges');
-    check(wb.helperTracePids().length === 0, 'a helper is running');
+    check(wb.helperTracePids(svc.pid).length === 0, `a helper traces pid ${svc.pid}`);
   });
 }
 
@@ -452,7 +478,7 @@ try {
   await wb.killAll();
   wb.removeProfiles();
   // A helper left by a broken run would keep probes attached: end it.
-  for (const pid of wb.helperTracePids()) {
+  for (const pid of [...helpersSeen].filter(wb.pidAlive)) {
     try {
       process.kill(pid, 'SIGINT');
     } catch {
@@ -461,7 +487,7 @@ try {
   }
 }
 
-const leftovers = wb.helperTracePids();
+const leftovers = [...helpersSeen].filter(wb.pidAlive);
 console.log('\n=== workbench end-to-end summary (code-server ' + wb.CODE_SERVER_VERSION + ')');
 for (const r of results) {
   console.log(

@@ -14,21 +14,21 @@
 //                                                 stable that satisfies engines.vscode)
 //   OL_ELECTRON_KEEP=1                            keep the temporary profile (its logs)
 import { accessSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync } from 'node:fs';
-import {
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  readSync,
-  realpathSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { readdirSync, readFileSync, readSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { buildHelper, buildSample, root, run } from './lib.mjs';
-import { freePort, httpGet, killAll, pidAlive, sleep, startProcess, until } from '../test/e2e/workbench.mjs';
+import {
+  freePort,
+  helperTracePids,
+  httpGet,
+  killAll,
+  pidAlive,
+  sleep,
+  startProcess,
+  until,
+} from '../test/e2e/workbench.mjs';
 
 const DOWNLOAD_SERVER = 'https://update.code.visualstudio.com';
 const sampleDir = join(root, 'sample');
@@ -197,24 +197,6 @@ async function ensureDisplay() {
 
 // ---- processes ----
 
-/** Helper processes tracing `pid` (executable outbound-lens-helper, argv[1] 'trace', `--pid pid`). */
-function helperTracePidsFor(pid) {
-  const out = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const exe = basename(readlinkSync(`/proc/${d}/exe`)).replace(/ \(deleted\)$/, '');
-      if (exe !== 'outbound-lens-helper') continue;
-      const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-      const i = argv.indexOf('--pid');
-      if (argv[1] === 'trace' && i > 0 && argv[i + 1] === String(pid)) out.push(Number(d));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
-
 /** VS Code processes of this run: their command line names our private profile directory. */
 function vscodePids(profile) {
   const out = [];
@@ -351,7 +333,7 @@ async function main() {
   if (failure) throw fatal(`the suite failed inside VS Code (${describe(failure)}); its output is above`);
 
   // What the suite checked from inside, checked again from outside after VS Code has exited.
-  const left = helperTracePidsFor(svc.pid);
+  const left = helperTracePids(svc.pid);
   if (left.length)
     throw fatal(`outbound-lens-helper still tracing pid ${svc.pid} after VS Code exited: ${left.join(' ')}`);
   const h = await httpGet(`http://${SERVICE}/health`).catch((e) => ({ status: e.message }));
@@ -364,7 +346,7 @@ const state = { profile: undefined, servicePid: undefined };
 async function cleanup() {
   if (state.profile) await killPids(vscodePids(state.profile), 'VS Code processes of this run');
   // A helper our VS Code started for the sample, if a failure left one (it also exits with its parent).
-  if (state.servicePid) await killPids(helperTracePidsFor(state.servicePid), 'helpers tracing the sample');
+  if (state.servicePid) await killPids(helperTracePids(state.servicePid), 'helpers tracing the sample');
   await killAll();
   if (xvfb && xvfb.exitCode === null) {
     xvfb.kill('SIGTERM');

@@ -3,22 +3,14 @@
 // project's node_modules, driven by Playwright in Debian's Chromium.
 // Installs what it needs, idempotently, when run as root.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import {
-  chmodSync,
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  readlinkSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import common from './common.cjs';
+
+export const { sleep, until, helperTracePids } = common;
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CODE_SERVER_VERSION = '4.100.3';
@@ -171,23 +163,6 @@ export async function killAll() {
   started.length = 0;
 }
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-export async function until(what, fn, ms = 20000, every = 200) {
-  const t0 = Date.now();
-  let last;
-  while (Date.now() - t0 < ms) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false && v !== null) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(every);
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? ` (last error: ${last.message})` : ''}`);
-}
-
 export function freePort() {
   return new Promise((res, rej) => {
     const s = createServer();
@@ -246,21 +221,19 @@ export function startProcess(name, cmd, args, { pattern, timeoutMs = 30000, env,
   });
 }
 
-/** Processes whose executable is the helper and that are tracing (not `routes`/`ps`/`check`). */
-export function helperTracePids() {
-  const out = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
+/** Whether `ancestor` is `pid`'s parent, or its parent's, and so on. */
+export function descendantOf(pid, ancestor) {
+  for (let p = pid, i = 0; p > 1 && i < 64; i++) {
+    if (p === ancestor) return true;
     try {
-      const exe = readlinkSync(`/proc/${d}/exe`);
-      if (basename(exe).replace(/ \(deleted\)$/, '') !== 'outbound-lens-helper') continue;
-      const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-      if (argv[1] === 'trace') out.push(Number(d));
+      // The command name may hold spaces and parentheses: the fields follow the last ')'.
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      p = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
     } catch {
-      /* gone or not ours to read */
+      return false;
     }
   }
-  return out;
+  return false;
 }
 
 export function pidAlive(pid) {

@@ -9,8 +9,9 @@
 'use strict';
 
 const vscode = require('vscode');
-const { readdirSync, readFileSync, readlinkSync } = require('node:fs');
-const { basename, join } = require('node:path');
+const { readFileSync } = require('node:fs');
+const { join } = require('node:path');
+const { sleep, until, helperTracePids } = require('../../e2e/common.cjs');
 
 const EXT_ID = 'outbound-lens.outbound-lens';
 const COMMANDS = ['outboundLens.trace', 'outboundLens.stop', 'outboundLens.showPanel'];
@@ -22,49 +23,14 @@ function env(name) {
 }
 
 const log = (...a) => console.log('[electron-suite]', ...a);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function check(cond, message) {
   if (!cond) throw new Error(message);
 }
 
-/** Polls fn until it returns something other than undefined/false/null. */
-async function until(what, fn, ms = 20000, every = 250) {
-  const t0 = Date.now();
-  let last;
-  while (Date.now() - t0 < ms) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false && v !== null) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(every);
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? ` (last error: ${last.message})` : ''}`);
-}
-
 async function httpGet(url, headers = {}, method = 'GET') {
   const r = await fetch(url, { method, headers, signal: AbortSignal.timeout(10000) });
   return { status: r.status, body: await r.text() };
-}
-
-/** Helper processes tracing `pid` (executable outbound-lens-helper, argv[1] 'trace', `--pid pid`). */
-function helperTracePidsFor(pid) {
-  const out = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const exe = basename(readlinkSync(`/proc/${d}/exe`)).replace(/ \(deleted\)$/, '');
-      if (exe !== 'outbound-lens-helper') continue;
-      const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-      const i = argv.indexOf('--pid');
-      if (argv[1] === 'trace' && i > 0 && argv[i + 1] === String(pid)) out.push(Number(d));
-    } catch {
-      /* gone, or not ours to read */
-    }
-  }
-  return out;
 }
 
 // ---- what the tests share ----
@@ -193,9 +159,9 @@ const tests = [
         60000,
         500,
       ).catch((e) => {
-        throw new Error(`${e.message}; helper processes tracing pid ${pid}: [${helperTracePidsFor(pid).join(', ')}]`);
+        throw new Error(`${e.message}; helper processes tracing pid ${pid}: [${helperTracePids(pid).join(', ')}]`);
       });
-      log(`tracing pid ${pid}: "${started.title}"; helper pid(s) ${helperTracePidsFor(pid).join(', ')}`);
+      log(`tracing pid ${pid}: "${started.title}"; helper pid(s) ${helperTracePids(pid).join(', ')}`);
 
       // The probes are attached a moment after the helper starts: send requests until one is counted.
       const want = new RegExp(`^↗ 1 downstream · ${down.replace(/\./g, '\\.')} · \\d+ req`);
@@ -299,13 +265,11 @@ const tests = [
         state.traceEnded.ok,
         `the trace command failed: ${state.traceEnded.error && state.traceEnded.error.message}`,
       );
-      await until(
-        `no outbound-lens-helper tracing pid ${pid}`,
-        () => helperTracePidsFor(pid).length === 0,
-        15000,
-      ).catch((e) => {
-        throw new Error(`${e.message}: still running ${helperTracePidsFor(pid).join(', ')}`);
-      });
+      await until(`no outbound-lens-helper tracing pid ${pid}`, () => helperTracePids(pid).length === 0, 15000).catch(
+        (e) => {
+          throw new Error(`${e.message}: still running ${helperTracePids(pid).join(', ')}`);
+        },
+      );
       const h = await httpGet(`http://${serviceAddr()}/health`);
       check(h.status === 200, `the traced service answers /health with ${h.status} after stop`);
       const lens = await echoLens();

@@ -1,0 +1,47 @@
+// Small pieces shared by the workbench test (ESM), the test:electron script
+// and its suite, which runs inside VS Code's extension host (CommonJS).
+'use strict';
+const { readdirSync, readFileSync, readlinkSync } = require('node:fs');
+const { basename } = require('node:path');
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls fn until it returns something other than undefined/false/null. */
+async function until(what, fn, ms = 20000, every = 200) {
+  const t0 = Date.now();
+  let last;
+  while (Date.now() - t0 < ms) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false && v !== null) return v;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(every);
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? ` (last error: ${last.message})` : ''}`);
+}
+
+/**
+ * Processes whose executable is the helper and that are tracing (argv[1]
+ * 'trace', not `routes`/`ps`/`check`); with `pid`, only those given `--pid pid`.
+ */
+function helperTracePids(pid) {
+  const out = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const exe = basename(readlinkSync(`/proc/${d}/exe`)).replace(/ \(deleted\)$/, '');
+      if (exe !== 'outbound-lens-helper') continue;
+      const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      if (argv[1] !== 'trace') continue;
+      const i = argv.indexOf('--pid');
+      if (pid === undefined || (i > 0 && argv[i + 1] === String(pid))) out.push(Number(d));
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+  return out;
+}
+
+module.exports = { sleep, until, helperTracePids };
