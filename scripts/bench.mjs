@@ -14,8 +14,17 @@ const DURATION = process.env.OL_BENCH_SECONDS ?? '8';
 const ROUNDS = Number(process.env.OL_BENCH_ROUNDS ?? 3);
 
 if (spawnSync('wrk', ['--version']).error) {
-  console.error('wrk is needed for the benchmark: apt-get install -y wrk');
-  process.exit(1);
+  // Install it when we can (root with apt), as the other scripts do with their tools.
+  if (isRoot() && !spawnSync('apt-get', ['--version']).error) {
+    console.error('installing wrk (apt-get install -y wrk)');
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+    spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'wrk'], { stdio: 'inherit', env });
+  }
+  if (spawnSync('wrk', ['--version']).error) {
+    console.error('wrk is needed for the benchmark: apt-get install -y wrk');
+    process.exit(1);
+  }
 }
 
 function wrk(url, connections = 32) {
@@ -207,6 +216,13 @@ async function main() {
   }
   rmSync(dir, { recursive: true, force: true });
   cleanup();
+
+  // The editor side (activation, palette to first row, panel frames, server memory), in its own process.
+  if (process.env.OL_BENCH_SKIP_EXTENSION !== '1') {
+    console.log('\n--- the extension: npm run bench:extension ---');
+    const ext = spawnSync(process.execPath, [new URL('./bench-extension.mjs', import.meta.url).pathname], { stdio: 'inherit' });
+    if (ext.status !== 0) console.log(`bench:extension exited with ${ext.status ?? ext.signal}`);
+  }
 }
 
 main().catch((e) => {
