@@ -21,12 +21,13 @@ const common = {
 const builds = [
   {
     ...common,
-    entryPoints: { extension: 'src/extension/main.ts' },
+    // extension.js is only the activation stub; it requires ./core at run time.
+    entryPoints: { extension: 'src/extension/main.ts', core: 'src/extension/core.ts' },
     outdir: 'dist',
     platform: 'node',
     format: 'cjs',
     target: 'node20',
-    external: ['vscode'],
+    external: ['vscode', './core'],
   },
   {
     ...common,

@@ -1,27 +1,37 @@
-// Activation only: build the context, register commands. Activated lazily
-// (a command, a Go file, or a restored panel).
+// Activation only: register the commands and the panel serializer, and load
+// the rest (dist/core.js) when first needed or, for the code lenses, right
+// after activation without holding it up. Activated lazily (a command, a Go
+// file, or a restored panel).
 import * as vscode from 'vscode';
-import * as commands from './commands';
-import { Ctx } from './ctx';
-import { registerPanelSerializer } from './panel';
+import type * as Core from './core';
 
-let ctx: Ctx | undefined;
+export const COMMANDS = [
+  'outboundLens.trace',
+  'outboundLens.stop',
+  'outboundLens.showPanel',
+  'outboundLens.statusBarClick',
+  'outboundLens.allowWithoutPassword',
+];
+const PANEL_VIEW_TYPE = 'outboundLens.panel';
 
-export async function activate(context: vscode.ExtensionContext): Promise<void> {
-  const c = (ctx = new Ctx(context));
-  context.subscriptions.push(c);
-  const register = (id: string, factory: (ctx: Ctx) => (...args: unknown[]) => unknown) =>
-    context.subscriptions.push(vscode.commands.registerCommand(id, factory(c)));
-  register('outboundLens.trace', commands.trace);
-  register('outboundLens.stop', commands.stop);
-  register('outboundLens.showPanel', commands.showPanel);
-  register('outboundLens.statusBarClick', commands.statusBarClick);
-  register('outboundLens.allowWithoutPassword', commands.allowWithoutPassword);
-  context.subscriptions.push(registerPanelSerializer(c));
-  // The server serves code lenses on Go files; start it now (activation was by a Go file or a command).
-  await c.startClient().catch((e: Error) => c.output.error(`could not start the insight server: ${e.message}`));
+let core: typeof Core | undefined;
+// A separate bundle next to this one (scripts/bundle.mjs keeps it out of extension.js).
+const load = (): typeof Core => (core ??= require('./core') as typeof Core);
+
+export function activate(context: vscode.ExtensionContext): void {
+  for (const id of COMMANDS) {
+    context.subscriptions.push(
+      vscode.commands.registerCommand(id, (...args: unknown[]) => load().run(context, id, args)),
+    );
+  }
+  context.subscriptions.push(
+    vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {
+      deserializeWebviewPanel: async (panel) => load().revivePanel(context, panel),
+    }),
+  );
+  setImmediate(() => void load().startClient(context));
 }
 
 export async function deactivate(): Promise<void> {
-  await ctx?.controller.stop();
+  await core?.deactivate();
 }

@@ -209,11 +209,3 @@ export async function openLocation(file: string, line: number): Promise<void> {
     viewColumn: vscode.ViewColumn.One,
   });
 }
-
-export function registerPanelSerializer(ctx: Ctx): vscode.Disposable {
-  return vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {
-    async deserializeWebviewPanel(panel: vscode.WebviewPanel) {
-      Panel.revive(ctx, panel);
-    },
-  });
-}

@@ -55,6 +55,9 @@ interface Entry {
   row: Row;
 }
 
+/** What a log slot before logStart holds: nothing (those slots are never read). */
+const DROPPED = { seq: 0, row: undefined } as unknown as Entry;
+
 export class Store {
   private maxRecords: number;
   private seq = 0;
@@ -272,7 +275,9 @@ export class Store {
   /** Drops the oldest rows until the records held fit in maxRecords. */
   private enforceCap(): void {
     while (this.recordsHeld + this.pendingCount > this.maxRecords && this.logStart < this.log.length) {
-      const e = this.log[this.logStart++];
+      const e = this.log[this.logStart];
+      // Entries before logStart are never read again: let the dropped row go now, not at the next compaction.
+      this.log[this.logStart++] = DROPPED;
       if (e.row.seq !== e.seq || this.rows.get(e.row.key) !== e.row) continue; // stale entry
       this.rows.delete(e.row.key);
       const n = (e.row.request ? 1 : 0) + e.row.outbound.length;
