@@ -939,7 +939,7 @@ function report(r, skipped, partial) {
         `    load + activate() call     ${ms(median(w.map((x) => x.load + x.call)), 0)}   (what "Show Running Extensions" shows)`,
       );
       say(
-        `    activate() promise settled ${ms(m('resolved'), 0)}   (after the call returned; includes starting the insight server)`,
+        `    activate() promise settled ${ms(m('resolved'), 0)}   (activate() returns at once; dist/core.js and the insight server load right after)`,
       );
       say(`    runs (load/call/resolved)  ${w.map((x) => `${x.load}/${x.call}/${x.resolved}`).join('  ')}`);
       if (partial.workbench) say(`    only ${partial.workbench}`);

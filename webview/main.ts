@@ -119,18 +119,42 @@ function addRows(incoming: Row[]): void {
     indexByKey.clear();
     rows.forEach((r, i) => indexByKey.set(r.key, i));
   }
+  scheduleHaystacks();
+}
+
+function hay(r: Row): string {
+  let h = hayCache.get(r);
+  if (h === undefined) hayCache.set(r, (h = haystack(r)));
+  return h;
+}
+
+// The filter's search text is built while the panel is idle, a few
+// milliseconds at a time, so the first keystroke in the filter does not have
+// to build it for every row at once.
+let hayFrom = 0;
+let hayScheduled = false;
+function scheduleHaystacks(): void {
+  if (hayScheduled) return;
+  hayScheduled = true;
+  const idle = (cb: (d: { timeRemaining(): number }) => void): void => {
+    if (typeof requestIdleCallback === 'function') requestIdleCallback(cb);
+    else setTimeout(() => cb({ timeRemaining: () => 8 }), 50);
+  };
+  idle(function work(deadline) {
+    if (hayFrom > rows.length) hayFrom = 0; // rows were trimmed or cleared
+    while (hayFrom < rows.length && deadline.timeRemaining() > 1) {
+      const end = Math.min(rows.length, hayFrom + 500);
+      for (; hayFrom < end; hayFrom++) hay(rows[hayFrom]);
+    }
+    if (hayFrom < rows.length) idle(work);
+    else hayScheduled = false;
+  });
 }
 
 function visibleRows(): Row[] {
   const f = parseFilter(state.filter);
   if (!f.text.length && !f.route.length && !f.host.length) return rows;
-  return rows.filter((r) =>
-    matches(r, f, () => {
-      let h = hayCache.get(r);
-      if (h === undefined) hayCache.set(r, (h = haystack(r)));
-      return h;
-    }),
-  );
+  return rows.filter((r) => matches(r, f, () => hay(r)));
 }
 
 function rowLines(r: Row, out: Line[]): void {
