@@ -52,7 +52,8 @@ async function startHelper(helper, pid, outFile) {
   child.stderr.on('data', (d) => (err += d));
   let readyMs = null;
   for (let i = 0; readyMs === null; i++) {
-    if (readFileSync(outFile, 'utf8').startsWith('{"type":"ready"')) readyMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    if (readFileSync(outFile, 'utf8').startsWith('{"type":"ready"'))
+      readyMs = Number(process.hrtime.bigint() - t0) / 1e6;
     else if (child.exitCode !== null || i > 2000) throw new Error(`helper did not become ready:\n${err}`);
     else await sleep(2);
   }
@@ -141,7 +142,11 @@ function fileOffset(elf, vaddr) {
   for (let i = 0; i < phnum; i++) {
     const ph = Number(phoff) + i * phentsize;
     const [type, flags] = [elf.readUInt32LE(ph), elf.readUInt32LE(ph + 4)];
-    const [offset, va, filesz] = [elf.readBigUInt64LE(ph + 8), elf.readBigUInt64LE(ph + 16), elf.readBigUInt64LE(ph + 32)];
+    const [offset, va, filesz] = [
+      elf.readBigUInt64LE(ph + 8),
+      elf.readBigUInt64LE(ph + 16),
+      elf.readBigUInt64LE(ph + 32),
+    ];
     if (type === 1 && flags & 1 && vaddr >= va && vaddr < va + filesz) return vaddr - va + offset;
   }
   throw new Error('address not in an executable segment');
@@ -160,13 +165,23 @@ async function main() {
   const sample = buildSample();
   const down = '127.0.0.1:18091';
   const addr = '127.0.0.1:18090';
-  const { child: downstream } = await startAndWait(sample.downstream, ['-addr', down, '-raw', '127.0.0.1:18092'], /listening on/);
-  const { child: service } = await startAndWait(sample.service, ['-addr', addr, '-downstream', `http://${down}`, '-raw', '127.0.0.1:18092'], /listening on/);
+  const { child: downstream } = await startAndWait(
+    sample.downstream,
+    ['-addr', down, '-raw', '127.0.0.1:18092'],
+    /listening on/,
+  );
+  const { child: service } = await startAndWait(
+    sample.service,
+    ['-addr', addr, '-downstream', `http://${down}`, '-raw', '127.0.0.1:18092'],
+    /listening on/,
+  );
   const cleanup = () => [downstream, service].forEach((c) => c.exitCode === null && c.kill('SIGTERM'));
   process.on('exit', cleanup);
 
   const dir = mkdtempSync(join(tmpdir(), 'ol-bench-'));
-  console.log(`Outbound Lens benchmark: wrk -t2 -c32 -d${DURATION}s on the sample's GET /health, ${ROUNDS} rounds of untraced then traced`);
+  console.log(
+    `Outbound Lens benchmark: wrk -t2 -c32 -d${DURATION}s on the sample's GET /health, ${ROUNDS} rounds of untraced then traced`,
+  );
   wrk(`http://${addr}/health`); // warm up
   const base = [];
   const traced = [];
@@ -188,31 +203,51 @@ async function main() {
     lost += stats?.lost ?? 0;
     events += stats?.events ?? 0;
     seen += requests;
-    console.log(`  round ${i + 1}: untraced ${base[i].rps.toFixed(0)} req/s, traced ${traced[i].rps.toFixed(0)} req/s, helper ${(cpu[i] * 100).toFixed(0)}% CPU, ready in ${h.readyMs.toFixed(0)} ms`);
+    console.log(
+      `  round ${i + 1}: untraced ${base[i].rps.toFixed(0)} req/s, traced ${traced[i].rps.toFixed(0)} req/s, helper ${(cpu[i] * 100).toFixed(0)}% CPU, ready in ${h.readyMs.toFixed(0)} ms`,
+    );
   }
   // The highest event rate: every request calls the downstream, 64 in flight.
   const h = await startHelper(helper, service.pid, join(dir, 'echo.ndjson'));
   const echo = wrk(`http://${addr}/echo`, 64);
   rss.push(h.peakRssKiB());
   const echoRun = await h.stop();
-  const b = { rps: median(base.map((x) => x.rps)), p50: median(base.map((x) => x.p50)), p99: median(base.map((x) => x.p99)) };
-  const t = { rps: median(traced.map((x) => x.rps)), p50: median(traced.map((x) => x.p50)), p99: median(traced.map((x) => x.p99)) };
+  const b = {
+    rps: median(base.map((x) => x.rps)),
+    p50: median(base.map((x) => x.p50)),
+    p99: median(base.map((x) => x.p99)),
+  };
+  const t = {
+    rps: median(traced.map((x) => x.rps)),
+    p50: median(traced.map((x) => x.p50)),
+    p99: median(traced.map((x) => x.p99)),
+  };
   console.log('\nresults (medians)');
   console.log(`  throughput untraced        ${b.rps.toFixed(0)} req/s`);
   console.log(`  throughput traced          ${t.rps.toFixed(0)} req/s`);
   console.log(`  ratio traced/untraced      ${(t.rps / b.rps).toFixed(3)}   (target >= 0.97)`);
-  console.log(`  p50 latency                ${b.p50.toFixed(3)} ms -> ${t.p50.toFixed(3)} ms (+${(t.p50 - b.p50).toFixed(3)} ms)`);
-  console.log(`  p99 latency                ${b.p99.toFixed(3)} ms -> ${t.p99.toFixed(3)} ms (+${(t.p99 - b.p99).toFixed(3)} ms)`);
+  console.log(
+    `  p50 latency                ${b.p50.toFixed(3)} ms -> ${t.p50.toFixed(3)} ms (+${(t.p50 - b.p50).toFixed(3)} ms)`,
+  );
+  console.log(
+    `  p99 latency                ${b.p99.toFixed(3)} ms -> ${t.p99.toFixed(3)} ms (+${(t.p99 - b.p99).toFixed(3)} ms)`,
+  );
   console.log(`  helper CPU while traced    ${(median(cpu) * 100).toFixed(0)}% of one core`);
-  console.log(`  helper start to ready      ${median(ready).toFixed(0)} ms (max ${Math.max(...ready).toFixed(0)} ms; target <= 1000)`);
+  console.log(
+    `  helper start to ready      ${median(ready).toFixed(0)} ms (max ${Math.max(...ready).toFixed(0)} ms; target <= 1000)`,
+  );
   console.log(`  helper peak RSS            ${(Math.max(...rss) / 1024).toFixed(1)} MiB`);
   console.log(`  events / requests traced   ${events} / ${seen} (/health)`);
   console.log(`  events lost on /health     ${lost}   (target 0)`);
-  console.log(`  /echo traced, 64 in flight ${echo.rps.toFixed(0)} req/s: ${echoRun.requests} requests, ${echoRun.outbound} outbound records, ${echoRun.stats?.lost ?? '?'} events lost (target 0)`);
+  console.log(
+    `  /echo traced, 64 in flight ${echo.rps.toFixed(0)} req/s: ${echoRun.requests} requests, ${echoRun.outbound} outbound records, ${echoRun.stats?.lost ?? '?'} events lost (target 0)`,
+  );
   const cost = uprobeCostNs(dir);
   if (cost !== null) {
     const hits = 5; // ServeHTTP entry + RET, Gin entry + RET, newproc1 RET (net/http starts a goroutine per request)
-    console.log(`  one uprobe hit, no BPF     ${(cost / 1000).toFixed(2)} us on this machine; /health takes ${hits} hits a request = ${((hits * cost) / 1000).toFixed(1)} us`);
+    console.log(
+      `  one uprobe hit, no BPF     ${(cost / 1000).toFixed(2)} us on this machine; /health takes ${hits} hits a request = ${((hits * cost) / 1000).toFixed(1)} us`,
+    );
   }
   rmSync(dir, { recursive: true, force: true });
   cleanup();
@@ -220,7 +255,9 @@ async function main() {
   // The editor side (activation, palette to first row, panel frames, server memory), in its own process.
   if (process.env.OL_BENCH_SKIP_EXTENSION !== '1') {
     console.log('\n--- the extension: npm run bench:extension ---');
-    const ext = spawnSync(process.execPath, [new URL('./bench-extension.mjs', import.meta.url).pathname], { stdio: 'inherit' });
+    const ext = spawnSync(process.execPath, [new URL('./bench-extension.mjs', import.meta.url).pathname], {
+      stdio: 'inherit',
+    });
     if (ext.status !== 0) console.log(`bench:extension exited with ${ext.status ?? ext.signal}`);
   }
 }

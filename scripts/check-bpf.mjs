@@ -8,7 +8,9 @@ import { root } from './lib.mjs';
 
 const probeDir = join(root, 'bpf', 'probe');
 if (spawnSync('clang-14', ['--version']).status !== 0) {
-  console.error('clang-14 is not installed, so the BPF objects cannot be rebuilt to compare (apt-get install clang-14 libbpf-dev)');
+  console.error(
+    'clang-14 is not installed, so the BPF objects cannot be rebuilt to compare (apt-get install clang-14 libbpf-dev)',
+  );
   process.exit(1);
 }
 const tmp = mkdtempSync(join(tmpdir(), 'ol-bpf-'));

@@ -13,14 +13,30 @@ async function main() {
   const rawAddr = '127.0.0.1:18082';
   const serviceAddr = '127.0.0.1:18080';
 
-  const { child: downstream } = await startAndWait(sample.downstream, ['-addr', downstreamAddr, '-raw', rawAddr], /listening on/);
+  const { child: downstream } = await startAndWait(
+    sample.downstream,
+    ['-addr', downstreamAddr, '-raw', rawAddr],
+    /listening on/,
+  );
   const children = [downstream];
   const cleanup = () => children.forEach((c) => c.exitCode === null && c.kill('SIGTERM'));
   process.on('exit', cleanup);
 
   const argv = [
-    ...privileged(helper), 'trace', '--format', 'text', '--header', 'x-request-id', '--',
-    sample.service, '-addr', serviceAddr, '-downstream', `http://${downstreamAddr}`, '-raw', rawAddr,
+    ...privileged(helper),
+    'trace',
+    '--format',
+    'text',
+    '--header',
+    'x-request-id',
+    '--',
+    sample.service,
+    '-addr',
+    serviceAddr,
+    '-downstream',
+    `http://${downstreamAddr}`,
+    '-raw',
+    rawAddr,
   ];
   console.log(`$ ${argv.join(' ')}\n`);
   const tracer = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -53,8 +69,11 @@ async function main() {
   if (!(await exitedWithin(tracer, 0))) tracer.kill('SIGTERM');
 
   console.log('\nWhat the downstream saw (its view of the same connections):');
-  for (const t of truth) console.log(`  ${t.kind.padEnd(4)} ${String(t.path ?? '').padEnd(12)} from client port ${t.remotePort}`);
-  const echo = lines.split('\n').find((l) => l.startsWith('/echo ') && /127\.0\.0\.1:\d+ -> 127\.0\.0\.1:18081/.test(l));
+  for (const t of truth)
+    console.log(`  ${t.kind.padEnd(4)} ${String(t.path ?? '').padEnd(12)} from client port ${t.remotePort}`);
+  const echo = lines
+    .split('\n')
+    .find((l) => l.startsWith('/echo ') && /127\.0\.0\.1:\d+ -> 127\.0\.0\.1:18081/.test(l));
   if (!echo) {
     console.error(`\nno /echo line with a real tuple was traced:\n${diag}`);
     process.exit(1);

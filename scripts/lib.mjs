@@ -23,7 +23,9 @@ export function run(cmd, args, opts = {}) {
 export function requireGo() {
   const r = spawnSync('go', ['version'], { encoding: 'utf8' });
   if (r.error || r.status !== 0) {
-    throw new Error('Go is needed to build the helper: install Go >= 1.24 (https://go.dev/doc/install) and make sure `go` is on PATH');
+    throw new Error(
+      'Go is needed to build the helper: install Go >= 1.24 (https://go.dev/doc/install) and make sure `go` is on PATH',
+    );
   }
 }
 

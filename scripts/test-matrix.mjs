@@ -4,7 +4,16 @@ import { join } from 'node:path';
 import { root, isRoot } from './lib.mjs';
 import { GO_TOOLCHAINS } from './toolchains.mjs';
 
-const args = ['test', '-count=1', '-timeout', '40m', '-v', '-run', 'TestAttributionUnderConcurrency|TestKeepAliveAndCallSite|TestFanoutAndBackground|TestOnlyTargetProcess', './...'];
+const args = [
+  'test',
+  '-count=1',
+  '-timeout',
+  '40m',
+  '-v',
+  '-run',
+  'TestAttributionUnderConcurrency|TestKeepAliveAndCallSite|TestFanoutAndBackground|TestOnlyTargetProcess',
+  './...',
+];
 const [cmd, argv] = isRoot() ? ['go', args] : ['sudo', ['-E', 'env', `PATH=${process.env.PATH}`, 'go', ...args]];
 console.log(`Go releases: ${GO_TOOLCHAINS.join(', ')}`);
 const r = spawnSync(cmd, argv, {

@@ -27,8 +27,14 @@ const only = process.env.OL_TEST_ONLY?.split(',');
 const want = (s) => !only || only.includes(s);
 
 if (want('go')) {
-  step('gofmt', 'sh', ['-c', 'out=$(gofmt -l bpf test/probe sample); [ -z "$out" ] || { echo "not gofmt-ed: $out"; exit 1; }']);
-  step('go vet', 'sh', ['-c', 'cd bpf && go vet ./... && cd ../test/probe && go vet ./... && cd ../../sample && go vet ./...']);
+  step('gofmt', 'sh', [
+    '-c',
+    'out=$(gofmt -l bpf test/probe sample); [ -z "$out" ] || { echo "not gofmt-ed: $out"; exit 1; }',
+  ]);
+  step('go vet', 'sh', [
+    '-c',
+    'cd bpf && go vet ./... && cd ../test/probe && go vet ./... && cd ../../sample && go vet ./...',
+  ]);
   step('BPF objects are current', process.execPath, [join(root, 'scripts', 'check-bpf.mjs')]);
   step('helper unit tests', 'go', ['test', './...'], { cwd: join(root, 'bpf') });
 }
