@@ -26,15 +26,7 @@ const require = createRequire(import.meta.url);
 const PARTS = new Set((process.env.OL_BENCH_EXT_PARTS ?? '1,2,3,4').split(',').map((s) => s.trim()));
 const RUNS = Math.max(1, Number(process.env.OL_BENCH_EXT_RUNS ?? 5));
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const BROWSER_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+const BROWSER_ARGS = require('../test/e2e/common.cjs').CHROMIUM_ARGS;
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const EXT_ID = `${pkg.publisher}.${pkg.name}`;
 const VSIX = join(root, `${pkg.name}-${pkg.version}.vsix`);

@@ -4,6 +4,17 @@
 const { readdirSync, readFileSync, readlinkSync } = require('node:fs');
 const { basename } = require('node:path');
 
+/** Headless Chromium as the tests and benchmarks run it (Debian's chromium, as root, no GPU). */
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls fn until it returns something other than undefined/false/null. */
@@ -44,4 +55,4 @@ function helperTracePids(pid) {
   return out;
 }
 
-module.exports = { sleep, until, helperTracePids };
+module.exports = { CHROMIUM_ARGS, sleep, until, helperTracePids };

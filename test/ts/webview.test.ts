@@ -12,6 +12,7 @@ import type { OutboundRecord, RequestRecord } from '../../src/shared/records';
 import type { Row } from '../../src/shared/rows';
 import { fixtureRecords, repoRoot } from './support/fixtures';
 import { serveHarness } from './support/webviewHarness';
+import { CHROMIUM_ARGS } from '../e2e/common.cjs';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const MAIN = '/home/dev/sample/main.go';
@@ -62,15 +63,7 @@ before(async () => {
   }
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: CHROMIUM_ARGS,
   });
   ({ url, server } = await serveHarness());
   page = await openPanel();
