@@ -93,11 +93,11 @@ export function trace(ctx: Ctx): Handler {
       // Not root, no capabilities, no sudo and no polkit: nothing could ask for a password.
       const setcap = `setcap ${SETCAP_CAPS} ${shellQuote(ctx.config.helperPath)}`;
       const a = await vscode.window.showErrorMessage(
-        `Outbound Lens needs root or the CAP_BPF and CAP_PERFMON capabilities to trace, and there is no way to get them here (not root, the helper has no capabilities, no sudo, no pkexec). ` +
+        `Outbound Lens needs root or the CAP_BPF and CAP_PERFMON capabilities to trace, and there is no way to get them here (not root, the helper has no capabilities, and no sudo to ask for a password). ` +
           `Ask an administrator to run once: ${setcap} — or install sudo, and tracing will ask for your password in a terminal (outboundLens.privilegeMethod "terminal").`,
         'Copy setcap command',
       );
-      if (a) await vscode.env.clipboard.writeText(`sudo ${setcap}`);
+      if (a) await vscode.env.clipboard.writeText(setcap);
       return;
     }
 

@@ -29,7 +29,14 @@ export function activate(context: vscode.ExtensionContext): void {
       deserializeWebviewPanel: async (panel) => load().revivePanel(context, panel),
     }),
   );
-  setImmediate(() => void load().startClient(context));
+  setImmediate(() => {
+    try {
+      void load().startClient(context);
+    } catch (e) {
+      // A broken install (dist/core.js missing): the commands will say so when run.
+      console.error(`Outbound Lens: could not load the extension's core: ${(e as Error).message}`);
+    }
+  });
 }
 
 export async function deactivate(): Promise<void> {
