@@ -266,16 +266,6 @@ function refresh(): void {
   render();
 }
 
-// Batches of rows arriving close together are drawn once, at the next frame.
-let refreshFrame = 0;
-function scheduleRefresh(): void {
-  if (!refreshFrame)
-    refreshFrame = requestAnimationFrame(() => {
-      refreshFrame = 0;
-      refresh();
-    });
-}
-
 function renderStatus(): void {
   const parts: string[] = [];
   const s = status;
@@ -476,7 +466,7 @@ window.addEventListener('message', (e: MessageEvent<ToPanel>) => {
       dropped = m.dropped;
       if (state.paused) held.push(...m.rows);
       else addRows(m.rows);
-      scheduleRefresh();
+      refresh();
       break;
     case 'status':
       status = m.status;
