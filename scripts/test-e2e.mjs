@@ -7,13 +7,13 @@
 // and check the failure paths' notifications. Needs root (BPF). Installs
 // its own prerequisites (apt packages, code-server into .cache/). Kills
 // everything it started, also on failure; exits non-zero on any failure.
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { buildSample, helperPath } from './lib.mjs';
+import { buildSample } from './lib.mjs';
 import * as wb from '../test/e2e/workbench.mjs';
 
-const { root, log, sleep, until } = wb;
+const { root, log, until } = wb;
 const artifacts = join(root, 'test', 'artifacts');
 const shots = join(root, 'media', 'screenshots');
 const sampleDir = join(root, 'sample');
@@ -190,7 +190,7 @@ async function main() {
       `port ${port} is in use; the test needs it free (the sample's default ports 8080-8082, and ${ATTACH}, ${NOBODY_SVC})`,
     );
   }
-  const down = await wb.startProcess('downstream', downstream, ['-addr', DOWN, '-raw', RAW], {
+  await wb.startProcess('downstream', downstream, ['-addr', DOWN, '-raw', RAW], {
     pattern: /listening on/,
   });
   const sleeper = await wb.startProcess('sleep (a non-Go process)', 'sleep', ['3600']);
