@@ -236,7 +236,7 @@ function lineHtml(l: Line, i: number): string {
       const o = l.row.outbound[l.index];
       const cs = o.callSite;
       return `<div class="line outbound${focus}" role="row" aria-rowindex="${i + 1}" data-i="${i}" ${top}>
-        <span></span><span class="proto">${esc(o.proto)}</span><span class="tuple">${esc(tuple(o))}</span>
+        <span></span><span class="proto">${esc(o.proto)}</span><span class="tuple" title="${esc(tuple(o))}">${esc(tuple(o))}</span>
         <span class="badge ${o.reused ? 'reused' : 'new'}">${o.reused ? 'reused' : 'new'}</span>
         <span class="via">${esc(o.via ?? '')}</span>
         <span class="callsite">${cs ? link('callsite', cs.file, cs.line, `${cs.func} · ${shortFile(cs.file)}:${cs.line}`) : ''}</span></div>`;
