@@ -16,7 +16,6 @@
 // `npm run bench` runs this at its end (OL_BENCH_SKIP_EXTENSION=1 there skips it).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -443,45 +442,11 @@ function helperTracing(wb, pid) {
 // ---------------------------------------------------------------------------
 // Part 3: the panel in headless Chromium with 100k rows.
 
-const THEME = `--vscode-font-family: system-ui, sans-serif; --vscode-font-size: 13px; --vscode-editor-font-family: monospace;
-  --vscode-foreground: #cccccc; --vscode-editor-background: #1e1e1e; --vscode-descriptionForeground: #9d9d9d;
-  --vscode-panel-border: #2b2b2b; --vscode-list-hoverBackground: #2a2d2e; --vscode-focusBorder: #0078d4;
-  --vscode-textLink-foreground: #4daafc; --vscode-button-background: #0078d4; --vscode-button-foreground: #ffffff;
-  --vscode-input-background: #313131; --vscode-input-foreground: #cccccc;`;
-
-/** The page test/ts/support/webviewHarness.ts serves: the bundle under a webview-like CSP, a fake acquireVsCodeApi. */
-function harnessHtml(nonce) {
-  return `<!DOCTYPE html>
-<html lang="en"><head><meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'self' 'unsafe-inline'; font-src 'self'; img-src 'self'; script-src 'nonce-${nonce}'">
-<link rel="stylesheet" href="/dist/webview.css">
-<style>html { ${THEME} }</style>
-</head><body>
-<div id="app"></div>
-<script nonce="${nonce}">
-  window.__posted = [];
-  window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__posted.push(m), getState: () => undefined, setState: () => {} });
-</script>
-<script nonce="${nonce}" src="/dist/webview.js"></script>
-</body></html>`;
-}
-
+/** The page the webview tests use (test/ts/support/webviewHarness.ts): the bundle under a webview-like CSP. */
 async function serveHarness() {
-  const server = createServer((req, res) => {
-    const u = new URL(req.url ?? '/', 'http://x');
-    if (u.pathname === '/dist/webview.js' || u.pathname === '/dist/webview.css') {
-      res.setHeader('content-type', u.pathname.endsWith('.js') ? 'text/javascript' : 'text/css');
-      res.end(readFileSync(join(root, u.pathname)));
-    } else if (u.pathname === '/') {
-      res.setHeader('content-type', 'text/html');
-      res.end(harnessHtml('n' + Math.random().toString(36).slice(2)));
-    } else {
-      res.statusCode = 404;
-      res.end();
-    }
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return { server, url: `http://127.0.0.1:${server.address().port}/` };
+  const { tsImport } = await import('tsx/esm/api');
+  const harness = await tsImport('../test/ts/support/webviewHarness.ts', import.meta.url);
+  return harness.serveHarness();
 }
 
 const TRACE_CATEGORIES = [
