@@ -54,11 +54,6 @@ const NEXT_STEP: Record<string, string> = {
     'Run "Outbound Lens: Allow tracing without a password" (setcap on the helper), or set outboundLens.privilegeMethod to "terminal" to type a sudo password.',
 };
 
-async function onPath(cmd: string): Promise<boolean> {
-  const r = await execa('sh', ['-c', `command -v ${cmd}`], { reject: false, stdin: 'ignore' }).catch(() => undefined);
-  return r?.exitCode === 0;
-}
-
 export function trace(ctx: Ctx): Handler {
   return async (arg?: unknown) => {
     if (ctx.controller.active) {
@@ -89,8 +84,7 @@ export function trace(ctx: Ctx): Handler {
     }
     const decision = decide(facts);
     ctx.output.info(`privileges: ${decision.method} (${decision.reason})`);
-    if (decision.method === 'terminal' && !(await onPath('sudo'))) {
-      // Not root, no capabilities, no sudo and no polkit: nothing could ask for a password.
+    if (decision.method === 'none') {
       const setcap = `setcap ${SETCAP_CAPS} ${shellQuote(ctx.config.helperPath)}`;
       const a = await vscode.window.showErrorMessage(
         `Outbound Lens needs root or the CAP_BPF and CAP_PERFMON capabilities to trace, and there is no way to get them here (not root, the helper has no capabilities, and no sudo to ask for a password). ` +

@@ -12,6 +12,8 @@ export interface PrivilegeFacts {
   /** `helper check` said canTrace (root, or file capabilities on the helper). */
   helperCanTrace: boolean;
   sudoNoPassword: boolean;
+  /** sudo is installed, so a terminal can ask for a password. */
+  sudoAvailable: boolean;
   pkexecAvailable: boolean;
   /** A graphical session, so a polkit agent can show its prompt. */
   displayPresent: boolean;
@@ -19,11 +21,20 @@ export interface PrivilegeFacts {
 }
 
 export interface PrivilegeDecision {
-  method: PrivilegeMethod;
+  /** none: not root, no capabilities, and no sudo to ask for a password. */
+  method: PrivilegeMethod | 'none';
   reason: string;
 }
 
 export function decide(f: PrivilegeFacts): PrivilegeDecision {
+  const d = ladder(f);
+  // sudo and the terminal route both run sudo: without it nothing can ask for a password.
+  if ((d.method === 'sudo' || d.method === 'terminal') && !f.sudoAvailable)
+    return { method: 'none', reason: `${d.reason}, but sudo is not installed` };
+  return d;
+}
+
+function ladder(f: PrivilegeFacts): PrivilegeDecision & { method: PrivilegeMethod } {
   switch (f.setting) {
     case 'root':
       return { method: 'direct', reason: 'outboundLens.privilegeMethod is "root": running the helper directly' };
@@ -82,14 +93,19 @@ export async function gatherFacts(
   const isRoot = process.getuid?.() === 0;
   const check = await helperCheck(helperPath);
   const needMore = !isRoot && !check?.canTrace;
-  const [sudoNoPassword, pkexecAvailable] =
+  const [sudoNoPassword, sudoAvailable, pkexecAvailable] =
     needMore || setting !== 'auto'
-      ? await Promise.all([succeeds('sudo', ['-n', 'true']), succeeds('sh', ['-c', 'command -v pkexec'])])
-      : [false, false];
+      ? await Promise.all([
+          succeeds('sudo', ['-n', 'true']),
+          succeeds('sh', ['-c', 'command -v sudo']),
+          succeeds('sh', ['-c', 'command -v pkexec']),
+        ])
+      : [false, false, false];
   return {
     isRoot,
     helperCanTrace: !!check?.canTrace,
     sudoNoPassword,
+    sudoAvailable,
     pkexecAvailable,
     displayPresent: !!(env.DISPLAY || env.WAYLAND_DISPLAY),
     setting,

@@ -6,6 +6,7 @@ const none: PrivilegeFacts = {
   isRoot: false,
   helperCanTrace: false,
   sudoNoPassword: false,
+  sudoAvailable: true,
   pkexecAvailable: false,
   displayPresent: false,
   setting: 'auto',
@@ -35,6 +36,17 @@ test('the setting overrides the ladder', () => {
     'terminal',
     'sudo that needs a password asks in a terminal',
   );
+});
+
+test('without sudo, the routes that run it are no way at all', () => {
+  const noSudo = { ...none, sudoAvailable: false };
+  assert.equal(decide(noSudo).method, 'none');
+  assert.equal(decide({ ...noSudo, setting: 'terminal' }).method, 'none');
+  assert.equal(decide({ ...noSudo, setting: 'sudo' }).method, 'none');
+  assert.equal(decide({ ...noSudo, isRoot: true }).method, 'direct');
+  assert.equal(decide({ ...noSudo, helperCanTrace: true }).method, 'direct');
+  assert.equal(decide({ ...noSudo, pkexecAvailable: true, displayPresent: true }).method, 'pkexec');
+  assert.match(decide(noSudo).reason, /sudo is not installed/);
 });
 
 test('every decision says why', () => {
