@@ -130,34 +130,28 @@ export function track(child, name) {
   return child;
 }
 
+/** Our children run in their own process group: signal the group, else the child alone. */
+function signalGroup(child, sig) {
+  try {
+    process.kill(-child.pid, sig);
+  } catch {
+    try {
+      child.kill(sig);
+    } catch {
+      /* gone */
+    }
+  }
+}
+
 export async function killAll() {
   for (const { child, name } of started.reverse()) {
     if (child.exitCode !== null || child.signalCode !== null) continue;
-    try {
-      // Our children run in their own process group: end the group.
-      process.kill(-child.pid, 'SIGTERM');
-    } catch {
-      try {
-        child.kill('SIGTERM');
-      } catch {
-        /* gone */
-      }
-    }
+    signalGroup(child, 'SIGTERM');
     const exited = await Promise.race([
       new Promise((r) => child.once('exit', () => r(true))),
       sleep(3000).then(() => false),
     ]);
-    if (!exited) {
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        try {
-          child.kill('SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }
-    }
+    if (!exited) signalGroup(child, 'SIGKILL');
     if (process.env.OL_E2E_VERBOSE) log(`stopped ${name}`);
   }
   started.length = 0;
