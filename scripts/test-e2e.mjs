@@ -434,14 +434,25 @@ async function main() {
   await scenario('failure: no privileges (code-server as uid 65534, no sudo/pkexec)', async () => {
     const hasSudo = spawnSync('sh', ['-c', 'command -v sudo || command -v pkexec'], { encoding: 'utf8' }).stdout.trim();
     check(!hasSudo, `this machine has ${hasSudo}; the scenario needs a machine without sudo and pkexec`);
+    // A user whose PATH has no Go: build-and-launch must say so. The extension
+    // host takes its environment either from the user's login shell (whose
+    // /etc/profile PATH has no Go here) or, when that cannot run (nobody's
+    // shell is nologin), from code-server's own: strip Go from that one too.
+    const PATH = (process.env.PATH ?? '')
+      .split(':')
+      .filter((d) => d && !existsSync(join(d, 'go')))
+      .join(':');
+    for (const path of [PATH, '/usr/local/bin:/usr/bin:/bin']) {
+      const go = spawnSync('sh', ['-c', 'command -v go'], { encoding: 'utf8', env: { PATH: path } }).stdout.trim();
+      check(!go, `go is at ${go} on the unprivileged user's PATH; the scenario needs a PATH without Go`);
+    }
     const ndirs = wb.prepareProfile(vsix, { owner: NOBODY });
-    const ncs = await wb.startCodeServer(ndirs, { owner: NOBODY });
+    const ncs = await wb.startCodeServer(ndirs, { owner: NOBODY, env: { PATH } });
     const svc = await wb.startProcess('sample (unprivileged)', service, ['-addr', NOBODY_SVC], {
       pattern: /listening on/,
       ...NOBODY,
     });
     ({ page } = await wb.openWorkbench(browser, ncs.url, sampleDir));
-    // This user's login shell puts no Go on PATH: build-and-launch must say so.
     await wb.runCommand(page, 'Outbound Lens: Trace outbound connections');
     await wb.pickQuickItem(page, 'Build and launch the workspace service under tracing');
     const g = await wb.waitForNotification(page, /go build failed/, 30000);
