@@ -7,11 +7,11 @@
 // not (older Delve, or the event came before activation), an attach
 // configuration's `processId` is used, and last the newest `__debug_bin*`
 // process that `helper ps` lists (what Delve builds for launch configs).
-import execa from 'execa';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import * as vscode from 'vscode';
+import { goBuild } from './goBuild';
 import type { TraceTarget } from './traceSession';
 import { listGoProcesses, workspaceModule, type GoProcess } from './helperCli';
 
@@ -122,14 +122,9 @@ export async function buildWorkspace(dir: string): Promise<string | undefined> {
   return vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Outbound Lens: go build ${basename(dir)}` },
     async () => {
-      const r = await execa('go', ['build', '-o', out, '.'], { cwd: dir, reject: false, all: true });
-      if (r.exitCode !== 0) {
-        // With reject: false a failed spawn resolves too: say why rather than print nothing.
-        const spawnFailed = r.exitCode === undefined || (r as { code?: string }).code === 'ENOENT';
-        const detail = spawnFailed
-          ? `could not run \`go\` (${(r as { originalMessage?: string }).originalMessage ?? r.command}). Install Go, or make sure \`go\` is on the PATH VS Code starts with (PATH=${process.env.PATH ?? ''}), then try again.`
-          : String(r.all ?? r.stderr).slice(-500);
-        void vscode.window.showErrorMessage(`Outbound Lens: go build failed: ${detail}`);
+      const r = await goBuild(dir, out);
+      if (!r.ok) {
+        void vscode.window.showErrorMessage(`Outbound Lens: go build failed: ${r.detail}`);
         return undefined;
       }
       return out;
