@@ -55,6 +55,11 @@ let status: TraceStatus = { state: 'idle', requests: 0 };
 let dropped = 0;
 let maxSeq = state.clearedSeq;
 const hayCache = new WeakMap<Row, string>();
+// Rows appended or replaced since `lines` was built. With no filter and no
+// grouping they update `lines` in place instead of a rebuild over every row;
+// undefined when only a rebuild will do (rows trimmed or cleared).
+let changed: { appended: Row[]; replaced: Row[] } | undefined;
+let linesPlain = false; // `lines` was built with no filter and no grouping
 
 // ---- DOM ----
 const app = document.getElementById('app')!;
@@ -108,16 +113,20 @@ function addRows(incoming: Row[]): void {
     if (r.seq <= state.clearedSeq) continue;
     maxSeq = Math.max(maxSeq, r.seq);
     const i = indexByKey.get(r.key);
-    if (i !== undefined && rows[i]?.key === r.key) rows[i] = r;
-    else {
+    if (i !== undefined && rows[i]?.key === r.key) {
+      rows[i] = r;
+      changed?.replaced.push(r);
+    } else {
       indexByKey.set(r.key, rows.length);
       rows.push(r);
+      changed?.appended.push(r);
     }
   }
   if (rows.length > MAX_ROWS) {
     rows = rows.slice(rows.length - MAX_ROWS);
     indexByKey.clear();
     rows.forEach((r, i) => indexByKey.set(r.key, i));
+    changed = undefined;
   }
   scheduleHaystacks();
 }
@@ -163,7 +172,46 @@ function rowLines(r: Row, out: Line[]): void {
   if (isOpen) r.outbound.forEach((_, index) => out.push({ kind: 'out', row: r, index }));
 }
 
+function plain(): boolean {
+  const f = parseFilter(state.filter);
+  return state.group === 'none' && !f.text.length && !f.route.length && !f.host.length;
+}
+
+/** The index in `lines` of the row line of rows[at], by bisection: plain lines are in row order. */
+function lineOf(at: number): number {
+  let lo = 0;
+  let hi = lines.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const l = lines[mid];
+    const idx = l.kind === 'group' ? -1 : (indexByKey.get(l.row.key) ?? -1);
+    if (idx < at) lo = mid + 1;
+    else if (idx > at) hi = mid - 1;
+    else return l.kind === 'out' ? mid - 1 - l.index : mid;
+  }
+  return -1;
+}
+
+/** Brings `lines` up to date with the rows that changed; a rebuild when it cannot be done in place. */
+function updateLines(): void {
+  const c = changed;
+  if (!c || !linesPlain || !plain()) return buildLines();
+  for (const r of c.appended) rowLines(r, lines);
+  for (const r of c.replaced) {
+    const at = lineOf(indexByKey.get(r.key) ?? -1);
+    const old = lines[at];
+    if (old?.kind !== 'row') return buildLines();
+    const now: Line[] = [];
+    rowLines(r, now);
+    lines.splice(at, 1 + (old.expanded ? old.row.outbound.length : 0), ...now);
+  }
+  changed = { appended: [], replaced: [] };
+  linesChanged();
+}
+
 function buildLines(): void {
+  changed = { appended: [], replaced: [] };
+  linesPlain = plain();
   const vis = visibleRows();
   const out: Line[] = [];
   if (state.group === 'none') {
@@ -191,6 +239,10 @@ function buildLines(): void {
     }
   }
   lines = out;
+  linesChanged();
+}
+
+function linesChanged(): void {
   spacer.style.height = `${lines.length * ROW_H}px`;
   emptyEl.textContent = lines.length
     ? ''
@@ -260,7 +312,7 @@ function schedule(): void {
 
 function refresh(): void {
   const atBottom = viewport.scrollTop + viewport.clientHeight >= viewport.scrollHeight - ROW_H;
-  buildLines();
+  updateLines();
   if (atBottom && !state.paused && lines.length * ROW_H > viewport.clientHeight)
     viewport.scrollTop = viewport.scrollHeight;
   render();
@@ -436,6 +488,7 @@ $('clear').addEventListener('click', () => {
   held = [];
   indexByKey.clear();
   expanded.clear();
+  changed = undefined;
   state.focus = -1;
   refresh();
   save();

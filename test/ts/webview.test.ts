@@ -212,6 +212,81 @@ test('state survives the panel being hidden (setState/getState) and pause holds 
   await p3.close();
 });
 
+test('streamed rows update the lines as a rebuild would: appends, replacements, expanded rows', async () => {
+  const p = await browser.newPage({ viewport: { width: 1200, height: 1400 } });
+  p.on('pageerror', (e) => {
+    throw e;
+  });
+  await p.goto(url);
+  const base = fixtureRows()[0];
+  let seq = 0;
+  const row = (i: number, outs: number): Row => ({
+    key: `1:r${i}`,
+    seq: ++seq,
+    kind: 'request',
+    request: { ...(base.request as RequestRecord), id: `r${i}`, path: `/items/${i}` },
+    outbound: Array.from({ length: outs }, (_, k) => ({
+      ...base.outbound[0],
+      request: `r${i}`,
+      sport: 20000 + i * 10 + k,
+    })),
+  });
+  const range = (a: number, b: number) => Array.from({ length: b - a }, (_, k) => a + k);
+  // Every line's text in order (the viewport holds them all).
+  const shown = () =>
+    p.evaluate(() =>
+      [...document.querySelectorAll<HTMLElement>('#lines .line')]
+        .sort((a, b) => Number(a.dataset.i) - Number(b.dataset.i))
+        .map((el) => (el.textContent ?? '').replace(/\s+/g, ' ').trim()),
+    );
+  const rebuilt = async () => {
+    for (const v of ['route', 'none'])
+      await p.evaluate((value) => {
+        const el = document.getElementById('group') as HTMLElement & { value: string };
+        el.value = value;
+        el.dispatchEvent(new Event('change'));
+      }, v);
+    return shown();
+  };
+  const expand = (i: number) => p.locator('#lines .line.row', { hasText: new RegExp(`/items/${i}\\b`) }).click();
+  const outsOf = async (i: number) => {
+    const lines = await shown();
+    const at = lines.findIndex((l) => new RegExp(`/items/${i}\\b`).test(l));
+    let n = 0;
+    while (lines[at + 1 + n]?.startsWith('tcp')) n++;
+    return n;
+  };
+
+  await send(p, {
+    type: 'snapshot',
+    rows: range(0, 10).map((i) => row(i, 1)),
+    dropped: 0,
+    status: { state: 'tracing', pid: 1, requests: 10 },
+  });
+  await expand(2);
+  await send(p, { type: 'rows', rows: [...range(10, 15).map((i) => row(i, 1)), row(2, 3), row(5, 2)], dropped: 0 });
+  let streamed = await shown();
+  assert.equal(await rowCount(p), 15);
+  assert.equal(await outsOf(2), 3, 'the expanded row shows its new outbound records');
+  assert.equal(await outsOf(5), 0);
+  assert.deepEqual(streamed, await rebuilt());
+
+  // a row appended and replaced in one batch; the expanded row shrinks
+  await send(p, { type: 'rows', rows: [row(15, 1), row(16, 1), row(15, 2), row(2, 1)], dropped: 0 });
+  streamed = await shown();
+  assert.equal(await rowCount(p), 17);
+  assert.equal(await outsOf(2), 1);
+  assert.deepEqual(streamed, await rebuilt());
+
+  await expand(15);
+  await send(p, { type: 'rows', rows: [row(15, 3), row(17, 1)], dropped: 0 });
+  streamed = await shown();
+  assert.equal(await outsOf(15), 3);
+  assert.ok(streamed.at(-1)?.includes('/items/17'), 'the appended row is last');
+  assert.deepEqual(streamed, await rebuilt());
+  await p.close();
+});
+
 test('100k rows: only the visible lines are in the DOM, scrolling reaches the end', async () => {
   const p = await openPanel();
   const base = fixtureRows()[0];
