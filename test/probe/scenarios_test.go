@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -453,5 +454,36 @@ func TestWithoutPrivileges(t *testing.T) {
 	}
 	if !strings.Contains(string(out), `"code":"NO_PRIVILEGES"`) || !strings.Contains(string(out), "setcap") {
 		t.Fatalf("want a NO_PRIVILEGES error that explains setcap, got %s", out)
+	}
+}
+
+// TestLaunchDirAndEnv: --cwd and --env shape the launched service's
+// working directory (a relative binary is found there) and environment.
+func TestLaunchDirAndEnv(t *testing.T) {
+	e := newEnv(t, toolchains[len(toolchains)-1])
+	dir := t.TempDir()
+	argv := e.sampleArgv()
+	if err := os.Symlink(argv[0], filepath.Join(dir, "svc")); err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"--cwd", dir, "--env", "OL_LAUNCH_TEST=a=b", "--", "./svc"}, argv[1:]...)
+	h := startHelper(t, args...)
+	pid := h.waitReady().PID
+	waitFor(t, "the sample to listen", 20*time.Second, func() bool { return strings.Contains(h.stderr.String(), "listening on") })
+	if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); err != nil || cwd != dir {
+		t.Errorf("the service runs in %q (%v), want %q", cwd, err, dir)
+	}
+	environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := strings.Split(string(environ), "\x00")
+	if !slices.Contains(vars, "OL_LAUNCH_TEST=a=b") || !slices.Contains(vars, "PATH="+os.Getenv("PATH")) {
+		t.Errorf("the service's environment lacks OL_LAUNCH_TEST=a=b or the helper's PATH: %q", vars)
+	}
+	e.get("/echo", "cwd1", nil)
+	waitFor(t, "the request", 10*time.Second, func() bool { return h.count("request") >= 1 })
+	if obs := byType(h.stop(), "outbound"); len(obs) == 0 {
+		t.Errorf("no outbound record from the service launched in %s", dir)
 	}
 }

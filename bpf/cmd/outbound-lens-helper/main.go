@@ -22,6 +22,8 @@ trace options:
   --duration D           stop after D (e.g. 30s); default: until interrupted
   --connect SOCKET       stream records to this Unix socket instead of stdout
   --token TOKEN          sent first on --connect, to prove who is connecting
+  --cwd DIR              launch: run the binary in DIR
+  --env NAME=VALUE       launch: add to the binary's environment (repeatable)
 `
 
 func main() {

@@ -118,8 +118,14 @@ func (t *target) watchExit() {
 	close(t.exited)
 }
 
-func launchTarget(argv []string) (*target, error) {
-	path, err := exec.LookPath(argv[0])
+// launchTarget starts argv stopped (ptrace), in dir when given (a relative
+// binary path is then taken from dir too), with env added to ours.
+func launchTarget(argv []string, dir string, env []string) (*target, error) {
+	name := argv[0]
+	if dir != "" && !filepath.IsAbs(name) && strings.ContainsRune(name, '/') {
+		name = filepath.Join(dir, name)
+	}
+	path, err := exec.LookPath(name)
 	if err != nil {
 		return nil, &targetError{"NO_PROCESS", fmt.Errorf("cannot run %s: %v", argv[0], err)}
 	}
@@ -137,6 +143,10 @@ func launchTarget(argv []string) (*target, error) {
 	go func() {
 		runtime.LockOSThread()
 		cmd := exec.Command(path, argv[1:]...)
+		cmd.Dir = dir
+		if len(env) > 0 {
+			cmd.Env = append(os.Environ(), env...)
+		}
 		cmd.Stdout = os.Stderr // stdout carries records
 		cmd.Stderr = os.Stderr
 		cmd.SysProcAttr = &syscall.SysProcAttr{Ptrace: true, Pdeathsig: syscall.SIGTERM, Setpgid: true}

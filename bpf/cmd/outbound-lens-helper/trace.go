@@ -41,6 +41,8 @@ type traceFlags struct {
 	connect  string
 	token    string
 	launch   []string
+	dir      string     // launch: the service's working directory
+	env      headerList // launch: NAME=VALUE added to the service's environment
 }
 
 func parseTraceFlags(args []string) (*traceFlags, error) {
@@ -53,6 +55,8 @@ func parseTraceFlags(args []string) (*traceFlags, error) {
 	fs.DurationVar(&f.duration, "duration", 0, "")
 	fs.StringVar(&f.connect, "connect", "", "")
 	fs.StringVar(&f.token, "token", "", "")
+	fs.StringVar(&f.dir, "cwd", "", "")
+	fs.Var(&f.env, "env", "")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -68,6 +72,13 @@ func parseTraceFlags(args []string) (*traceFlags, error) {
 		return nil, fmt.Errorf("--format %q: use text or ndjson", f.format)
 	case f.connect != "" && f.token == "":
 		return nil, errors.New("--connect needs --token")
+	case f.pid != 0 && (f.dir != "" || len(f.env) > 0):
+		return nil, errors.New("--cwd and --env apply to a binary to launch, not to --pid")
+	}
+	for _, kv := range f.env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return nil, fmt.Errorf("--env %q: use NAME=VALUE", kv)
+		}
 	}
 	f.headers = append(headerList{"traceparent"}, f.headers...)
 	return f, nil
@@ -122,7 +133,7 @@ func runTrace(args []string) int {
 
 	var tgt *target
 	if len(f.launch) > 0 {
-		tgt, err = launchTarget(f.launch)
+		tgt, err = launchTarget(f.launch, f.dir, f.env)
 	} else {
 		tgt, err = attachTarget(f.pid)
 	}

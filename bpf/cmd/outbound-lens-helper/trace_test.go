@@ -1,0 +1,36 @@
+package main
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestParseTraceFlags(t *testing.T) {
+	f, err := parseTraceFlags([]string{"--cwd", "/srv", "--env", "A=1", "--env", "B=x=y", "--header", "x-id", "--", "./svc", "-addr", ":80"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.dir != "/srv" || !slices.Equal(f.env, headerList{"A=1", "B=x=y"}) || !slices.Equal(f.launch, []string{"./svc", "-addr", ":80"}) {
+		t.Errorf("parsed %+v", f)
+	}
+	if !slices.Equal(f.headers, headerList{"traceparent", "x-id"}) {
+		t.Errorf("headers %v", f.headers)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "give a target"},
+		{[]string{"--pid", "1", "--", "/bin/x"}, "not both"},
+		{[]string{"--pid", "1", "--cwd", "/"}, "--cwd and --env apply to a binary to launch"},
+		{[]string{"--pid", "1", "--env", "A=1"}, "--cwd and --env apply to a binary to launch"},
+		{[]string{"--env", "NOEQUALS", "--", "/bin/x"}, `--env "NOEQUALS": use NAME=VALUE`},
+		{[]string{"--env", "=v", "--", "/bin/x"}, "use NAME=VALUE"},
+		{[]string{"--format", "xml", "--pid", "1"}, "use text or ndjson"},
+	} {
+		if _, err := parseTraceFlags(c.args); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: error %v, want %q", c.args, err, c.want)
+		}
+	}
+}
