@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -144,15 +145,15 @@ func launchTarget(argv []string, dir string, env []string) (*target, error) {
 		runtime.LockOSThread()
 		cmd := exec.Command(path, argv[1:]...)
 		cmd.Dir = dir
-		if len(env) > 0 {
-			cmd.Env = append(os.Environ(), env...)
-		}
 		cmd.Stdout = os.Stderr // stdout carries records
 		cmd.Stderr = os.Stderr
 		cmd.SysProcAttr = &syscall.SysProcAttr{Ptrace: true, Pdeathsig: syscall.SIGTERM, Setpgid: true}
+		base := os.Environ()
 		if cred := sudoCredential(); cred != nil {
 			cmd.SysProcAttr.Credential = cred
+			base = append(base, userEnv(cred.Uid)...)
 		}
+		cmd.Env = append(base, env...) // later entries win
 		if err := cmd.Start(); err != nil {
 			started <- err
 			return
@@ -200,6 +201,16 @@ func sudoCredential() *syscall.Credential {
 		return nil
 	}
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+}
+
+// userEnv is HOME, USER and LOGNAME of uid: sudo leaves root's, and a
+// service run as the user who ran sudo should see its own home.
+func userEnv(uid uint32) []string {
+	u, err := user.LookupId(strconv.FormatUint(uint64(uid), 10))
+	if err != nil {
+		return nil
+	}
+	return []string{"HOME=" + u.HomeDir, "USER=" + u.Username, "LOGNAME=" + u.Username}
 }
 
 // resume lets a launched target run once the probes are attached.

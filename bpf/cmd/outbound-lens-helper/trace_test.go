@@ -34,3 +34,13 @@ func TestParseTraceFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestUserEnv(t *testing.T) {
+	// /etc/passwd always has root.
+	if got := userEnv(0); !slices.Equal(got, []string{"HOME=/root", "USER=root", "LOGNAME=root"}) {
+		t.Errorf("userEnv(0) = %q", got)
+	}
+	if got := userEnv(4_000_000_000); got != nil {
+		t.Errorf("an unknown uid: %q, want nothing", got)
+	}
+}
