@@ -7,7 +7,7 @@
 // and check the failure paths' notifications. Needs root (BPF). Installs
 // its own prerequisites (apt packages, code-server into .cache/). Kills
 // everything it started, also on failure; exits non-zero on any failure.
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { buildSample } from './lib.mjs';
@@ -18,13 +18,15 @@ const artifacts = join(root, 'test', 'artifacts');
 const shots = join(root, 'media', 'screenshots');
 const sampleDir = join(root, 'sample');
 const sampleMain = join(sampleDir, 'main.go');
-// The sample's defaults: build-and-launch starts it without arguments.
-const SERVICE = '127.0.0.1:8080';
-const DOWN = '127.0.0.1:8081';
-const RAW = '127.0.0.1:8082';
-// A sample started by hand for the attach scenarios, and one run unprivileged.
-const ATTACH = '127.0.0.1:18380';
-const NOBODY_SVC = '127.0.0.1:18381';
+// Free ports, picked in main(): the launched sample (its arguments come from
+// the outboundLens.launch.args setting), its downstream, a sample started
+// by hand for the attach scenarios, and one run unprivileged.
+let SERVICE;
+let DOWN;
+let RAW;
+let ATTACH;
+let NOBODY_SVC;
+const LAUNCH_ENV = { OL_E2E_LAUNCHED: 'from-settings' };
 const NOBODY = { uid: 65534, gid: 65534 };
 const NON_GO_KEY = 'ctrl+alt+shift+8';
 
@@ -183,13 +185,8 @@ async function main() {
   const { service, downstream } = buildSample();
   timings.package = (Date.now() - t) / 1000;
 
-  for (const p of [SERVICE, DOWN, RAW, ATTACH, NOBODY_SVC]) {
-    const port = Number(p.split(':')[1]);
-    check(
-      !(await wb.portInUse(port)),
-      `port ${port} is in use; the test needs it free (the sample's default ports 8080-8082, and ${ATTACH}, ${NOBODY_SVC})`,
-    );
-  }
+  [SERVICE, DOWN, RAW, ATTACH, NOBODY_SVC] = await distinctFreeAddrs(5);
+  const toDown = ['-downstream', `http://${DOWN}`, '-raw', RAW];
   await wb.startProcess('downstream', downstream, ['-addr', DOWN, '-raw', RAW], {
     pattern: /listening on/,
   });
@@ -199,6 +196,7 @@ async function main() {
   const dirs = wb.prepareProfile(vsix, {
     // A user's keybinding that traces a given pid: how a non-Go process is reached (the pick list shows only Go ones).
     keybindings: [{ key: NON_GO_KEY, command: 'outboundLens.trace', args: { pid: sleeper.pid } }],
+    settings: { 'outboundLens.launch.args': ['-addr', SERVICE, ...toDown], 'outboundLens.launch.env': LAUNCH_ENV },
   });
   const cs = await wb.startCodeServer(dirs);
   workbenchPid = cs.child.pid;
@@ -231,6 +229,16 @@ async function main() {
       'the launched sample to answer /health',
       async () => (await wb.httpGet(`http://${SERVICE}/health`)).status === 200,
       30000,
+    );
+    // It runs in the workspace folder, with the outboundLens.launch settings' arguments and environment.
+    const launched = launchedPids();
+    check(launched.length === 1, `want one launched service, found pids ${launched.join(', ') || 'none'}`);
+    const cwd = readlinkSync(`/proc/${launched[0]}/cwd`);
+    check(cwd === sampleDir, `the launched service runs in ${cwd}, want ${sampleDir}`);
+    const environ = readFileSync(`/proc/${launched[0]}/environ`, 'utf8').split('\0');
+    check(
+      environ.includes(`OL_E2E_LAUNCHED=${LAUNCH_ENV.OL_E2E_LAUNCHED}`),
+      'the launched service lacks the outboundLens.launch.env variable',
     );
 
     await sendRequests(SERVICE, [
@@ -290,7 +298,7 @@ async function main() {
       const seen = JSON.stringify({ line: await wb.lineRect(page, echoFn.text), lenses: await wb.codeLenses(page) });
       throw new Error(`${e.message}; on screen: ${seen}`);
     });
-    check(/↗ 1 downstream · 127\.0\.0\.1:8081 · \d+ req/.test(lens), `lens text: "${lens}"`);
+    check(new RegExp(`↗ 1 downstream · ${re(DOWN)} · \\d+ req`).test(lens), `lens text: "${lens}"`);
     log(`lens: ${lens}`);
     await wb.clearNotifications(page);
     await wb.gotoLine(page, echoFn.line);
@@ -310,7 +318,7 @@ async function main() {
       20000,
       1000,
     );
-    check(/→ 127\.0\.0\.1:8081 ×\d+ \(\d+ new, \d+ reused\)/.test(after), `decoration text: ${after}`);
+    check(new RegExp(`→ ${re(DOWN)} ×\\d+ \\(\\d+ new, \\d+ reused\\)`).test(after), `decoration text: ${after}`);
     log(`decoration on line ${callSite.line} (${text}): ${after}`);
     await wb.clearNotifications(page);
     await wb.gotoLine(page, callSite.line);
@@ -354,11 +362,15 @@ async function main() {
     await wb.statusBarItem(page, 'tracing ·').click();
     await statusBar(/Outbound Lens: stopped/, 15000);
     await helpersGone();
-    await until('the launched sample to go away with the helper', async () => !(await wb.portInUse(8080)), 10000);
+    await until(
+      'the launched sample to go away with the helper',
+      async () => !(await wb.portInUse(Number(SERVICE.split(':')[1]))),
+      10000,
+    );
   });
 
   // ---- attach to a running sample by pid ----
-  const attached = await wb.startProcess('sample (attach target)', service, ['-addr', ATTACH], {
+  const attached = await wb.startProcess('sample (attach target)', service, ['-addr', ATTACH, ...toDown], {
     pattern: /listening on/,
   });
 
@@ -448,17 +460,18 @@ async function main() {
     }
     const ndirs = wb.prepareProfile(vsix, { owner: NOBODY });
     const ncs = await wb.startCodeServer(ndirs, { owner: NOBODY, env: { PATH } });
-    const svc = await wb.startProcess('sample (unprivileged)', service, ['-addr', NOBODY_SVC], {
+    const svc = await wb.startProcess('sample (unprivileged)', service, ['-addr', NOBODY_SVC, ...toDown], {
       pattern: /listening on/,
       ...NOBODY,
     });
     ({ page } = await wb.openWorkbench(browser, ncs.url, sampleDir));
     await wb.runCommand(page, 'Outbound Lens: Trace outbound connections');
     await wb.pickQuickItem(page, 'Build and launch the workspace service under tracing');
-    const g = await wb.waitForNotification(page, /go build failed/, 30000);
+    // Finding the main package is the first `go` it runs.
+    const g = await wb.waitForNotification(page, /go list in .* failed/, 30000);
     check(
       /could not run `go`/.test(g.text) && /PATH/.test(g.text),
-      `the go build failure does not say why: "${g.text}"`,
+      `the failure to run go does not say why: "${g.text}"`,
     );
     log(`notification: "${g.text.slice(0, 200)}…"`);
     await wb.clearNotifications(page);
@@ -473,6 +486,29 @@ async function main() {
     await shot('no-privileges');
     check(wb.helperTracePids(svc.pid).length === 0, `a helper traces pid ${svc.pid}`);
   });
+}
+
+const re = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Processes running a binary that build-and-launch built. */
+function launchedPids() {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return readlinkSync(`/proc/${d}/exe`).includes('/outbound-lens-build-');
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/** n distinct 127.0.0.1 addresses with ports free now. */
+async function distinctFreeAddrs(n) {
+  const ports = new Set();
+  while (ports.size < n) ports.add(await wb.freePort());
+  return [...ports].map((p) => `127.0.0.1:${p}`);
 }
 
 async function ensureNoPicker() {

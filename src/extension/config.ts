@@ -20,6 +20,26 @@ export function readConfig(extensionPath: string): Config {
   };
 }
 
+/** How "Build and launch" builds and starts the workspace service (per folder). */
+export interface LaunchConfig {
+  /** The main package, relative to the folder; empty: found with `go list`. */
+  package: string;
+  args: string[];
+  env: Record<string, string>;
+}
+
+export function readLaunchConfig(folder: vscode.Uri): LaunchConfig {
+  const c = vscode.workspace.getConfiguration('outboundLens.launch', folder);
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(c.get<Record<string, unknown>>('env') ?? {}))
+    if (k && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')) env[k] = String(v);
+  return {
+    package: c.get<string>('package')?.trim() ?? '',
+    args: (c.get<unknown[]>('args') ?? []).filter((a): a is string => typeof a === 'string'),
+    env,
+  };
+}
+
 export function defaultHelperPath(extensionPath: string): string {
   return vscode.Uri.joinPath(vscode.Uri.file(extensionPath), 'bin', `linux-${process.arch}`, 'outbound-lens-helper')
     .fsPath;

@@ -11,7 +11,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import * as vscode from 'vscode';
-import { goBuild } from './goBuild';
+import { readLaunchConfig } from './config';
+import { goBuild, mainPackages } from './goBuild';
 import type { TraceTarget } from './traceSession';
 import { listGoProcesses, workspaceModule, type GoProcess } from './helperCli';
 
@@ -112,17 +113,63 @@ export async function pickTarget(helperPath: string, debugPids: DebugPids): Prom
     void vscode.window.showErrorMessage('Outbound Lens: open the Go service’s folder to build and launch it.');
     return undefined;
   }
-  const bin = await buildWorkspace(folder.uri.fsPath);
-  return bin ? { launch: [bin] } : undefined;
+  return launchWorkspace(folder);
 }
 
-/** `go build` of the folder's main package into a fresh temporary directory. */
-export async function buildWorkspace(dir: string): Promise<string | undefined> {
-  const out = join(mkdtempSync(join(tmpdir(), 'outbound-lens-build-')), basename(dir) || 'service');
+/**
+ * Build and launch: the folder's main package (outboundLens.launch.package,
+ * else the folder's own, else the only one under it, else the user picks)
+ * built into a temporary directory,
+ * started in the folder with outboundLens.launch.args and .env.
+ */
+async function launchWorkspace(folder: vscode.WorkspaceFolder): Promise<TraceTarget | undefined> {
+  const dir = folder.uri.fsPath;
+  const launch = readLaunchConfig(folder.uri);
+  const pkg = launch.package || (await pickMainPackage(dir));
+  if (!pkg) return undefined;
+  const bin = await buildWorkspace(dir, pkg);
+  if (!bin) return undefined;
+  return { launch: [bin, ...launch.args], cwd: dir, env: launch.env };
+}
+
+async function pickMainPackage(dir: string): Promise<string | undefined> {
+  const found = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: 'Outbound Lens: finding main packages' },
+    () => mainPackages(dir),
+  );
+  if (!found.ok) {
+    void vscode.window.showErrorMessage(`Outbound Lens: go list in ${dir} failed: ${found.detail}`);
+    return undefined;
+  }
+  // The folder's own package when it is one, else the only one.
+  if (found.packages[0] === '.' || found.packages.length === 1) return found.packages[0];
+  if (!found.packages.length) {
+    void vscode.window.showErrorMessage(
+      `Outbound Lens: there is no main package in ${dir} to build. Open the service's folder, or set outboundLens.launch.package.`,
+    );
+    return undefined;
+  }
+  const pick = await vscode.window.showQuickPick(
+    found.packages.map((p) => ({ label: p, description: p === '.' ? 'the folder itself' : undefined })),
+    {
+      title: 'Outbound Lens: build and launch which main package?',
+      placeHolder: 'Set outboundLens.launch.package to skip this question',
+    },
+  );
+  return pick?.label;
+}
+
+/** `go build` of the folder's main package pkg into a fresh temporary directory. */
+export async function buildWorkspace(dir: string, pkg = '.'): Promise<string | undefined> {
+  const name = basename(pkg === '.' ? dir : pkg) || 'service';
+  const out = join(mkdtempSync(join(tmpdir(), 'outbound-lens-build-')), name);
   return vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `Outbound Lens: go build ${basename(dir)}` },
+    {
+      location: vscode.ProgressLocation.Notification,
+      title: `Outbound Lens: go build ${pkg === '.' ? basename(dir) : pkg}`,
+    },
     async () => {
-      const r = await goBuild(dir, out);
+      const r = await goBuild(dir, out, pkg);
       if (!r.ok) {
         void vscode.window.showErrorMessage(`Outbound Lens: go build failed: ${r.detail}`);
         return undefined;

@@ -9,7 +9,8 @@ import { NdjsonParser } from './ndjson';
 import { privilegedCommand, type PrivilegeMethod } from './privileges';
 import { openSocketChannel, type SocketChannel } from './socketChannel';
 
-export type TraceTarget = { pid: number } | { launch: string[] };
+/** A running process, or a binary (with its arguments) the helper starts, in cwd with env added. */
+export type TraceTarget = { pid: number } | { launch: string[]; cwd?: string; env?: Record<string, string> };
 
 export interface TraceSessionOptions {
   helperPath: string;
@@ -45,7 +46,11 @@ export function helperTraceArgs(
   for (const h of headers) args.push('--header', h);
   if (channel) args.push('--connect', channel.path, '--token', channel.token);
   if ('pid' in target) args.push('--pid', String(target.pid));
-  else args.push('--', ...target.launch);
+  else {
+    if (target.cwd) args.push('--cwd', target.cwd);
+    for (const [k, v] of Object.entries(target.env ?? {})) args.push('--env', `${k}=${v}`);
+    args.push('--', ...target.launch);
+  }
   return args;
 }
 

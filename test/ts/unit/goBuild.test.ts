@@ -5,14 +5,17 @@ import assert from 'node:assert/strict';
 import execa from 'execa';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { buildErrors, goBuild } from '../../../src/extension/goBuild';
+import { buildErrors, goBuild, mainPackages } from '../../../src/extension/goBuild';
 
 function module(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'ol-gobuild-'));
   writeFileSync(join(dir, 'go.mod'), 'module example.com/svc\n\ngo 1.21\n');
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, name)), { recursive: true });
+    writeFileSync(join(dir, name), text);
+  }
   return dir;
 }
 
@@ -32,7 +35,7 @@ test('a checkout git cannot read builds without the VCS stamp', async () => {
   });
   assert.match(String(plain.all), /error obtaining VCS status/, 'the checkout breaks a plain go build');
   const out = join(dir, 'svc');
-  assert.deepEqual(await goBuild(dir, out, env), { ok: true });
+  assert.deepEqual(await goBuild(dir, out, '.', env), { ok: true });
   assert.ok(existsSync(out));
 });
 
@@ -45,7 +48,7 @@ test('a compile error is reported by its own lines', async () => {
 
 test('no go on PATH says so and shows the PATH', async () => {
   const dir = module({ 'main.go': 'package main\n\nfunc main() {}\n' });
-  const r = await goBuild(dir, join(dir, 'svc'), { PATH: '/nonexistent-bin' });
+  const r = await goBuild(dir, join(dir, 'svc'), '.', { PATH: '/nonexistent-bin' });
   assert.equal(r.ok, false);
   const detail = !r.ok ? r.detail : '';
   assert.match(detail, /could not run `go`/);
@@ -61,4 +64,24 @@ test('module download progress is left out of the error', () => {
   ].join('\n');
   assert.equal(buildErrors(out), 'main.go:5:2: no required module provides package example.com/x');
   assert.ok(buildErrors('x'.repeat(2000)).length <= 501);
+});
+
+test('main packages: the folder’s own first, then by path; libraries left out', async () => {
+  const main = 'package main\n\nfunc main() {}\n';
+  const dir = module({
+    'main.go': main,
+    'cmd/worker/main.go': main,
+    'cmd/api/main.go': main,
+    'internal/store/store.go': 'package store\n',
+  });
+  assert.deepEqual(await mainPackages(dir), { ok: true, packages: ['.', './cmd/api', './cmd/worker'] });
+  const out = join(dir, 'api');
+  assert.deepEqual(await goBuild(dir, out, './cmd/api'), { ok: true });
+  assert.ok(existsSync(out));
+  const none = module({ 'lib.go': 'package lib\n' });
+  assert.deepEqual(await mainPackages(none), { ok: true, packages: [] });
+  const notModule = mkdtempSync(join(tmpdir(), 'ol-gobuild-'));
+  const r = await mainPackages(notModule, { ...process.env, GOENV: 'off', GO111MODULE: 'on' });
+  assert.equal(r.ok, false);
+  assert.match(!r.ok ? r.detail : '', /does not contain main module/);
 });

@@ -35,8 +35,16 @@ test('commands used in code are contributed, and the other way round', () => {
 
 test('settings read in code are contributed with the documented defaults', () => {
   const props = pkg.contributes.configuration.properties;
-  for (const key of ['headers', 'privilegeMethod', 'helperPath', 'maxRecords'])
-    assert.ok(props[`outboundLens.${key}`], key);
+  // Every c.get('key') in config.ts, under the section of the getConfiguration before it.
+  const config = readFileSync(join(repoRoot, 'src', 'extension', 'config.ts'), 'utf8');
+  const read: string[] = [];
+  for (const part of config.split(/getConfiguration\(/).slice(1)) {
+    const section = /^'([\w.]+)'/.exec(part)?.[1];
+    for (const m of part.matchAll(/\.get<.*?>\('(\w+)'\)/g)) read.push(`${section}.${m[1]}`);
+  }
+  assert.ok(read.length >= 7, `settings read: ${read.join(', ')}`);
+  for (const key of read) assert.ok(props[key], `${key} is read but not contributed`);
+  for (const key of Object.keys(props)) assert.ok(read.includes(key), `${key} is contributed but never read`);
   assert.equal(props['outboundLens.maxRecords'].default, 50000);
   assert.deepEqual(props['outboundLens.privilegeMethod'].enum, ['auto', 'root', 'sudo', 'pkexec', 'terminal']);
 });

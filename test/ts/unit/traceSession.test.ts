@@ -53,6 +53,23 @@ test('helper arguments: pid, launch, headers, connect', () => {
     '-addr',
     ':1',
   ]);
+  assert.deepEqual(
+    helperTraceArgs({ launch: ['/tmp/b/svc', '-v'], cwd: '/home/dev/svc', env: { APP_ENV: 'dev', DSN: 'a=b c' } }),
+    [
+      'trace',
+      '--format',
+      'ndjson',
+      '--cwd',
+      '/home/dev/svc',
+      '--env',
+      'APP_ENV=dev',
+      '--env',
+      'DSN=a=b c',
+      '--',
+      '/tmp/b/svc',
+      '-v',
+    ],
+  );
 });
 
 test('stream parsed in order; stop closes stdin and the helper ends', async () => {
