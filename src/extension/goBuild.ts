@@ -1,13 +1,15 @@
 import execa from 'execa';
-import { relative } from 'node:path';
+import { existsSync } from 'node:fs';
+import { isAbsolute, join, relative } from 'node:path';
 
 export type BuildResult = { ok: true } | { ok: false; detail: string };
 
 /**
- * `go build -o out pkg` in dir (pkg relative to dir, default the folder's own package). When only VCS stamping fails (git cannot read
- * the checkout: another user's clone, no git), builds again without the
- * stamp, which the traced binary does not need. A failure's detail says
- * what went wrong: that `go` could not be run, or the build's own errors.
+ * `go build -o out pkg` in dir (pkg as `go build` takes it; default the
+ * folder's own package). When only VCS stamping fails (git cannot read the
+ * checkout: another user's clone, no git), builds again without the stamp,
+ * which the traced binary does not need. A failure's detail says what went
+ * wrong: that `go` could not be run, or the build's own errors.
  */
 export async function goBuild(dir: string, out: string, pkg = '.', env?: NodeJS.ProcessEnv): Promise<BuildResult> {
   const build = (flags: string[]) =>
@@ -16,6 +18,16 @@ export async function goBuild(dir: string, out: string, pkg = '.', env?: NodeJS.
   if (r.exitCode !== 0 && /error obtaining VCS status/.test(String(r.all))) r = await build(['-buildvcs=false']);
   if (r.exitCode === 0) return { ok: true };
   return { ok: false, detail: goFailure(r, env) };
+}
+
+/**
+ * A package as a user writes it in a setting, as `go build` takes it:
+ * `cmd/api`, a directory under dir, becomes `./cmd/api` (bare, Go would
+ * look for it in the standard library); import paths and `./…` stay.
+ */
+export function packageArg(dir: string, pkg: string): string {
+  if (pkg.startsWith('.') || isAbsolute(pkg)) return pkg;
+  return existsSync(join(dir, pkg)) ? `./${pkg}` : pkg;
 }
 
 export type MainPackages = { ok: true; packages: string[] } | { ok: false; detail: string };

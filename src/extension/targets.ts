@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import * as vscode from 'vscode';
 import { readLaunchConfig } from './config';
-import { goBuild, mainPackages } from './goBuild';
+import { goBuild, mainPackages, packageArg } from './goBuild';
 import type { TraceTarget } from './traceSession';
 import { listGoProcesses, workspaceModule, type GoProcess } from './helperCli';
 
@@ -119,13 +119,13 @@ export async function pickTarget(helperPath: string, debugPids: DebugPids): Prom
 /**
  * Build and launch: the folder's main package (outboundLens.launch.package,
  * else the folder's own, else the only one under it, else the user picks)
- * built into a temporary directory,
- * started in the folder with outboundLens.launch.args and .env.
+ * built into a temporary directory, started in the folder with
+ * outboundLens.launch.args and .env.
  */
 async function launchWorkspace(folder: vscode.WorkspaceFolder): Promise<TraceTarget | undefined> {
   const dir = folder.uri.fsPath;
   const launch = readLaunchConfig(folder.uri);
-  const pkg = launch.package || (await pickMainPackage(dir));
+  const pkg = launch.package ? packageArg(dir, launch.package) : await pickMainPackage(dir);
   if (!pkg) return undefined;
   const bin = await buildWorkspace(dir, pkg);
   if (!bin) return undefined;

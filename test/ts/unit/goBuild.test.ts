@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { buildErrors, goBuild, mainPackages } from '../../../src/extension/goBuild';
+import { buildErrors, goBuild, mainPackages, packageArg } from '../../../src/extension/goBuild';
 
 function module(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'ol-gobuild-'));
@@ -76,8 +76,12 @@ test('main packages: the folder’s own first, then by path; libraries left out'
   });
   assert.deepEqual(await mainPackages(dir), { ok: true, packages: ['.', './cmd/api', './cmd/worker'] });
   const out = join(dir, 'api');
-  assert.deepEqual(await goBuild(dir, out, './cmd/api'), { ok: true });
+  assert.deepEqual(await goBuild(dir, out, packageArg(dir, 'cmd/api')), { ok: true });
   assert.ok(existsSync(out));
+  assert.equal(packageArg(dir, 'cmd/api'), './cmd/api');
+  assert.equal(packageArg(dir, './cmd/worker'), './cmd/worker');
+  assert.equal(packageArg(dir, 'example.com/svc/cmd/api'), 'example.com/svc/cmd/api');
+  assert.equal(packageArg(dir, '/abs/dir'), '/abs/dir');
   const none = module({ 'lib.go': 'package lib\n' });
   assert.deepEqual(await mainPackages(none), { ok: true, packages: [] });
   const notModule = mkdtempSync(join(tmpdir(), 'ol-gobuild-'));
