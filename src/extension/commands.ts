@@ -102,16 +102,26 @@ export function trace(ctx: Ctx): Handler {
       target,
       method: decision.method,
       headers: ctx.config.headers,
+      // sudo itself is the terminal's process: no shell, so no shell history
+      // with the token, and its end is the terminal's end.
       openTerminal: (cmd, args) => {
-        terminal = vscode.window.createTerminal({
+        const t = (terminal = vscode.window.createTerminal({
           name: 'Outbound Lens (sudo)',
           iconPath: new vscode.ThemeIcon('pulse'),
-        });
-        terminal.show(false);
-        terminal.sendText([cmd, ...args].map(shellQuote).join(' '), true);
+          shellPath: cmd,
+          shellArgs: args,
+        }));
+        t.show(false);
         void vscode.window.showInformationMessage(
           'Outbound Lens: type your password in the terminal to start tracing. It is not stored.',
         );
+        return new Promise<number | undefined>((resolve) => {
+          const sub = vscode.window.onDidCloseTerminal((closed) => {
+            if (closed !== t) return;
+            sub.dispose();
+            resolve(closed.exitStatus?.code);
+          });
+        });
       },
       stopTerminal: () => {
         const t = terminal;
@@ -120,7 +130,16 @@ export function trace(ctx: Ctx): Handler {
       },
     });
     const r = await done;
-    if (r.error) {
+    if (r.error?.code === 'SUDO_FAILED') {
+      const setcap = `setcap ${SETCAP_CAPS} ${shellQuote(ctx.config.helperPath)}`;
+      const a = await vscode.window.showErrorMessage(
+        `Outbound Lens: ${r.error.message}. If the password was mistyped, trace again. If this account may not use sudo, ask an administrator to run once: ${setcap}`,
+        'Trace again',
+        'Copy setcap command',
+      );
+      if (a === 'Trace again') await vscode.commands.executeCommand('outboundLens.trace', target);
+      else if (a) await vscode.env.clipboard.writeText(setcap);
+    } else if (r.error) {
       const actions = r.error.code === 'NO_PRIVILEGES' ? ['Allow tracing without a password'] : [];
       const next = NEXT_STEP[r.error.code];
       const a = await vscode.window.showErrorMessage(

@@ -19,8 +19,11 @@ export interface TraceSessionOptions {
   headers?: string[];
   /** Called with records in arrival order, in batches. */
   onRecords: (records: TraceRecord[]) => void;
-  /** terminal method: show the user the command to run (it asks for the password). */
-  openTerminal?: (command: string, args: string[]) => void;
+  /**
+   * terminal method: run the command where the user sees it (sudo asks for
+   * the password there); resolves with its exit code when it ends.
+   */
+  openTerminal?: (command: string, args: string[]) => Promise<number | undefined>;
   /** terminal method: stop what openTerminal started (e.g. send Ctrl-C, close it). */
   stopTerminal?: () => void;
   batchMs?: number;
@@ -115,7 +118,17 @@ export class TraceSession {
       helperTraceArgs(this.opts.target, this.opts.headers, channel),
     );
     if (!this.opts.openTerminal) throw new Error('the terminal privilege method needs a terminal');
-    this.opts.openTerminal(cmd, args);
+    void this.opts.openTerminal(cmd, args).then((code) => {
+      if (this.socket || this.finished) return;
+      // sudo ended before the helper connected: a mistyped password, an
+      // account that may not use sudo, or Ctrl-C in the terminal.
+      if (!this.stopping)
+        this.error = {
+          code: 'SUDO_FAILED',
+          message: `sudo in the terminal ended${code === undefined ? '' : ` with exit code ${code}`} before the helper started`,
+        };
+      channel.close();
+    });
     const { socket, rest } = await channel.accepted;
     this.socket = socket;
     if (this.stopping) socket.destroy();

@@ -195,6 +195,8 @@ test(
       openTerminal: (cmd, args) => {
         shown = [cmd, ...args];
         terminal = spawn(args[0], args.slice(1), { stdio: ['pipe', 'inherit', 'inherit'] });
+        const t = terminal;
+        return new Promise((resolve) => t.on('exit', (code) => resolve(code ?? undefined)));
       },
       stopTerminal: () => terminal?.kill('SIGINT'),
     });

@@ -183,6 +183,44 @@ test('socket channel: private directory, wrong token refused, right token accept
   ch.close();
 });
 
+/** Stands in for a terminal's end: its process's exit code. */
+function exitOf(child: ReturnType<typeof spawn>): Promise<number | undefined> {
+  return new Promise((resolve) => child.on('exit', (code) => resolve(code ?? undefined)));
+}
+
+test('terminal route: sudo ending before the helper connects is an error that says so', async () => {
+  const c = collect();
+  const s = new TraceSession({
+    helperPath: fake,
+    target: { pid: 7 },
+    method: 'terminal',
+    onRecords: c.onRecords,
+    // A mistyped password: sudo exits 1 and the helper never runs.
+    openTerminal: () => exitOf(spawn(process.execPath, ['-e', 'process.exit(1)'])),
+  });
+  const r = await s.done;
+  assert.deepEqual(r.error, {
+    code: 'SUDO_FAILED',
+    message: 'sudo in the terminal ended with exit code 1 before the helper started',
+  });
+  assert.equal(c.records.length, 0);
+});
+
+test('terminal route: stopped while sudo waits for the password: no error', async () => {
+  let child: ReturnType<typeof spawn> | undefined;
+  const s = new TraceSession({
+    helperPath: fake,
+    target: { pid: 7 },
+    method: 'terminal',
+    onRecords: () => undefined,
+    openTerminal: () => exitOf((child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']))),
+    stopTerminal: () => child?.kill('SIGINT'),
+  });
+  await new Promise((r) => setTimeout(r, 100));
+  const r = await s.stop();
+  assert.equal(r.error, undefined);
+});
+
 test('terminal route: the command runs elsewhere and streams back over the socket', async () => {
   const c = collect();
   let child: ReturnType<typeof spawn> | undefined;
@@ -196,6 +234,7 @@ test('terminal route: the command runs elsewhere and streams back over the socke
     openTerminal: (cmd, args) => {
       shown = [cmd, ...args];
       child = spawn(process.execPath, [args[0], ...args.slice(1)], { stdio: ['pipe', 'ignore', 'inherit'] });
+      return exitOf(child);
     },
     stopTerminal: () => child?.kill('SIGINT'),
   });
@@ -220,6 +259,7 @@ test('terminal route: a wrong token never gets its records in', async () => {
       onRecords: c.onRecords,
       openTerminal: (_cmd, args) => {
         child = spawn(process.execPath, args, { stdio: 'ignore', env: { ...process.env } });
+        return exitOf(child);
       },
       stopTerminal: () => child?.kill('SIGKILL'),
     });
