@@ -26,6 +26,9 @@ let DOWN;
 let RAW;
 let ATTACH;
 let NOBODY_SVC;
+let SUDOER_SVC;
+// A throwaway account for the terminal route, removed at the end.
+const SUDOER = 'ol-e2e-sudoer';
 const LAUNCH_ENV = { OL_E2E_LAUNCHED: 'from-settings' };
 const NOBODY = { uid: 65534, gid: 65534 };
 const NON_GO_KEY = 'ctrl+alt+shift+8';
@@ -185,7 +188,7 @@ async function main() {
   const { service, downstream } = buildSample();
   timings.package = (Date.now() - t) / 1000;
 
-  [SERVICE, DOWN, RAW, ATTACH, NOBODY_SVC] = await distinctFreeAddrs(5);
+  [SERVICE, DOWN, RAW, ATTACH, NOBODY_SVC, SUDOER_SVC] = await distinctFreeAddrs(6);
   const toDown = ['-downstream', `http://${DOWN}`, '-raw', RAW];
   await wb.startProcess('downstream', downstream, ['-addr', DOWN, '-raw', RAW], {
     pattern: /listening on/,
@@ -444,22 +447,18 @@ async function main() {
 
   // ---- no privileges and no way to get them: the workbench as an unprivileged user ----
   await scenario('failure: no privileges (code-server as uid 65534, no sudo/pkexec)', async () => {
-    const hasSudo = spawnSync('sh', ['-c', 'command -v sudo || command -v pkexec'], { encoding: 'utf8' }).stdout.trim();
-    check(!hasSudo, `this machine has ${hasSudo}; the scenario needs a machine without sudo and pkexec`);
-    // A user whose PATH has no Go: build-and-launch must say so. The extension
-    // host takes its environment either from the user's login shell (whose
-    // /etc/profile PATH has no Go here) or, when that cannot run (nobody's
-    // shell is nologin), from code-server's own: strip Go from that one too.
-    const PATH = (process.env.PATH ?? '')
-      .split(':')
-      .filter((d) => d && !existsSync(join(d, 'go')))
-      .join(':');
-    for (const path of [PATH, '/usr/local/bin:/usr/bin:/bin']) {
-      const go = spawnSync('sh', ['-c', 'command -v go'], { encoding: 'utf8', env: { PATH: path } }).stdout.trim();
-      check(!go, `go is at ${go} on the unprivileged user's PATH; the scenario needs a PATH without Go`);
+    // A user with no Go and no sudo or pkexec: build-and-launch must say Go
+    // is missing, and tracing that no privileges can be had. The extension
+    // host takes its environment from code-server's when the login shell
+    // cannot run (nologin), so that environment's PATH is the user's:
+    // this machine's commands, less those.
+    const PATH = wb.pathWithout(['go', 'gofmt', 'sudo', 'sudoedit', 'pkexec']);
+    for (const cmd of ['go', 'sudo', 'pkexec']) {
+      const at = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8', env: { PATH } }).stdout.trim();
+      check(!at, `${cmd} is at ${at} on the unprivileged user's PATH`);
     }
     const ndirs = wb.prepareProfile(vsix, { owner: NOBODY });
-    const ncs = await wb.startCodeServer(ndirs, { owner: NOBODY, env: { PATH } });
+    const ncs = await wb.startCodeServer(ndirs, { owner: NOBODY, env: { PATH, SHELL: '/usr/sbin/nologin' } });
     const svc = await wb.startProcess('sample (unprivileged)', service, ['-addr', NOBODY_SVC, ...toDown], {
       pattern: /listening on/,
       ...NOBODY,
@@ -486,6 +485,67 @@ async function main() {
     await shot('no-privileges');
     check(wb.helperTracePids(svc.pid).length === 0, `a helper traces pid ${svc.pid}`);
   });
+
+  await page
+    .context()
+    .close()
+    .catch(() => {});
+
+  // ---- a sudoer with a password: the terminal route ----
+  await scenario(
+    'privileges: a sudoer mistypes, then types the password in a terminal; the helper connects back',
+    async () => {
+      const user = wb.createSudoer(SUDOER);
+      const sdirs = wb.prepareProfile(vsix, { owner: user });
+      // sudo may run the bundled helper only, as a cautious administrator allows.
+      wb.allowSudo(user, wb.bundledHelper(sdirs));
+      const scs = await wb.startCodeServer(sdirs, { owner: user, env: { SHELL: '/bin/bash', USER: user.name } });
+      workbenchPid = scs.child.pid;
+      const svc = await wb.startProcess('sample (the sudoer’s)', service, ['-addr', SUDOER_SVC, ...toDown], {
+        pattern: /listening on/,
+        uid: user.uid,
+        gid: user.gid,
+      });
+      ({ page } = await wb.openWorkbench(browser, scs.url, sampleDir));
+      await wb.runCommand(page, 'Outbound Lens: Trace outbound connections');
+      await wb.pickQuickItem(page, `pid ${svc.pid}`);
+      // auto: not root, no capabilities, sudo wants a password, no pkexec → the terminal.
+      const prompt = () =>
+        until(
+          'a new terminal to ask for the password',
+          async () => {
+            const text = await wb.terminalText(page);
+            return !/incorrect password/.test(text) && text.match(/\[sudo\] password for [\w-]+:/)?.[0];
+          },
+          30000,
+        );
+      log(`terminal: ${await prompt()}`);
+      // A mistyped password: sudo ends, and the message says what to do.
+      await wb.typeInTerminal(page, `${user.password}-wrong`);
+      const failed = await wb.waitForNotification(page, /sudo in the terminal ended/, 30000);
+      check(
+        /exit code 1/.test(failed.text) && /trace again/i.test(failed.text) && /setcap/.test(failed.text),
+        `the message after a mistyped password does not say what to do: "${failed.text}"`,
+      );
+      log(`notification: "${failed.text}" [${failed.buttons.join(', ')}]`);
+      await statusBar(/Outbound Lens: stopped/, 10000);
+      await wb.clickNotificationButton(page, /sudo in the terminal ended/, 'Trace again');
+      log(`terminal: ${await prompt()}`);
+      await wb.typeInTerminal(page, user.password);
+      await statusBar(/tracing · \d+ req/, 60000);
+      await sendRequests(SUDOER_SVC, [['/echo', 'e2e-sudo-echo-1']]);
+      const frame = await wb.panelFrame(page);
+      await checkTuples(frame, 'e2e-sudo-echo-1', '/echo', 1);
+      await shot('sudo-terminal');
+      const typed = await wb.terminalText(page);
+      check(!typed.includes(user.password), 'the password shows in the terminal');
+      await wb.statusBarItem(page, 'tracing ·').click();
+      await statusBar(/Outbound Lens: stopped/, 15000);
+      await helpersGone();
+      const h = await wb.httpGet(`http://${SUDOER_SVC}/health`);
+      check(h.status === 200 && wb.pidAlive(svc.pid), `the sudoer's sample no longer serves after stop (${h.status})`);
+    },
+  );
 }
 
 const re = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -525,6 +585,7 @@ try {
 } finally {
   await browser?.close().catch(() => {});
   await wb.killAll();
+  wb.removeSudoer(SUDOER);
   wb.removeProfiles();
   // A helper left by a broken run would keep probes attached: end it.
   for (const pid of [...helpersSeen].filter(wb.pidAlive)) {

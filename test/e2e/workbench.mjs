@@ -3,7 +3,19 @@
 // project's node_modules, driven by Playwright in Debian's Chromium.
 // Installs what it needs, idempotently, when run as root.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -29,6 +41,7 @@ const APT = {
   '/usr/bin/g++': 'build-essential',
   [CHROMIUM]: 'chromium',
   '/usr/bin/setpriv': 'util-linux',
+  '/usr/bin/sudo': 'sudo',
 };
 
 export const log = (...a) => console.log(`[e2e ${new Date().toISOString().slice(11, 19)}]`, ...a);
@@ -260,6 +273,8 @@ export const USER_SETTINGS = {
   'workbench.secondarySideBar.defaultVisibility': 'hidden',
   'outboundLens.headers': ['x-test-id'],
   'remote.autoForwardPorts': false,
+  // The DOM renderer, so the test can read the terminal's text.
+  'terminal.integrated.gpuAcceleration': 'off',
 };
 
 const profiles = [];
@@ -325,6 +340,87 @@ function writeShellProfile(home) {
   for (const f of ['.profile', '.bashrc', '.zshenv']) writeFileSync(join(home, f), `${text}\n`);
 }
 
+/**
+ * A PATH of one directory that links every command this machine's PATH
+ * finds, except `omit`: a user without those commands. Removed with the
+ * profiles.
+ */
+export function pathWithout(omit) {
+  const dir = mkdtempSync(join(tmpdir(), 'ol-e2e-path-'));
+  profiles.push(dir);
+  chmodSync(dir, 0o755);
+  const dirs = [
+    ...(process.env.PATH ?? '').split(':'),
+    '/usr/local/sbin',
+    '/usr/local/bin',
+    '/usr/sbin',
+    '/usr/bin',
+    '/sbin',
+    '/bin',
+  ];
+  const seen = new Set(omit);
+  for (const d of dirs.filter(Boolean)) {
+    let names = [];
+    try {
+      names = readdirSync(d);
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      if (seen.has(n)) continue;
+      seen.add(n);
+      symlinkSync(join(d, n), join(dir, n));
+    }
+  }
+  return dir;
+}
+
+// ---- a throwaway sudoer, for the terminal privilege route ----
+
+/** A new account `name` with a random password (an old one of that name is removed first). */
+export function createSudoer(name) {
+  removeSudoer(name);
+  sh('useradd', ['--no-create-home', '--shell', '/bin/bash', '--user-group', name]);
+  const password = randomBytes(12).toString('base64url');
+  const r = spawnSync('chpasswd', [], { input: `${name}:${password}\n`, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`chpasswd failed: ${r.stderr}`);
+  const id = (flag) => Number(execFileSync('id', [flag, name], { encoding: 'utf8' }).trim());
+  return { name, uid: id('-u'), gid: id('-g'), password };
+}
+
+const sudoersFile = (name) => `/etc/sudoers.d/${name.replace(/[^a-z0-9_-]/gi, '_')}`;
+
+/** sudo lets the user run `command` (any arguments) as root, after the password. */
+export function allowSudo(user, command) {
+  const file = sudoersFile(user.name);
+  writeFileSync(file, `Defaults:${user.name} !lecture, passwd_tries=1\n${user.name} ALL=(root) ${command}\n`, {
+    mode: 0o440,
+  });
+  const r = spawnSync('visudo', ['-cf', file], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    rmSync(file, { force: true });
+    throw new Error(`visudo rejected ${file}: ${r.stdout}${r.stderr}`);
+  }
+}
+
+/** Removes the account and its sudo rule, if there. */
+export function removeSudoer(name) {
+  rmSync(sudoersFile(name), { force: true });
+  rmSync(`/run/sudo/ts/${name}`, { force: true });
+  if (spawnSync('id', [name]).status === 0) {
+    spawnSync('pkill', ['-KILL', '-u', name]);
+    const r = spawnSync('userdel', [name], { encoding: 'utf8' });
+    if (r.status !== 0) log(`userdel ${name} failed: ${r.stderr.trim()}`);
+  }
+}
+
+/** The helper inside the extension installed in this profile. */
+export function bundledHelper(dirs) {
+  const ext = readdirSync(dirs.ext).find((d) => d.startsWith('outbound-lens.'));
+  if (!ext) throw new Error(`no Outbound Lens extension under ${dirs.ext}`);
+  return join(dirs.ext, ext, 'bin', `linux-${process.arch === 'arm64' ? 'arm64' : 'x64'}`, 'outbound-lens-helper');
+}
+
 export function codeServerEnv(home, extra = {}) {
   const env = {
     ...process.env,
@@ -387,6 +483,20 @@ export async function openWorkbench(browser, url, folder) {
   await page.waitForSelector('.statusbar', { timeout: 60000 });
   await sleep(1500);
   return { context, page };
+}
+
+const activeTerminal = (page) => page.locator('.terminal-wrapper.active');
+
+/** The text of the terminal on screen (DOM renderer). */
+export async function terminalText(page) {
+  return (await activeTerminal(page).locator('.xterm-rows').allInnerTexts()).join('\n');
+}
+
+/** Focuses the terminal on screen and types text, then Enter. */
+export async function typeInTerminal(page, text) {
+  await activeTerminal(page).locator('.xterm-screen').first().click();
+  await page.keyboard.type(text, { delay: 20 });
+  await page.keyboard.press('Enter');
 }
 
 /** Ctrl+P, type the name, Enter. */
@@ -531,6 +641,12 @@ export async function waitForNotification(page, re, timeoutMs = 20000) {
     async () => (await notifications(page)).find((n) => re.test(n.text)),
     timeoutMs,
   );
+}
+
+/** Clicks a button of the toast whose message matches re. */
+export async function clickNotificationButton(page, re, label) {
+  const toast = page.locator('.notifications-toasts .notification-toast').filter({ hasText: re });
+  await toast.locator('.monaco-button', { hasText: label }).first().click();
 }
 
 export async function clearNotifications(page) {
