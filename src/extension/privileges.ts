@@ -96,7 +96,8 @@ export async function gatherFacts(
   const [sudoNoPassword, sudoAvailable, pkexecAvailable] =
     needMore || setting !== 'auto'
       ? await Promise.all([
-          succeeds('sudo', ['-n', 'true']),
+          // The helper itself, not `true`: an administrator may allow it alone without a password.
+          succeeds('sudo', ['-n', helperPath, 'check']),
           succeeds('sh', ['-c', 'command -v sudo']),
           succeeds('sh', ['-c', 'command -v pkexec']),
         ])
