@@ -27,6 +27,8 @@ let RAW;
 let ATTACH;
 let NOBODY_SVC;
 let SUDOER_SVC;
+// What the terminal scenario set up, for the passwordless one.
+let sudoer;
 // A throwaway account for the terminal route, removed at the end.
 const SUDOER = 'ol-e2e-sudoer';
 const LAUNCH_ENV = { OL_E2E_LAUNCHED: 'from-settings' };
@@ -544,8 +546,46 @@ async function main() {
       await helpersGone();
       const h = await wb.httpGet(`http://${SUDOER_SVC}/health`);
       check(h.status === 200 && wb.pidAlive(svc.pid), `the sudoer's sample no longer serves after stop (${h.status})`);
+      sudoer = { user, helper: wb.bundledHelper(sdirs), svc };
     },
   );
+
+  await scenario('privileges: passwordless sudo runs the helper with sudo -n, no terminal', async () => {
+    check(sudoer, 'the terminal scenario did not get as far as a working trace');
+    const { user, helper, svc } = sudoer;
+    wb.allowSudo(user, helper, { nopasswd: true });
+    await ensureNoTrace();
+    await wb.runCommand(page, 'Outbound Lens: Trace outbound connections');
+    await wb.pickQuickItem(page, `pid ${svc.pid}`);
+    await statusBar(/tracing · \d+ req/, 60000);
+    const running = wb.helperTracePids(svc.pid);
+    check(running.length === 1, `want one helper tracing pid ${svc.pid}, found ${running.join(', ') || 'none'}`);
+    // helper ← sudo (sudo shows itself as `sudo <command>`) ← the extension host, not a terminal.
+    const chain = ancestors(running[0]).map((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0'));
+    const parent = chain.find((argv) => !/(^|\/)sudo$/.test(argv[0]));
+    check(
+      /(^|\/)sudo$/.test(chain[0]?.[0] ?? '') && parent?.some((a) => a === '--type=extensionHost'),
+      `the helper does not run under sudo started by the extension host: ${JSON.stringify(chain)}`,
+    );
+    await sendRequests(SUDOER_SVC, [['/echo', 'e2e-sudo-n-echo-1']]);
+    await checkTuples(await wb.panelFrame(page), 'e2e-sudo-n-echo-1', '/echo', 1);
+    await wb.statusBarItem(page, 'tracing ·').click();
+    await statusBar(/Outbound Lens: stopped/, 15000);
+    await helpersGone();
+    check(wb.pidAlive(svc.pid), 'the sudoer’s sample is gone after stop');
+  });
+}
+
+/** The parent, grandparent, … of pid (up to the workbench). */
+function ancestors(pid) {
+  const out = [];
+  for (let p = pid; p > 1 && out.length < 20;) {
+    const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+    p = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (p > 1) out.push(p);
+    if (p === workbenchPid) break;
+  }
+  return out;
 }
 
 const re = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -390,12 +390,11 @@ export function createSudoer(name) {
 
 const sudoersFile = (name) => `/etc/sudoers.d/${name.replace(/[^a-z0-9_-]/gi, '_')}`;
 
-/** sudo lets the user run `command` (any arguments) as root, after the password. */
-export function allowSudo(user, command) {
+/** sudo lets the user run `command` (any arguments) as root, after the password unless `nopasswd`. */
+export function allowSudo(user, command, { nopasswd = false } = {}) {
   const file = sudoersFile(user.name);
-  writeFileSync(file, `Defaults:${user.name} !lecture, passwd_tries=1\n${user.name} ALL=(root) ${command}\n`, {
-    mode: 0o440,
-  });
+  const rule = `${user.name} ALL=(root) ${nopasswd ? 'NOPASSWD: ' : ''}${command}`;
+  writeFileSync(file, `Defaults:${user.name} !lecture, passwd_tries=1\n${rule}\n`, { mode: 0o440 });
   const r = spawnSync('visudo', ['-cf', file], { encoding: 'utf8' });
   if (r.status !== 0) {
     rmSync(file, { force: true });
