@@ -205,7 +205,7 @@ async function main() {
   });
   const cs = await wb.startCodeServer(dirs);
   workbenchPid = cs.child.pid;
-  browser = await wb.launchBrowser();
+  browser = await wb.launchBrowser({ ownSignals: true });
   ({ page } = await wb.openWorkbench(browser, cs.url, sampleDir));
   timings.workbench = (Date.now() - t) / 1000;
   log(`workbench up at ${cs.url} in ${timings.workbench.toFixed(1)} s`);
@@ -613,6 +613,21 @@ async function distinctFreeAddrs(n) {
 
 async function ensureNoPicker() {
   await page.keyboard.press('Escape').catch(() => {});
+}
+
+// Interrupted (Ctrl-C, a CI timeout): still remove the temporary account
+// and stop what we started.
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => {
+    log(`${sig}: cleaning up`);
+    void (async () => {
+      await browser?.close().catch(() => {});
+      await wb.killAll();
+      wb.removeSudoer(SUDOER);
+      wb.removeProfiles();
+      process.exit(130);
+    })();
+  });
 }
 
 let fatal;

@@ -461,12 +461,14 @@ export async function startCodeServer(dirs, { owner, env } = {}) {
   return { child, port, url: `http://127.0.0.1:${port}/` };
 }
 
-export async function launchBrowser() {
+/** Chromium; with `ownSignals`, Playwright leaves SIGINT/SIGTERM to the caller's cleanup instead of exiting. */
+export async function launchBrowser({ ownSignals = false } = {}) {
   const pw = await loadPlaywright();
   const browser = await pw.chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     args: CHROMIUM_ARGS,
+    ...(ownSignals ? { handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false } : {}),
   });
   return browser;
 }
