@@ -457,8 +457,9 @@ func TestWithoutPrivileges(t *testing.T) {
 	}
 }
 
-// TestLaunchDirAndEnv: --cwd and --env shape the launched service's
-// working directory (a relative binary is found there) and environment.
+// TestLaunchDirAndEnv: --cwd, --env and --env-file shape the launched
+// service's working directory (a relative binary is found there) and
+// environment; the file's values stay out of the helper's command line.
 func TestLaunchDirAndEnv(t *testing.T) {
 	e := newEnv(t, toolchains[len(toolchains)-1])
 	dir := t.TempDir()
@@ -466,9 +467,16 @@ func TestLaunchDirAndEnv(t *testing.T) {
 	if err := os.Symlink(argv[0], filepath.Join(dir, "svc")); err != nil {
 		t.Fatal(err)
 	}
-	args := append([]string{"--cwd", dir, "--env", "OL_LAUNCH_TEST=a=b", "--", "./svc"}, argv[1:]...)
+	envFile := filepath.Join(dir, "env")
+	if err := os.WriteFile(envFile, []byte("OL_SECRET=s3cret value\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"--cwd", dir, "--env", "OL_LAUNCH_TEST=a=b", "--env-file", envFile, "--", "./svc"}, argv[1:]...)
 	h := startHelper(t, args...)
 	pid := h.waitReady().PID
+	if cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", h.cmd.Process.Pid)); strings.Contains(string(cmdline), "s3cret") {
+		t.Errorf("the env file's value is on the helper's command line: %q", cmdline)
+	}
 	waitFor(t, "the sample to listen", 20*time.Second, func() bool { return strings.Contains(h.stderr.String(), "listening on") })
 	if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); err != nil || cwd != dir {
 		t.Errorf("the service runs in %q (%v), want %q", cwd, err, dir)
@@ -478,8 +486,10 @@ func TestLaunchDirAndEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	vars := strings.Split(string(environ), "\x00")
-	if !slices.Contains(vars, "OL_LAUNCH_TEST=a=b") || !slices.Contains(vars, "PATH="+os.Getenv("PATH")) {
-		t.Errorf("the service's environment lacks OL_LAUNCH_TEST=a=b or the helper's PATH: %q", vars)
+	for _, want := range []string{"OL_LAUNCH_TEST=a=b", "OL_SECRET=s3cret value", "PATH=" + os.Getenv("PATH")} {
+		if !slices.Contains(vars, want) {
+			t.Errorf("the service's environment lacks %s: %q", want, vars)
+		}
 	}
 	e.get("/echo", "cwd1", nil)
 	waitFor(t, "the request", 10*time.Second, func() bool { return h.count("request") >= 1 })

@@ -24,6 +24,7 @@ trace options:
   --token TOKEN          sent first on --connect, to prove who is connecting
   --cwd DIR              launch: run the binary in DIR
   --env NAME=VALUE       launch: add to the binary's environment (repeatable)
+  --env-file FILE        launch: add its NAME=VALUE lines (kept out of the process list)
 `
 
 func main() {

@@ -43,6 +43,7 @@ type traceFlags struct {
 	launch   []string
 	dir      string     // launch: the service's working directory
 	env      headerList // launch: NAME=VALUE added to the service's environment
+	envFile  string     // launch: more NAME=VALUE lines, kept off the command line
 }
 
 func parseTraceFlags(args []string) (*traceFlags, error) {
@@ -57,6 +58,7 @@ func parseTraceFlags(args []string) (*traceFlags, error) {
 	fs.StringVar(&f.token, "token", "", "")
 	fs.StringVar(&f.dir, "cwd", "", "")
 	fs.Var(&f.env, "env", "")
+	fs.StringVar(&f.envFile, "env-file", "", "")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -72,8 +74,15 @@ func parseTraceFlags(args []string) (*traceFlags, error) {
 		return nil, fmt.Errorf("--format %q: use text or ndjson", f.format)
 	case f.connect != "" && f.token == "":
 		return nil, errors.New("--connect needs --token")
-	case f.pid != 0 && (f.dir != "" || len(f.env) > 0):
-		return nil, errors.New("--cwd and --env apply to a binary to launch, not to --pid")
+	case f.pid != 0 && (f.dir != "" || len(f.env) > 0 || f.envFile != ""):
+		return nil, errors.New("--cwd, --env and --env-file apply to a binary to launch, not to --pid")
+	}
+	if f.envFile != "" {
+		vars, err := readEnvFile(f.envFile)
+		if err != nil {
+			return nil, err
+		}
+		f.env = append(vars, f.env...) // --env wins
 	}
 	for _, kv := range f.env {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
@@ -82,6 +91,28 @@ func parseTraceFlags(args []string) (*traceFlags, error) {
 	}
 	f.headers = append(headerList{"traceparent"}, f.headers...)
 	return f, nil
+}
+
+// readEnvFile reads NAME=VALUE lines (values taken literally; blank lines
+// and lines starting with # skipped): environment values that should not
+// show in the process list, as --env arguments would.
+func readEnvFile(path string) (headerList, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--env-file: %v", err)
+	}
+	var vars headerList
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSuffix(line, "\r")
+		if strings.TrimSpace(line) == "" || strings.HasPrefix(strings.TrimSpace(line), "#") {
+			continue
+		}
+		if k, _, ok := strings.Cut(line, "="); !ok || k == "" {
+			return nil, fmt.Errorf("--env-file %s:%d: use NAME=VALUE", path, i+1)
+		}
+		vars = append(vars, line)
+	}
+	return vars, nil
 }
 
 // fail reports an error as a record (ndjson) or a line on stderr, and

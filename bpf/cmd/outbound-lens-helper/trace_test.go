@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -23,8 +25,10 @@ func TestParseTraceFlags(t *testing.T) {
 	}{
 		{nil, "give a target"},
 		{[]string{"--pid", "1", "--", "/bin/x"}, "not both"},
-		{[]string{"--pid", "1", "--cwd", "/"}, "--cwd and --env apply to a binary to launch"},
-		{[]string{"--pid", "1", "--env", "A=1"}, "--cwd and --env apply to a binary to launch"},
+		{[]string{"--pid", "1", "--cwd", "/"}, "apply to a binary to launch"},
+		{[]string{"--pid", "1", "--env", "A=1"}, "apply to a binary to launch"},
+		{[]string{"--pid", "1", "--env-file", "/dev/null"}, "apply to a binary to launch"},
+		{[]string{"--env-file", "/nonexistent/env", "--", "/bin/x"}, "--env-file: open /nonexistent/env"},
 		{[]string{"--env", "NOEQUALS", "--", "/bin/x"}, `--env "NOEQUALS": use NAME=VALUE`},
 		{[]string{"--env", "=v", "--", "/bin/x"}, "use NAME=VALUE"},
 		{[]string{"--format", "xml", "--pid", "1"}, "use text or ndjson"},
@@ -32,6 +36,23 @@ func TestParseTraceFlags(t *testing.T) {
 		if _, err := parseTraceFlags(c.args); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: error %v, want %q", c.args, err, c.want)
 		}
+	}
+}
+
+func TestEnvFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "env")
+	os.WriteFile(path, []byte("# a comment\nDSN=postgres://u:p@h/db?x=1\n\nEMPTY=\r\nA=from-file\n"), 0o600)
+	f, err := parseTraceFlags([]string{"--env-file", path, "--env", "A=from-flag", "--", "/bin/x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := headerList{"DSN=postgres://u:p@h/db?x=1", "EMPTY=", "A=from-file", "A=from-flag"}
+	if !slices.Equal(f.env, want) {
+		t.Errorf("env %q, want %q", f.env, want)
+	}
+	os.WriteFile(path, []byte("OK=1\nnot a variable\n"), 0o600)
+	if _, err := parseTraceFlags([]string{"--env-file", path, "--", "/bin/x"}); err == nil || !strings.Contains(err.Error(), ":2: use NAME=VALUE") {
+		t.Errorf("a bad line: %v", err)
 	}
 }
 
