@@ -13,7 +13,7 @@ import { basename, join } from 'node:path';
 import * as vscode from 'vscode';
 import { readLaunchConfig } from './config';
 import { goBuild, mainPackages, packageArg } from './goBuild';
-import type { TraceTarget } from './traceSession';
+import { invalidEnv, type TraceTarget } from './traceSession';
 import { listGoProcesses, workspaceModule, type GoProcess } from './helperCli';
 
 export class DebugPids implements vscode.Disposable {
@@ -125,6 +125,11 @@ export async function pickTarget(helperPath: string, debugPids: DebugPids): Prom
 async function launchWorkspace(folder: vscode.WorkspaceFolder): Promise<TraceTarget | undefined> {
   const dir = folder.uri.fsPath;
   const launch = readLaunchConfig(folder.uri);
+  const badEnv = invalidEnv(launch.env);
+  if (badEnv) {
+    void vscode.window.showErrorMessage(`Outbound Lens: outboundLens.launch.env: ${badEnv}.`);
+    return undefined;
+  }
   const pkg = launch.package ? packageArg(dir, launch.package) : await pickMainPackage(dir);
   if (!pkg) return undefined;
   const bin = await buildWorkspace(dir, pkg);

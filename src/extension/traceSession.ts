@@ -2,7 +2,10 @@
 // NDJSON stream and hands records to a sink in batches. No 'vscode' import:
 // this runs in plain Node (tests, scripts) as well as in the extension host.
 import execa from 'execa';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { TraceRecord } from '../shared/records';
 import { NdjsonParser } from './ndjson';
@@ -40,10 +43,12 @@ export interface TraceResult {
   malformed: number;
 }
 
+/** A launch target's environment goes in a file (envFile), not in arguments every user can read in `ps`. */
 export function helperTraceArgs(
   target: TraceTarget,
   headers: string[] = [],
   channel?: { path: string; token: string },
+  envFile?: string,
 ): string[] {
   const args = ['trace', '--format', 'ndjson'];
   for (const h of headers) args.push('--header', h);
@@ -51,10 +56,35 @@ export function helperTraceArgs(
   if ('pid' in target) args.push('--pid', String(target.pid));
   else {
     if (target.cwd) args.push('--cwd', target.cwd);
-    for (const [k, v] of Object.entries(target.env ?? {})) args.push('--env', `${k}=${v}`);
+    if (envFile) args.push('--env-file', envFile);
     args.push('--', ...target.launch);
   }
   return args;
+}
+
+/** Why an environment cannot be passed to a launched service, or undefined when it can. */
+export function invalidEnv(env: Record<string, string> | undefined): string | undefined {
+  for (const [k, v] of Object.entries(env ?? {}))
+    if (!/^[^=\s]+$/.test(k) || /[\r\n]/.test(v))
+      return `${JSON.stringify(k)}: a variable needs a name without "=" or spaces, and a one-line value`;
+  return undefined;
+}
+
+/**
+ * The launch environment as NAME=VALUE lines in a file only this user (and
+ * root, which the helper runs as) can read; undefined when there is none.
+ * A value with a line break cannot be written and is refused.
+ */
+export function writeEnvFile(env: Record<string, string> | undefined): string | undefined {
+  const vars = Object.entries(env ?? {});
+  if (!vars.length) return undefined;
+  const bad = invalidEnv(env);
+  if (bad) throw new Error(bad);
+  const dir = mkdtempSync(join(tmpdir(), 'outbound-lens-env-'));
+  chmodSync(dir, 0o700);
+  const file = join(dir, 'env');
+  writeFileSync(file, vars.map(([k, v]) => `${k}=${v}\n`).join(''), { mode: 0o600 });
+  return file;
 }
 
 export class TraceSession {
@@ -70,6 +100,7 @@ export class TraceSession {
   private error?: { code: string; message: string };
   private stopping = false;
   private finished = false;
+  private envFile?: string;
 
   constructor(private readonly opts: TraceSessionOptions) {
     this.done = this.run();
@@ -83,8 +114,13 @@ export class TraceSession {
   private async run(): Promise<TraceResult> {
     const { helperPath, target, method, headers } = this.opts;
     try {
+      this.envFile = 'launch' in target ? writeEnvFile(target.env) : undefined;
       if (method === 'terminal') return await this.runInTerminal();
-      const [cmd, args] = privilegedCommand(method, helperPath, helperTraceArgs(target, headers));
+      const [cmd, args] = privilegedCommand(
+        method,
+        helperPath,
+        helperTraceArgs(target, headers, undefined, this.envFile),
+      );
       const child = execa(cmd, args, {
         stdin: 'pipe',
         stdout: 'pipe',
@@ -115,7 +151,7 @@ export class TraceSession {
     const [cmd, args] = privilegedCommand(
       'terminal',
       this.opts.helperPath,
-      helperTraceArgs(this.opts.target, this.opts.headers, channel),
+      helperTraceArgs(this.opts.target, this.opts.headers, channel, this.envFile),
     );
     if (!this.opts.openTerminal) throw new Error('the terminal privilege method needs a terminal');
     void this.opts.openTerminal(cmd, args).then((code) => {
@@ -176,6 +212,7 @@ export class TraceSession {
     this.flush();
     this.finished = true;
     this.channel?.close();
+    if (this.envFile) rmSync(dirname(this.envFile), { recursive: true, force: true });
     return {
       exitCode,
       endReason: this.endReason,

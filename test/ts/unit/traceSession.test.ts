@@ -3,13 +3,13 @@
 // Unix socket with its one-time token.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { openSocketChannel } from '../../../src/extension/socketChannel';
-import { helperTraceArgs, TraceSession } from '../../../src/extension/traceSession';
+import { helperTraceArgs, invalidEnv, TraceSession, writeEnvFile } from '../../../src/extension/traceSession';
 import type { TraceRecord } from '../../../src/shared/records';
 import { repoRoot } from '../support/fixtures';
 
@@ -54,22 +54,32 @@ test('helper arguments: pid, launch, headers, connect', () => {
     ':1',
   ]);
   assert.deepEqual(
-    helperTraceArgs({ launch: ['/tmp/b/svc', '-v'], cwd: '/home/dev/svc', env: { APP_ENV: 'dev', DSN: 'a=b c' } }),
-    [
-      'trace',
-      '--format',
-      'ndjson',
-      '--cwd',
-      '/home/dev/svc',
-      '--env',
-      'APP_ENV=dev',
-      '--env',
-      'DSN=a=b c',
-      '--',
-      '/tmp/b/svc',
-      '-v',
-    ],
+    helperTraceArgs(
+      { launch: ['/tmp/b/svc', '-v'], cwd: '/home/dev/svc', env: { DSN: 'secret' } },
+      [],
+      undefined,
+      '/tmp/e/env',
+    ),
+    ['trace', '--format', 'ndjson', '--cwd', '/home/dev/svc', '--env-file', '/tmp/e/env', '--', '/tmp/b/svc', '-v'],
   );
+});
+
+test('the launch environment goes to a private file, never to the arguments', () => {
+  assert.equal(writeEnvFile({}), undefined);
+  assert.equal(writeEnvFile(undefined), undefined);
+  const file = writeEnvFile({ APP_ENV: 'dev', DSN: 'postgres://u:p@h/db?a=b c' })!;
+  try {
+    assert.equal(readFileSync(file, 'utf8'), 'APP_ENV=dev\nDSN=postgres://u:p@h/db?a=b c\n');
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.equal(statSync(dirname(file)).mode & 0o777, 0o700);
+  } finally {
+    rmSync(dirname(file), { recursive: true, force: true });
+  }
+  assert.match(invalidEnv({ 'A B': '1' }) ?? '', /name without "=" or spaces/);
+  assert.match(invalidEnv({ A: 'line1\nline2' }) ?? '', /one-line value/);
+  assert.equal(invalidEnv({ A: '', B: 'x=y' }), undefined);
+  assert.throws(() => writeEnvFile({ 'X=Y': '1' }), /name without/);
+  assert.ok(!helperTraceArgs({ launch: ['/bin/svc'], env: { DSN: 'secret' } }).some((a) => a.includes('secret')));
 });
 
 test('stream parsed in order; stop closes stdin and the helper ends', async () => {
