@@ -7,7 +7,8 @@
 // and check the failure paths' notifications. Needs root (BPF). Installs
 // its own prerequisites (apt packages, code-server into .cache/). Kills
 // everything it started, also on failure; exits non-zero on any failure.
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { buildSample } from './lib.mjs';
@@ -245,6 +246,12 @@ async function main() {
       environ.includes(`OL_E2E_LAUNCHED=${LAUNCH_ENV.OL_E2E_LAUNCHED}`),
       'the launched service lacks the outboundLens.launch.env variable',
     );
+    // …which reached it through a private file, not the helper's command line that `ps` shows everyone.
+    for (const hp of wb.helperTracePids())
+      check(
+        !readFileSync(`/proc/${hp}/cmdline`, 'utf8').includes(LAUNCH_ENV.OL_E2E_LAUNCHED),
+        `the launch environment is on the helper's command line (pid ${hp})`,
+      );
 
     await sendRequests(SERVICE, [
       ['/echo', 'e2e-launch-echo-1'],
@@ -372,6 +379,10 @@ async function main() {
       async () => !(await wb.portInUse(Number(SERVICE.split(':')[1]))),
       10000,
     );
+    const envFiles = readdirSync(tmpdir()).filter(
+      (d) => d.startsWith('outbound-lens-env-') && statSync(join(tmpdir(), d)).mtimeMs >= T0,
+    );
+    check(!envFiles.length, `the launch environment files outlive the trace: ${envFiles.join(', ')}`);
   });
 
   // ---- attach to a running sample by pid ----
@@ -557,7 +568,9 @@ async function main() {
     await ensureNoTrace();
     await wb.runCommand(page, 'Outbound Lens: Trace outbound connections');
     await wb.pickQuickItem(page, `pid ${svc.pid}`);
+    log('picked the sample; waiting for the trace');
     await statusBar(/tracing · \d+ req/, 60000);
+    log('tracing');
     const running = wb.helperTracePids(svc.pid);
     check(running.length === 1, `want one helper tracing pid ${svc.pid}, found ${running.join(', ') || 'none'}`);
     // helper ← sudo (sudo shows itself as `sudo <command>`) ← the extension host, not a terminal.

@@ -540,7 +540,14 @@ export async function runCommand(page, title, timeoutMs = 30000) {
       await focusWorkbench(page);
       await page.keyboard.press('F1');
       const input = page.locator('.quick-input-widget input').first();
-      await input.waitFor({ state: 'visible' });
+      // F1 can land where it opens nothing (a webview had the focus): try again.
+      if (
+        !(await input.waitFor({ state: 'visible', timeout: 3000 }).then(
+          () => true,
+          () => false,
+        ))
+      )
+        return false;
       await input.fill(`>${title}`);
       const ok = await until('', () => row.isVisible(), 3000, 100).catch(() => false);
       if (!ok) await page.keyboard.press('Escape');
