@@ -444,6 +444,62 @@ async function main() {
     check(wb.helperTracePids(sleeper.pid).length === 0, `a helper still traces pid ${sleeper.pid}`);
   });
 
+  await scenario('build and launch: a module with several main packages asks which one', async () => {
+    await ensureNoTrace();
+    // The sample laid out as many services are: go.mod at the top, mains under cmd/.
+    const mod = wb.tempDir('ol-e2e-cmds-');
+    for (const f of ['go.mod', 'go.sum']) copyFileSync(join(sampleDir, f), join(mod, f));
+    for (const [dir, src] of [
+      ['cmd/api', 'main.go'],
+      ['cmd/downstream', 'downstream/main.go'],
+    ]) {
+      mkdirSync(join(mod, dir), { recursive: true });
+      copyFileSync(join(sampleDir, src), join(mod, dir, 'main.go'));
+    }
+    const main = page;
+    const { page: other } = await wb.openWorkbench(browser, cs.url, mod);
+    page = other;
+    try {
+      await wb.runCommand(page, 'Outbound Lens: Trace outbound connections');
+      await wb.pickQuickItem(page, 'Build and launch the workspace service under tracing');
+      const rows = await until(
+        'the main package pick',
+        async () => {
+          const r = await wb.quickPickRows(page);
+          return r.some((x) => x.includes('./cmd/api')) && r;
+        },
+        60000,
+      );
+      check(
+        rows.some((x) => x.includes('./cmd/downstream')) && !rows.some((x) => /^\.\s|the folder itself/.test(x)),
+        `the pick lists ${JSON.stringify(rows)}, want ./cmd/api and ./cmd/downstream only`,
+      );
+      await wb.pickQuickItem(page, './cmd/api');
+      await statusBar(/tracing · \d+ req/, 180000);
+      const launched = launchedPids();
+      check(
+        launched.length === 1 && readlinkSync(`/proc/${launched[0]}/exe`).endsWith('/api'),
+        `want the service built from ./cmd/api running, found ${launched.map((p) => readlinkSync(`/proc/${p}/exe`))}`,
+      );
+      await until(
+        'the launched service to answer /health',
+        async () => (await wb.httpGet(`http://${SERVICE}/health`)).status === 200,
+        30000,
+      );
+      await sendRequests(SERVICE, [['/echo', 'e2e-cmd-api-echo-1']]);
+      await checkTuples(await wb.panelFrame(page), 'e2e-cmd-api-echo-1', '/echo', 1);
+      await wb.statusBarItem(page, 'tracing ·').click();
+      await statusBar(/Outbound Lens: stopped/, 15000);
+      await helpersGone();
+    } finally {
+      await page
+        .context()
+        .close()
+        .catch(() => {});
+      page = main;
+    }
+  });
+
   // The README's screenshots, when asked (they are committed: a test run leaves the checkout as it was).
   if (process.env.OL_E2E_README_SHOTS === '1') {
     mkdirSync(shots, { recursive: true });

@@ -278,6 +278,13 @@ export const USER_SETTINGS = {
 };
 
 const profiles = [];
+
+/** A temporary directory removed with the profiles. */
+export function tempDir(prefix) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  profiles.push(dir);
+  return dir;
+}
 /** Removes the temporary profiles (call after killAll). Set OL_E2E_KEEP=1 to keep them for their logs. */
 export function removeProfiles() {
   if (process.env.OL_E2E_KEEP === '1') {
@@ -346,8 +353,7 @@ function writeShellProfile(home) {
  * profiles.
  */
 export function pathWithout(omit) {
-  const dir = mkdtempSync(join(tmpdir(), 'ol-e2e-path-'));
-  profiles.push(dir);
+  const dir = tempDir('ol-e2e-path-');
   chmodSync(dir, 0o755);
   const dirs = [
     ...(process.env.PATH ?? '').split(':'),
