@@ -423,7 +423,7 @@ export function removeSudoer(name) {
 export function bundledHelper(dirs) {
   const ext = readdirSync(dirs.ext).find((d) => d.startsWith('outbound-lens.'));
   if (!ext) throw new Error(`no Outbound Lens extension under ${dirs.ext}`);
-  return join(dirs.ext, ext, 'bin', `linux-${process.arch === 'arm64' ? 'arm64' : 'x64'}`, 'outbound-lens-helper');
+  return join(dirs.ext, ext, 'bin', `linux-${process.arch}`, 'outbound-lens-helper');
 }
 
 export function codeServerEnv(home, extra = {}) {
@@ -547,13 +547,11 @@ export async function runCommand(page, title, timeoutMs = 30000) {
       await page.keyboard.press('F1');
       const input = page.locator('.quick-input-widget input').first();
       // F1 can land where it opens nothing (a webview had the focus): try again.
-      if (
-        !(await input.waitFor({ state: 'visible', timeout: 3000 }).then(
-          () => true,
-          () => false,
-        ))
-      )
-        return false;
+      const opened = await input.waitFor({ state: 'visible', timeout: 3000 }).then(
+        () => true,
+        () => false,
+      );
+      if (!opened) return false;
       await input.fill(`>${title}`);
       const ok = await until('', () => row.isVisible(), 3000, 100).catch(() => false);
       if (!ok) await page.keyboard.press('Escape');
