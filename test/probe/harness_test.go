@@ -98,14 +98,33 @@ func sampleFor(t testing.TB, toolchain string, extraLdflags string) string {
 	return out
 }
 
+// handedOut is every address freeAddr gave in this run: the kernel may
+// offer a just-closed port again, and two processes of one scenario must
+// not be given the same one.
+var handedOut = struct {
+	sync.Mutex
+	addrs map[string]bool
+}{addrs: map[string]bool{}}
+
+// freeAddr returns a 127.0.0.1 address that is free now and was not handed
+// out before in this run.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		handedOut.Lock()
+		fresh := !handedOut.addrs[addr]
+		handedOut.addrs[addr] = true
+		handedOut.Unlock()
+		if fresh {
+			return addr
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 var listening = regexp.MustCompile(`listening on (\S+)`)
@@ -114,6 +133,16 @@ var listening = regexp.MustCompile(`listening on (\S+)`)
 type proc struct {
 	cmd    *exec.Cmd
 	stderr *lockedBuffer
+	exited chan struct{} // closed when the process has exited
+}
+
+func (p *proc) hasExited() bool {
+	select {
+	case <-p.exited:
+		return true
+	default:
+		return false
+	}
 }
 
 type lockedBuffer struct {
@@ -146,18 +175,27 @@ func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool)
 
 func start(t testing.TB, name string, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(name, args...), stderr: &lockedBuffer{}}
+	p := &proc{cmd: exec.Command(name, args...), stderr: &lockedBuffer{}, exited: make(chan struct{})}
 	p.cmd.Stderr = p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	go func() {
+		p.cmd.Wait()
+		close(p.exited)
+	}()
 	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
+		if !p.hasExited() {
 			p.cmd.Process.Kill()
-			p.cmd.Wait()
+			<-p.exited
 		}
 	})
-	waitFor(t, name+" to listen", 20*time.Second, func() bool { return listening.MatchString(p.stderr.String()) })
+	waitFor(t, name+" to listen", 20*time.Second, func() bool {
+		if p.hasExited() && !listening.MatchString(p.stderr.String()) {
+			t.Fatalf("%s %v exited before listening: %s", name, args, p.stderr.String())
+		}
+		return listening.MatchString(p.stderr.String())
+	})
 	return p
 }
 

@@ -353,8 +353,8 @@ func TestOnlyTargetProcess(t *testing.T) {
 				t.Errorf("traced a request of the other process: %+v", r)
 			}
 		}
-		if a.cmd.ProcessState != nil {
-			t.Errorf("the traced service exited")
+		if a.hasExited() {
+			t.Errorf("the traced service exited: %s", a.stderr.String())
 		}
 		e.get("/echo", "after", nil) // still serves after the helper left
 	})
