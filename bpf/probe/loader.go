@@ -99,9 +99,12 @@ func Load(a Attachment) (_ *Probe, err error) {
 	if err := ensureTracefs(); err != nil {
 		return nil, err
 	}
-	if err := rlimit.RemoveMemlock(); err != nil {
-		return nil, errorf("NO_PRIVILEGES", "cannot raise the locked-memory limit: %v (run as root, or grant CAP_SYS_RESOURCE)", err)
-	}
+	// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK. The feature
+	// test behind RemoveMemlock runs when the program starts, before a helper
+	// with file capabilities has raised them, so it can fail where the limit
+	// plays no part: go on. Where it does, loading fails below with
+	// NO_PRIVILEGES, and the message names CAP_SYS_RESOURCE.
+	memlockErr := rlimit.RemoveMemlock()
 
 	headers := CanonicalHeaders(a.Headers)
 	if len(headers) > MaxHeaders {
@@ -122,6 +125,9 @@ func Load(a Attachment) (_ *Probe, err error) {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
 			return nil, errorf("LOAD_FAILED", "the kernel's verifier rejected the probes: %+v", ve)
+		}
+		if errors.Is(err, syscall.EPERM) && memlockErr != nil {
+			return nil, errorf("NO_PRIVILEGES", "loading the BPF programs: %v; the locked-memory limit could not be raised (%v): this kernel may charge BPF memory to it, so run as root, or grant the helper CAP_SYS_RESOURCE too", err, memlockErr)
 		}
 		if errors.Is(err, syscall.EPERM) {
 			return nil, privilegeError(err)
@@ -193,7 +199,7 @@ func Load(a Attachment) (_ *Probe, err error) {
 }
 
 func privilegeError(err error) error {
-	return errorf("NO_PRIVILEGES", "not allowed to load BPF programs (%v): run as root (sudo), or grant the helper capabilities once: sudo setcap cap_bpf,cap_perfmon,cap_sys_resource,cap_sys_ptrace,cap_dac_read_search+ep <helper>", err)
+	return errorf("NO_PRIVILEGES", "not allowed to load BPF programs (%v): run as root (sudo), or grant the helper capabilities once: sudo setcap cap_sys_admin,cap_bpf,cap_perfmon,cap_sys_resource,cap_sys_ptrace,cap_dac_read_search+p <helper>", err)
 }
 
 func configFor(a Attachment, headers []string) probeConfig {

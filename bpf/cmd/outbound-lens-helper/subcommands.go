@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -84,22 +83,4 @@ func runCheck(args []string) int {
 		r.CanTrace = true
 	}
 	return printJSON(r)
-}
-
-// hasTracingCaps reports whether the effective set has CAP_BPF (39) and
-// CAP_PERFMON (38), or CAP_SYS_ADMIN (21).
-func hasTracingCaps() bool {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
-			var eff uint64
-			fmt.Sscanf(strings.TrimSpace(v), "%x", &eff)
-			has := func(c uint) bool { return eff&(1<<c) != 0 }
-			return has(21) || (has(38) && has(39))
-		}
-	}
-	return false
 }

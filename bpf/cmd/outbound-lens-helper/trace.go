@@ -156,7 +156,10 @@ func runTrace(args []string) int {
 
 	if os.Geteuid() != 0 && !hasTracingCaps() {
 		return fail(jsonOut, "NO_PRIVILEGES", exitSystem, errors.New(
-			"tracing needs root or the capabilities CAP_BPF and CAP_PERFMON: run with sudo, or grant them once with 'sudo setcap cap_bpf,cap_perfmon,cap_sys_resource,cap_sys_ptrace,cap_dac_read_search+ep "+selfPath()+"'"))
+			"tracing needs root or the capabilities CAP_BPF and CAP_PERFMON: run with sudo, or grant them once with 'sudo setcap "+SetcapCaps+" "+selfPath()+"'"))
+	}
+	if err := raiseCaps(); err != nil {
+		return fail(jsonOut, "NO_PRIVILEGES", exitSystem, fmt.Errorf("raising the helper's capabilities: %v", err))
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

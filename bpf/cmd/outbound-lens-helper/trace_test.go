@@ -65,3 +65,21 @@ func TestUserEnv(t *testing.T) {
 		t.Errorf("an unknown uid: %q, want nothing", got)
 	}
 }
+
+func TestCanTrace(t *testing.T) {
+	for _, c := range []struct {
+		set  uint64
+		want bool
+	}{
+		{0, false},
+		{1 << 21, true},            // CAP_SYS_ADMIN
+		{1<<38 | 1<<39, true},      // CAP_PERFMON + CAP_BPF
+		{1 << 39, false},           // CAP_BPF alone
+		{0xc000080004, true},       // what SetcapCaps gives where the bounding set lacks CAP_SYS_RESOURCE, less CAP_SYS_ADMIN
+		{0x000001fffeffffff, true}, // root in a sandbox
+	} {
+		if got := canTrace(c.set); got != c.want {
+			t.Errorf("canTrace(%#x) = %v, want %v", c.set, got, c.want)
+		}
+	}
+}
