@@ -207,9 +207,27 @@ export function allowWithoutPassword(ctx: Ctx): Handler {
       void vscode.window.showInformationMessage('Outbound Lens: tracing no longer needs a password.');
       return;
     }
-    // No polkit agent (SSH, WSL): the same command in a terminal, with sudo.
-    const t = vscode.window.createTerminal({ name: 'Outbound Lens (setcap)' });
+    // No polkit agent (SSH, WSL): the same command in a terminal, with sudo
+    // as the terminal's process, so its end tells whether it worked.
+    const t = vscode.window.createTerminal({
+      name: 'Outbound Lens (setcap)',
+      iconPath: new vscode.ThemeIcon('pulse'),
+      shellPath: 'sudo',
+      shellArgs: ['setcap', SETCAP_CAPS, helper],
+    });
     t.show(false);
-    t.sendText(`sudo setcap ${SETCAP_CAPS} ${shellQuote(helper)}`, true);
+    void vscode.window.showInformationMessage(
+      'Outbound Lens: type your password in the terminal to let tracing run without one. It is not stored.',
+    );
+    const sub = vscode.window.onDidCloseTerminal((closed) => {
+      if (closed !== t) return;
+      sub.dispose();
+      if (closed.exitStatus?.code === 0)
+        void vscode.window.showInformationMessage('Outbound Lens: tracing no longer needs a password.');
+      else
+        void vscode.window.showErrorMessage(
+          `Outbound Lens: setcap did not run (sudo ended${closed.exitStatus?.code === undefined ? '' : ` with exit code ${closed.exitStatus.code}`}). Ask an administrator to run once: setcap ${SETCAP_CAPS} ${shellQuote(helper)}`,
+        );
+    });
   };
 }

@@ -128,4 +128,5 @@ export function privilegedCommand(method: PrivilegeMethod, helperPath: string, a
   }
 }
 
-export const SETCAP_CAPS = 'cap_bpf,cap_perfmon,cap_sys_resource,cap_sys_ptrace,cap_dac_read_search+ep';
+/** What the helper is granted so tracing needs no password: the same as its own SetcapCaps (caps.go). */
+export const SETCAP_CAPS = 'cap_sys_admin,cap_bpf,cap_perfmon,cap_sys_resource,cap_sys_ptrace,cap_dac_read_search+p';

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { decide, privilegedCommand, type PrivilegeFacts } from '../../../src/extension/privileges';
+import { decide, privilegedCommand, SETCAP_CAPS, type PrivilegeFacts } from '../../../src/extension/privileges';
+import { repoRoot } from '../support/fixtures';
 
 const none: PrivilegeFacts = {
   isRoot: false,
@@ -61,4 +64,10 @@ test('command lines per method', () => {
   assert.deepEqual(privilegedCommand('sudo', '/h', ['trace']), ['sudo', ['-n', '/h', 'trace']]);
   assert.deepEqual(privilegedCommand('pkexec', '/h', ['trace']), ['pkexec', ['/h', 'trace']]);
   assert.deepEqual(privilegedCommand('terminal', '/h', ['trace']), ['sudo', ['/h', 'trace']]);
+});
+
+test('the setcap grant the extension offers is the one the helper names', () => {
+  const caps = readFileSync(join(repoRoot, 'bpf', 'cmd', 'outbound-lens-helper', 'caps.go'), 'utf8');
+  assert.equal(/const SetcapCaps = "([^"]+)"/.exec(caps)?.[1], SETCAP_CAPS);
+  assert.match(SETCAP_CAPS, /\+p$/, 'permitted only: with +ep the helper may not run at all');
 });
