@@ -579,16 +579,7 @@ async function main() {
       await wb.runCommand(page, 'Outbound Lens: Trace outbound connections');
       await wb.pickQuickItem(page, `pid ${svc.pid}`);
       // auto: not root, no capabilities, sudo wants a password, no pkexec → the terminal.
-      const prompt = () =>
-        until(
-          'a new terminal to ask for the password',
-          async () => {
-            const text = await wb.terminalText(page);
-            return !/incorrect password/.test(text) && text.match(/\[sudo\] password for [\w-]+:/)?.[0];
-          },
-          30000,
-        );
-      log(`terminal: ${await prompt()}`);
+      log(`terminal: ${await sudoPrompt()}`);
       // A mistyped password: sudo ends, and the message says what to do.
       await wb.typeInTerminal(page, `${user.password}-wrong`);
       const failed = await wb.waitForNotification(page, /sudo in the terminal ended/, 30000);
@@ -599,7 +590,7 @@ async function main() {
       log(`notification: "${failed.text}" [${failed.buttons.join(', ')}]`);
       await statusBar(/Outbound Lens: stopped/, 10000);
       await wb.clickNotificationButton(page, /sudo in the terminal ended/, 'Trace again');
-      log(`terminal: ${await prompt()}`);
+      log(`terminal: ${await sudoPrompt()}`);
       await wb.typeInTerminal(page, user.password);
       await statusBar(/tracing · \d+ req/, 60000);
       await sendRequests(SUDOER_SVC, [['/echo', 'e2e-sudo-echo-1']]);
@@ -624,9 +615,7 @@ async function main() {
     await ensureNoTrace();
     await wb.runCommand(page, 'Outbound Lens: Trace outbound connections');
     await wb.pickQuickItem(page, `pid ${svc.pid}`);
-    log('picked the sample; waiting for the trace');
     await statusBar(/tracing · \d+ req/, 60000);
-    log('tracing');
     const running = wb.helperTracePids(svc.pid);
     check(running.length === 1, `want one helper tracing pid ${svc.pid}, found ${running.join(', ') || 'none'}`);
     // helper ← sudo (sudo shows itself as `sudo <command>`) ← the extension host, not a terminal.
@@ -643,6 +632,61 @@ async function main() {
     await helpersGone();
     check(wb.pidAlive(svc.pid), 'the sudoer’s sample is gone after stop');
   });
+
+  await scenario(
+    'privileges: "Allow tracing without a password" gives the helper capabilities; it then runs as is',
+    async () => {
+      check(sudoer, 'the terminal scenario did not get as far as a working trace');
+      const { user, helper, svc } = sudoer;
+      // An administrator lets this account run setcap (with its password); no pkexec here, so: the terminal.
+      wb.allowSudo(user, [helper, '/usr/sbin/setcap']);
+      wb.forgetSudoPassword(user.name);
+      await ensureNoTrace();
+      await wb.runCommand(page, 'Outbound Lens: Allow tracing without a password');
+      await wb.clickDialogButton(page, 'Allow');
+      log(`terminal: ${await sudoPrompt()}`);
+      await wb.typeInTerminal(page, user.password);
+      await wb.waitForNotification(page, /tracing no longer needs a password/, 30000);
+      const caps = spawnSync('getcap', [helper], { encoding: 'utf8' }).stdout;
+      check(/cap_bpf/.test(caps) && /cap_perfmon/.test(caps), `the helper's capabilities: "${caps.trim()}"`);
+      log(`getcap: ${caps.trim()}`);
+      // Without any sudo rule now, the capabilities alone must do.
+      wb.removeSudoRule(user.name);
+      await wb.clearNotifications(page);
+      await wb.runCommand(page, 'Outbound Lens: Trace outbound connections');
+      await wb.pickQuickItem(page, `pid ${svc.pid}`);
+      await statusBar(/tracing · \d+ req/, 60000);
+      const running = wb.helperTracePids(svc.pid);
+      check(running.length === 1, `want one helper tracing pid ${svc.pid}, found ${running.join(', ') || 'none'}`);
+      const parent = readFileSync(`/proc/${ancestors(running[0])[0]}/cmdline`, 'utf8').split('\0');
+      check(
+        parent.includes('--type=extensionHost'),
+        `the helper is not run by the extension host itself: its parent is ${JSON.stringify(parent)}`,
+      );
+      const status = readFileSync(`/proc/${running[0]}/status`, 'utf8');
+      check(
+        new RegExp(`^Uid:\\s+${user.uid}\\s`, 'm').test(status),
+        `the helper does not run as ${user.name}: ${status.match(/^Uid:.*$/m)?.[0]}`,
+      );
+      await sendRequests(SUDOER_SVC, [['/echo', 'e2e-caps-echo-1']]);
+      await checkTuples(await wb.panelFrame(page), 'e2e-caps-echo-1', '/echo', 1);
+      await wb.statusBarItem(page, 'tracing ·').click();
+      await statusBar(/Outbound Lens: stopped/, 15000);
+      await helpersGone();
+    },
+  );
+}
+
+/** The terminal's sudo password prompt, in a terminal that has not seen a wrong one. */
+function sudoPrompt() {
+  return until(
+    'a terminal to ask for the sudo password',
+    async () => {
+      const text = await wb.terminalText(page);
+      return !/incorrect password/.test(text) && text.match(/\[sudo\] password for [\w-]+:/)?.[0];
+    },
+    30000,
+  );
 }
 
 /** The parent, grandparent, … of pid (up to the workbench). */

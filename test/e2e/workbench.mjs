@@ -42,6 +42,7 @@ const APT = {
   [CHROMIUM]: 'chromium',
   '/usr/bin/setpriv': 'util-linux',
   '/usr/bin/sudo': 'sudo',
+  '/usr/sbin/setcap': 'libcap2-bin',
 };
 
 export const log = (...a) => console.log(`[e2e ${new Date().toISOString().slice(11, 19)}]`, ...a);
@@ -396,10 +397,10 @@ export function createSudoer(name) {
 
 const sudoersFile = (name) => `/etc/sudoers.d/${name.replace(/[^a-z0-9_-]/gi, '_')}`;
 
-/** sudo lets the user run `command` (any arguments) as root, after the password unless `nopasswd`. */
-export function allowSudo(user, command, { nopasswd = false } = {}) {
+/** sudo lets the user run `commands` (any arguments) as root, after the password unless `nopasswd`. */
+export function allowSudo(user, commands, { nopasswd = false } = {}) {
   const file = sudoersFile(user.name);
-  const rule = `${user.name} ALL=(root) ${nopasswd ? 'NOPASSWD: ' : ''}${command}`;
+  const rule = `${user.name} ALL=(root) ${nopasswd ? 'NOPASSWD: ' : ''}${[commands].flat().join(', ')}`;
   writeFileSync(file, `Defaults:${user.name} !lecture, passwd_tries=1\n${rule}\n`, { mode: 0o440 });
   const r = spawnSync('visudo', ['-cf', file], { encoding: 'utf8' });
   if (r.status !== 0) {
@@ -408,10 +409,20 @@ export function allowSudo(user, command, { nopasswd = false } = {}) {
   }
 }
 
+/** Takes the account's sudo rule away. */
+export function removeSudoRule(name) {
+  rmSync(sudoersFile(name), { force: true });
+}
+
+/** sudo asks for the password again (as `sudo -K` would). */
+export function forgetSudoPassword(name) {
+  rmSync(`/run/sudo/ts/${name}`, { force: true });
+}
+
 /** Removes the account and its sudo rule, if there. */
 export function removeSudoer(name) {
-  rmSync(sudoersFile(name), { force: true });
-  rmSync(`/run/sudo/ts/${name}`, { force: true });
+  removeSudoRule(name);
+  forgetSudoPassword(name);
   if (spawnSync('id', [name]).status === 0) {
     spawnSync('pkill', ['-KILL', '-u', name]);
     const r = spawnSync('userdel', [name], { encoding: 'utf8' });
@@ -653,6 +664,11 @@ export async function waitForNotification(page, re, timeoutMs = 20000) {
     async () => (await notifications(page)).find((n) => re.test(n.text)),
     timeoutMs,
   );
+}
+
+/** Clicks a button of the modal dialog on screen. */
+export async function clickDialogButton(page, label) {
+  await page.locator('.monaco-dialog-box .monaco-button', { hasText: label }).first().click();
 }
 
 /** Clicks a button of the toast whose message matches re. */
