@@ -62,6 +62,9 @@ func raiseCaps() error {
 	data[0].Effective, data[1].Effective = data[0].Permitted, data[1].Permitted
 	hdr.Pid = 0
 	_, _, errno := syscall.AllThreadsSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0)
+	if errno == syscall.ENOTSUP {
+		return fmt.Errorf("capset on all threads needs a helper built without cgo (CGO_ENABLED=0, as npm run build does)")
+	}
 	if errno != 0 {
 		return fmt.Errorf("capset on all threads: %w", errno)
 	}
