@@ -69,6 +69,10 @@ export function parseFilter(q: string): Filter {
   return f;
 }
 
+export function filterIsEmpty(f: Filter): boolean {
+  return !f.text.length && !f.route.length && !f.host.length;
+}
+
 export function matches(row: Row, f: Filter, hay: () => string): boolean {
   if (f.route.length) {
     const route = (rowRoute(row) || rowLabel(row).path).toLowerCase();

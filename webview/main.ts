@@ -13,6 +13,7 @@ import type { Row, TraceStatus } from '../src/shared/rows';
 import {
   clock,
   duration,
+  filterIsEmpty,
   haystack,
   matches,
   parseFilter,
@@ -162,7 +163,7 @@ function scheduleHaystacks(): void {
 
 function visibleRows(): Row[] {
   const f = parseFilter(state.filter);
-  if (!f.text.length && !f.route.length && !f.host.length) return rows;
+  if (filterIsEmpty(f)) return rows;
   return rows.filter((r) => matches(r, f, () => hay(r)));
 }
 
@@ -173,8 +174,7 @@ function rowLines(r: Row, out: Line[]): void {
 }
 
 function plain(): boolean {
-  const f = parseFilter(state.filter);
-  return state.group === 'none' && !f.text.length && !f.route.length && !f.host.length;
+  return state.group === 'none' && filterIsEmpty(parseFilter(state.filter));
 }
 
 /** The index in `lines` of the row line of rows[at], by bisection: plain lines are in row order. */

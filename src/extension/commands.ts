@@ -15,6 +15,22 @@ export function shellQuote(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/** The command an administrator runs once so the helper traces without a password. */
+function setcapCommand(helperPath: string): string {
+  return `setcap ${SETCAP_CAPS} ${shellQuote(helperPath)}`;
+}
+
+/** Resolves with the exit code of the terminal's process when the terminal closes. */
+function terminalEnded(t: vscode.Terminal): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const sub = vscode.window.onDidCloseTerminal((closed) => {
+      if (closed !== t) return;
+      sub.dispose();
+      resolve(closed.exitStatus?.code);
+    });
+  });
+}
+
 function helperMissing(ctx: Ctx): boolean {
   if (existsSync(ctx.config.helperPath)) {
     // A VSIX may not keep the executable bit; the bundled helper is ours to fix.
@@ -85,7 +101,7 @@ export function trace(ctx: Ctx): Handler {
     const decision = decide(facts);
     ctx.output.info(`privileges: ${decision.method} (${decision.reason})`);
     if (decision.method === 'none') {
-      const setcap = `setcap ${SETCAP_CAPS} ${shellQuote(ctx.config.helperPath)}`;
+      const setcap = setcapCommand(ctx.config.helperPath);
       const a = await vscode.window.showErrorMessage(
         `Outbound Lens needs root or the CAP_BPF and CAP_PERFMON capabilities to trace, and there is no way to get them here (not root, the helper has no capabilities, and no sudo to ask for a password). ` +
           `Ask an administrator to run once: ${setcap} — or install sudo, and tracing will ask for your password in a terminal (outboundLens.privilegeMethod "terminal").`,
@@ -115,13 +131,7 @@ export function trace(ctx: Ctx): Handler {
         void vscode.window.showInformationMessage(
           'Outbound Lens: type your password in the terminal to start tracing. It is not stored.',
         );
-        return new Promise<number | undefined>((resolve) => {
-          const sub = vscode.window.onDidCloseTerminal((closed) => {
-            if (closed !== t) return;
-            sub.dispose();
-            resolve(closed.exitStatus?.code);
-          });
-        });
+        return terminalEnded(t);
       },
       stopTerminal: () => {
         const t = terminal;
@@ -131,7 +141,7 @@ export function trace(ctx: Ctx): Handler {
     });
     const r = await done;
     if (r.error?.code === 'SUDO_FAILED') {
-      const setcap = `setcap ${SETCAP_CAPS} ${shellQuote(ctx.config.helperPath)}`;
+      const setcap = setcapCommand(ctx.config.helperPath);
       const a = await vscode.window.showErrorMessage(
         `Outbound Lens: ${r.error.message}. If the password was mistyped, trace again. If this account may not use sudo, ask an administrator to run once: ${setcap}`,
         'Trace again',
@@ -219,14 +229,11 @@ export function allowWithoutPassword(ctx: Ctx): Handler {
     void vscode.window.showInformationMessage(
       'Outbound Lens: type your password in the terminal to let tracing run without one. It is not stored.',
     );
-    const sub = vscode.window.onDidCloseTerminal((closed) => {
-      if (closed !== t) return;
-      sub.dispose();
-      if (closed.exitStatus?.code === 0)
-        void vscode.window.showInformationMessage('Outbound Lens: tracing no longer needs a password.');
+    void terminalEnded(t).then((code) => {
+      if (code === 0) void vscode.window.showInformationMessage('Outbound Lens: tracing no longer needs a password.');
       else
         void vscode.window.showErrorMessage(
-          `Outbound Lens: setcap did not run (sudo ended${closed.exitStatus?.code === undefined ? '' : ` with exit code ${closed.exitStatus.code}`}). Ask an administrator to run once: setcap ${SETCAP_CAPS} ${shellQuote(helper)}`,
+          `Outbound Lens: setcap did not run (sudo ended${code === undefined ? '' : ` with exit code ${code}`}). Ask an administrator to run once: ${setcapCommand(helper)}`,
         );
     });
   };
