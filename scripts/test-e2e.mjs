@@ -705,16 +705,7 @@ const re = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Processes running a binary that build-and-launch built. */
 function launchedPids() {
-  return readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .filter((d) => {
-      try {
-        return readlinkSync(`/proc/${d}/exe`).includes('/outbound-lens-build-');
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
+  return wb.pidsWhere((_, exe) => exe.includes('/outbound-lens-build-'));
 }
 
 /** n distinct 127.0.0.1 addresses with ports free now. */

@@ -33,21 +33,13 @@ async function until(what, fn, ms = 20000, every = 200) {
   throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? ` (last error: ${last.message})` : ''}`);
 }
 
-/**
- * Processes whose executable is the helper and that are tracing (argv[1]
- * 'trace', not `routes`/`ps`/`check`); with `pid`, only those given `--pid pid`.
- */
-function helperTracePids(pid) {
+/** Pids of the processes for which pick(pid, executable path) is true; those gone or not ours to read are skipped. */
+function pidsWhere(pick) {
   const out = [];
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
-      const exe = basename(readlinkSync(`/proc/${d}/exe`)).replace(/ \(deleted\)$/, '');
-      if (exe !== 'outbound-lens-helper') continue;
-      const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-      if (argv[1] !== 'trace') continue;
-      const i = argv.indexOf('--pid');
-      if (pid === undefined || (i > 0 && argv[i + 1] === String(pid))) out.push(Number(d));
+      if (pick(Number(d), readlinkSync(`/proc/${d}/exe`).replace(/ \(deleted\)$/, ''))) out.push(Number(d));
     } catch {
       /* gone, or not ours to read */
     }
@@ -55,4 +47,18 @@ function helperTracePids(pid) {
   return out;
 }
 
-module.exports = { CHROMIUM_ARGS, sleep, until, helperTracePids };
+/**
+ * Processes whose executable is the helper and that are tracing (argv[1]
+ * 'trace', not `routes`/`ps`/`check`); with `pid`, only those given `--pid pid`.
+ */
+function helperTracePids(pid) {
+  return pidsWhere((p, exe) => {
+    if (basename(exe) !== 'outbound-lens-helper') return false;
+    const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+    if (argv[1] !== 'trace') return false;
+    const i = argv.indexOf('--pid');
+    return pid === undefined || (i > 0 && argv[i + 1] === String(pid));
+  });
+}
+
+module.exports = { CHROMIUM_ARGS, sleep, until, pidsWhere, helperTracePids };

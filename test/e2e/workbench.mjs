@@ -22,7 +22,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import common from './common.cjs';
 
-export const { CHROMIUM_ARGS, sleep, until, helperTracePids } = common;
+export const { CHROMIUM_ARGS, sleep, until, pidsWhere, helperTracePids } = common;
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CODE_SERVER_VERSION = '4.100.3';
