@@ -19,6 +19,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { buildSample, isRoot, root } from './lib.mjs';
 
 const require = createRequire(import.meta.url);
@@ -31,7 +32,6 @@ const EXT_ID = `${pkg.publisher}.${pkg.name}`;
 const VSIX = join(root, `${pkg.name}-${pkg.version}.vsix`);
 const DIST = join(root, 'dist');
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const sorted = (xs) => [...xs].sort((a, b) => a - b);
 const median = (xs) => {
   const s = sorted(xs);
@@ -107,46 +107,10 @@ function ensureProduct() {
 // Part 1 baseline: dist/extension.js in plain Node with a stub 'vscode'.
 
 const STUB_CHILD = String.raw`
-const Module = require('node:module');
-const { readFileSync } = require('node:fs');
 const { join } = require('node:path');
 const [root, dist] = process.argv.slice(2);
-function anything(name, overrides = {}) {
-  const fn = function () {};
-  const assigned = new Map();
-  return new Proxy(fn, {
-    set(_t, p, v) { assigned.set(p, v); return true; },
-    get(_t, p) {
-      if (assigned.has(p)) return assigned.get(p);
-      if (p in overrides) return overrides[p];
-      if (p === 'then') return undefined;
-      if (p === Symbol.toPrimitive) return () => name;
-      if (p === 'dispose') return () => undefined;
-      return anything(name + '.' + String(p));
-    },
-    apply: () => anything(name + '()'),
-    construct: () => anything('new ' + name),
-  });
-}
-const commands = [];
-const uri = (fsPath) => ({ fsPath, path: fsPath, scheme: 'file', toString: () => 'file://' + fsPath });
-const overrides = {
-  commands: anything('commands', {
-    registerCommand: (id) => (commands.push(id), { dispose() {} }),
-    executeCommand: async () => undefined,
-  }),
-  workspace: anything('workspace', { getConfiguration: () => ({ get: () => undefined }), workspaceFolders: undefined }),
-  window: anything('window', { registerWebviewPanelSerializer: () => ({ dispose() {} }), visibleTextEditors: [] }),
-  Uri: { file: uri, joinPath: (b, ...p) => uri(join(b.fsPath, ...p)) },
-};
-const dts = readFileSync(join(root, 'node_modules', '@types', 'vscode', 'index.d.ts'), 'utf8');
-const names = new Set([...dts.matchAll(/^\s+export (?:class|namespace|enum|function|const|let|var) (\w+)/gm)].map((m) => m[1]));
-for (const k of Object.keys(overrides)) names.add(k);
-const stub = {};
-for (const n of names) stub[n] = n in overrides ? overrides[n] : anything(n);
-const resolve = Module._resolveFilename;
-Module._resolveFilename = function (req, ...rest) { return req === 'vscode' ? 'vscode' : resolve.call(this, req, ...rest); };
-require.cache.vscode = { id: 'vscode', filename: 'vscode', loaded: true, exports: stub };
+const { installVscodeStub, anything, uri } = require(join(root, 'test', 'ts', 'support', 'vscodeStub.cjs'));
+const rec = installVscodeStub();
 const context = {
   subscriptions: [],
   extensionPath: root,
@@ -179,7 +143,7 @@ const context = {
     require(join(dist, 'core.js'));
     core = performance.now() - t4;
   } catch {}
-  process.stdout.write(JSON.stringify({ load: t1 - t0, call: t2 - t1, resolved: outcome === 'resolved' ? t3 - t2 : null, outcome, commands: commands.length, core }) + '\n');
+  process.stdout.write(JSON.stringify({ load: t1 - t0, call: t2 - t1, resolved: outcome === 'resolved' ? t3 - t2 : null, outcome, commands: rec.commands.size, core }) + '\n');
   process.exit(0);
 })();
 `;

@@ -3,23 +3,12 @@
 // failure and prints a summary.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { root, steps } from './lib.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const results = [];
+const { step, results, summary } = steps();
 const isRoot = process.getuid?.() === 0;
 const tsx = join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs');
-
-function step(name, cmd, args, opts = {}) {
-  console.log(`\n=== ${name}\n$ ${[cmd, ...args].join(' ')}`);
-  const t0 = Date.now();
-  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', ...opts, env: { ...process.env, ...opts.env } });
-  const ok = r.status === 0;
-  results.push({ name, ok, secs: ((Date.now() - t0) / 1000).toFixed(1) });
-  if (!ok) console.error(`--- ${name} FAILED (${r.error?.message ?? `exit ${r.status ?? r.signal}`})`);
-  return ok;
-}
 
 function testFiles(dir, pred = () => true) {
   return readdirSync(join(root, dir))
@@ -66,8 +55,4 @@ if (process.env.OL_SKIP_E2E !== '1') {
   step('e2e with the real helper', process.execPath, nodeTest(['test/ts/e2e-helper.test.ts']));
 }
 
-console.log('\n=== TypeScript summary');
-for (const r of results) console.log(`${r.ok ? 'ok  ' : 'FAIL'}  ${r.name}  (${r.secs}s)`);
-const failed = results.filter((r) => !r.ok).length;
-console.log(`${results.length - failed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+summary('TypeScript summary');

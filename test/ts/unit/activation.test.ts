@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { PANEL_VIEW_TYPE } from '../../../src/extension/viewTypes';
 import { repoRoot } from '../support/fixtures';
-import { installVscodeStub } from '../support/vscodeStub';
+import { installVscodeStub } from '../support/vscodeStub.cjs';
 
 test('dist/extension.js activates and registers its commands', async (t) => {
   const rec = installVscodeStub();
