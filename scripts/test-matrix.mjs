@@ -11,7 +11,7 @@ const args = [
   '40m',
   '-v',
   '-run',
-  'TestAttributionUnderConcurrency|TestKeepAliveAndCallSite|TestFanoutAndBackground|TestOnlyTargetProcess',
+  'TestAttributionUnderConcurrency|TestKeepAliveAndCallSite|TestFanoutAndBackground|TestOnlyTargetProcess|TestProbeSitesAreEmulated',
   './...',
 ];
 const [cmd, argv] = isRoot() ? ['go', args] : ['sudo', ['-E', 'env', `PATH=${process.env.PATH}`, 'go', ...args]];

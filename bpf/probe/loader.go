@@ -13,6 +13,8 @@ import (
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
+
+	"outboundlens/bpf/inspect"
 )
 
 // MaxHeaders is how many request headers one trace can capture.
@@ -33,24 +35,47 @@ type Offsets struct {
 	SwissMaps                                bool
 }
 
-// Site is one place to attach a uprobe: a file offset in the executable.
-type Site struct {
-	Symbol string
-	Offset uint64
+// The uprobe programs of probe.bpf.c, by what they observe.
+const (
+	ProgRequestStart   = "serve_http"
+	ProgRequestEnd     = "request_end"
+	ProgGinRoute       = "gin_route"
+	ProgGinHandle      = "gin_handle"
+	ProgGinHandleRet   = "gin_handle_return"
+	ProgGoroutineStart = "goroutine_start"
+	ProgNewproc1Ret    = "newproc1_return"
+	ProgRoundTrip      = "round_trip"
+)
+
+// Uprobe puts one program on a set of instructions.
+type Uprobe struct {
+	Role    string // what it observes, for the ready record: "request-start", …
+	Program string // one of the Prog* names
+	Sites   []inspect.Site
 }
 
-// Attachment says which probe goes where. Optional sites may be empty
-// (for example no Gin in the binary): that probe is then not attached.
+// Attachment says which probe goes where.
 type Attachment struct {
 	PID     int
 	Exe     string // path the uprobes attach to, e.g. /proc/PID/exe
 	Offsets Offsets
 	Headers []string // canonicalized here
+	Uprobes []Uprobe
+}
 
-	ServeHTTP, ServeHTTPReturns []Site
-	Newproc1Returns             []Site
-	GinHandle, GinHandleReturns []Site
-	RoundTrip                   []Site
+// programs maps the Prog* names to the loaded programs.
+func (p *Probe) programs() map[string]*ebpf.Program {
+	o := &p.objs
+	return map[string]*ebpf.Program{
+		ProgRequestStart:   o.ServeHttp,
+		ProgRequestEnd:     o.RequestEnd,
+		ProgGinRoute:       o.GinRoute,
+		ProgGinHandle:      o.GinHandle,
+		ProgGinHandleRet:   o.GinHandleReturn,
+		ProgGoroutineStart: o.GoroutineStart,
+		ProgNewproc1Ret:    o.Newproc1Return,
+		ProgRoundTrip:      o.RoundTrip,
+	}
 }
 
 // Probe is the loaded and attached set of programs.
@@ -144,30 +169,23 @@ func Load(a Attachment) (_ *Probe, err error) {
 	if err != nil {
 		return nil, errorf("TARGET", "opening %s: %v", a.Exe, err)
 	}
-	uprobes := []struct {
-		sites []Site
-		prog  *ebpf.Program
-		label string
-	}{
-		{a.ServeHTTP, p.objs.ServeHttp, ""},
-		{a.ServeHTTPReturns, p.objs.ServeHttpReturn, ":ret"},
-		{a.Newproc1Returns, p.objs.Newproc1Return, ":ret"},
-		{a.GinHandle, p.objs.GinHandle, ""},
-		{a.GinHandleReturns, p.objs.GinHandleReturn, ":ret"},
-		{a.RoundTrip, p.objs.RoundTrip, ""},
-	}
-	for _, u := range uprobes {
-		for i, s := range u.sites {
-			l, err := ex.Uprobe(s.Symbol, u.prog, &link.UprobeOptions{Address: s.Offset, PID: a.PID})
+	progs := p.programs()
+	for _, u := range a.Uprobes {
+		prog := progs[u.Program]
+		if prog == nil {
+			return nil, errorf("INTERNAL", "no BPF program %q for %s", u.Program, u.Role)
+		}
+		for i, s := range u.Sites {
+			l, err := ex.Uprobe(s.Func, prog, &link.UprobeOptions{Address: s.Offset, PID: a.PID})
 			if err != nil {
 				if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
 					return nil, privilegeError(err)
 				}
-				return nil, errorf("ATTACH_FAILED", "attaching a uprobe to %s at file offset %#x: %v", s.Symbol, s.Offset, err)
+				return nil, errorf("ATTACH_FAILED", "attaching a uprobe to %s at file offset %#x: %v", s.Func, s.Offset, err)
 			}
 			p.links = append(p.links, l)
 			if i == 0 {
-				p.Probes = append(p.Probes, s.Symbol+u.label)
+				p.Probes = append(p.Probes, s.Func)
 			}
 		}
 	}

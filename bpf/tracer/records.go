@@ -17,6 +17,20 @@ type Ready struct {
 	Probes    []string `json:"probes"`
 	Headers   []string `json:"captureHeaders"`
 	Offsets   string   `json:"offsets"` // where struct offsets came from: dwarf or a version table
+	// Sites says where each probe sits and whether the kernel emulates the
+	// instruction there (cheap) or single-steps it (about ten times dearer).
+	Sites []ProbeSite `json:"sites"`
+}
+
+// ProbeSite is one probe's instructions of one class in one function.
+type ProbeSite struct {
+	Role        string   `json:"role"` // request-start, request-end, goroutine-start, gin-route, round-trip, …
+	Func        string   `json:"func"`
+	Insn        string   `json:"insn"` // call, jmp, jcc, nop, push; bl, b.cond, …; else the mnemonic
+	Stepped     bool     `json:"stepped"`
+	Count       int      `json:"count"`       // how many such instructions (a function's RETs, its call sites)
+	RequestPath bool     `json:"requestPath"` // hit by every HTTP/1 request (or outbound call) it concerns
+	Offsets     []uint64 `json:"offsets"`     // the instructions' file offsets
 }
 
 type Request struct {

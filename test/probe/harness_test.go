@@ -70,16 +70,17 @@ func mustRun(dir string, env []string, name string, args ...string) {
 	}
 }
 
-// sampleFor builds the sample service with a toolchain ("local" = the go on PATH).
-func sampleFor(t testing.TB, toolchain string, extraLdflags string) string {
+// sampleFor builds the sample service with a toolchain ("local" = the go on
+// PATH), more -ldflags and more environment (GOARCH=arm64, …).
+func sampleFor(t testing.TB, toolchain string, extraLdflags string, env ...string) string {
 	t.Helper()
 	sampleMu.Lock()
 	defer sampleMu.Unlock()
-	key := toolchain + "|" + extraLdflags
+	key := toolchain + "|" + extraLdflags + "|" + strings.Join(env, ",")
 	if b, ok := sampleBins[key]; ok {
 		return b
 	}
-	out := filepath.Join(workDir, "sample-"+strings.NewReplacer("|", "-", " ", "", "=", "").Replace(key))
+	out := filepath.Join(workDir, "sample-"+strings.NewReplacer("|", "-", " ", "", "=", "", ",", "-").Replace(key))
 	args := []string{"build", "-o", out}
 	if extraLdflags != "" {
 		args = append(args, "-ldflags="+extraLdflags)
@@ -87,7 +88,7 @@ func sampleFor(t testing.TB, toolchain string, extraLdflags string) string {
 	args = append(args, ".")
 	cmd := exec.Command("go", args...)
 	cmd.Dir = filepath.Join(repoRoot, "sample")
-	cmd.Env = os.Environ()
+	cmd.Env = append(os.Environ(), env...)
 	if toolchain != "local" {
 		cmd.Env = append(cmd.Env, "GOTOOLCHAIN="+toolchain)
 	}

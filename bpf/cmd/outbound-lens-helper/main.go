@@ -15,6 +15,7 @@ const usage = `usage:
   outbound-lens-helper routes [--dir DIR]
   outbound-lens-helper ps [--module MODULE]
   outbound-lens-helper check
+  outbound-lens-helper sites BINARY      where the probes would go, and how the kernel handles each
 
 trace options:
   --format text|ndjson   output format (default text)
@@ -43,6 +44,8 @@ func main() {
 		code = runPs(args)
 	case "check":
 		code = runCheck(args)
+	case "sites":
+		code = runSites(args)
 	case "help":
 		fmt.Print(usage)
 	default:

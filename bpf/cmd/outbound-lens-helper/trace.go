@@ -176,7 +176,7 @@ func runTrace(args []string) int {
 	}
 	defer tgt.close()
 
-	p, tr, err := attach(tgt, f.headers, out)
+	p, tr, sites, err := attach(tgt, f.headers, out)
 	if err != nil {
 		tgt.abort()
 		return failTarget(jsonOut, err)
@@ -186,7 +186,7 @@ func runTrace(args []string) int {
 
 	if f.format == "ndjson" {
 		out.Record(&tracer.Ready{Type: "ready", PID: tgt.pid, Exe: tgt.exe, GoVersion: tgt.bin.GoVersion,
-			Probes: p.Probes, Headers: lower(p.Headers), Offsets: tgt.offsets.Source}, "", "")
+			Probes: p.Probes, Headers: lower(p.Headers), Offsets: tgt.offsets.Source, Sites: sites}, "", "")
 		out.Flush()
 	}
 	fmt.Fprintf(os.Stderr, "outbound-lens: tracing pid %d (%s, %s), %d probes attached\n", tgt.pid, tgt.exe, tgt.bin.GoVersion, len(p.Probes))
@@ -248,7 +248,7 @@ func failTarget(out *tracer.Output, err error) int {
 }
 
 // attach finds the probe sites in the binary and loads the programs.
-func attach(t *target, headers []string, out *tracer.Output) (*probe.Probe, *tracer.Tracer, error) {
+func attach(t *target, headers []string, out *tracer.Output) (*probe.Probe, *tracer.Tracer, []tracer.ProbeSite, error) {
 	b := t.bin
 	a := probe.Attachment{PID: t.pid, Exe: t.attachPath, Headers: headers}
 	off := t.offsets
@@ -259,24 +259,20 @@ func attach(t *target, headers []string, out *tracer.Output) (*probe.Probe, *tra
 		NetFDRaddr: off.NetFDRaddr, TCPAddrIP: off.TCPAddrIP, TCPAddrPort: off.TCPAddrPort, TLSConnConn: off.TLSConnConn,
 		GinContextFullPath: off.GinContextFullPath, GinContextHandlers: off.GinContextHandlers, SwissMaps: off.SwissMaps,
 	}
-	var err error
-	if a.ServeHTTP, a.ServeHTTPReturns, err = sites(b, "net/http.serverHandler.ServeHTTP", true); err != nil {
-		return nil, nil, &targetError{"NOT_HTTP_SERVER", fmt.Errorf("%s does not serve HTTP with net/http (%v): Outbound Lens traces Go HTTP services", t.exe, err)}
-	}
-	if _, a.Newproc1Returns, err = sites(b, "runtime.newproc1", true); err != nil {
-		return nil, nil, &targetError{"UNSUPPORTED_BINARY", fmt.Errorf("cannot place the goroutine probes in %s: %v", t.exe, err)}
-	}
-	if off.HasGin {
-		if a.GinHandle, a.GinHandleReturns, err = sites(b, "github.com/gin-gonic/gin.(*Engine).handleHTTPRequest", true); err != nil {
-			fmt.Fprintf(os.Stderr, "outbound-lens: Gin routes will not be reported: %v\n", err)
+	pl, err := planProbes(b, off.HasGin)
+	if err != nil {
+		if errors.Is(err, inspect.ErrNoFunc) && strings.HasPrefix(err.Error(), roleRequestStart) {
+			return nil, nil, nil, &targetError{"NOT_HTTP_SERVER", fmt.Errorf("%s does not serve HTTP with net/http (%v): Outbound Lens traces Go HTTP services", t.exe, err)}
 		}
+		return nil, nil, nil, &targetError{"UNSUPPORTED_BINARY", fmt.Errorf("cannot place the probes in %s: %v", t.exe, err)}
 	}
-	if a.RoundTrip, _, err = sites(b, "net/http.(*persistConn).roundTrip", false); err != nil {
-		fmt.Fprintf(os.Stderr, "outbound-lens: no net/http client in the binary; reporting outbound connects only\n")
+	for _, n := range pl.Notes {
+		fmt.Fprintf(os.Stderr, "outbound-lens: %s\n", n)
 	}
+	a.Uprobes = pl.Uprobes
 	p, err := probe.Load(a)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	tr := &tracer.Tracer{
 		PID:        t.pid,
@@ -286,26 +282,7 @@ func attach(t *target, headers []string, out *tracer.Output) (*probe.Probe, *tra
 		Bias:       t.bias,
 		MonoToUnix: monoToUnix(),
 	}
-	return p, tr, nil
-}
-
-func sites(b *inspect.Binary, name string, rets bool) (entry, ret []probe.Site, err error) {
-	fn, err := b.Func(name)
-	if err != nil {
-		return nil, nil, err
-	}
-	entry = []probe.Site{{Symbol: name, Offset: fn.Probe}}
-	if !rets {
-		return entry, nil, nil
-	}
-	offs, err := b.RetOffsets(name)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, o := range offs {
-		ret = append(ret, probe.Site{Symbol: name, Offset: o})
-	}
-	return entry, ret, nil
+	return p, tr, pl.Sites, nil
 }
 
 // symbols adapts inspect.Binary to what the tracer needs.
