@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"net/textproto"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
 
 	"outboundlens/bpf/inspect"
 )
@@ -85,6 +88,8 @@ type Probe struct {
 	Reader  *ringbuf.Reader
 	Headers []string // canonical header names, index = slot in events
 	Probes  []string // what got attached, for the ready record
+
+	attached []string // the uprobe programs attached
 }
 
 // Error carries a stable code for the record stream.
@@ -186,6 +191,9 @@ func Load(a Attachment) (_ *Probe, err error) {
 			p.links = append(p.links, l)
 			if i == 0 {
 				p.Probes = append(p.Probes, s.Func)
+				if !slices.Contains(p.attached, u.Program) {
+					p.attached = append(p.attached, u.Program)
+				}
 			}
 		}
 	}
@@ -254,6 +262,38 @@ func configFor(a Attachment, headers []string) probeConfig {
 		cfg.HeaderHash[i] = f.Sum64()
 	}
 	return cfg
+}
+
+// ProgramRuns is how often one program ran and how long, in total.
+type ProgramRuns struct {
+	Program string `json:"program"`
+	Runs    uint64 `json:"runs"`
+	Ns      uint64 `json:"ns"`
+}
+
+// EnableRunStats makes the kernel count every BPF program's runs and run
+// time until the returned closer is closed (it costs a little per run).
+func EnableRunStats() (io.Closer, error) {
+	c, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME)
+	if err != nil {
+		return nil, errorf("USAGE", "counting probe runs: %v", err)
+	}
+	return c, nil
+}
+
+// RunStats returns each attached uprobe program's runs so far (counted
+// only while EnableRunStats is on).
+func (p *Probe) RunStats() []ProgramRuns {
+	var out []ProgramRuns
+	progs := p.programs()
+	for _, name := range p.attached {
+		st, err := progs[name].Stats()
+		if err != nil {
+			continue
+		}
+		out = append(out, ProgramRuns{Program: name, Runs: st.RunCount, Ns: uint64(st.Runtime.Nanoseconds())})
+	}
+	return out
 }
 
 // Lost sums the events the programs dropped because the ring buffer was full.

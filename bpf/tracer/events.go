@@ -34,6 +34,8 @@ type Tracer struct {
 	Bias uint64
 	// MonoToUnix converts bpf_ktime_get_ns (CLOCK_MONOTONIC) to Unix ns.
 	MonoToUnix int64
+	// RunStats, if set, gives the probes' run counts for stats records.
+	RunStats func() []probe.ProgramRuns
 
 	requests map[uint64]*pending
 	recent   recentRequests // ended requests, for late outbound lines in text format
@@ -59,6 +61,9 @@ func (t *Tracer) Stats(lost uint64) Stats {
 	t.init()
 	s := t.stats
 	s.Lost = lost
+	if t.RunStats != nil {
+		s.Programs = t.RunStats()
+	}
 	return s
 }
 

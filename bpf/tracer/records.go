@@ -2,6 +2,8 @@
 // (contract v1): ready, request, outbound, stats, error.
 package tracer
 
+import "outboundlens/bpf/probe"
+
 // Loc is a place in the service's source.
 type Loc struct {
 	Func string `json:"func"`
@@ -24,7 +26,8 @@ type Ready struct {
 
 // ProbeSite is one probe's instructions of one class in one function.
 type ProbeSite struct {
-	Role        string   `json:"role"` // request-start, request-end, goroutine-start, gin-route, round-trip, …
+	Program     string   `json:"program"` // the BPF program run there
+	Role        string   `json:"role"`    // request-start, request-end, goroutine-start, gin-route, round-trip, …
 	Func        string   `json:"func"`
 	Insn        string   `json:"insn"` // call, jmp, jcc, nop, push; bl, b.cond, …; else the mnemonic
 	Stepped     bool     `json:"stepped"`
@@ -71,6 +74,9 @@ type Stats struct {
 	Lost     uint64 `json:"lost"`
 	Requests uint64 `json:"requests"`
 	Outbound uint64 `json:"outbound"`
+	// Programs: each uprobe program's runs and time in BPF so far, with
+	// the helper's --probe-stats.
+	Programs []probe.ProgramRuns `json:"programs,omitempty"`
 }
 
 type ErrorRecord struct {

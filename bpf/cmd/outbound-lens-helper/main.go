@@ -26,6 +26,7 @@ trace options:
   --cwd DIR              launch: run the binary in DIR
   --env NAME=VALUE       launch: add to the binary's environment (repeatable)
   --env-file FILE        launch: add its NAME=VALUE lines (kept out of the process list)
+  --probe-stats          count each probe's runs and time in BPF, in stats records (costs a little)
 `
 
 func main() {

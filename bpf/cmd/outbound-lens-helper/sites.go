@@ -218,17 +218,17 @@ func anyStepped(us []probe.Uprobe) bool {
 // describe groups a role's sites by function and instruction class.
 func describe(r role, us []probe.Uprobe) []tracer.ProbeSite {
 	var out []tracer.ProbeSite
-	idx := map[[2]string]int{}
+	idx := map[[3]string]int{}
 	for _, u := range us {
 		for _, s := range u.Sites {
-			k := [2]string{s.Func, s.Insn}
+			k := [3]string{u.Program, s.Func, s.Insn}
 			if i, ok := idx[k]; ok {
 				out[i].Count++
 				out[i].Offsets = append(out[i].Offsets, s.Offset)
 				continue
 			}
 			idx[k] = len(out)
-			out = append(out, tracer.ProbeSite{Role: r.name, Func: s.Func, Insn: s.Insn, Stepped: s.Stepped, Count: 1, RequestPath: r.requestPath, Offsets: []uint64{s.Offset}})
+			out = append(out, tracer.ProbeSite{Program: u.Program, Role: r.name, Func: s.Func, Insn: s.Insn, Stepped: s.Stepped, Count: 1, RequestPath: r.requestPath, Offsets: []uint64{s.Offset}})
 		}
 	}
 	return out

@@ -44,6 +44,8 @@ type traceFlags struct {
 	dir      string     // launch: the service's working directory
 	env      headerList // launch: NAME=VALUE added to the service's environment
 	envFile  string     // launch: more NAME=VALUE lines, kept off the command line
+	// probeStats: count each probe program's runs and time (stats records)
+	probeStats bool
 }
 
 func parseTraceFlags(args []string) (*traceFlags, error) {
@@ -59,6 +61,7 @@ func parseTraceFlags(args []string) (*traceFlags, error) {
 	fs.StringVar(&f.dir, "cwd", "", "")
 	fs.Var(&f.env, "env", "")
 	fs.StringVar(&f.envFile, "env-file", "", "")
+	fs.BoolVar(&f.probeStats, "probe-stats", false, "")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -182,6 +185,15 @@ func runTrace(args []string) int {
 		return failTarget(jsonOut, err)
 	}
 	defer p.Close()
+	if f.probeStats {
+		c, err := probe.EnableRunStats()
+		if err != nil {
+			tgt.abort()
+			return failTarget(jsonOut, err)
+		}
+		defer c.Close()
+		tr.RunStats = p.RunStats
+	}
 	tgt.resume()
 
 	if f.format == "ndjson" {
