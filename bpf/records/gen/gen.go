@@ -171,28 +171,25 @@ func tsName(goName string) string {
 	return goName + "Record"
 }
 
+// tsTypes are the TypeScript types of the Go types records use.
+var tsTypes = map[string]string{
+	"string":            "string",
+	"Code":              "ErrorCode",
+	"bool":              "boolean",
+	"int":               "number",
+	"int64":             "number",
+	"uint64":            "number",
+	"[]string":          "string[]",
+	"map[string]string": "Record<string, string>",
+	"Loc":               "SourceLocation",
+}
+
 // tsType maps a field's Go type; optional says the key may be absent (omitempty).
 func tsType(f field) (ts string, optional bool) {
-	goType := f.goType
-	nullable := strings.HasPrefix(goType, "*")
-	goType = strings.TrimPrefix(goType, "*")
-	switch {
-	case goType == "string":
-		ts = "string"
-	case goType == "Code":
-		ts = "ErrorCode"
-	case goType == "bool":
-		ts = "boolean"
-	case goType == "int" || goType == "int64" || goType == "uint64":
-		ts = "number"
-	case goType == "[]string":
-		ts = "string[]"
-	case goType == "map[string]string":
-		ts = "Record<string, string>"
-	case goType == "Loc":
-		ts = "SourceLocation"
-	default:
-		panic("gen: no TypeScript type for Go type " + f.goType + " (field " + f.goName + "): add one to tsType")
+	nullable := strings.HasPrefix(f.goType, "*")
+	ts, ok := tsTypes[strings.TrimPrefix(f.goType, "*")]
+	if !ok {
+		panic("gen: no TypeScript type for Go type " + f.goType + " (field " + f.goName + "): add one to tsTypes")
 	}
 	if f.omitempty {
 		return ts, true

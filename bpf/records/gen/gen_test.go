@@ -14,13 +14,19 @@ import (
 	"testing"
 )
 
-// The TypeScript types, records.Any and the README's tables are what the Go
-// declaration generates, byte for byte.
-func TestCopiesAreCurrent(t *testing.T) {
+func mustRoot(t *testing.T) string {
+	t.Helper()
 	root, err := repoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return root
+}
+
+// The TypeScript types, records.Any and the README's tables are what the Go
+// declaration generates, byte for byte.
+func TestCopiesAreCurrent(t *testing.T) {
+	root := mustRoot(t)
 	out, err := outputs(root)
 	if err != nil {
 		t.Fatal(err)
@@ -40,10 +46,7 @@ func TestCopiesAreCurrent(t *testing.T) {
 // constant, never a string of its own: a code added in one place only would
 // be missing from the others.
 func TestCodesAreTheConstants(t *testing.T) {
-	root, err := repoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := mustRoot(t)
 	c, err := load(root)
 	if err != nil {
 		t.Fatal(err)
