@@ -8,24 +8,13 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildHelper, buildSample, isRoot, privileged, run, startAndWait } from './lib.mjs';
+import { ensureSystem } from './prereqs.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const DURATION = process.env.OL_BENCH_SECONDS ?? '8';
 const ROUNDS = Number(process.env.OL_BENCH_ROUNDS ?? 3);
 
-if (spawnSync('wrk', ['--version']).error) {
-  // Install it when we can (root with apt), as the other scripts do with their tools.
-  if (isRoot() && !spawnSync('apt-get', ['--version']).error) {
-    console.error('installing wrk (apt-get install -y wrk)');
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-    spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'wrk'], { stdio: 'inherit', env });
-  }
-  if (spawnSync('wrk', ['--version']).error) {
-    console.error('wrk is needed for the benchmark: apt-get install -y wrk');
-    process.exit(1);
-  }
-}
+ensureSystem('bench');
 
 function wrk(url, connections = 32) {
   const r = spawnSync('wrk', ['-t2', `-c${connections}`, `-d${DURATION}s`, '--latency', url], { encoding: 'utf8' });

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"outboundlens/bpf/inspect"
+	"outboundlens/bpf/records"
 )
 
 // MaxHeaders is how many request headers one trace can capture.
@@ -94,14 +95,14 @@ type Probe struct {
 
 // Error carries a stable code for the record stream.
 type Error struct {
-	Code string
+	Code records.Code
 	Err  error
 }
 
 func (e *Error) Error() string { return e.Err.Error() }
 func (e *Error) Unwrap() error { return e.Err }
 
-func errorf(code, format string, args ...any) error {
+func errorf(code records.Code, format string, args ...any) error {
 	return &Error{Code: code, Err: fmt.Errorf(format, args...)}
 }
 
@@ -124,7 +125,7 @@ func CanonicalHeaders(names []string) []string {
 // attaches them. Close releases everything.
 func Load(a Attachment) (_ *Probe, err error) {
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
-		return nil, errorf("NO_BTF", "this kernel has no BTF (/sys/kernel/btf/vmlinux is missing): Outbound Lens needs Linux >= 5.8 built with CONFIG_DEBUG_INFO_BTF=y")
+		return nil, errorf(records.NoBTF, "this kernel has no BTF (/sys/kernel/btf/vmlinux is missing): Outbound Lens needs Linux >= 5.8 built with CONFIG_DEBUG_INFO_BTF=y")
 	}
 	if err := ensureTracefs(); err != nil {
 		return nil, err
@@ -138,31 +139,31 @@ func Load(a Attachment) (_ *Probe, err error) {
 
 	headers := CanonicalHeaders(a.Headers)
 	if len(headers) > MaxHeaders {
-		return nil, errorf("USAGE", "at most %d headers can be captured, got %d", MaxHeaders, len(headers))
+		return nil, errorf(records.Usage, "at most %d headers can be captured, got %d", MaxHeaders, len(headers))
 	}
 
 	spec, err := loadProbe()
 	if err != nil {
-		return nil, errorf("LOAD_FAILED", "reading the embedded BPF object: %v", err)
+		return nil, errorf(records.LoadFailed, "reading the embedded BPF object: %v", err)
 	}
 	cfg := configFor(a, headers)
 	if err := spec.Variables["CFG"].Set(cfg); err != nil {
-		return nil, errorf("LOAD_FAILED", "configuring the BPF programs: %v", err)
+		return nil, errorf(records.LoadFailed, "configuring the BPF programs: %v", err)
 	}
 
 	p := &Probe{Headers: headers}
 	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
-			return nil, errorf("LOAD_FAILED", "the kernel's verifier rejected the probes: %+v", ve)
+			return nil, errorf(records.LoadFailed, "the kernel's verifier rejected the probes: %+v", ve)
 		}
 		if errors.Is(err, syscall.EPERM) && memlockErr != nil {
-			return nil, errorf("NO_PRIVILEGES", "loading the BPF programs: %v; the locked-memory limit could not be raised (%v): this kernel may charge BPF memory to it, so run as root, or grant the helper CAP_SYS_RESOURCE too", err, memlockErr)
+			return nil, errorf(records.NoPrivileges, "loading the BPF programs: %v; the locked-memory limit could not be raised (%v): this kernel may charge BPF memory to it, so run as root, or grant the helper CAP_SYS_RESOURCE too", err, memlockErr)
 		}
 		if errors.Is(err, syscall.EPERM) {
 			return nil, privilegeError(err)
 		}
-		return nil, errorf("LOAD_FAILED", "loading the BPF programs: %v", err)
+		return nil, errorf(records.LoadFailed, "loading the BPF programs: %v", err)
 	}
 	defer func() {
 		if err != nil {
@@ -172,13 +173,13 @@ func Load(a Attachment) (_ *Probe, err error) {
 
 	ex, err := link.OpenExecutable(a.Exe)
 	if err != nil {
-		return nil, errorf("TARGET", "opening %s: %v", a.Exe, err)
+		return nil, errorf(records.Target, "opening %s: %v", a.Exe, err)
 	}
 	progs := p.programs()
 	for _, u := range a.Uprobes {
 		prog := progs[u.Program]
 		if prog == nil {
-			return nil, errorf("INTERNAL", "no BPF program %q for %s", u.Program, u.Role)
+			return nil, errorf(records.Internal, "no BPF program %q for %s", u.Program, u.Role)
 		}
 		for i, s := range u.Sites {
 			l, err := ex.Uprobe(s.Func, prog, &link.UprobeOptions{Address: s.Offset, PID: a.PID})
@@ -186,7 +187,7 @@ func Load(a Attachment) (_ *Probe, err error) {
 				if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
 					return nil, privilegeError(err)
 				}
-				return nil, errorf("ATTACH_FAILED", "attaching a uprobe to %s at file offset %#x: %v", s.Func, s.Offset, err)
+				return nil, errorf(records.AttachFailed, "attaching a uprobe to %s at file offset %#x: %v", s.Func, s.Offset, err)
 			}
 			p.links = append(p.links, l)
 			if i == 0 {
@@ -211,7 +212,7 @@ func Load(a Attachment) (_ *Probe, err error) {
 			if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
 				return nil, privilegeError(err)
 			}
-			return nil, errorf("ATTACH_FAILED", "attaching tracepoint %s:%s: %v", t.group, t.name, err)
+			return nil, errorf(records.AttachFailed, "attaching tracepoint %s:%s: %v", t.group, t.name, err)
 		}
 		p.links = append(p.links, l)
 		p.Probes = append(p.Probes, t.group+":"+t.name)
@@ -219,13 +220,13 @@ func Load(a Attachment) (_ *Probe, err error) {
 
 	p.Reader, err = ringbuf.NewReader(p.objs.Events)
 	if err != nil {
-		return nil, errorf("LOAD_FAILED", "opening the ring buffer: %v", err)
+		return nil, errorf(records.LoadFailed, "opening the ring buffer: %v", err)
 	}
 	return p, nil
 }
 
 func privilegeError(err error) error {
-	return errorf("NO_PRIVILEGES", "not allowed to load BPF programs (%v): run as root (sudo), or grant the helper capabilities once: sudo setcap cap_sys_admin,cap_bpf,cap_perfmon,cap_sys_resource,cap_sys_ptrace,cap_dac_read_search+p <helper>", err)
+	return errorf(records.NoPrivileges, "not allowed to load BPF programs (%v): run as root (sudo), or grant the helper capabilities once: sudo setcap cap_sys_admin,cap_bpf,cap_perfmon,cap_sys_resource,cap_sys_ptrace,cap_dac_read_search+p <helper>", err)
 }
 
 func configFor(a Attachment, headers []string) probeConfig {
@@ -264,34 +265,27 @@ func configFor(a Attachment, headers []string) probeConfig {
 	return cfg
 }
 
-// ProgramRuns is how often one program ran and how long, in total.
-type ProgramRuns struct {
-	Program string `json:"program"`
-	Runs    uint64 `json:"runs"`
-	Ns      uint64 `json:"ns"`
-}
-
 // EnableRunStats makes the kernel count every BPF program's runs and run
 // time until the returned closer is closed (it costs a little per run).
 func EnableRunStats() (io.Closer, error) {
 	c, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME)
 	if err != nil {
-		return nil, errorf("USAGE", "counting probe runs: %v", err)
+		return nil, errorf(records.Usage, "counting probe runs: %v", err)
 	}
 	return c, nil
 }
 
 // RunStats returns each attached uprobe program's runs so far (counted
 // only while EnableRunStats is on).
-func (p *Probe) RunStats() []ProgramRuns {
-	var out []ProgramRuns
+func (p *Probe) RunStats() []records.ProgramRuns {
+	var out []records.ProgramRuns
 	progs := p.programs()
 	for _, name := range p.attached {
 		st, err := progs[name].Stats()
 		if err != nil {
 			continue
 		}
-		out = append(out, ProgramRuns{Program: name, Runs: st.RunCount, Ns: uint64(st.Runtime.Nanoseconds())})
+		out = append(out, records.ProgramRuns{Program: name, Runs: st.RunCount, Ns: uint64(st.Runtime.Nanoseconds())})
 	}
 	return out
 }

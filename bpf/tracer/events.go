@@ -6,6 +6,7 @@ import (
 	"unsafe"
 
 	"outboundlens/bpf/probe"
+	"outboundlens/bpf/records"
 )
 
 // Symbols is what the tracer needs from the binary's symbol tables.
@@ -35,7 +36,7 @@ type Tracer struct {
 	// MonoToUnix converts bpf_ktime_get_ns (CLOCK_MONOTONIC) to Unix ns.
 	MonoToUnix int64
 	// RunStats, if set, gives the probes' run counts for stats records.
-	RunStats func() []probe.ProgramRuns
+	RunStats func() []records.ProgramRuns
 
 	requests map[uint64]*pending
 	recent   recentRequests // ended requests, for late outbound lines in text format

@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"outboundlens/bpf/records"
 )
 
 var (
@@ -226,45 +228,11 @@ func (e *env) sampleArgv() []string {
 	return append(argv, e.sampleArgs...)
 }
 
-// record is any helper record; fields of all types, as decoded.
-type record struct {
-	Type      string            `json:"type"`
-	ID        string            `json:"id"`
-	PID       int               `json:"pid"`
-	Goid      uint64            `json:"goid"`
-	Method    string            `json:"method"`
-	Path      string            `json:"path"`
-	Route     string            `json:"route"`
-	Handler   *loc              `json:"handler"`
-	Headers   map[string]string `json:"headers"`
-	TraceID   string            `json:"traceId"`
-	StartNs   int64             `json:"startNs"`
-	EndNs     int64             `json:"endNs"`
-	Request   *string           `json:"request"`
-	Proto     string            `json:"proto"`
-	Src       string            `json:"src"`
-	Sport     int               `json:"sport"`
-	Dst       string            `json:"dst"`
-	Dport     int               `json:"dport"`
-	Reused    bool              `json:"reused"`
-	CallSite  *loc              `json:"callSite"`
-	TsNs      int64             `json:"tsNs"`
-	Via       string            `json:"via"`
-	Events    uint64            `json:"events"`
-	Lost      uint64            `json:"lost"`
-	Code      string            `json:"code"`
-	Message   string            `json:"message"`
-	Reason    string            `json:"reason"`
-	GoVersion string            `json:"goVersion"`
-	Offsets   string            `json:"offsets"`
-	Probes    []string          `json:"probes"`
-}
-
-type loc struct {
-	Func string `json:"func"`
-	File string `json:"file"`
-	Line int    `json:"line"`
-}
+// record is any helper record, decoded into the contract's own types.
+type (
+	record = records.Any
+	loc    = records.Loc
+)
 
 // helper is a running outbound-lens-helper with its records collected.
 type helper struct {

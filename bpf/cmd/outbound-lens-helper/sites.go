@@ -6,7 +6,7 @@ import (
 
 	"outboundlens/bpf/inspect"
 	"outboundlens/bpf/probe"
-	"outboundlens/bpf/tracer"
+	"outboundlens/bpf/records"
 )
 
 // Where each probe goes. A fact may be observable at several places; the
@@ -151,8 +151,8 @@ var roles = []role{
 // plan is where the probes go in one binary.
 type plan struct {
 	Uprobes []probe.Uprobe
-	Sites   []tracer.ProbeSite // for the ready record
-	Notes   []string           // what could not be placed, or only stepped
+	Sites   []records.ProbeSite // for the ready record
+	Notes   []string            // what could not be placed, or only stepped
 }
 
 // planProbes chooses the probe sites for a binary. hasGin: the binary
@@ -216,8 +216,8 @@ func anyStepped(us []probe.Uprobe) bool {
 }
 
 // describe groups a role's sites by function and instruction class.
-func describe(r role, us []probe.Uprobe) []tracer.ProbeSite {
-	var out []tracer.ProbeSite
+func describe(r role, us []probe.Uprobe) []records.ProbeSite {
+	var out []records.ProbeSite
 	idx := map[[3]string]int{}
 	for _, u := range us {
 		for _, s := range u.Sites {
@@ -228,7 +228,7 @@ func describe(r role, us []probe.Uprobe) []tracer.ProbeSite {
 				continue
 			}
 			idx[k] = len(out)
-			out = append(out, tracer.ProbeSite{Program: u.Program, Role: r.name, Func: s.Func, Insn: s.Insn, Stepped: s.Stepped, Count: 1, RequestPath: r.requestPath, Offsets: []uint64{s.Offset}})
+			out = append(out, records.ProbeSite{Program: u.Program, Role: r.name, Func: s.Func, Insn: s.Insn, Stepped: s.Stepped, Count: 1, RequestPath: r.requestPath, Offsets: []uint64{s.Offset}})
 		}
 	}
 	return out

@@ -9,8 +9,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"outboundlens/bpf/inspect"
+	"outboundlens/bpf/records"
 	"outboundlens/bpf/routes"
-	"outboundlens/bpf/tracer"
 )
 
 func printJSON(v any) int {
@@ -87,11 +87,11 @@ func runCheck(args []string) int {
 }
 
 type sitesResult struct {
-	Exe       string             `json:"exe"`
-	GoVersion string             `json:"goVersion"`
-	Arch      string             `json:"arch"`
-	Sites     []tracer.ProbeSite `json:"sites"`
-	Notes     []string           `json:"notes"`
+	Exe       string              `json:"exe"`
+	GoVersion string              `json:"goVersion"`
+	Arch      string              `json:"arch"`
+	Sites     []records.ProbeSite `json:"sites"`
+	Notes     []string            `json:"notes"`
 }
 
 // runSites prints where trace would put its probes in a binary, with the

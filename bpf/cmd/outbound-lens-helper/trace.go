@@ -17,6 +17,7 @@ import (
 
 	"outboundlens/bpf/inspect"
 	"outboundlens/bpf/probe"
+	"outboundlens/bpf/records"
 	"outboundlens/bpf/tracer"
 )
 
@@ -120,10 +121,10 @@ func readEnvFile(path string) (headerList, error) {
 
 // fail reports an error as a record (ndjson) or a line on stderr, and
 // returns the exit code.
-func fail(out *tracer.Output, code string, exit int, err error) int {
+func fail(out *tracer.Output, code records.Code, exit int, err error) int {
 	fmt.Fprintf(os.Stderr, "outbound-lens: %v\n", err)
 	if out != nil {
-		out.Record(&tracer.ErrorRecord{Type: "error", Code: code, Message: err.Error()}, "", "")
+		out.Record(&records.ErrorRecord{Type: "error", Code: code, Message: err.Error()}, "", "")
 		out.Flush()
 	}
 	return exit
@@ -158,11 +159,11 @@ func runTrace(args []string) int {
 	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGTERM), 0, 0, 0)
 
 	if os.Geteuid() != 0 && !hasTracingCaps() {
-		return fail(jsonOut, "NO_PRIVILEGES", exitSystem, errors.New(
+		return fail(jsonOut, records.NoPrivileges, exitSystem, errors.New(
 			"tracing needs root or the capabilities CAP_BPF and CAP_PERFMON: run with sudo, or grant them once with 'sudo setcap "+SetcapCaps+" "+selfPath()+"'"))
 	}
 	if err := raiseCaps(); err != nil {
-		return fail(jsonOut, "NO_PRIVILEGES", exitSystem, fmt.Errorf("raising the helper's capabilities: %v", err))
+		return fail(jsonOut, records.NoPrivileges, exitSystem, fmt.Errorf("raising the helper's capabilities: %v", err))
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -197,8 +198,8 @@ func runTrace(args []string) int {
 	tgt.resume()
 
 	if f.format == "ndjson" {
-		out.Record(&tracer.Ready{Type: "ready", PID: tgt.pid, Exe: tgt.exe, GoVersion: tgt.bin.GoVersion,
-			Probes: p.Probes, Headers: lower(p.Headers), Offsets: tgt.offsets.Source, Sites: sites}, "", "")
+		out.Record(&records.Ready{Type: "ready", PID: tgt.pid, Exe: tgt.exe, GoVersion: tgt.bin.GoVersion,
+			Probes: p.Probes, CaptureHeaders: lower(p.Headers), Offsets: tgt.offsets.Source, Sites: sites}, "", "")
 		out.Flush()
 	}
 	fmt.Fprintf(os.Stderr, "outbound-lens: tracing pid %d (%s, %s), %d probes attached\n", tgt.pid, tgt.exe, tgt.bin.GoVersion, len(p.Probes))
@@ -217,13 +218,13 @@ func runTrace(args []string) int {
 	var why string
 	go func() { why = <-reason; cancel() }()
 	if err := tracer.Run(runCtx, p, tr, 5*time.Second); err != nil {
-		return fail(jsonOut, "READ_FAILED", exitOther, err)
+		return fail(jsonOut, records.ReadFailed, exitOther, err)
 	}
 	if tgt.launched && why != "target-exited" {
 		// A service we started for the trace goes away with it.
 		tgt.terminate()
 	}
-	end := &tracer.End{Type: "end", Reason: why}
+	end := &records.End{Type: "end", Reason: why}
 	if why == "target-exited" {
 		end.Status = tgt.exitStatus()
 		fmt.Fprintf(os.Stderr, "outbound-lens: target pid %d exited; probes detached\n", tgt.pid)
@@ -247,7 +248,7 @@ func failTarget(out *tracer.Output, err error) int {
 	var pe *probe.Error
 	if errors.As(err, &pe) {
 		exit := exitSystem
-		if pe.Code == "TARGET" || pe.Code == "ATTACH_FAILED" {
+		if pe.Code == records.Target || pe.Code == records.AttachFailed {
 			exit = exitTarget
 		}
 		return fail(out, pe.Code, exit, err)
@@ -256,11 +257,11 @@ func failTarget(out *tracer.Output, err error) int {
 	if errors.As(err, &te) {
 		return fail(out, te.code, exitTarget, err)
 	}
-	return fail(out, "INTERNAL", exitOther, err)
+	return fail(out, records.Internal, exitOther, err)
 }
 
 // attach finds the probe sites in the binary and loads the programs.
-func attach(t *target, headers []string, out *tracer.Output) (*probe.Probe, *tracer.Tracer, []tracer.ProbeSite, error) {
+func attach(t *target, headers []string, out *tracer.Output) (*probe.Probe, *tracer.Tracer, []records.ProbeSite, error) {
 	b := t.bin
 	a := probe.Attachment{PID: t.pid, Exe: t.attachPath, Headers: headers}
 	off := t.offsets
@@ -274,9 +275,9 @@ func attach(t *target, headers []string, out *tracer.Output) (*probe.Probe, *tra
 	pl, err := planProbes(b, off.HasGin)
 	if err != nil {
 		if errors.Is(err, inspect.ErrNoFunc) && strings.HasPrefix(err.Error(), roleRequestStart) {
-			return nil, nil, nil, &targetError{"NOT_HTTP_SERVER", fmt.Errorf("%s does not serve HTTP with net/http (%v): Outbound Lens traces Go HTTP services", t.exe, err)}
+			return nil, nil, nil, &targetError{records.NotHTTPServer, fmt.Errorf("%s does not serve HTTP with net/http (%v): Outbound Lens traces Go HTTP services", t.exe, err)}
 		}
-		return nil, nil, nil, &targetError{"UNSUPPORTED_BINARY", fmt.Errorf("cannot place the probes in %s: %v", t.exe, err)}
+		return nil, nil, nil, &targetError{records.UnsupportedBinary, fmt.Errorf("cannot place the probes in %s: %v", t.exe, err)}
 	}
 	for _, n := range pl.Notes {
 		fmt.Fprintf(os.Stderr, "outbound-lens: %s\n", n)
