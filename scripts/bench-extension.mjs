@@ -16,7 +16,8 @@
 // `npm run bench` runs this at its end (OL_BENCH_SKIP_EXTENSION=1 there skips it).
 // Each part is a module in scripts/bench/extension/; this file runs them and prints their reports.
 import { existsSync } from 'node:fs';
-import { isRoot } from './lib.mjs';
+import { ensureNodeModules, isRoot } from './lib.mjs';
+import { ensureSystem } from './prereqs.mjs';
 import * as activation from './bench/extension/activation.mjs';
 import { CHROMIUM, PARTS, RUNS, endChildren, ensureProduct, note, say } from './bench/extension/common.mjs';
 import * as firstRow from './bench/extension/firstRow.mjs';
@@ -27,6 +28,8 @@ import { loadWorkbench, part1and2 } from './bench/extension/workbench.mjs';
 async function main() {
   const T0 = Date.now();
   say(`Outbound Lens extension benchmark (${RUNS} runs where runs repeat; numbers are noisy on a busy machine)`);
+  ensureSystem('bench:extension');
+  ensureNodeModules();
   const product = ensureProduct();
   const results = {};
   const skipped = {};

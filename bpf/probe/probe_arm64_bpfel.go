@@ -135,11 +135,13 @@ type probeSpecs struct {
 type probeProgramSpecs struct {
 	GinHandle        *ebpf.ProgramSpec `ebpf:"gin_handle"`
 	GinHandleReturn  *ebpf.ProgramSpec `ebpf:"gin_handle_return"`
+	GinRoute         *ebpf.ProgramSpec `ebpf:"gin_route"`
+	GoroutineStart   *ebpf.ProgramSpec `ebpf:"goroutine_start"`
 	InetSockSetState *ebpf.ProgramSpec `ebpf:"inet_sock_set_state"`
 	Newproc1Return   *ebpf.ProgramSpec `ebpf:"newproc1_return"`
+	RequestEnd       *ebpf.ProgramSpec `ebpf:"request_end"`
 	RoundTrip        *ebpf.ProgramSpec `ebpf:"round_trip"`
 	ServeHttp        *ebpf.ProgramSpec `ebpf:"serve_http"`
-	ServeHttpReturn  *ebpf.ProgramSpec `ebpf:"serve_http_return"`
 	SysEnterConnect  *ebpf.ProgramSpec `ebpf:"sys_enter_connect"`
 	SysExitConnect   *ebpf.ProgramSpec `ebpf:"sys_exit_connect"`
 }
@@ -227,11 +229,13 @@ type probeVariables struct {
 type probePrograms struct {
 	GinHandle        *ebpf.Program `ebpf:"gin_handle"`
 	GinHandleReturn  *ebpf.Program `ebpf:"gin_handle_return"`
+	GinRoute         *ebpf.Program `ebpf:"gin_route"`
+	GoroutineStart   *ebpf.Program `ebpf:"goroutine_start"`
 	InetSockSetState *ebpf.Program `ebpf:"inet_sock_set_state"`
 	Newproc1Return   *ebpf.Program `ebpf:"newproc1_return"`
+	RequestEnd       *ebpf.Program `ebpf:"request_end"`
 	RoundTrip        *ebpf.Program `ebpf:"round_trip"`
 	ServeHttp        *ebpf.Program `ebpf:"serve_http"`
-	ServeHttpReturn  *ebpf.Program `ebpf:"serve_http_return"`
 	SysEnterConnect  *ebpf.Program `ebpf:"sys_enter_connect"`
 	SysExitConnect   *ebpf.Program `ebpf:"sys_exit_connect"`
 }
@@ -240,11 +244,13 @@ func (p *probePrograms) Close() error {
 	return _ProbeClose(
 		p.GinHandle,
 		p.GinHandleReturn,
+		p.GinRoute,
+		p.GoroutineStart,
 		p.InetSockSetState,
 		p.Newproc1Return,
+		p.RequestEnd,
 		p.RoundTrip,
 		p.ServeHttp,
-		p.ServeHttpReturn,
 		p.SysEnterConnect,
 		p.SysExitConnect,
 	)

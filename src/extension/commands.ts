@@ -2,6 +2,7 @@
 import execa from 'execa';
 import { accessSync, chmodSync, constants, existsSync } from 'node:fs';
 import * as vscode from 'vscode';
+import { ErrorCode } from '../shared/records';
 import type { Ctx } from './ctx';
 import { Panel } from './panel';
 import { decide, gatherFacts, SETCAP_CAPS } from './privileges';
@@ -61,12 +62,12 @@ function pidArg(arg: unknown): number | undefined {
 }
 
 /** What to do next, for the helper's error codes a user can act on. */
-const NEXT_STEP: Record<string, string> = {
-  NOT_GO:
+const NEXT_STEP: Partial<Record<string, string>> = {
+  [ErrorCode.NOT_GO]:
     'Outbound Lens traces Go programs only: pick a Go process from the list, or build and launch the workspace service.',
-  NO_PROCESS: 'The process is gone: start it again, then trace it.',
-  NOT_HTTP_SERVER: 'Trace a Go program that serves HTTP (net/http or Gin).',
-  NO_PRIVILEGES:
+  [ErrorCode.NO_PROCESS]: 'The process is gone: start it again, then trace it.',
+  [ErrorCode.NOT_HTTP_SERVER]: 'Trace a Go program that serves HTTP (net/http or Gin).',
+  [ErrorCode.NO_PRIVILEGES]:
     'Run "Outbound Lens: Allow tracing without a password" (setcap on the helper), or set outboundLens.privilegeMethod to "terminal" to type a sudo password.',
 };
 
@@ -150,7 +151,7 @@ export function trace(ctx: Ctx): Handler {
       if (a === 'Trace again') await vscode.commands.executeCommand('outboundLens.trace', target);
       else if (a) await vscode.env.clipboard.writeText(setcap);
     } else if (r.error) {
-      const actions = r.error.code === 'NO_PRIVILEGES' ? ['Allow tracing without a password'] : [];
+      const actions = r.error.code === ErrorCode.NO_PRIVILEGES ? ['Allow tracing without a password'] : [];
       const next = NEXT_STEP[r.error.code];
       const a = await vscode.window.showErrorMessage(
         `Outbound Lens: ${r.error.code}: ${r.error.message}${next ? ` — ${next}` : ''}`,

@@ -42,7 +42,7 @@ export function product() {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   const vsix = join(root, `${pkg.name}-${pkg.version}.vsix`);
   const ready = process.env.OL_E2E_PRODUCT_READY === '1';
-  if (!ready) wb.ensurePrerequisites();
+  if (!ready) wb.ensurePrerequisites('test:e2e');
   if (ready || (process.env.OL_E2E_REUSE_VSIX === '1' && existsSync(vsix))) {
     if (!ready) log(`reusing ${vsix} (OL_E2E_REUSE_VSIX=1)`);
   } else {

@@ -18,10 +18,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	"outboundlens/bpf/inspect"
+	"outboundlens/bpf/records"
 )
 
 type targetError struct {
-	code string
+	code records.Code
 	err  error
 }
 
@@ -48,27 +49,27 @@ type target struct {
 func openBinary(path string) (*inspect.Binary, inspect.Offsets, error) {
 	b, err := inspect.Open(path)
 	if err != nil {
-		code := "UNSUPPORTED_BINARY"
+		code := records.UnsupportedBinary
 		switch {
 		case errors.Is(err, inspect.ErrNotELF), errors.Is(err, inspect.ErrNotGo):
-			code = "NOT_GO"
+			code = records.NotGo
 		case errors.Is(err, inspect.ErrUnsupportedGo):
-			code = "UNSUPPORTED_GO"
+			code = records.UnsupportedGo
 		case errors.Is(err, inspect.ErrUnsupportedArch):
-			code = "UNSUPPORTED_ARCH"
+			code = records.UnsupportedArch
 		case errors.Is(err, os.ErrPermission):
-			code = "NO_PRIVILEGES"
+			code = records.NoPrivileges
 		}
 		return nil, inspect.Offsets{}, &targetError{code, err}
 	}
 	if _, err := b.Func("net/http.serverHandler.ServeHTTP"); err != nil {
 		b.Close()
-		return nil, inspect.Offsets{}, &targetError{"NOT_HTTP_SERVER", fmt.Errorf("%s does not serve HTTP with net/http: Outbound Lens traces Go HTTP services", path)}
+		return nil, inspect.Offsets{}, &targetError{records.NotHTTPServer, fmt.Errorf("%s does not serve HTTP with net/http: Outbound Lens traces Go HTTP services", path)}
 	}
 	off, err := b.Offsets()
 	if err != nil {
 		b.Close()
-		return nil, inspect.Offsets{}, &targetError{"UNSUPPORTED_BINARY", err}
+		return nil, inspect.Offsets{}, &targetError{records.UnsupportedBinary, err}
 	}
 	return b, off, nil
 }
@@ -77,12 +78,12 @@ func attachTarget(pid int) (*target, error) {
 	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, &targetError{"NO_PROCESS", fmt.Errorf("no process with pid %d (has it exited?)", pid)}
+			return nil, &targetError{records.NoProcess, fmt.Errorf("no process with pid %d (has it exited?)", pid)}
 		}
 		if errors.Is(err, os.ErrPermission) {
-			return nil, &targetError{"NO_PRIVILEGES", fmt.Errorf("not allowed to inspect pid %d: run as root or with CAP_SYS_PTRACE", pid)}
+			return nil, &targetError{records.NoPrivileges, fmt.Errorf("not allowed to inspect pid %d: run as root or with CAP_SYS_PTRACE", pid)}
 		}
-		return nil, &targetError{"NO_PROCESS", fmt.Errorf("pid %d: %v", pid, err)}
+		return nil, &targetError{records.NoProcess, fmt.Errorf("pid %d: %v", pid, err)}
 	}
 	attachPath := fmt.Sprintf("/proc/%d/exe", pid)
 	b, off, err := openBinary(attachPath)
@@ -93,7 +94,7 @@ func attachTarget(pid int) (*target, error) {
 	if b.PIE {
 		if t.bias, err = loadBias(pid); err != nil {
 			b.Close()
-			return nil, &targetError{"TARGET", err}
+			return nil, &targetError{records.Target, err}
 		}
 	}
 	go t.watchExit()
@@ -128,7 +129,7 @@ func launchTarget(argv []string, dir string, env []string) (*target, error) {
 	}
 	path, err := exec.LookPath(name)
 	if err != nil {
-		return nil, &targetError{"NO_PROCESS", fmt.Errorf("cannot run %s: %v", argv[0], err)}
+		return nil, &targetError{records.NoProcess, fmt.Errorf("cannot run %s: %v", argv[0], err)}
 	}
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs
@@ -177,14 +178,14 @@ func launchTarget(argv []string, dir string, env []string) (*target, error) {
 	}()
 	if err := <-started; err != nil {
 		b.Close()
-		return nil, &targetError{"NO_PROCESS", err}
+		return nil, &targetError{records.NoProcess, err}
 	}
 	t.attachPath = fmt.Sprintf("/proc/%d/exe", t.pid)
 	if b.PIE {
 		if t.bias, err = loadBias(t.pid); err != nil {
 			t.abort()
 			b.Close()
-			return nil, &targetError{"TARGET", err}
+			return nil, &targetError{records.Target, err}
 		}
 	}
 	return t, nil

@@ -10,6 +10,7 @@ import { paletteToFirstRow } from './firstRow.mjs';
 /** The workbench driver, or why this machine cannot run it. */
 export async function loadWorkbench() {
   const wb = await import('../../../test/e2e/workbench.mjs');
+  wb.ensureCodeServer();
   if (!existsSync(wb.codeServerBin))
     return { why: `code-server is not installed (${wb.codeServerBin}); npm run test:e2e installs it` };
   if (!existsSync(join(wb.cacheDir, 'node_modules', 'code-server', 'lib', 'vscode', 'node_modules')))

@@ -37,6 +37,7 @@ function out(request: string | null, over: Partial<OutboundRecord> = {}): Outbou
     reused: false,
     callSite: { func: 'main.echo', file: MAIN, line: 47 },
     tsNs: 1,
+    via: 'http',
     ...over,
   };
 }
