@@ -231,8 +231,12 @@ async function main() {
     console.log(`    throughput untraced      ${b.rps.toFixed(0)} req/s`);
     console.log(`    throughput traced        ${t.rps.toFixed(0)} req/s`);
     console.log(`    ratio traced/untraced    ${(t.rps / b.rps).toFixed(3)}   (target >= ${target})`);
-    console.log(`    p50 latency              ${b.p50.toFixed(3)} ms -> ${t.p50.toFixed(3)} ms (+${((t.p50 - b.p50) * 1000).toFixed(0)} us)`);
-    console.log(`    p99 latency              ${b.p99.toFixed(3)} ms -> ${t.p99.toFixed(3)} ms (+${((t.p99 - b.p99) * 1000).toFixed(0)} us)`);
+    console.log(
+      `    p50 latency              ${b.p50.toFixed(3)} ms -> ${t.p50.toFixed(3)} ms (+${((t.p50 - b.p50) * 1000).toFixed(0)} us)`,
+    );
+    console.log(
+      `    p99 latency              ${b.p99.toFixed(3)} ms -> ${t.p99.toFixed(3)} ms (+${((t.p99 - b.p99) * 1000).toFixed(0)} us)`,
+    );
   }
   console.log(`  helper CPU while traced    ${(median(cpu) * 100).toFixed(0)}% of one core`);
   console.log(
@@ -253,8 +257,15 @@ async function main() {
   }
   const cost = uprobeCostNs(dir);
   if (cost) {
-    console.log('\none uprobe hit on this machine, no BPF program, by the class of the probed instruction (median of 3)');
-    console.log('  ' + Object.entries(cost).map(([c, ns]) => `${c} ${(ns / 1000).toFixed(2)} us`).join(', '));
+    console.log(
+      '\none uprobe hit on this machine, no BPF program, by the class of the probed instruction (median of 3)',
+    );
+    console.log(
+      '  ' +
+        Object.entries(cost)
+          .map(([c, ns]) => `${c} ${(ns / 1000).toFixed(2)} us`)
+          .join(', '),
+    );
   }
   console.log('\nprobe hits per request (the kernel counting BPF runs, --probe-stats; wrk -c8 -d3s per route)');
   const classOf = (program) => {
@@ -271,7 +282,9 @@ async function main() {
       const trap = cost?.[cls] ?? NaN;
       const perHit = trap + p.ns / p.runs;
       total += hits * perHit;
-      parts.push(`${p.program} ${hits.toFixed(2)} x (${cls} ${(trap / 1000).toFixed(2)} + BPF ${(p.ns / p.runs / 1000).toFixed(2)} us)`);
+      parts.push(
+        `${p.program} ${hits.toFixed(2)} x (${cls} ${(trap / 1000).toFixed(2)} + BPF ${(p.ns / p.runs / 1000).toFixed(2)} us)`,
+      );
     }
     console.log(`  ${route.padEnd(8)} ${requests} requests: ${parts.join(', ')}`);
     console.log(`  ${''.padEnd(8)} = ${(total / 1000).toFixed(1)} us of probe cost per request`);

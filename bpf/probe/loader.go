@@ -7,11 +7,14 @@ import (
 	"io"
 	"net/textproto"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
@@ -217,6 +220,12 @@ func Load(a Attachment) (_ *Probe, err error) {
 		p.links = append(p.links, l)
 		p.Probes = append(p.Probes, t.group+":"+t.name)
 	}
+
+	// The kernel's BTF was needed for the CO-RE relocations only: give its
+	// parsed form (tens of MiB) back before the trace runs for hours.
+	btf.FlushKernelSpec()
+	runtime.GC()
+	debug.FreeOSMemory()
 
 	p.Reader, err = ringbuf.NewReader(p.objs.Events)
 	if err != nil {

@@ -133,7 +133,7 @@ const struct outbound *unused_outbound __attribute__((unused));
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20);
+	__uint(max_entries, 8 << 20);
 } events SEC(".maps");
 
 /* goid -> request id, for request goroutines and their descendants. */
