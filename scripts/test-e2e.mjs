@@ -20,6 +20,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from 'node:test';
 import { spec } from 'node:test/reporters';
+import { finished } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { root } from './lib.mjs';
 
@@ -42,7 +43,8 @@ const abort = new AbortController();
 let failed = false;
 const tests = run({ files, concurrency: 1, signal: abort.signal });
 tests.on('test:fail', () => (failed = true));
-tests.compose(new spec()).pipe(process.stdout);
+const report = tests.compose(new spec());
+report.pipe(process.stdout);
 
 // Interrupted (Ctrl-C, a CI timeout): start no further file; aborting ends
 // the running one with SIGTERM, and its cleanup removes the temporary
@@ -56,7 +58,7 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
     process.exit(130);
   });
 }
-await new Promise((resolve) => tests.once('end', resolve));
+await finished(report); // the summary is printed
 
 // The README's screenshots, when asked (they are committed: a test run leaves the checkout as it was).
 if (process.env.OL_E2E_README_SHOTS === '1') {
