@@ -265,13 +265,7 @@ func attach(t *target, headers []string, out *tracer.Output) (*probe.Probe, *tra
 	b := t.bin
 	a := probe.Attachment{PID: t.pid, Exe: t.attachPath, Headers: headers}
 	off := t.offsets
-	a.Offsets = probe.Offsets{
-		GGoid: off.GGoid, GParentGoid: off.GParentGoid, RequestMethod: off.RequestMethod, RequestURL: off.RequestURL, RequestHeader: off.RequestHeader,
-		URLPath: off.URLPath, PersistConnConn: off.PersistConnConn, PersistConnReused: off.PersistConnReused,
-		ConnFD: off.ConnFD, NetFDFamily: off.NetFDFamily, NetFDSotype: off.NetFDSotype, NetFDLaddr: off.NetFDLaddr,
-		NetFDRaddr: off.NetFDRaddr, TCPAddrIP: off.TCPAddrIP, TCPAddrPort: off.TCPAddrPort, TLSConnConn: off.TLSConnConn,
-		GinContextFullPath: off.GinContextFullPath, GinContextHandlers: off.GinContextHandlers, SwissMaps: off.SwissMaps,
-	}
+	a.Offsets = off
 	pl, err := planProbes(b, off.HasGin)
 	if err != nil {
 		if errors.Is(err, inspect.ErrNoFunc) && strings.HasPrefix(err.Error(), roleRequestStart) {
