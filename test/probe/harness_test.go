@@ -211,6 +211,7 @@ type env struct {
 	toolchain  string
 	heartbeat  time.Duration
 	ldflags    string
+	buildEnv   []string // e.g. GOFLAGS=-buildmode=pie, CGO_ENABLED=1
 	sampleArgs []string
 }
 
@@ -221,7 +222,7 @@ func newEnv(t testing.TB, toolchain string) *env {
 }
 
 func (e *env) sampleArgv() []string {
-	argv := []string{sampleFor(e.t, e.toolchain, e.ldflags), "-addr", e.service, "-downstream", "http://" + e.down, "-raw", e.raw}
+	argv := []string{sampleFor(e.t, e.toolchain, e.ldflags, e.buildEnv...), "-addr", e.service, "-downstream", "http://" + e.down, "-raw", e.raw}
 	if e.heartbeat > 0 {
 		argv = append(argv, "-heartbeat", e.heartbeat.String())
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"os"
@@ -266,7 +267,30 @@ func loadBias(pid int) (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
-		return start, nil
+		// The mapping of file offset 0 starts at the load address of the
+		// segment that holds it, whose link-time address need not be 0 (Go
+		// links PIEs at 0x400000): the bias is the difference.
+		base, err := linkBase(fmt.Sprintf("/proc/%d/exe", pid))
+		if err != nil {
+			return 0, err
+		}
+		return start - base, nil
 	}
 	return 0, fmt.Errorf("cannot find where %s is mapped in pid %d", exe, pid)
+}
+
+// linkBase is the link-time address of file offset 0: that of the loadable
+// segment at offset 0, less nothing, or of the first one less its offset.
+func linkBase(path string) (uint64, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_LOAD {
+			return (p.Vaddr - p.Off) &^ (p.Align - 1), nil
+		}
+	}
+	return 0, fmt.Errorf("%s has no loadable segment", path)
 }
