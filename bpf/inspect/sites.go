@@ -248,22 +248,31 @@ func (b *Binary) SitesAfterCall(caller, callee string) ([]Site, error) {
 	}
 	var sites []Site
 	for _, i := range at {
-		found := false
+		// A NOP only if nothing else will do: older kernels emulate the
+		// one-byte 0x90 but not the multi-byte NOPs Go pads calls with.
+		var found, nop *Site
 		for j := i + 1; j < len(insts) && j <= i+16; j++ {
 			if landing[insts[j].off] {
 				break
 			}
 			s := b.site(fn, code, insts[j].off)
-			if !s.Stepped {
-				sites = append(sites, s)
-				found = true
+			if !s.Stepped && s.Insn != "nop" {
+				found = &s
 				break
+			}
+			if !s.Stepped && nop == nil {
+				nop = &s
 			}
 			if s.Insn == "ret" || s.Insn == "jmp" {
 				break
 			}
 		}
-		if !found {
+		if found == nil {
+			found = nop
+		}
+		if found != nil {
+			sites = append(sites, *found)
+		} else {
 			return nil, fmt.Errorf("no emulated instruction right after %s's call of %s: %w", caller, callee, ErrNoSite)
 		}
 	}
