@@ -62,15 +62,6 @@ type Probe struct {
 	Probes  []string // what got attached, for the ready record
 }
 
-// Error carries a stable code for the record stream.
-type Error struct {
-	Code string
-	Err  error
-}
-
-func (e *Error) Error() string { return e.Err.Error() }
-func (e *Error) Unwrap() error { return e.Err }
-
 func errorf(code, format string, args ...any) error {
 	return &Error{Code: code, Err: fmt.Errorf(format, args...)}
 }

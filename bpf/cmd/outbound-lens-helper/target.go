@@ -18,15 +18,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"outboundlens/bpf/inspect"
+	"outboundlens/bpf/probe"
 )
-
-type targetError struct {
-	code string
-	err  error
-}
-
-func (e *targetError) Error() string { return e.err.Error() }
-func (e *targetError) Unwrap() error { return e.err }
 
 // target is the traced process: one that was running, or one we launched
 // stopped at its first instruction so that no early request is missed.
@@ -59,16 +52,16 @@ func openBinary(path string) (*inspect.Binary, inspect.Offsets, error) {
 		case errors.Is(err, os.ErrPermission):
 			code = "NO_PRIVILEGES"
 		}
-		return nil, inspect.Offsets{}, &targetError{code, err}
+		return nil, inspect.Offsets{}, &probe.Error{Code: code, Err: err}
 	}
 	if _, err := b.Func("net/http.serverHandler.ServeHTTP"); err != nil {
 		b.Close()
-		return nil, inspect.Offsets{}, &targetError{"NOT_HTTP_SERVER", fmt.Errorf("%s does not serve HTTP with net/http: Outbound Lens traces Go HTTP services", path)}
+		return nil, inspect.Offsets{}, &probe.Error{Code: "NOT_HTTP_SERVER", Err: fmt.Errorf("%s does not serve HTTP with net/http: Outbound Lens traces Go HTTP services", path)}
 	}
 	off, err := b.Offsets()
 	if err != nil {
 		b.Close()
-		return nil, inspect.Offsets{}, &targetError{"UNSUPPORTED_BINARY", err}
+		return nil, inspect.Offsets{}, &probe.Error{Code: "UNSUPPORTED_BINARY", Err: err}
 	}
 	return b, off, nil
 }
@@ -77,12 +70,12 @@ func attachTarget(pid int) (*target, error) {
 	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, &targetError{"NO_PROCESS", fmt.Errorf("no process with pid %d (has it exited?)", pid)}
+			return nil, &probe.Error{Code: "NO_PROCESS", Err: fmt.Errorf("no process with pid %d (has it exited?)", pid)}
 		}
 		if errors.Is(err, os.ErrPermission) {
-			return nil, &targetError{"NO_PRIVILEGES", fmt.Errorf("not allowed to inspect pid %d: run as root or with CAP_SYS_PTRACE", pid)}
+			return nil, &probe.Error{Code: "NO_PRIVILEGES", Err: fmt.Errorf("not allowed to inspect pid %d: run as root or with CAP_SYS_PTRACE", pid)}
 		}
-		return nil, &targetError{"NO_PROCESS", fmt.Errorf("pid %d: %v", pid, err)}
+		return nil, &probe.Error{Code: "NO_PROCESS", Err: fmt.Errorf("pid %d: %v", pid, err)}
 	}
 	attachPath := fmt.Sprintf("/proc/%d/exe", pid)
 	b, off, err := openBinary(attachPath)
@@ -93,7 +86,7 @@ func attachTarget(pid int) (*target, error) {
 	if b.PIE {
 		if t.bias, err = loadBias(pid); err != nil {
 			b.Close()
-			return nil, &targetError{"TARGET", err}
+			return nil, &probe.Error{Code: "TARGET", Err: err}
 		}
 	}
 	go t.watchExit()
@@ -128,7 +121,7 @@ func launchTarget(argv []string, dir string, env []string) (*target, error) {
 	}
 	path, err := exec.LookPath(name)
 	if err != nil {
-		return nil, &targetError{"NO_PROCESS", fmt.Errorf("cannot run %s: %v", argv[0], err)}
+		return nil, &probe.Error{Code: "NO_PROCESS", Err: fmt.Errorf("cannot run %s: %v", argv[0], err)}
 	}
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs
@@ -177,14 +170,14 @@ func launchTarget(argv []string, dir string, env []string) (*target, error) {
 	}()
 	if err := <-started; err != nil {
 		b.Close()
-		return nil, &targetError{"NO_PROCESS", err}
+		return nil, &probe.Error{Code: "NO_PROCESS", Err: err}
 	}
 	t.attachPath = fmt.Sprintf("/proc/%d/exe", t.pid)
 	if b.PIE {
 		if t.bias, err = loadBias(t.pid); err != nil {
 			t.abort()
 			b.Close()
-			return nil, &targetError{"TARGET", err}
+			return nil, &probe.Error{Code: "TARGET", Err: err}
 		}
 	}
 	return t, nil

@@ -231,18 +231,18 @@ func lower(s []string) []string {
 	return out
 }
 
+// systemCodes are the error codes about privileges or the kernel (exit 4);
+// every other coded error is about the target (exit 3).
+var systemCodes = map[string]bool{"NO_PRIVILEGES": true, "LOAD_FAILED": true, "NO_BTF": true, "NO_TRACEFS": true, "USAGE": true}
+
 func failTarget(out *tracer.Output, err error) int {
 	var pe *probe.Error
 	if errors.As(err, &pe) {
-		exit := exitSystem
-		if pe.Code == "TARGET" || pe.Code == "ATTACH_FAILED" {
-			exit = exitTarget
+		exit := exitTarget
+		if systemCodes[pe.Code] {
+			exit = exitSystem
 		}
 		return fail(out, pe.Code, exit, err)
-	}
-	var te *targetError
-	if errors.As(err, &te) {
-		return fail(out, te.code, exitTarget, err)
 	}
 	return fail(out, "INTERNAL", exitOther, err)
 }
@@ -261,10 +261,10 @@ func attach(t *target, headers []string, out *tracer.Output) (*probe.Probe, *tra
 	}
 	var err error
 	if a.ServeHTTP, a.ServeHTTPReturns, err = sites(b, "net/http.serverHandler.ServeHTTP", true); err != nil {
-		return nil, nil, &targetError{"NOT_HTTP_SERVER", fmt.Errorf("%s does not serve HTTP with net/http (%v): Outbound Lens traces Go HTTP services", t.exe, err)}
+		return nil, nil, &probe.Error{Code: "NOT_HTTP_SERVER", Err: fmt.Errorf("%s does not serve HTTP with net/http (%v): Outbound Lens traces Go HTTP services", t.exe, err)}
 	}
 	if _, a.Newproc1Returns, err = sites(b, "runtime.newproc1", true); err != nil {
-		return nil, nil, &targetError{"UNSUPPORTED_BINARY", fmt.Errorf("cannot place the goroutine probes in %s: %v", t.exe, err)}
+		return nil, nil, &probe.Error{Code: "UNSUPPORTED_BINARY", Err: fmt.Errorf("cannot place the goroutine probes in %s: %v", t.exe, err)}
 	}
 	if off.HasGin {
 		if a.GinHandle, a.GinHandleReturns, err = sites(b, "github.com/gin-gonic/gin.(*Engine).handleHTTPRequest", true); err != nil {
