@@ -26,7 +26,10 @@ import (
 type target struct {
 	pid        int
 	exe        string // the binary's path, for people
-	attachPath string // the path uprobes attach to
+	attachPath string // the path uprobes attach to: exeFile's, /proc/self/fd/N
+	exeFile    *os.File
+	exeID      fileID // exeFile's device and inode
+	pidfd      int    // pins the process that was checked (-1: none yet)
 	bin        *inspect.Binary
 	offsets    inspect.Offsets
 	bias       uint64
@@ -38,7 +41,8 @@ type target struct {
 	status   *int
 }
 
-func openBinary(path string) (*inspect.Binary, inspect.Offsets, error) {
+// openBinary inspects the binary at path; name is its path for people.
+func openBinary(path, name string) (*inspect.Binary, inspect.Offsets, error) {
 	b, err := inspect.Open(path)
 	if err != nil {
 		code := "UNSUPPORTED_BINARY"
@@ -56,7 +60,7 @@ func openBinary(path string) (*inspect.Binary, inspect.Offsets, error) {
 	}
 	if _, err := b.Func("net/http.serverHandler.ServeHTTP"); err != nil {
 		b.Close()
-		return nil, inspect.Offsets{}, &probe.Error{Code: "NOT_HTTP_SERVER", Err: fmt.Errorf("%s does not serve HTTP with net/http: Outbound Lens traces Go HTTP services", path)}
+		return nil, inspect.Offsets{}, &probe.Error{Code: "NOT_HTTP_SERVER", Err: fmt.Errorf("%s does not serve HTTP with net/http: Outbound Lens traces Go HTTP services", name)}
 	}
 	off, err := b.Offsets()
 	if err != nil {
@@ -77,20 +81,72 @@ func attachTarget(pid int) (*target, error) {
 		}
 		return nil, &probe.Error{Code: "NO_PROCESS", Err: fmt.Errorf("pid %d: %v", pid, err)}
 	}
-	attachPath := fmt.Sprintf("/proc/%d/exe", pid)
-	b, off, err := openBinary(attachPath)
-	if err != nil {
+	t := &target{pid: pid, exe: exe, pidfd: -1, exited: make(chan struct{})}
+	if t.pidfd, err = unix.PidfdOpen(pid, 0); err != nil {
+		return nil, &probe.Error{Code: "NO_PROCESS", Err: fmt.Errorf("pid %d: %v (has it exited?)", pid, err)}
+	}
+	if err := mayTrace(pid, t.pidfd, exe); err != nil {
+		t.close()
+		return nil, err
+	}
+	if err := t.openExe(fmt.Sprintf("/proc/%d/exe", pid)); err != nil {
+		t.close()
+		return nil, &probe.Error{Code: "NO_PROCESS", Err: fmt.Errorf("pid %d: %v", pid, err)}
+	}
+	if t.bin, t.offsets, err = openBinary(t.attachPath, exe); err != nil {
+		t.close()
 		return nil, fmt.Errorf("pid %d (%s): %w", pid, exe, err)
 	}
-	t := &target{pid: pid, exe: exe, attachPath: attachPath, bin: b, offsets: off, exited: make(chan struct{})}
-	if b.PIE {
+	if t.bin.PIE {
 		if t.bias, err = loadBias(pid); err != nil {
-			b.Close()
+			t.close()
 			return nil, &probe.Error{Code: "TARGET", Err: err}
 		}
 	}
 	go t.watchExit()
 	return t, nil
+}
+
+// fileID is a file's device and inode: which file, whatever its path.
+type fileID struct{ dev, ino uint64 }
+
+func fileIDOf(fi os.FileInfo) fileID {
+	st := fi.Sys().(*syscall.Stat_t)
+	return fileID{uint64(st.Dev), st.Ino}
+}
+
+// openExe pins the binary: it is inspected and the probes are attached
+// through one descriptor, so both see the same file whatever happens to
+// the path meanwhile.
+func (t *target) openExe(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	t.exeFile, t.exeID = f, fileIDOf(fi)
+	t.attachPath = fmt.Sprintf("/proc/self/fd/%d", f.Fd())
+	return nil
+}
+
+// recheck runs once the probes are attached and before any record is
+// read: the process is still the one checked (its pidfd), still runs the
+// file the probes went into, and the caller may still trace it. A pid that
+// exited and was reused, or a process that exec'd a set-id program while
+// the probes were being attached, ends here with nothing of it printed.
+func (t *target) recheck() error {
+	fi, err := os.Stat(fmt.Sprintf("/proc/%d/exe", t.pid))
+	if err != nil {
+		return &probe.Error{Code: "NO_PROCESS", Err: fmt.Errorf("pid %d exited while the probes were attached", t.pid)}
+	}
+	if fileIDOf(fi) != t.exeID {
+		return &probe.Error{Code: "TARGET", Err: fmt.Errorf("pid %d started another program while the probes were attached: trace it again", t.pid)}
+	}
+	return mayTrace(t.pid, t.pidfd, t.exe)
 }
 
 // watchExit closes t.exited when a process we did not start exits.
@@ -126,16 +182,37 @@ func launchTarget(argv []string, dir string, env []string) (*target, error) {
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs
 	}
-	b, off, err := openBinary(path)
-	if err != nil {
+	// The helper reads the binary with its capabilities: it must be one
+	// the caller could read (access(2) judges with the caller's rights).
+	if os.Getuid() != 0 && unix.Access(path, unix.R_OK) != nil {
+		return nil, &probe.Error{Code: "NOT_PERMITTED", Err: fmt.Errorf("%s may not read %s: Outbound Lens traces only programs its user may read; run it as root (sudo) to trace it", userName(os.Getuid()), path)}
+	}
+	t := &target{exe: path, launched: true, pidfd: -1,
+		resumeCh: make(chan struct{}), exited: make(chan struct{})}
+	if err := t.openExe(path); err != nil {
+		return nil, &probe.Error{Code: "NO_PROCESS", Err: fmt.Errorf("cannot run %s: %v", path, err)}
+	}
+	if t.bin, t.offsets, err = openBinary(t.attachPath, path); err != nil {
+		t.close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	t := &target{exe: path, bin: b, offsets: off, launched: true,
-		resumeCh: make(chan struct{}), exited: make(chan struct{})}
 	started := make(chan error, 1)
 	// ptrace requests must come from the thread that started the child.
 	go func() {
+		// Locked for good (never unlocked): see dropThreadCaps.
 		runtime.LockOSThread()
+		if os.Getuid() != 0 {
+			// The service starts with the caller's rights alone. The child
+			// inherits this thread's capabilities: with any, chdir and exec
+			// could pass directories the caller may not, and a set-uid
+			// binary exec'd under PTRACE_TRACEME would keep the helper's
+			// permitted set (the kernel gives a traced exec "no more than
+			// it had") or even become root (a tracer with CAP_SYS_PTRACE).
+			if err := dropThreadCaps(); err != nil {
+				started <- fmt.Errorf("before starting %s: %v", path, err)
+				return
+			}
+		}
 		cmd := exec.Command(path, argv[1:]...)
 		cmd.Dir = dir
 		cmd.Stdout = os.Stderr // stdout carries records
@@ -169,15 +246,25 @@ func launchTarget(argv []string, dir string, env []string) (*target, error) {
 		close(t.exited)
 	}()
 	if err := <-started; err != nil {
-		b.Close()
+		t.close()
 		return nil, &probe.Error{Code: "NO_PROCESS", Err: err}
 	}
-	t.attachPath = fmt.Sprintf("/proc/%d/exe", t.pid)
-	if b.PIE {
+	// Stopped before its first instruction: what was exec'd, with which
+	// credentials, is checked before it runs.
+	fail := func(err error) (*target, error) {
+		t.abort()
+		t.close()
+		return nil, err
+	}
+	if t.pidfd, err = unix.PidfdOpen(t.pid, 0); err != nil {
+		return fail(&probe.Error{Code: "NO_PROCESS", Err: fmt.Errorf("%s: %v", path, err)})
+	}
+	if err := t.recheck(); err != nil {
+		return fail(err)
+	}
+	if t.bin.PIE {
 		if t.bias, err = loadBias(t.pid); err != nil {
-			t.abort()
-			b.Close()
-			return nil, &probe.Error{Code: "TARGET", Err: err}
+			return fail(&probe.Error{Code: "TARGET", Err: err})
 		}
 	}
 	return t, nil
@@ -235,7 +322,17 @@ func (t *target) terminate() {
 
 func (t *target) wait()            { <-t.exited }
 func (t *target) exitStatus() *int { return t.status }
-func (t *target) close()           { t.bin.Close() }
+func (t *target) close() {
+	if t.bin != nil {
+		t.bin.Close()
+	}
+	if t.exeFile != nil {
+		t.exeFile.Close()
+	}
+	if t.pidfd >= 0 {
+		unix.Close(t.pidfd)
+	}
+}
 
 // loadBias is where a position-independent executable was mapped.
 func loadBias(pid int) (uint64, error) {

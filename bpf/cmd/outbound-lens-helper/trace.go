@@ -182,6 +182,10 @@ func runTrace(args []string) int {
 		return failTarget(jsonOut, err)
 	}
 	defer p.Close()
+	if err := tgt.recheck(); err != nil {
+		tgt.abort()
+		return failTarget(jsonOut, err)
+	}
 	tgt.resume()
 
 	if f.format == "ndjson" {
@@ -233,7 +237,7 @@ func lower(s []string) []string {
 
 // systemCodes are the error codes about privileges or the kernel (exit 4);
 // every other coded error is about the target (exit 3).
-var systemCodes = map[string]bool{"NO_PRIVILEGES": true, "LOAD_FAILED": true, "NO_BTF": true, "NO_TRACEFS": true, "USAGE": true}
+var systemCodes = map[string]bool{"NO_PRIVILEGES": true, "NOT_PERMITTED": true, "LOAD_FAILED": true, "NO_BTF": true, "NO_TRACEFS": true, "USAGE": true}
 
 func failTarget(out *tracer.Output, err error) int {
 	var pe *probe.Error
