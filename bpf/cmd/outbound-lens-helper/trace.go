@@ -133,6 +133,7 @@ func runTrace(args []string) int {
 		return exitUsage
 	}
 	var w io.Writer = os.Stdout
+	var conn net.Conn
 	if f.connect != "" {
 		c, err := net.Dial("unix", f.connect)
 		if err != nil {
@@ -144,7 +145,7 @@ func runTrace(args []string) int {
 			fmt.Fprintf(os.Stderr, "outbound-lens: %v\n", err)
 			return exitOther
 		}
-		w = c
+		w, conn = c, c
 	}
 	out, _ := tracer.NewOutput(w, f.format)
 	var jsonOut *tracer.Output
@@ -204,6 +205,12 @@ func runTrace(args []string) int {
 	if st, err := os.Stdin.Stat(); err == nil && st.Mode()&(os.ModeNamedPipe|os.ModeSocket) != 0 {
 		// Started by a program through a pipe: its closing the pipe means stop.
 		go func() { io.Copy(io.Discard, os.Stdin); reason <- "stdin-closed" }()
+	}
+	if conn != nil {
+		// Nothing is read from the socket: its end is the reader gone
+		// (the editor closed it, or died), and the trace ends with it
+		// instead of at the next record it could not take.
+		go func() { io.Copy(io.Discard, conn); reason <- "connection-closed" }()
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	var why string
