@@ -68,6 +68,6 @@ type ErrorRecord struct {
 // End is the last record of a trace: why it stopped.
 type End struct {
 	Type   string `json:"type"`
-	Reason string `json:"reason"` // "signal", "duration", "target-exited", "stdin-closed", "connection-closed", "parent-exited"
+	Reason string `json:"reason"` // "signal", "duration", "target-exited", "target-exec", "stdin-closed", "connection-closed", "parent-exited"
 	Status *int   `json:"exitStatus,omitempty"`
 }

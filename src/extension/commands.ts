@@ -152,10 +152,11 @@ export function trace(ctx: Ctx): Handler {
       if (a === ALLOW_WITHOUT_PASSWORD) await vscode.commands.executeCommand('outboundLens.allowWithoutPassword');
       else if (a === TRACE_AS_ROOT)
         await vscode.commands.executeCommand('outboundLens.trace', { ...target, asRoot: true });
-    } else if (r.endReason === 'target-exited') {
+    } else if (r.endReason === 'target-exited' || r.endReason === 'target-exec') {
       const pid = ctx.controller.status.pid;
+      const what = r.endReason === 'target-exec' ? 'started another program (exec)' : 'exited';
       const a = await vscode.window.showWarningMessage(
-        `Outbound Lens: the traced service${pid ? ` (pid ${pid})` : ''} exited, so the trace stopped. Its records stay in the panel; start the service again and run "Trace outbound connections" to go on.`,
+        `Outbound Lens: the traced service${pid ? ` (pid ${pid})` : ''} ${what}, so the trace stopped. Its records stay in the panel; start the service again and run "Trace outbound connections" to go on.`,
         'Trace again',
         'Show panel',
       );

@@ -66,7 +66,7 @@ export interface ErrorRecord {
 
 export interface EndRecord {
   type: 'end';
-  reason: 'signal' | 'duration' | 'target-exited' | 'stdin-closed' | string;
+  reason: 'signal' | 'duration' | 'target-exited' | 'target-exec' | 'stdin-closed' | 'connection-closed' | string;
   exitStatus?: number;
 }
 

@@ -262,3 +262,77 @@ func TestSamePidTracedTwice(t *testing.T) {
 	}
 	waitFor(t, "the probes to go", 5*time.Second, func() bool { return textDiff(t, s.cmd.Process.Pid) == 0 })
 }
+
+// execerSource is a small HTTP service that forks a child on /fork (a
+// shell that echoes) and replaces itself with sleep on /exec.
+const execerSource = `package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"syscall"
+)
+
+func main() {
+	l, err := net.Listen("tcp", os.Args[1])
+	if err != nil {
+		panic(err)
+	}
+	fmt.Fprintf(os.Stderr, "listening on %s\n", l.Addr())
+	http.HandleFunc("/fork", func(w http.ResponseWriter, r *http.Request) {
+		out, err := exec.Command("/bin/sh", "-c", "echo forked").Output()
+		fmt.Fprintf(w, "%s %v", out, err)
+	})
+	http.HandleFunc("/exec", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		syscall.Exec("/bin/sleep", []string{"sleep", "60"}, os.Environ())
+	})
+	http.Serve(l, nil)
+}
+`
+
+// TestTargetForksAndExecs: children the target forks do not disturb the
+// trace; the target exec'ing another program ends it with a clear end
+// record (reason target-exec), the probes gone from the new program.
+func TestTargetForksAndExecs(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module execer\n\ngo 1.21\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "main.go"), []byte(execerSource), 0o644)
+	bin := filepath.Join(dir, "execer")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = dir
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the execer: %v\n%s", err, out)
+	}
+	addr := freeAddr(t)
+	s := start(t, bin, addr)
+	pid := s.cmd.Process.Pid
+	h := startHelper(t, "--pid", fmt.Sprint(pid))
+	h.waitReady()
+	e := &env{t: t, service: addr}
+	for i := 0; i < 3; i++ {
+		e.get("/fork", fmt.Sprint("f", i), nil)
+	}
+	waitFor(t, "the requests that forked", 10*time.Second, func() bool { return h.count("request") >= 3 })
+	if n := h.count("end"); n != 0 {
+		t.Fatalf("the trace ended when the target forked")
+	}
+	e.get("/exec", "x", nil)
+	rs := h.wait(10 * time.Second)
+	if h.exit != 0 {
+		t.Errorf("helper exit %d, want 0:\n%s", h.exit, h.stderr.String())
+	}
+	if ends := byType(rs, "end"); len(ends) != 1 || ends[0].Reason != "target-exec" {
+		t.Errorf("want one end record with reason target-exec, got %+v\n%s", ends, h.stderr.String())
+	}
+	if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); exe == bin || s.hasExited() {
+		t.Fatalf("pid %d did not exec (exe %s)", pid, exe)
+	}
+	if n := textDiff(t, pid); n != 0 {
+		t.Errorf("the new program's text differs from its file in %d bytes", n)
+	}
+}

@@ -133,6 +133,20 @@ func (t *target) openExe(path string) error {
 	return nil
 }
 
+// waitExec returns when the process runs another program than the one
+// traced (exec): the probes sit in the old file, so nothing more would
+// come. Nothing tells of an exec but /proc; a look every 250 ms is cheap.
+// A process that exits is watchExit's.
+func (t *target) waitExec() {
+	for {
+		time.Sleep(250 * time.Millisecond)
+		fi, err := os.Stat(fmt.Sprintf("/proc/%d/exe", t.pid))
+		if err == nil && fileIDOf(fi) != t.exeID {
+			return
+		}
+	}
+}
+
 // recheck runs once the probes are attached and before any record is
 // read: the process is still the one checked (its pidfd), still runs the
 // file the probes went into, and the caller may still trace it. A pid that

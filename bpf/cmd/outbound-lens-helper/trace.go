@@ -202,6 +202,7 @@ func runTrace(args []string) int {
 		go func() { time.Sleep(f.duration); reason <- "duration" }()
 	}
 	go func() { tgt.wait(); reason <- "target-exited" }()
+	go func() { tgt.waitExec(); reason <- "target-exec" }()
 	if st, err := os.Stdin.Stat(); err == nil && st.Mode()&(os.ModeNamedPipe|os.ModeSocket) != 0 {
 		// Started by a program through a pipe: its closing the pipe means stop.
 		go func() { io.Copy(io.Discard, os.Stdin); reason <- "stdin-closed" }()
@@ -217,6 +218,9 @@ func runTrace(args []string) int {
 	go func() { why = <-reason; cancel() }()
 	if err := tracer.Run(runCtx, p, tr, 5*time.Second); err != nil {
 		return fail(jsonOut, "READ_FAILED", exitOther, err)
+	}
+	if why == "target-exec" {
+		fmt.Fprintf(os.Stderr, "outbound-lens: pid %d now runs another program (exec); the trace ends\n", tgt.pid)
 	}
 	if tgt.launched && why != "target-exited" {
 		// A service we started for the trace goes away with it.
