@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -335,4 +336,104 @@ func TestTargetForksAndExecs(t *testing.T) {
 	if n := textDiff(t, pid); n != 0 {
 		t.Errorf("the new program's text differs from its file in %d bytes", n)
 	}
+}
+
+// TestRingBufferOverflow: a burst the helper cannot read in time (it is
+// stopped meanwhile) fills the ring buffer; the events that did not fit are
+// counted as lost in stats, the service answers every request, and the
+// trace goes on: requests after the burst are recorded whole.
+func TestRingBufferOverflow(t *testing.T) {
+	e := newEnv(t, toolchains[len(toolchains)-1])
+	s := start(t, e.sampleArgv()[0], e.sampleArgv()[1:]...)
+	args := []string{"--pid", fmt.Sprint(s.cmd.Process.Pid), "--header", "x-test-id"}
+	hdr := map[string]string{}
+	for i := 0; i < 6; i++ { // every header slot in use: the largest events
+		name := fmt.Sprintf("x-fill-%d", i)
+		args = append(args, "--header", name)
+		hdr[name] = strings.Repeat("v", 250)
+	}
+	h := startHelper(t, args...)
+	h.waitReady()
+	h.cmd.Process.Signal(syscall.SIGSTOP)
+	stopped := true
+	defer func() {
+		if stopped {
+			h.cmd.Process.Signal(syscall.SIGCONT)
+		}
+	}()
+	const burst, workers = 12000, 32
+	next := make(chan int, burst)
+	for i := 0; i < burst; i++ {
+		next <- i
+	}
+	close(next)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				e.get("/echo", fmt.Sprint("burst", i), hdr)
+			}
+		}()
+	}
+	wg.Wait()
+	h.cmd.Process.Signal(syscall.SIGCONT)
+	stopped = false
+	// Until the helper has read what the buffer holds, new events find
+	// it full too.
+	seen := -1
+	waitFor(t, "the helper to drain the ring buffer", 60*time.Second, func() bool {
+		time.Sleep(500 * time.Millisecond)
+		n := len(h.snapshot())
+		drained := n == seen
+		seen = n
+		return drained
+	})
+	for i := 0; i < 3; i++ {
+		e.get("/echo", fmt.Sprint("after", i), nil)
+	}
+	waitFor(t, "the requests after the burst", 10*time.Second, func() bool {
+		n := 0
+		for _, r := range h.snapshot() {
+			if r.Type == "request" && strings.HasPrefix(r.Headers["x-test-id"], "after") {
+				n++
+			}
+		}
+		return n == 3
+	})
+	rs := h.stop()
+	if h.exit != 0 {
+		t.Errorf("helper exit %d:\n%s", h.exit, h.stderr.String())
+	}
+	st := byType(rs, "stats")
+	if len(st) == 0 || st[len(st)-1].Lost == 0 {
+		t.Fatalf("a %d-request burst into a stopped reader lost nothing: %+v", burst, st)
+	}
+	last := st[len(st)-1]
+	got := len(byType(rs, "request"))
+	if got >= burst+3 {
+		t.Errorf("%d requests recorded of %d, with %d events lost", got, burst+3, last.Lost)
+	}
+	// After the burst, attribution is whole again: each request's own
+	// outbound call is attributed to it.
+	after := map[string]string{} // request record id -> test id
+	for _, r := range byType(rs, "request") {
+		if strings.HasPrefix(r.Headers["x-test-id"], "after") {
+			after[r.ID] = r.Headers["x-test-id"]
+		}
+	}
+	attributed := map[string]bool{}
+	for _, o := range byType(rs, "outbound") {
+		if o.Request != nil && after[*o.Request] != "" {
+			attributed[after[*o.Request]] = true
+		}
+	}
+	if len(after) != 3 || len(attributed) != 3 {
+		t.Errorf("requests after the burst: %v, with their outbound calls: %v", after, attributed)
+	}
+	if s.hasExited() {
+		t.Errorf("the service exited: %s", s.stderr.String())
+	}
+	t.Logf("burst of %d requests: %d recorded, %d events lost", burst, got, last.Lost)
 }
