@@ -19,7 +19,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildSample, isRoot, root } from './lib.mjs';
+import { buildSample, ensureNodeModules, isRoot, root } from './lib.mjs';
+import { ensureSystem } from './prereqs.mjs';
 
 const require = createRequire(import.meta.url);
 const PARTS = new Set((process.env.OL_BENCH_EXT_PARTS ?? '1,2,3,4').split(',').map((s) => s.trim()));
@@ -221,6 +222,7 @@ async function stubActivation(runs) {
 
 async function loadWorkbench() {
   const wb = await import('../test/e2e/workbench.mjs');
+  wb.ensureCodeServer();
   if (!existsSync(wb.codeServerBin))
     return { why: `code-server is not installed (${wb.codeServerBin}); npm run test:e2e installs it` };
   if (!existsSync(join(wb.cacheDir, 'node_modules', 'code-server', 'lib', 'vscode', 'node_modules')))
@@ -796,6 +798,8 @@ async function serverMemory(maxRecords, total) {
 async function main() {
   const T0 = Date.now();
   say(`Outbound Lens extension benchmark (${RUNS} runs where runs repeat; numbers are noisy on a busy machine)`);
+  ensureSystem('bench:extension');
+  ensureNodeModules();
   const product = ensureProduct();
   const results = {};
   const skipped = {};

@@ -1,10 +1,12 @@
-// Shared steps for the npm scripts: build the helper and the sample, run
-// things as root when tracing needs it. Node built-ins only, so these work
-// on a fresh clone before `npm install`.
+// Shared steps for the npm scripts: install what they need (Go, node
+// modules), build the helper and the sample, run things as root when tracing
+// needs it. Node built-ins only, so these work on a fresh clone before
+// `npm ci`.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { goOnPath } from './prereqs.mjs';
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const goArch = { x64: 'amd64', arm64: 'arm64' };
@@ -20,13 +22,23 @@ export function run(cmd, args, opts = {}) {
   return r;
 }
 
+/** Puts `go` on PATH; on a machine without Go, downloads it once into .cache/go. */
 export function requireGo() {
-  const r = spawnSync('go', ['version'], { encoding: 'utf8' });
-  if (r.error || r.status !== 0) {
+  if (!goOnPath()) run(process.execPath, [join(root, 'scripts', 'prereqs.mjs'), '--go']);
+  const r = goOnPath() && spawnSync('go', ['version'], { encoding: 'utf8' });
+  if (!r || r.error || r.status !== 0) {
     throw new Error(
       'Go is needed to build the helper: install Go >= 1.24 (https://go.dev/doc/install) and make sure `go` is on PATH',
     );
   }
+}
+
+/** `npm ci` when node_modules is missing or older than package-lock.json. */
+export function ensureNodeModules() {
+  const stamp = join(root, 'node_modules', '.package-lock.json');
+  if (existsSync(stamp) && statSync(stamp).mtimeMs >= statSync(join(root, 'package-lock.json')).mtimeMs) return;
+  console.error('outbound-lens: installing node modules (npm ci)');
+  run('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root });
 }
 
 /** Builds the helper (Go's build cache makes this quick when nothing changed). */

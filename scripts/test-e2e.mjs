@@ -171,7 +171,7 @@ async function main() {
 
   // ---- prerequisites and the product ----
   let t = Date.now();
-  wb.ensurePrerequisites();
+  wb.ensurePrerequisites('test:e2e');
   timings.prerequisites = (Date.now() - t) / 1000;
   t = Date.now();
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));

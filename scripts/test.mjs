@@ -1,9 +1,11 @@
-// npm test: every suite, in order of cost. Installs what it needs (npm
-// deps, Go toolchains for the quick subset) and prints one summary line.
+// npm test: every suite, in order of cost. Installs what it needs (system
+// packages, Go, node modules, Go toolchains for the quick subset) and prints
+// one summary line.
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { root, isRoot, requireGo } from './lib.mjs';
+import { root, isRoot, requireGo, ensureNodeModules } from './lib.mjs';
+import { ensureSystem } from './prereqs.mjs';
 import { QUICK_TOOLCHAINS } from './toolchains.mjs';
 
 const results = [];
@@ -22,6 +24,7 @@ function asRoot(cmd, args) {
   return isRoot() ? [cmd, args] : ['sudo', ['-E', 'env', `PATH=${process.env.PATH}`, cmd, ...args]];
 }
 
+ensureSystem('test');
 requireGo();
 const only = process.env.OL_TEST_ONLY?.split(',');
 const want = (s) => !only || only.includes(s);
@@ -39,10 +42,7 @@ if (want('go')) {
   step('helper unit tests', 'go', ['test', './...'], { cwd: join(root, 'bpf') });
 }
 if (want('ts') && existsSync(join(root, 'scripts', 'test-ts.mjs'))) {
-  const stamp = join(root, 'node_modules', '.package-lock.json');
-  if (!existsSync(stamp) || statSync(stamp).mtimeMs < statSync(join(root, 'package-lock.json')).mtimeMs) {
-    step('npm ci', 'npm', ['ci', '--no-audit', '--no-fund']);
-  }
+  ensureNodeModules();
   step('prettier', 'npm', ['run', '--silent', 'format:check']);
   step('extension, server and webview tests', process.execPath, [join(root, 'scripts', 'test-ts.mjs')]);
 }

@@ -1,9 +1,11 @@
 package probe
 
+import "outboundlens/bpf/records"
+
 // Error carries a stable code for the record stream (the "code" of an error
 // record): the probe's errors and the helper's errors about its target alike.
 type Error struct {
-	Code string
+	Code records.Code
 	Err  error
 }
 

@@ -21,6 +21,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import common from './common.cjs';
+import { ensureNodeModules } from '../../scripts/lib.mjs';
+import { ensureSystem } from '../../scripts/prereqs.mjs';
 
 export const { CHROMIUM_ARGS, sleep, until, pidsWhere, helperTracePids } = common;
 
@@ -29,22 +31,6 @@ export const CODE_SERVER_VERSION = '4.100.3';
 export const cacheDir = join(root, '.cache', 'code-server');
 export const codeServerBin = join(cacheDir, 'node_modules', 'code-server', 'out', 'node', 'entry.js');
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const APT = {
-  // command or file that proves the package is there → package
-  '/usr/include/krb5.h': 'libkrb5-dev',
-  '/usr/include/X11/Xlib.h': 'libx11-dev',
-  '/usr/include/X11/extensions/XKBfile.h': 'libxkbfile-dev',
-  '/usr/include/libsecret-1/libsecret/secret.h': 'libsecret-1-dev',
-  '/usr/bin/rg': 'ripgrep',
-  '/usr/bin/pkg-config': 'pkg-config',
-  '/usr/bin/make': 'build-essential',
-  '/usr/bin/g++': 'build-essential',
-  [CHROMIUM]: 'chromium',
-  '/usr/bin/setpriv': 'util-linux',
-  '/usr/bin/sudo': 'sudo',
-  '/usr/sbin/setcap': 'libcap2-bin',
-};
-
 export const log = (...a) => console.log(`[e2e ${new Date().toISOString().slice(11, 19)}]`, ...a);
 
 function sh(cmd, args, opts = {}) {
@@ -52,24 +38,6 @@ function sh(cmd, args, opts = {}) {
   if (r.error) throw new Error(`${cmd}: ${r.error.message}`);
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited with ${r.status ?? r.signal}`);
   return r;
-}
-
-/** apt packages of the recipe, when missing. */
-export function ensureAptPackages() {
-  const missing = [
-    ...new Set(
-      Object.entries(APT)
-        .filter(([f]) => !existsSync(f))
-        .map(([, p]) => p),
-    ),
-  ];
-  if (!missing.length) return;
-  if (process.getuid?.() !== 0)
-    throw new Error(`missing system packages: ${missing.join(' ')} (install them with apt-get as root)`);
-  log(`apt-get install ${missing.join(' ')}`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  sh('apt-get', ['update', '-qq'], { env });
-  sh('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env });
 }
 
 /**
@@ -130,8 +98,10 @@ export async function loadPlaywright() {
   throw new Error('playwright-core is not installed (npm ci, or let ensureCodeServer install it)');
 }
 
-export function ensurePrerequisites() {
-  ensureAptPackages();
+/** What `command` (test:e2e, bench:extension) needs: system packages, node modules, code-server. */
+export function ensurePrerequisites(command) {
+  ensureSystem(command);
+  ensureNodeModules();
   ensureCodeServer();
 }
 

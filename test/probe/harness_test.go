@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"outboundlens/bpf/records"
 )
 
 var (
@@ -72,16 +74,17 @@ func mustRun(dir string, env []string, name string, args ...string) {
 	}
 }
 
-// sampleFor builds the sample service with a toolchain ("local" = the go on PATH).
-func sampleFor(t testing.TB, toolchain string, extraLdflags string) string {
+// sampleFor builds the sample service with a toolchain ("local" = the go on
+// PATH), more -ldflags and more environment (GOARCH=arm64, …).
+func sampleFor(t testing.TB, toolchain string, extraLdflags string, env ...string) string {
 	t.Helper()
 	sampleMu.Lock()
 	defer sampleMu.Unlock()
-	key := toolchain + "|" + extraLdflags
+	key := toolchain + "|" + extraLdflags + "|" + strings.Join(env, ",")
 	if b, ok := sampleBins[key]; ok {
 		return b
 	}
-	out := filepath.Join(workDir, "sample-"+strings.NewReplacer("|", "-", " ", "", "=", "").Replace(key))
+	out := filepath.Join(workDir, "sample-"+strings.NewReplacer("|", "-", " ", "", "=", "", ",", "-").Replace(key))
 	args := []string{"build", "-o", out}
 	if extraLdflags != "" {
 		args = append(args, "-ldflags="+extraLdflags)
@@ -89,7 +92,7 @@ func sampleFor(t testing.TB, toolchain string, extraLdflags string) string {
 	args = append(args, ".")
 	cmd := exec.Command("go", args...)
 	cmd.Dir = filepath.Join(repoRoot, "sample")
-	cmd.Env = os.Environ()
+	cmd.Env = append(os.Environ(), env...)
 	if toolchain != "local" {
 		cmd.Env = append(cmd.Env, "GOTOOLCHAIN="+toolchain)
 	}
@@ -235,45 +238,11 @@ func (e *env) sampleArgv() []string {
 	return append(argv, e.sampleArgs...)
 }
 
-// record is any helper record; fields of all types, as decoded.
-type record struct {
-	Type      string            `json:"type"`
-	ID        string            `json:"id"`
-	PID       int               `json:"pid"`
-	Goid      uint64            `json:"goid"`
-	Method    string            `json:"method"`
-	Path      string            `json:"path"`
-	Route     string            `json:"route"`
-	Handler   *loc              `json:"handler"`
-	Headers   map[string]string `json:"headers"`
-	TraceID   string            `json:"traceId"`
-	StartNs   int64             `json:"startNs"`
-	EndNs     int64             `json:"endNs"`
-	Request   *string           `json:"request"`
-	Proto     string            `json:"proto"`
-	Src       string            `json:"src"`
-	Sport     int               `json:"sport"`
-	Dst       string            `json:"dst"`
-	Dport     int               `json:"dport"`
-	Reused    bool              `json:"reused"`
-	CallSite  *loc              `json:"callSite"`
-	TsNs      int64             `json:"tsNs"`
-	Via       string            `json:"via"`
-	Events    uint64            `json:"events"`
-	Lost      uint64            `json:"lost"`
-	Code      string            `json:"code"`
-	Message   string            `json:"message"`
-	Reason    string            `json:"reason"`
-	GoVersion string            `json:"goVersion"`
-	Offsets   string            `json:"offsets"`
-	Probes    []string          `json:"probes"`
-}
-
-type loc struct {
-	Func string `json:"func"`
-	File string `json:"file"`
-	Line int    `json:"line"`
-}
+// record is any helper record, decoded into the contract's own types.
+type (
+	record = records.Any
+	loc    = records.Loc
+)
 
 // helper is a running outbound-lens-helper with its records collected.
 type helper struct {

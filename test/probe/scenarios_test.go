@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"outboundlens/bpf/records"
 )
 
 func eachToolchain(t *testing.T, f func(t *testing.T, toolchain string)) {
@@ -387,7 +389,7 @@ func TestBadInput(t *testing.T) {
 	cases := []struct {
 		name string
 		args func(t *testing.T) []string
-		code string
+		code records.Code
 	}{
 		{"non-Go binary", func(t *testing.T) []string {
 			p := exec.Command("sleep", "30")

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"outboundlens/bpf/probe"
+	"outboundlens/bpf/records"
 )
 
 // procStatus is what /proc/PID/status says of a process's credentials.
@@ -176,7 +177,7 @@ func mayTrace(pid, pidfd int, exe string) error {
 	}
 	st, err := readProcStatus(pid)
 	if err != nil {
-		return &probe.Error{Code: "NO_PROCESS", Err: fmt.Errorf("pid %d: %v (has it exited?)", pid, err)}
+		return &probe.Error{Code: records.NoProcess, Err: fmt.Errorf("pid %d: %v (has it exited?)", pid, err)}
 	}
 	dumpOwner := -1
 	if fi, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
@@ -186,7 +187,7 @@ func mayTrace(pid, pidfd int, exe string) error {
 	why := deniedReason(st, uid, gid, dumpOwner, scope)
 	if why == "" {
 		if err := kernelMayAttach(pidfd); errors.Is(err, unix.ESRCH) {
-			return &probe.Error{Code: "NO_PROCESS", Err: fmt.Errorf("pid %d exited", pid)}
+			return &probe.Error{Code: records.NoProcess, Err: fmt.Errorf("pid %d exited", pid)}
 		} else if err != nil {
 			why = fmt.Sprintf("the kernel does not let you ptrace it (%v)", err)
 			if scope == 1 {
@@ -205,7 +206,7 @@ func mayTrace(pid, pidfd int, exe string) error {
 	}
 	me := userName(uid)
 	owner := userName(st.uids[1])
-	return &probe.Error{Code: "NOT_PERMITTED", Err: fmt.Errorf(
+	return &probe.Error{Code: records.NotPermitted, Err: fmt.Errorf(
 		"pid %d (%s) belongs to %s, and %s may not trace it: %s. This helper was granted capabilities with setcap, so it traces only processes its user could ptrace. "+
 			"Trace it as root instead (sudo %s trace --pid %d, or outboundLens.privilegeMethod \"terminal\" in the editor), or run the service as %s",
 		pid, exe, owner, me, why, selfPath(), pid, me)}

@@ -19,6 +19,7 @@ import (
 
 	"outboundlens/bpf/inspect"
 	"outboundlens/bpf/probe"
+	"outboundlens/bpf/records"
 )
 
 // target is the traced process: one that was running, or one we launched
@@ -45,27 +46,27 @@ type target struct {
 func openBinary(path, name string) (*inspect.Binary, inspect.Offsets, error) {
 	b, err := inspect.Open(path)
 	if err != nil {
-		code := "UNSUPPORTED_BINARY"
+		code := records.UnsupportedBinary
 		switch {
 		case errors.Is(err, inspect.ErrNotELF), errors.Is(err, inspect.ErrNotGo):
-			code = "NOT_GO"
+			code = records.NotGo
 		case errors.Is(err, inspect.ErrUnsupportedGo):
-			code = "UNSUPPORTED_GO"
+			code = records.UnsupportedGo
 		case errors.Is(err, inspect.ErrUnsupportedArch):
-			code = "UNSUPPORTED_ARCH"
+			code = records.UnsupportedArch
 		case errors.Is(err, os.ErrPermission):
-			code = "NO_PRIVILEGES"
+			code = records.NoPrivileges
 		}
 		return nil, inspect.Offsets{}, &probe.Error{Code: code, Err: err}
 	}
 	if _, err := b.Func("net/http.serverHandler.ServeHTTP"); err != nil {
 		b.Close()
-		return nil, inspect.Offsets{}, &probe.Error{Code: "NOT_HTTP_SERVER", Err: fmt.Errorf("%s does not serve HTTP with net/http: Outbound Lens traces Go HTTP services", name)}
+		return nil, inspect.Offsets{}, &probe.Error{Code: records.NotHTTPServer, Err: fmt.Errorf("%s does not serve HTTP with net/http: Outbound Lens traces Go HTTP services", name)}
 	}
 	off, err := b.Offsets()
 	if err != nil {
 		b.Close()
-		return nil, inspect.Offsets{}, &probe.Error{Code: "UNSUPPORTED_BINARY", Err: err}
+		return nil, inspect.Offsets{}, &probe.Error{Code: records.UnsupportedBinary, Err: err}
 	}
 	return b, off, nil
 }
@@ -74,16 +75,16 @@ func attachTarget(pid int) (*target, error) {
 	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, &probe.Error{Code: "NO_PROCESS", Err: fmt.Errorf("no process with pid %d (has it exited?)", pid)}
+			return nil, &probe.Error{Code: records.NoProcess, Err: fmt.Errorf("no process with pid %d (has it exited?)", pid)}
 		}
 		if errors.Is(err, os.ErrPermission) {
-			return nil, &probe.Error{Code: "NO_PRIVILEGES", Err: fmt.Errorf("not allowed to inspect pid %d: run as root or with CAP_SYS_PTRACE", pid)}
+			return nil, &probe.Error{Code: records.NoPrivileges, Err: fmt.Errorf("not allowed to inspect pid %d: run as root or with CAP_SYS_PTRACE", pid)}
 		}
-		return nil, &probe.Error{Code: "NO_PROCESS", Err: fmt.Errorf("pid %d: %v", pid, err)}
+		return nil, &probe.Error{Code: records.NoProcess, Err: fmt.Errorf("pid %d: %v", pid, err)}
 	}
 	t := &target{pid: pid, exe: exe, pidfd: -1, exited: make(chan struct{})}
 	if t.pidfd, err = unix.PidfdOpen(pid, 0); err != nil {
-		return nil, &probe.Error{Code: "NO_PROCESS", Err: fmt.Errorf("pid %d: %v (has it exited?)", pid, err)}
+		return nil, &probe.Error{Code: records.NoProcess, Err: fmt.Errorf("pid %d: %v (has it exited?)", pid, err)}
 	}
 	if err := mayTrace(pid, t.pidfd, exe); err != nil {
 		t.close()
@@ -91,7 +92,7 @@ func attachTarget(pid int) (*target, error) {
 	}
 	if err := t.openExe(fmt.Sprintf("/proc/%d/exe", pid)); err != nil {
 		t.close()
-		return nil, &probe.Error{Code: "NO_PROCESS", Err: fmt.Errorf("pid %d: %v", pid, err)}
+		return nil, &probe.Error{Code: records.NoProcess, Err: fmt.Errorf("pid %d: %v", pid, err)}
 	}
 	if t.bin, t.offsets, err = openBinary(t.attachPath, exe); err != nil {
 		t.close()
@@ -100,7 +101,7 @@ func attachTarget(pid int) (*target, error) {
 	if t.bin.PIE {
 		if t.bias, err = loadBias(pid); err != nil {
 			t.close()
-			return nil, &probe.Error{Code: "TARGET", Err: err}
+			return nil, &probe.Error{Code: records.Target, Err: err}
 		}
 	}
 	go t.watchExit()
@@ -155,10 +156,10 @@ func (t *target) waitExec() {
 func (t *target) recheck() error {
 	fi, err := os.Stat(fmt.Sprintf("/proc/%d/exe", t.pid))
 	if err != nil {
-		return &probe.Error{Code: "NO_PROCESS", Err: fmt.Errorf("pid %d exited while the probes were attached", t.pid)}
+		return &probe.Error{Code: records.NoProcess, Err: fmt.Errorf("pid %d exited while the probes were attached", t.pid)}
 	}
 	if fileIDOf(fi) != t.exeID {
-		return &probe.Error{Code: "TARGET", Err: fmt.Errorf("pid %d started another program while the probes were attached: trace it again", t.pid)}
+		return &probe.Error{Code: records.Target, Err: fmt.Errorf("pid %d started another program while the probes were attached: trace it again", t.pid)}
 	}
 	return mayTrace(t.pid, t.pidfd, t.exe)
 }
@@ -191,7 +192,7 @@ func launchTarget(argv []string, dir string, env []string) (*target, error) {
 	}
 	path, err := exec.LookPath(name)
 	if err != nil {
-		return nil, &probe.Error{Code: "NO_PROCESS", Err: fmt.Errorf("cannot run %s: %v", argv[0], err)}
+		return nil, &probe.Error{Code: records.NoProcess, Err: fmt.Errorf("cannot run %s: %v", argv[0], err)}
 	}
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs
@@ -199,12 +200,12 @@ func launchTarget(argv []string, dir string, env []string) (*target, error) {
 	// The helper reads the binary with its capabilities: it must be one
 	// the caller could read (access(2) judges with the caller's rights).
 	if os.Getuid() != 0 && unix.Access(path, unix.R_OK) != nil {
-		return nil, &probe.Error{Code: "NOT_PERMITTED", Err: fmt.Errorf("%s may not read %s: Outbound Lens traces only programs its user may read; run it as root (sudo) to trace it", userName(os.Getuid()), path)}
+		return nil, &probe.Error{Code: records.NotPermitted, Err: fmt.Errorf("%s may not read %s: Outbound Lens traces only programs its user may read; run it as root (sudo) to trace it", userName(os.Getuid()), path)}
 	}
 	t := &target{exe: path, launched: true, pidfd: -1,
 		resumeCh: make(chan struct{}), exited: make(chan struct{})}
 	if err := t.openExe(path); err != nil {
-		return nil, &probe.Error{Code: "NO_PROCESS", Err: fmt.Errorf("cannot run %s: %v", path, err)}
+		return nil, &probe.Error{Code: records.NoProcess, Err: fmt.Errorf("cannot run %s: %v", path, err)}
 	}
 	if t.bin, t.offsets, err = openBinary(t.attachPath, path); err != nil {
 		t.close()
@@ -261,7 +262,7 @@ func launchTarget(argv []string, dir string, env []string) (*target, error) {
 	}()
 	if err := <-started; err != nil {
 		t.close()
-		return nil, &probe.Error{Code: "NO_PROCESS", Err: err}
+		return nil, &probe.Error{Code: records.NoProcess, Err: err}
 	}
 	// Stopped before its first instruction: what was exec'd, with which
 	// credentials, is checked before it runs.
@@ -271,14 +272,14 @@ func launchTarget(argv []string, dir string, env []string) (*target, error) {
 		return nil, err
 	}
 	if t.pidfd, err = unix.PidfdOpen(t.pid, 0); err != nil {
-		return fail(&probe.Error{Code: "NO_PROCESS", Err: fmt.Errorf("%s: %v", path, err)})
+		return fail(&probe.Error{Code: records.NoProcess, Err: fmt.Errorf("%s: %v", path, err)})
 	}
 	if err := t.recheck(); err != nil {
 		return fail(err)
 	}
 	if t.bin.PIE {
 		if t.bias, err = loadBias(t.pid); err != nil {
-			return fail(&probe.Error{Code: "TARGET", Err: err})
+			return fail(&probe.Error{Code: records.Target, Err: err})
 		}
 	}
 	return t, nil

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ALLOW_WITHOUT_PASSWORD, errorPrompt, TRACE_AS_ROOT } from '../../../src/extension/errorSteps';
 import { decide, rootSetting, type PrivilegeFacts } from '../../../src/extension/privileges';
+import { ErrorCode } from '../../../src/shared/records';
 
 const notPermitted = {
-  code: 'NOT_PERMITTED',
+  code: ErrorCode.NOT_PERMITTED,
   message: 'pid 42 (/srv/api) belongs to root (uid 0), and alice (uid 1000) may not trace it',
 };
 
@@ -17,8 +18,8 @@ test('NOT_PERMITTED: the helper says whose process it is, the editor adds how to
 });
 
 test('NO_PRIVILEGES offers the grant; a code without a next step is shown as it came', () => {
-  assert.deepEqual(errorPrompt({ code: 'NO_PRIVILEGES', message: 'm' }).actions, [ALLOW_WITHOUT_PASSWORD]);
-  assert.deepEqual(errorPrompt({ code: 'LOAD_FAILED', message: 'm' }), {
+  assert.deepEqual(errorPrompt({ code: ErrorCode.NO_PRIVILEGES, message: 'm' }).actions, [ALLOW_WITHOUT_PASSWORD]);
+  assert.deepEqual(errorPrompt({ code: ErrorCode.LOAD_FAILED, message: 'm' }), {
     text: 'Outbound Lens: LOAD_FAILED: m',
     actions: [],
   });

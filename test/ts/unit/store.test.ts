@@ -37,6 +37,7 @@ function out(request: string | null, over: Partial<OutboundRecord> = {}): Outbou
     reused: false,
     callSite: { func: 'main.echo', file: MAIN, line: 47 },
     tsNs: 1,
+    via: 'http',
     ...over,
   };
 }
@@ -181,7 +182,7 @@ test('many records stay fast and bounded', () => {
 
 test('a stats record sets the lost count of the status the panel shows', () => {
   const s = new Store();
-  s.ingest([{ type: 'stats', events: 10, lost: 3 }]);
+  s.ingest([{ type: 'stats', events: 10, lost: 3, requests: 0, outbound: 0 }]);
   assert.equal(s.status.lost, 3);
   s.beginTrace(5);
   assert.equal(s.status.lost, undefined, 'a new trace has lost nothing yet');
