@@ -421,6 +421,31 @@ async function main() {
     );
   });
 
+  await scenario('window reload while tracing: the trace stops, the service keeps serving', async () => {
+    await ensureNoTrace();
+    await wb.runCommand(page, 'Outbound Lens: Trace outbound connections');
+    await wb.pickQuickItem(page, `pid ${attached.pid}`);
+    await statusBar(/tracing · \d+ req/, 60000);
+    const tracing = wb.helperTracePids(attached.pid);
+    check(tracing.length === 1, `want one helper tracing pid ${attached.pid}, found ${tracing.join(', ') || 'none'}`);
+    await wb.runCommand(page, 'Developer: Reload Window');
+    // The old extension host goes, and the helper with it.
+    await until('the helper to exit after the reload', () => tracing.every((p) => !wb.pidAlive(p)), 10000);
+    await page.waitForSelector('.monaco-workbench .statusbar', { timeout: 60000 });
+    await wb.sleep(1500);
+    const texts = await wb.statusBarTexts(page);
+    check(
+      !texts.some((t) => /tracing ·|attaching/.test(t)),
+      `after the reload the status bar says ${JSON.stringify(texts)}`,
+    );
+    const h = await wb.httpGet(`http://${ATTACH}/health`);
+    check(
+      h.status === 200 && wb.pidAlive(attached.pid),
+      `the traced sample no longer serves after the reload (${h.status})`,
+    );
+    check(wb.helperTracePids(attached.pid).length === 0, `a helper traces pid ${attached.pid} after the reload`);
+  });
+
   await scenario('failure: the traced service exits while tracing', async () => {
     await ensureNoTrace();
     await wb.runCommand(page, 'Outbound Lens: Trace outbound connections');

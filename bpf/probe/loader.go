@@ -82,15 +82,6 @@ type Probe struct {
 	attached []string // the uprobe programs attached
 }
 
-// Error carries a stable code for the record stream.
-type Error struct {
-	Code records.Code
-	Err  error
-}
-
-func (e *Error) Error() string { return e.Err.Error() }
-func (e *Error) Unwrap() error { return e.Err }
-
 func errorf(code records.Code, format string, args ...any) error {
 	return &Error{Code: code, Err: fmt.Errorf(format, args...)}
 }
