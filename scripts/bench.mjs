@@ -7,10 +7,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { buildHelper, buildSample, isRoot, privileged, run, startAndWait } from './lib.mjs';
 import { ensureSystem } from './prereqs.mjs';
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const DURATION = process.env.OL_BENCH_SECONDS ?? '8';
 const ROUNDS = Number(process.env.OL_BENCH_ROUNDS ?? 3);
 

@@ -103,3 +103,29 @@ export function startAndWait(cmd, args, pattern, { timeoutMs = 20000, echo = fal
 export function exists(p) {
   return existsSync(p);
 }
+
+/**
+ * A test script's steps: step() runs a command (output shown, from the
+ * repository root) and records whether it passed and how long it took;
+ * summary() prints the record and exits, non-zero when a step failed.
+ */
+export function steps() {
+  const results = [];
+  function step(name, cmd, args, opts = {}) {
+    console.log(`\n=== ${name}\n$ ${[cmd, ...args].join(' ')}`);
+    const t0 = Date.now();
+    const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts, env: { ...process.env, ...opts.env } });
+    const ok = r.status === 0;
+    results.push({ name, ok, secs: ((Date.now() - t0) / 1000).toFixed(1) });
+    if (!ok) console.error(`--- ${name} FAILED (${r.error?.message ?? `exit ${r.status ?? r.signal}`})`);
+    return ok;
+  }
+  function summary(title) {
+    console.log(`\n=== ${title}`);
+    for (const r of results) console.log(`${r.ok ? 'ok  ' : 'FAIL'}  ${r.name}  (${r.secs}s)`);
+    const failed = results.filter((r) => !r.ok).length;
+    console.log(`${results.length - failed} passed, ${failed} failed`);
+    process.exit(failed ? 1 : 0);
+  }
+  return { step, results, summary };
+}

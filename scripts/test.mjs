@@ -1,24 +1,13 @@
 // npm test: every suite, in order of cost. Installs what it needs (system
 // packages, Go, node modules, Go toolchains for the quick subset) and prints
 // one summary line.
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { root, isRoot, requireGo, ensureNodeModules } from './lib.mjs';
+import { root, isRoot, requireGo, ensureNodeModules, steps } from './lib.mjs';
 import { ensureSystem } from './prereqs.mjs';
 import { QUICK_TOOLCHAINS } from './toolchains.mjs';
 
-const results = [];
-
-function step(name, cmd, args, opts = {}) {
-  console.log(`\n=== ${name}\n$ ${[cmd, ...args].join(' ')}`);
-  const t0 = Date.now();
-  const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts, env: { ...process.env, ...opts.env } });
-  const ok = r.status === 0;
-  results.push({ name, ok, secs: ((Date.now() - t0) / 1000).toFixed(1) });
-  if (!ok) console.error(`--- ${name} FAILED (${r.error?.message ?? `exit ${r.status ?? r.signal}`})`);
-  return ok;
-}
+const { step, summary } = steps();
 
 function asRoot(cmd, args) {
   return isRoot() ? [cmd, args] : ['sudo', ['-E', 'env', `PATH=${process.env.PATH}`, cmd, ...args]];
@@ -56,8 +45,4 @@ if (want('probe')) {
   });
 }
 
-console.log('\n=== summary');
-for (const r of results) console.log(`${r.ok ? 'ok  ' : 'FAIL'}  ${r.name}  (${r.secs}s)`);
-const failed = results.filter((r) => !r.ok).length;
-console.log(`${results.length - failed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+summary('summary');

@@ -199,14 +199,19 @@ export function startProcess(name, cmd, args, { pattern, timeoutMs = 30000, env,
   });
 }
 
+/** pid's parent (throws when pid is gone). */
+export function parentOf(pid) {
+  // The command name may hold spaces and parentheses: the fields follow the last ')'.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
 /** Whether `ancestor` is `pid`'s parent, or its parent's, and so on. */
 export function descendantOf(pid, ancestor) {
   for (let p = pid, i = 0; p > 1 && i < 64; i++) {
     if (p === ancestor) return true;
     try {
-      // The command name may hold spaces and parentheses: the fields follow the last ')'.
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      p = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      p = parentOf(p);
     } catch {
       return false;
     }
@@ -563,13 +568,17 @@ export async function quickPickSettled(page, timeoutMs = 30000) {
   await sleep(300);
 }
 
-/** Narrows the open quick pick to `text` and accepts the match (after it finished loading). */
+/**
+ * Narrows the open quick pick to `text` and accepts the match (after it
+ * finished loading). Narrowing comes first: the list draws only the rows
+ * that fit, and a busy machine has many Go processes to list.
+ */
 export async function pickQuickItem(page, text, timeoutMs = 30000) {
   await quickPickSettled(page, timeoutMs);
-  const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: text }).first();
-  await until(`the quick pick to offer "${text}"`, () => row.isVisible(), timeoutMs);
   const input = page.locator('.quick-input-widget input').first();
   await input.fill(text);
+  const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: text }).first();
+  await until(`the quick pick to offer "${text}"`, () => row.isVisible(), timeoutMs);
   await until(`"${text}" to be the active quick pick item`, async () =>
     page.evaluate((t) => {
       const r = document.querySelector('.quick-input-widget .quick-input-list .monaco-list-row.focused');

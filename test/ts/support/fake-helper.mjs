@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 const args = process.argv.slice(2);
@@ -41,7 +42,6 @@ if (socketPath) {
 }
 
 const write = (s) => new Promise((r) => out.write(s, r));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let ended = false;
 async function end(reason, code = 0) {
   if (ended) return;
