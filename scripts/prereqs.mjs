@@ -89,9 +89,14 @@ export function missing(commands, table = PREREQS) {
   return [...new Set(rows.map((r) => r.pkg))];
 }
 
+/** How a user runs `command`: npm test, npm run bench, … */
+const npmCommand = (c) =>
+  c === 'go' ? 'any, when Go is missing' : c === 'test' ? 'npm test' : c === 'ci' ? '.ci/run' : `npm run ${c}`;
+
 /** The one line that says what to install, for a user who is not root. */
 export function installHint(commands, pkgs) {
-  return `outbound-lens: ${commands.join(', ')} needs ${pkgs.join(', ')}: sudo apt-get install -y --no-install-recommends ${pkgs.join(' ')}`;
+  const what = commands.map((c) => (c === 'go' ? 'downloading Go' : npmCommand(c))).join(', ');
+  return `outbound-lens: ${what} needs ${pkgs.join(', ')}: sudo apt-get install -y --no-install-recommends ${pkgs.join(' ')}`;
 }
 
 /** apt-get update, then install `pkgs`; throws when apt-get fails. */
@@ -186,8 +191,7 @@ const END = '<!-- end of prerequisites -->';
 
 /** The README table: one row a package, what proves it is there, the commands that need it, why. */
 export function readmeTable(table = PREREQS) {
-  const cmds = (r) =>
-    r.for.map((c) => (c === 'go' ? 'any, when Go is missing' : c === 'test' ? '`npm test`' : `\`npm run ${c}\``));
+  const cmds = (r) => r.for.map((c) => (c === 'go' ? npmCommand(c) : `\`${npmCommand(c)}\``));
   const has = (r) => [r.has].flat().map((h) => `\`${h}\``);
   const rows = table.map((r) => `| \`${r.pkg}\` | ${has(r).join(', ')} | ${cmds(r).join(', ')} | ${r.why} |`);
   const head = ['| Debian package | installed when there is | needed by | why |', '| --- | --- | --- | --- |'];

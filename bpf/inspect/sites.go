@@ -194,25 +194,37 @@ func (b *Binary) decode(fn Func, code []byte) []inst {
 	return out
 }
 
-// CallSites returns each direct call of callee in caller: the call
-// instruction itself, where the callee's arguments are in their registers.
-func (b *Binary) CallSites(caller, callee string) ([]Site, error) {
-	fn, code, err := b.code(caller)
-	if err != nil {
-		return nil, err
+// calls decodes caller and finds the instructions that call callee directly.
+func (b *Binary) calls(caller, callee string) (fn Func, code []byte, insts []inst, at []int, err error) {
+	if fn, code, err = b.code(caller); err != nil {
+		return
 	}
 	target, err := b.Func(callee)
 	if err != nil {
-		return nil, err
+		return
 	}
-	var sites []Site
-	for _, in := range b.decode(fn, code) {
+	insts = b.decode(fn, code)
+	for i, in := range insts {
 		if in.call == target.Entry {
-			sites = append(sites, b.site(fn, code, in.off))
+			at = append(at, i)
 		}
 	}
-	if len(sites) == 0 {
-		return nil, fmt.Errorf("%s calls %s nowhere directly (inlined?): %w", caller, callee, ErrNoSite)
+	if len(at) == 0 {
+		err = fmt.Errorf("%s calls %s nowhere directly (inlined?): %w", caller, callee, ErrNoSite)
+	}
+	return
+}
+
+// CallSites returns each direct call of callee in caller: the call
+// instruction itself, where the callee's arguments are in their registers.
+func (b *Binary) CallSites(caller, callee string) ([]Site, error) {
+	fn, code, insts, at, err := b.calls(caller, callee)
+	if err != nil {
+		return nil, err
+	}
+	sites := make([]Site, len(at))
+	for i, j := range at {
+		sites[i] = b.site(fn, code, insts[j].off)
 	}
 	return sites, nil
 }
@@ -224,15 +236,10 @@ func (b *Binary) CallSites(caller, callee string) ([]Site, error) {
 // Only direct branches are seen; Go's jump tables (switch statements)
 // land on case bodies, which are not this kind of code.
 func (b *Binary) SitesAfterCall(caller, callee string) ([]Site, error) {
-	fn, code, err := b.code(caller)
+	fn, code, insts, at, err := b.calls(caller, callee)
 	if err != nil {
 		return nil, err
 	}
-	target, err := b.Func(callee)
-	if err != nil {
-		return nil, err
-	}
-	insts := b.decode(fn, code)
 	landing := map[uint64]bool{}
 	for _, in := range insts {
 		if in.branch != 0 {
@@ -240,31 +247,34 @@ func (b *Binary) SitesAfterCall(caller, callee string) ([]Site, error) {
 		}
 	}
 	var sites []Site
-	for i, in := range insts {
-		if in.call != target.Entry {
-			continue
-		}
-		found := false
+	for _, i := range at {
+		// A NOP only if nothing else will do: older kernels emulate the
+		// one-byte 0x90 but not the multi-byte NOPs Go pads calls with.
+		var found, nop *Site
 		for j := i + 1; j < len(insts) && j <= i+16; j++ {
 			if landing[insts[j].off] {
 				break
 			}
 			s := b.site(fn, code, insts[j].off)
-			if !s.Stepped {
-				sites = append(sites, s)
-				found = true
+			if !s.Stepped && s.Insn != "nop" {
+				found = &s
 				break
+			}
+			if !s.Stepped && nop == nil {
+				nop = &s
 			}
 			if s.Insn == "ret" || s.Insn == "jmp" {
 				break
 			}
 		}
-		if !found {
+		if found == nil {
+			found = nop
+		}
+		if found != nil {
+			sites = append(sites, *found)
+		} else {
 			return nil, fmt.Errorf("no emulated instruction right after %s's call of %s: %w", caller, callee, ErrNoSite)
 		}
-	}
-	if len(sites) == 0 {
-		return nil, fmt.Errorf("%s calls %s nowhere directly (inlined?): %w", caller, callee, ErrNoSite)
 	}
 	return sites, nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/textproto"
 	"os"
+	"reflect"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -26,21 +27,6 @@ import (
 
 // MaxHeaders is how many request headers one trace can capture.
 const MaxHeaders = 8
-
-// Offsets are the struct field offsets the programs read, per binary.
-type Offsets struct {
-	GGoid, GParentGoid                       uint64
-	RequestMethod, RequestURL, RequestHeader uint64
-	URLPath                                  uint64
-	PersistConnConn, PersistConnReused       uint64
-	ConnFD                                   uint64
-	NetFDFamily, NetFDSotype, NetFDLaddr     uint64
-	NetFDRaddr                               uint64
-	TCPAddrIP, TCPAddrPort                   uint64
-	TLSConnConn                              uint64
-	GinContextFullPath, GinContextHandlers   uint64
-	SwissMaps                                bool
-}
 
 // The uprobe programs of probe.bpf.c, by what they observe.
 const (
@@ -65,7 +51,7 @@ type Uprobe struct {
 type Attachment struct {
 	PID     int
 	Exe     string // path the uprobes attach to, e.g. /proc/PID/exe
-	Offsets Offsets
+	Offsets inspect.Offsets
 	Headers []string // canonicalized here
 	Uprobes []Uprobe
 }
@@ -95,15 +81,6 @@ type Probe struct {
 
 	attached []string // the uprobe programs attached
 }
-
-// Error carries a stable code for the record stream.
-type Error struct {
-	Code records.Code
-	Err  error
-}
-
-func (e *Error) Error() string { return e.Err.Error() }
-func (e *Error) Unwrap() error { return e.Err }
 
 func errorf(code records.Code, format string, args ...any) error {
 	return &Error{Code: code, Err: fmt.Errorf(format, args...)}
@@ -239,30 +216,12 @@ func privilegeError(err error) error {
 }
 
 func configFor(a Attachment, headers []string) probeConfig {
-	o := a.Offsets
-	cfg := probeConfig{
-		Tgid:          uint32(a.PID),
-		G_goid:        o.GGoid,
-		G_parentGoid:  o.GParentGoid,
-		RequestMethod: o.RequestMethod,
-		RequestUrl:    o.RequestURL,
-		RequestHeader: o.RequestHeader,
-		UrlPath:       o.URLPath,
-		PconnConn:     o.PersistConnConn,
-		PconnReused:   o.PersistConnReused,
-		ConnFd:        o.ConnFD,
-		NetfdFamily:   o.NetFDFamily,
-		NetfdSotype:   o.NetFDSotype,
-		NetfdLaddr:    o.NetFDLaddr,
-		NetfdRaddr:    o.NetFDRaddr,
-		TcpaddrIp:     o.TCPAddrIP,
-		TcpaddrPort:   o.TCPAddrPort,
-		TlsconnConn:   o.TLSConnConn,
-		GinFullpath:   o.GinContextFullPath,
-		GinHandlers:   o.GinContextHandlers,
-		N_headers:     uint32(len(headers)),
+	cfg := probeConfig{Tgid: uint32(a.PID), N_headers: uint32(len(headers))}
+	v := reflect.ValueOf(&cfg).Elem()
+	for _, f := range inspect.OffsetFields {
+		v.FieldByName(f.BPF).SetUint(f.Get(a.Offsets))
 	}
-	if o.SwissMaps {
+	if a.Offsets.SwissMaps {
 		cfg.SwissMaps = 1
 	}
 	for i, h := range headers {

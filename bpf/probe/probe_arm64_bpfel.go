@@ -50,6 +50,16 @@ type probeEventHeader struct {
 	Request uint64
 }
 
+type probeEventType uint32
+
+const (
+	probeEventTypeEV_REQUEST_START probeEventType = 1
+	probeEventTypeEV_REQUEST_END   probeEventType = 2
+	probeEventTypeEV_ROUTE         probeEventType = 3
+	probeEventTypeEV_CONNECT       probeEventType = 4
+	probeEventTypeEV_ROUND_TRIP    probeEventType = 5
+)
+
 type probeOutbound struct {
 	_ structs.HostLayout
 	H probeEventHeader
@@ -165,6 +175,7 @@ type probeMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type probeVariableSpecs struct {
 	CFG                *ebpf.VariableSpec `ebpf:"CFG"`
+	UnusedEventType    *ebpf.VariableSpec `ebpf:"unused_event_type"`
 	UnusedOutbound     *ebpf.VariableSpec `ebpf:"unused_outbound"`
 	UnusedRequestStart *ebpf.VariableSpec `ebpf:"unused_request_start"`
 	UnusedRoute        *ebpf.VariableSpec `ebpf:"unused_route"`
@@ -218,6 +229,7 @@ func (m *probeMaps) Close() error {
 // It can be passed to loadProbeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type probeVariables struct {
 	CFG                *ebpf.Variable `ebpf:"CFG"`
+	UnusedEventType    *ebpf.Variable `ebpf:"unused_event_type"`
 	UnusedOutbound     *ebpf.Variable `ebpf:"unused_outbound"`
 	UnusedRequestStart *ebpf.Variable `ebpf:"unused_request_start"`
 	UnusedRoute        *ebpf.Variable `ebpf:"unused_route"`

@@ -9,6 +9,7 @@ const (
 	NoBTF             Code = "NO_BTF"             // the kernel has no BTF (/sys/kernel/btf/vmlinux)
 	NoTracefs         Code = "NO_TRACEFS"         // tracefs is not mounted and mounting it failed
 	NoPrivileges      Code = "NO_PRIVILEGES"      // not allowed to load BPF programs or inspect the target
+	NotPermitted      Code = "NOT_PERMITTED"      // the helper, run by a user other than root with its capabilities, may not trace that user's target: another user's, set-id, with capabilities
 	NoProcess         Code = "NO_PROCESS"         // no such pid, or the program to launch cannot run
 	NotGo             Code = "NOT_GO"             // the target is not a Go program
 	UnsupportedGo     Code = "UNSUPPORTED_GO"     // built with a Go release outside the supported ones

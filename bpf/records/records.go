@@ -102,6 +102,6 @@ type ErrorRecord struct {
 // End is the last record of a trace: why it stopped.
 type End struct {
 	Type   string `json:"type" record:"end"`
-	Reason string `json:"reason"`               // signal, duration, target-exited, stdin-closed or parent-exited
+	Reason string `json:"reason"`               // signal, duration, target-exited, target-exec, stdin-closed, connection-closed or parent-exited
 	Status *int   `json:"exitStatus,omitempty"` // the target's exit status, when it exited
 }

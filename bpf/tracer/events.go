@@ -101,11 +101,11 @@ func (t *Tracer) Handle(raw []byte) {
 type probeHeader = probe.EventHeader
 
 const (
-	evRequestStart = 1
-	evRequestEnd   = 2
-	evRoute        = 3
-	evConnect      = 4
-	evRoundTrip    = 5
+	evRequestStart = probe.EvRequestStart
+	evRequestEnd   = probe.EvRequestEnd
+	evRoute        = probe.EvRoute
+	evConnect      = probe.EvConnect
+	evRoundTrip    = probe.EvRoundTrip
 )
 
 func cstr(b []int8, n uint32) string {

@@ -126,7 +126,7 @@ export interface ErrorRecord {
 /** End is the last record of a trace: why it stopped. */
 export interface EndRecord {
   type: 'end';
-  /** signal, duration, target-exited, stdin-closed or parent-exited */
+  /** signal, duration, target-exited, target-exec, stdin-closed, connection-closed or parent-exited */
   reason: string;
   /** the target's exit status, when it exited */
   exitStatus?: number;
@@ -145,6 +145,8 @@ export const ErrorCode = {
   NO_TRACEFS: 'NO_TRACEFS',
   /** not allowed to load BPF programs or inspect the target */
   NO_PRIVILEGES: 'NO_PRIVILEGES',
+  /** the helper, run by a user other than root with its capabilities, may not trace that user's target: another user's, set-id, with capabilities */
+  NOT_PERMITTED: 'NOT_PERMITTED',
   /** no such pid, or the program to launch cannot run */
   NO_PROCESS: 'NO_PROCESS',
   /** the target is not a Go program */

@@ -1,6 +1,7 @@
 // Attach to a running process by pid, as root: the sample picked from the
-// quick pick (listed under "this workspace"), stop leaves it serving; the
-// traced service exiting while traced; a non-Go process, reached through a
+// quick pick (listed under "this workspace"), stop leaves it serving; a
+// window reload while tracing ends the trace; the traced service exiting
+// while traced; a non-Go process, reached through a
 // keybinding that passes its pid.
 import { describe, test } from 'node:test';
 import { check, log, session, until, wb } from './session.mjs';
@@ -50,6 +51,32 @@ describe('attach to a running service by pid (as root)', () => {
       h.status === 200 && wb.pidAlive(attached.pid),
       `the attached sample no longer serves after stop (${h.status})`,
     );
+  });
+
+  test('window reload while tracing: the trace stops, the service keeps serving', async () => {
+    const { page } = s;
+    await s.ensureNoTrace();
+    await wb.runCommand(page, 'Outbound Lens: Trace outbound connections');
+    await wb.pickQuickItem(page, `pid ${attached.pid}`);
+    await s.statusBar(/tracing · \d+ req/, 60000);
+    const tracing = wb.helperTracePids(attached.pid);
+    check(tracing.length === 1, `want one helper tracing pid ${attached.pid}, found ${tracing.join(', ') || 'none'}`);
+    await wb.runCommand(page, 'Developer: Reload Window');
+    // The old extension host goes, and the helper with it.
+    await until('the helper to exit after the reload', () => tracing.every((p) => !wb.pidAlive(p)), 10000);
+    await page.waitForSelector('.monaco-workbench .statusbar', { timeout: 60000 });
+    await wb.sleep(1500);
+    const texts = await wb.statusBarTexts(page);
+    check(
+      !texts.some((t) => /tracing ·|attaching/.test(t)),
+      `after the reload the status bar says ${JSON.stringify(texts)}`,
+    );
+    const h = await wb.httpGet(`http://${attach}/health`);
+    check(
+      h.status === 200 && wb.pidAlive(attached.pid),
+      `the traced sample no longer serves after the reload (${h.status})`,
+    );
+    check(wb.helperTracePids(attached.pid).length === 0, `a helper traces pid ${attached.pid} after the reload`);
   });
 
   test('failure: the traced service exits while tracing', async () => {

@@ -49,7 +49,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	helperBin = filepath.Join(workDir, "outbound-lens-helper")
-	mustRun("", nil, "go", "build", "-C", filepath.Join(repoRoot, "bpf"), "-o", helperBin, "./cmd/outbound-lens-helper")
+	// Without cgo, as npm run build ships it: raising file capabilities on
+	// every thread needs it.
+	mustRun("", []string{"CGO_ENABLED=0"}, "go", "build", "-C", filepath.Join(repoRoot, "bpf"), "-o", helperBin, "./cmd/outbound-lens-helper")
 	downBin = filepath.Join(workDir, "downstream")
 	mustRun(filepath.Join(repoRoot, "sample"), nil, "go", "build", "-o", downBin, "./downstream")
 	if v := os.Getenv("OL_GO_TOOLCHAINS"); v != "" {
@@ -178,7 +180,15 @@ func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool)
 
 func start(t testing.TB, name string, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(name, args...), stderr: &lockedBuffer{}, exited: make(chan struct{})}
+	return startCmd(t, exec.Command(name, args...))
+}
+
+// startCmd starts cmd (set up by the caller: credentials, environment) and
+// waits until it says it is listening.
+func startCmd(t testing.TB, cmd *exec.Cmd) *proc {
+	t.Helper()
+	name, args := cmd.Path, cmd.Args[1:]
+	p := &proc{cmd: cmd, stderr: &lockedBuffer{}, exited: make(chan struct{})}
 	p.cmd.Stderr = p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -211,6 +221,7 @@ type env struct {
 	toolchain  string
 	heartbeat  time.Duration
 	ldflags    string
+	buildEnv   []string // e.g. GOFLAGS=-buildmode=pie, CGO_ENABLED=1
 	sampleArgs []string
 }
 
@@ -221,7 +232,7 @@ func newEnv(t testing.TB, toolchain string) *env {
 }
 
 func (e *env) sampleArgv() []string {
-	argv := []string{sampleFor(e.t, e.toolchain, e.ldflags), "-addr", e.service, "-downstream", "http://" + e.down, "-raw", e.raw}
+	argv := []string{sampleFor(e.t, e.toolchain, e.ldflags, e.buildEnv...), "-addr", e.service, "-downstream", "http://" + e.down, "-raw", e.raw}
 	if e.heartbeat > 0 {
 		argv = append(argv, "-heartbeat", e.heartbeat.String())
 	}
@@ -249,8 +260,18 @@ type helper struct {
 
 func startHelper(t testing.TB, args ...string) *helper {
 	t.Helper()
+	return startHelperWith(t, nil, args...)
+}
+
+// startHelperWith lets setup change the command before it starts: another
+// helper binary (cmd.Path), credentials, environment.
+func startHelperWith(t testing.TB, setup func(*exec.Cmd), args ...string) *helper {
+	t.Helper()
 	h := &helper{t: t, stderr: &lockedBuffer{}, done: make(chan struct{})}
 	h.cmd = exec.Command(helperBin, append([]string{"trace", "--format", "ndjson"}, args...)...)
+	if setup != nil {
+		setup(h.cmd)
+	}
 	h.cmd.Stderr = h.stderr
 	var err error
 	if h.stdin, err = h.cmd.StdinPipe(); err != nil {

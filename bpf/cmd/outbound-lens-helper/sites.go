@@ -44,44 +44,34 @@ type role struct {
 	options     []siteFinder
 }
 
-func entry(role, prog, fn string) siteFinder {
+// at makes a finder of a function that finds sites in a binary.
+func at(role, prog string, find func(b *inspect.Binary) ([]inspect.Site, error)) siteFinder {
 	return func(b *inspect.Binary) ([]probe.Uprobe, error) {
-		s, err := b.EntrySite(fn)
+		s, err := find(b)
 		if err != nil {
 			return nil, err
 		}
-		return []probe.Uprobe{{Role: role, Program: prog, Sites: []inspect.Site{s}}}, nil
+		return []probe.Uprobe{{Role: role, Program: prog, Sites: s}}, nil
 	}
+}
+
+func entry(role, prog, fn string) siteFinder {
+	return at(role, prog, func(b *inspect.Binary) ([]inspect.Site, error) {
+		s, err := b.EntrySite(fn)
+		return []inspect.Site{s}, err
+	})
 }
 
 func calls(role, prog, caller, callee string) siteFinder {
-	return func(b *inspect.Binary) ([]probe.Uprobe, error) {
-		s, err := b.CallSites(caller, callee)
-		if err != nil {
-			return nil, err
-		}
-		return []probe.Uprobe{{Role: role, Program: prog, Sites: s}}, nil
-	}
+	return at(role, prog, func(b *inspect.Binary) ([]inspect.Site, error) { return b.CallSites(caller, callee) })
 }
 
 func afterCall(role, prog, caller, callee string) siteFinder {
-	return func(b *inspect.Binary) ([]probe.Uprobe, error) {
-		s, err := b.SitesAfterCall(caller, callee)
-		if err != nil {
-			return nil, err
-		}
-		return []probe.Uprobe{{Role: role, Program: prog, Sites: s}}, nil
-	}
+	return at(role, prog, func(b *inspect.Binary) ([]inspect.Site, error) { return b.SitesAfterCall(caller, callee) })
 }
 
 func returns(role, prog, fn string) siteFinder {
-	return func(b *inspect.Binary) ([]probe.Uprobe, error) {
-		s, err := b.ReturnSites(fn)
-		if err != nil {
-			return nil, err
-		}
-		return []probe.Uprobe{{Role: role, Program: prog, Sites: s}}, nil
-	}
+	return at(role, prog, func(b *inspect.Binary) ([]inspect.Site, error) { return b.ReturnSites(fn) })
 }
 
 // both needs every finder to succeed (a probe made of two programs).

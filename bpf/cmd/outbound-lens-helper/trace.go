@@ -137,6 +137,7 @@ func runTrace(args []string) int {
 		return exitUsage
 	}
 	var w io.Writer = os.Stdout
+	var conn net.Conn
 	if f.connect != "" {
 		c, err := net.Dial("unix", f.connect)
 		if err != nil {
@@ -148,7 +149,7 @@ func runTrace(args []string) int {
 			fmt.Fprintf(os.Stderr, "outbound-lens: %v\n", err)
 			return exitOther
 		}
-		w = c
+		w, conn = c, c
 	}
 	out, _ := tracer.NewOutput(w, f.format)
 	var jsonOut *tracer.Output
@@ -186,6 +187,10 @@ func runTrace(args []string) int {
 		return failTarget(jsonOut, err)
 	}
 	defer p.Close()
+	if err := tgt.recheck(); err != nil {
+		tgt.abort()
+		return failTarget(jsonOut, err)
+	}
 	if f.probeStats {
 		c, err := probe.EnableRunStats()
 		if err != nil {
@@ -210,15 +215,25 @@ func runTrace(args []string) int {
 		go func() { time.Sleep(f.duration); reason <- "duration" }()
 	}
 	go func() { tgt.wait(); reason <- "target-exited" }()
+	go func() { tgt.waitExec(); reason <- "target-exec" }()
 	if st, err := os.Stdin.Stat(); err == nil && st.Mode()&(os.ModeNamedPipe|os.ModeSocket) != 0 {
 		// Started by a program through a pipe: its closing the pipe means stop.
 		go func() { io.Copy(io.Discard, os.Stdin); reason <- "stdin-closed" }()
+	}
+	if conn != nil {
+		// Nothing is read from the socket: its end is the reader gone
+		// (the editor closed it, or died), and the trace ends with it
+		// instead of at the next record it could not take.
+		go func() { io.Copy(io.Discard, conn); reason <- "connection-closed" }()
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	var why string
 	go func() { why = <-reason; cancel() }()
 	if err := tracer.Run(runCtx, p, tr, 5*time.Second); err != nil {
 		return fail(jsonOut, records.ReadFailed, exitOther, err)
+	}
+	if why == "target-exec" {
+		fmt.Fprintf(os.Stderr, "outbound-lens: pid %d now runs another program (exec); the trace ends\n", tgt.pid)
 	}
 	if tgt.launched && why != "target-exited" {
 		// A service we started for the trace goes away with it.
@@ -244,18 +259,18 @@ func lower(s []string) []string {
 	return out
 }
 
+// systemCodes are the error codes about privileges or the kernel (exit 4);
+// every other coded error is about the target (exit 3).
+var systemCodes = map[records.Code]bool{records.NoPrivileges: true, records.NotPermitted: true, records.LoadFailed: true, records.NoBTF: true, records.NoTracefs: true, records.Usage: true}
+
 func failTarget(out *tracer.Output, err error) int {
 	var pe *probe.Error
 	if errors.As(err, &pe) {
-		exit := exitSystem
-		if pe.Code == records.Target || pe.Code == records.AttachFailed {
-			exit = exitTarget
+		exit := exitTarget
+		if systemCodes[pe.Code] {
+			exit = exitSystem
 		}
 		return fail(out, pe.Code, exit, err)
-	}
-	var te *targetError
-	if errors.As(err, &te) {
-		return fail(out, te.code, exitTarget, err)
 	}
 	return fail(out, records.Internal, exitOther, err)
 }
@@ -265,19 +280,13 @@ func attach(t *target, headers []string, out *tracer.Output) (*probe.Probe, *tra
 	b := t.bin
 	a := probe.Attachment{PID: t.pid, Exe: t.attachPath, Headers: headers}
 	off := t.offsets
-	a.Offsets = probe.Offsets{
-		GGoid: off.GGoid, GParentGoid: off.GParentGoid, RequestMethod: off.RequestMethod, RequestURL: off.RequestURL, RequestHeader: off.RequestHeader,
-		URLPath: off.URLPath, PersistConnConn: off.PersistConnConn, PersistConnReused: off.PersistConnReused,
-		ConnFD: off.ConnFD, NetFDFamily: off.NetFDFamily, NetFDSotype: off.NetFDSotype, NetFDLaddr: off.NetFDLaddr,
-		NetFDRaddr: off.NetFDRaddr, TCPAddrIP: off.TCPAddrIP, TCPAddrPort: off.TCPAddrPort, TLSConnConn: off.TLSConnConn,
-		GinContextFullPath: off.GinContextFullPath, GinContextHandlers: off.GinContextHandlers, SwissMaps: off.SwissMaps,
-	}
+	a.Offsets = off
 	pl, err := planProbes(b, off.HasGin)
 	if err != nil {
 		if errors.Is(err, inspect.ErrNoFunc) && strings.HasPrefix(err.Error(), roleRequestStart) {
-			return nil, nil, nil, &targetError{records.NotHTTPServer, fmt.Errorf("%s does not serve HTTP with net/http (%v): Outbound Lens traces Go HTTP services", t.exe, err)}
+			return nil, nil, nil, &probe.Error{Code: records.NotHTTPServer, Err: fmt.Errorf("%s does not serve HTTP with net/http (%v): Outbound Lens traces Go HTTP services", t.exe, err)}
 		}
-		return nil, nil, nil, &targetError{records.UnsupportedBinary, fmt.Errorf("cannot place the probes in %s: %v", t.exe, err)}
+		return nil, nil, nil, &probe.Error{Code: records.UnsupportedBinary, Err: fmt.Errorf("cannot place the probes in %s: %v", t.exe, err)}
 	}
 	for _, n := range pl.Notes {
 		fmt.Fprintf(os.Stderr, "outbound-lens: %s\n", n)

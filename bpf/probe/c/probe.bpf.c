@@ -127,6 +127,7 @@ struct outbound {
 
 
 /* Anchors so the event types are in BTF for bpf2go's Go definitions. */
+const enum event_type *unused_event_type __attribute__((unused));
 const struct request_start *unused_request_start __attribute__((unused));
 const struct route *unused_route __attribute__((unused));
 const struct outbound *unused_outbound __attribute__((unused));

@@ -70,7 +70,7 @@ test('not root: one line names the packages to install, and a non-zero exit', ()
   assert.equal(r.stdout, '');
   assert.equal(
     r.stderr,
-    'outbound-lens: demo needs fake-pkg: sudo apt-get install -y --no-install-recommends fake-pkg\n',
+    'outbound-lens: npm run demo needs fake-pkg: sudo apt-get install -y --no-install-recommends fake-pkg\n',
   );
 });
 

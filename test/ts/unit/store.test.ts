@@ -179,3 +179,11 @@ test('many records stay fast and bounded', () => {
   assert.equal(s.dropped, 150000);
   assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms`);
 });
+
+test('a stats record sets the lost count of the status the panel shows', () => {
+  const s = new Store();
+  s.ingest([{ type: 'stats', events: 10, lost: 3, requests: 0, outbound: 0 }]);
+  assert.equal(s.status.lost, 3);
+  s.beginTrace(5);
+  assert.equal(s.status.lost, undefined, 'a new trace has lost nothing yet');
+});
