@@ -37,6 +37,12 @@ if (want('go')) {
   ]);
   step('BPF objects are current', process.execPath, [join(root, 'scripts', 'check-bpf.mjs')]);
   step('helper unit tests', 'go', ['test', './...'], { cwd: join(root, 'bpf') });
+  step(
+    'fuzz binary inspection (20 s)',
+    'go',
+    ['test', '-run=^$', '-fuzz=FuzzInspect', '-fuzztime=20s', '-fuzzminimizetime=5s', './inspect/'],
+    { cwd: join(root, 'bpf') },
+  );
 }
 if (want('ts') && existsSync(join(root, 'scripts', 'test-ts.mjs'))) {
   const stamp = join(root, 'node_modules', '.package-lock.json');

@@ -1,6 +1,9 @@
 package probe_test
 
 import (
+	"bytes"
+	"debug/elf"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
@@ -398,6 +401,9 @@ func TestBadInput(t *testing.T) {
 		{"non-Go binary launched", func(t *testing.T) []string { return []string{"--", "/bin/true"} }, "NOT_GO"},
 		{"no such pid", func(t *testing.T) []string { return []string{"--pid", "999999999"} }, "NO_PROCESS"},
 		{"not an HTTP server", func(t *testing.T) []string { return []string{"--", helperBin, "help"} }, "NOT_HTTP_SERVER"},
+		{"corrupt Go binary", func(t *testing.T) []string {
+			return []string{"--", corruptCopy(t, newEnv(t, toolchains[0]).sampleArgv()[0])}
+		}, "UNSUPPORTED_BINARY"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -415,6 +421,29 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// corruptCopy copies a Go executable with its .gopclntab header claiming
+// more functions than the section holds.
+func corruptCopy(t *testing.T, bin string) string {
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ef, err := elf.NewFile(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec := ef.Section(".gopclntab")
+	if sec == nil {
+		t.Fatalf("%s has no .gopclntab", bin)
+	}
+	binary.LittleEndian.PutUint64(data[sec.Offset+8:], 1<<40)
+	out := filepath.Join(t.TempDir(), "corrupt")
+	if err := os.WriteFile(out, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // TestStrippedBinary: without DWARF or a symbol table the helper falls

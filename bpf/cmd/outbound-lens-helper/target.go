@@ -63,6 +63,9 @@ func openBinary(path string) (*inspect.Binary, inspect.Offsets, error) {
 	}
 	if _, err := b.Func("net/http.serverHandler.ServeHTTP"); err != nil {
 		b.Close()
+		if errors.Is(err, inspect.ErrUnsupportedBinary) {
+			return nil, inspect.Offsets{}, &targetError{"UNSUPPORTED_BINARY", err}
+		}
 		return nil, inspect.Offsets{}, &targetError{"NOT_HTTP_SERVER", fmt.Errorf("%s does not serve HTTP with net/http: Outbound Lens traces Go HTTP services", path)}
 	}
 	off, err := b.Offsets()
