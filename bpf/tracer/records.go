@@ -32,6 +32,10 @@ type Request struct {
 	TraceID string            `json:"traceId"`
 	StartNs int64             `json:"startNs"`
 	EndNs   int64             `json:"endNs"`
+	// Truncated names the fields cut to what the probe copies (path 256
+	// bytes, method 16, route 128, a header value 256): "path", "method",
+	// "route", "headers.<name>". Absent when nothing was cut.
+	Truncated []string `json:"truncated,omitempty"`
 }
 
 type Outbound struct {

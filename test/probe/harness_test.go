@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 var (
@@ -257,6 +258,7 @@ type record struct {
 	GoVersion string            `json:"goVersion"`
 	Offsets   string            `json:"offsets"`
 	Probes    []string          `json:"probes"`
+	Truncated []string          `json:"truncated"`
 }
 
 type loc struct {
@@ -299,6 +301,9 @@ func startHelper(t testing.TB, args ...string) *helper {
 		s.Buffer(make([]byte, 1<<20), 1<<20)
 		for s.Scan() {
 			var r record
+			if !utf8.Valid(s.Bytes()) {
+				t.Errorf("helper wrote a line that is not valid UTF-8: %q", s.Text())
+			}
 			if err := json.Unmarshal(s.Bytes(), &r); err != nil {
 				t.Errorf("helper wrote a line that is not a JSON record: %q", s.Text())
 				continue
