@@ -9,11 +9,13 @@
 //   - service errors and crashes (must be 0), events lost;
 //   - over time: the helper's RSS, its BPF maps' occupancy (entries of
 //     max_entries; an LRU map evicts only when full), the insight server's
-//     heap after a GC and its rows;
+//     heap after a GC, and the panel's (headless Chromium, fed as the
+//     extension feeds it) JS heap after a GC and its rows;
 //   - attribution precision and recall over the last 20 s window against
 //     what the downstream recorded (must be 1.0).
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import http from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -37,6 +39,8 @@ const MAX_RECORDS = Number(opts['max-records']);
 const SAMPLE_EVERY_MS = Math.min(30000, Math.max(5000, (MINUTES * 60000) / 12));
 const WINDOW_MS = 20000;
 const CONCURRENCY = 16;
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const require = createRequire(import.meta.url);
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const mib = (kib) => (kib / 1024).toFixed(1);
@@ -111,6 +115,46 @@ function mapOccupancy(pid, withBpftool) {
   return out;
 }
 
+/**
+ * The panel in headless Chromium (the webview test's harness page), fed the
+ * way the extension feeds it: after each batch, the rows changed since the
+ * last pull, as a 'rows' message. heap() is its JS heap after a GC.
+ */
+async function openPanel() {
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: require('../test/e2e/common.cjs').CHROMIUM_ARGS,
+  });
+  const { tsImport } = await import('tsx/esm/api');
+  const { serveHarness } = await tsImport('../test/ts/support/webviewHarness.ts', import.meta.url);
+  const { server, url } = await serveHarness();
+  const page = await browser.newPage({ viewport: { width: 1200, height: 700 } });
+  await page.goto(url);
+  await page.waitForFunction(() => window.__posted.some((m) => m.type === 'ready'));
+  const cdp = await page.context().newCDPSession(page);
+  const post = (m) => page.evaluate((m) => window.postMessage(m, '*'), m);
+  await post({ type: 'status', status: { state: 'tracing', requests: 0 } });
+  let sentSeq = 0;
+  return {
+    rows: 0,
+    async pull(conn) {
+      const r = await conn.sendRequest('outboundLens/query', { afterSeq: sentSeq });
+      sentSeq = r.seq;
+      this.rows += r.rows.length;
+      if (r.rows.length) await post({ type: 'rows', rows: r.rows, dropped: r.dropped });
+    },
+    async heap() {
+      await cdp.send('HeapProfiler.collectGarbage');
+      return (await cdp.send('Runtime.getHeapUsage')).usedSize;
+    },
+    async close() {
+      await browser.close().catch(() => {});
+      server.close();
+    },
+  };
+}
+
 function request(agent, port, method, path, testId) {
   return new Promise((resolve) => {
     const req = http.request(
@@ -142,6 +186,7 @@ async function soak(toolchain, parserModule, withBpftool) {
     /listening on/,
   );
   const server = await startInsightServer({ maxRecords: MAX_RECORDS });
+  const panel = existsSync(CHROMIUM) ? await openPanel() : null;
   const helper = buildHelper();
   const argv = [
     helper,
@@ -187,11 +232,15 @@ async function soak(toolchain, parserModule, withBpftool) {
   };
   tracer.stdout.on('data', (d) => take(parser.push(d)));
   tracer.stdout.on('end', () => take(parser.end()));
+  let feeding = Promise.resolve();
   const flusher = setInterval(() => {
     if (!batch.length) return;
     const records = batch;
     batch = [];
-    void server.conn.sendNotification('outboundLens/records', { records });
+    feeding = feeding.then(async () => {
+      await server.conn.sendNotification('outboundLens/records', { records });
+      await panel?.pull(server.conn);
+    });
   }, 250);
   const tracerExit = new Promise((r) => tracer.once('exit', (code, sig) => r(code ?? sig)));
   for (let i = 0; !/listening on/.test(diag); i++) {
@@ -236,8 +285,11 @@ async function soak(toolchain, parserModule, withBpftool) {
     } catch {
       /* exited */
     }
+    const panelHeap = panel ? await panel.heap() : NaN;
     samples.push({
       at: Math.round((Date.now() - t0) / 1000),
+      panelHeap,
+      panelRows: panel?.rows ?? NaN,
       sent,
       helperRss,
       maps: mapOccupancy(hpid, withBpftool),
@@ -251,7 +303,7 @@ async function soak(toolchain, parserModule, withBpftool) {
       .map(([n, m]) => `${n} ${m.entries}/${m.max}`)
       .join(', ');
     log(
-      `t=${s.at}s sent ${s.sent} errors ${errors.length} · helper RSS ${mib(s.helperRss)} MiB · server heap ${(s.serverHeap / 2 ** 20).toFixed(1)} MiB · ${maps}`,
+      `t=${s.at}s sent ${s.sent} errors ${errors.length} · helper RSS ${mib(s.helperRss)} MiB · server heap ${(s.serverHeap / 2 ** 20).toFixed(1)} MiB · panel heap ${(s.panelHeap / 2 ** 20).toFixed(1)} MiB (${s.panelRows} rows sent) · ${maps}`,
     );
   };
   await sample();
@@ -289,7 +341,9 @@ async function soak(toolchain, parserModule, withBpftool) {
   tracer.stdin.end();
   const exit = await Promise.race([tracerExit, sleep(15000).then(() => 'timeout')]);
   clearInterval(flusher);
+  await feeding;
   const finalHeap = (await server.heap()).heapUsed;
+  await panel?.close();
   await server.close();
   agent.destroy();
   down.kill('SIGTERM');
@@ -328,19 +382,22 @@ function report(r) {
     `service errors ${r.errors.length}, crashes ${r.crashed ? 1 : 0}, helper exit ${r.helperExit}, events ${r.events}, lost ${r.lost}`,
   );
   for (const e of r.errors.slice(0, 5)) console.log(`  error: ${e}`);
-  console.log('    t   requests  helper RSS  server heap  server RSS  records dropped  BPF maps (entries/max)');
+  console.log(
+    '    t   requests  helper RSS  server heap  server RSS  records dropped  panel heap  rows sent  BPF maps (entries/max)',
+  );
   for (const s of r.samples) {
     const maps = Object.entries(s.maps)
       .map(([n, m]) => `${n} ${m.entries}/${m.max}`)
       .join(', ');
     console.log(
-      `${String(s.at).padStart(5)}s ${String(s.sent).padStart(9)}  ${mib(s.helperRss).padStart(6)} MiB  ${(s.serverHeap / 2 ** 20).toFixed(1).padStart(7)} MiB  ${mib(s.serverRss).padStart(6)} MiB  ${String(s.dropped).padStart(15)}  ${maps}`,
+      `${String(s.at).padStart(5)}s ${String(s.sent).padStart(9)}  ${mib(s.helperRss).padStart(6)} MiB  ${(s.serverHeap / 2 ** 20).toFixed(1).padStart(7)} MiB  ${mib(s.serverRss).padStart(6)} MiB  ${String(s.dropped).padStart(15)}  ${(s.panelHeap / 2 ** 20).toFixed(1).padStart(6)} MiB  ${String(s.panelRows).padStart(9)}  ${maps}`,
     );
   }
   const full = Object.entries(last.maps).filter(([, m]) => m.entries >= m.max);
   console.log(
     `helper RSS ${mib(first.helperRss)} → peak ${mib(peak((s) => s.helperRss))} → last ${mib(last.helperRss)} MiB; ` +
       `server heap peak ${(peak((s) => s.serverHeap) / 2 ** 20).toFixed(1)} MiB, at the end ${(r.finalHeap / 2 ** 20).toFixed(1)} MiB; ` +
+      `panel heap peak ${(peak((s) => s.panelHeap) / 2 ** 20).toFixed(1)} MiB (${last.panelRows} rows sent; it keeps 100 000 at most); ` +
       `LRU maps full (evicting): ${full.length ? full.map(([n]) => n).join(', ') : 'none'}`,
   );
   const w = r.window;
@@ -357,6 +414,8 @@ async function main() {
   run('node', [join(root, 'scripts', 'bundle.mjs')]);
   const withBpftool = ensureBpftool();
   if (!withBpftool) log('bpftool is missing: map occupancy shows max_entries only (apt-get install -y bpftool)');
+  if (!existsSync(CHROMIUM))
+    log(`no Chromium at ${CHROMIUM}: the panel is left out (apt-get install -y chromium, or set CHROMIUM_PATH)`);
   const { tsImport } = await import('tsx/esm/api');
   const parserModule = await tsImport('../src/extension/ndjson.ts', import.meta.url);
   let ok = true;
