@@ -52,7 +52,11 @@ func corrupt(path string, err *error) {
 
 // readBuildInfo is buildinfo.Read that never panics.
 func readBuildInfo(r io.ReaderAt) (info *buildinfo.BuildInfo, err error) {
-	defer corrupt("the file", &err)
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("malformed build info (%v)", p)
+		}
+	}()
 	return buildinfo.Read(r)
 }
 
