@@ -1,11 +1,11 @@
 // Bundles the extension, the insight server and the panel with esbuild.
 //   node scripts/bundle.mjs [--production] [--watch]
-import * as esbuild from 'esbuild';
 import { rmSync } from 'node:fs';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { ensureNodeModules, root } from './lib.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+ensureNodeModules();
+const esbuild = await import('esbuild');
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
 

@@ -1,18 +1,16 @@
 // The committed BPF objects must be what the committed C compiles to, so
-// that building the helper needs only Go. Needs clang-14 (CI installs it).
+// that building the helper needs only Go. Part of npm test, whose system
+// packages (clang-14, llvm-14, libbpf-dev) it installs when missing.
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { root } from './lib.mjs';
+import { requireGo, root } from './lib.mjs';
+import { ensureSystem } from './prereqs.mjs';
 
 const probeDir = join(root, 'bpf', 'probe');
-if (spawnSync('clang-14', ['--version']).status !== 0) {
-  console.error(
-    'clang-14 is not installed, so the BPF objects cannot be rebuilt to compare (apt-get install clang-14 libbpf-dev)',
-  );
-  process.exit(1);
-}
+ensureSystem('test');
+requireGo();
 const tmp = mkdtempSync(join(tmpdir(), 'ol-bpf-'));
 try {
   cpSync(join(root, 'bpf'), join(tmp, 'bpf'), { recursive: true });

@@ -2,9 +2,8 @@
 // launch the service under tracing, send a few requests, print what the
 // helper saw next to what the downstream saw.
 import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { buildHelper, buildSample, privileged, startAndWait } from './lib.mjs';
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function main() {
   const helper = buildHelper();

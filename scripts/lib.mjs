@@ -1,10 +1,12 @@
-// Shared steps for the npm scripts: build the helper and the sample, run
-// things as root when tracing needs it. Node built-ins only, so these work
-// on a fresh clone before `npm install`.
+// Shared steps for the npm scripts: install what they need (Go, node
+// modules), build the helper and the sample, run things as root when tracing
+// needs it. Node built-ins only, so these work on a fresh clone before
+// `npm ci`.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { goOnPath } from './prereqs.mjs';
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const goArch = { x64: 'amd64', arm64: 'arm64' };
@@ -20,13 +22,23 @@ export function run(cmd, args, opts = {}) {
   return r;
 }
 
+/** Puts `go` on PATH; on a machine without Go, downloads it once into .cache/go. */
 export function requireGo() {
-  const r = spawnSync('go', ['version'], { encoding: 'utf8' });
-  if (r.error || r.status !== 0) {
+  if (!goOnPath()) run(process.execPath, [join(root, 'scripts', 'prereqs.mjs'), '--go']);
+  const r = goOnPath() && spawnSync('go', ['version'], { encoding: 'utf8' });
+  if (!r || r.error || r.status !== 0) {
     throw new Error(
       'Go is needed to build the helper: install Go >= 1.24 (https://go.dev/doc/install) and make sure `go` is on PATH',
     );
   }
+}
+
+/** `npm ci` when node_modules is missing or older than package-lock.json. */
+export function ensureNodeModules() {
+  const stamp = join(root, 'node_modules', '.package-lock.json');
+  if (existsSync(stamp) && statSync(stamp).mtimeMs >= statSync(join(root, 'package-lock.json')).mtimeMs) return;
+  console.error('outbound-lens: installing node modules (npm ci)');
+  run('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root });
 }
 
 /** Builds the helper (Go's build cache makes this quick when nothing changed). */
@@ -90,4 +102,30 @@ export function startAndWait(cmd, args, pattern, { timeoutMs = 20000, echo = fal
 
 export function exists(p) {
   return existsSync(p);
+}
+
+/**
+ * A test script's steps: step() runs a command (output shown, from the
+ * repository root) and records whether it passed and how long it took;
+ * summary() prints the record and exits, non-zero when a step failed.
+ */
+export function steps() {
+  const results = [];
+  function step(name, cmd, args, opts = {}) {
+    console.log(`\n=== ${name}\n$ ${[cmd, ...args].join(' ')}`);
+    const t0 = Date.now();
+    const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts, env: { ...process.env, ...opts.env } });
+    const ok = r.status === 0;
+    results.push({ name, ok, secs: ((Date.now() - t0) / 1000).toFixed(1) });
+    if (!ok) console.error(`--- ${name} FAILED (${r.error?.message ?? `exit ${r.status ?? r.signal}`})`);
+    return ok;
+  }
+  function summary(title) {
+    console.log(`\n=== ${title}`);
+    for (const r of results) console.log(`${r.ok ? 'ok  ' : 'FAIL'}  ${r.name}  (${r.secs}s)`);
+    const failed = results.filter((r) => !r.ok).length;
+    console.log(`${results.length - failed} passed, ${failed} failed`);
+    process.exit(failed ? 1 : 0);
+  }
+  return { step, results, summary };
 }

@@ -3,8 +3,9 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildHelper, root, run } from './lib.mjs';
+import { buildHelper, ensureNodeModules, root, run } from './lib.mjs';
 
+ensureNodeModules();
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 buildHelper('x64');
 buildHelper('arm64');

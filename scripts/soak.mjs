@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildHelper, buildSample, isRoot, root, run, startAndWait } from './lib.mjs';
-import { procStatus, startInsightServer } from './insightServer.mjs';
+import { procStatus, startInsightServer } from './bench/insightServer.mjs';
 import { QUICK_TOOLCHAINS } from './toolchains.mjs';
 
 const { values: opts } = parseArgs({

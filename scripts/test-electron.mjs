@@ -18,7 +18,8 @@ import { readdirSync, readFileSync, readSync, realpathSync, rmSync, statSync, wr
 import { spawn, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { buildHelper, buildSample, root, run } from './lib.mjs';
+import { buildHelper, buildSample, ensureNodeModules, root, run } from './lib.mjs';
+import { aptInstall, ensureSystem } from './prereqs.mjs';
 import {
   freePort,
   helperTracePids,
@@ -167,10 +168,8 @@ function missingLibs(exe) {
 function ensureElectronLibs(exe) {
   let missing = missingLibs(exe);
   if (!missing.length) return;
-  log(`VS Code needs ${missing.join(' ')}: apt-get install ${ELECTRON_LIBS.join(' ')}`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  run('apt-get', ['update', '-qq'], { env });
-  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...ELECTRON_LIBS], { env });
+  log(`VS Code needs ${missing.join(' ')}`);
+  aptInstall(ELECTRON_LIBS);
   missing = missingLibs(exe);
   if (missing.length) throw fatal(`${exe} still misses shared libraries after apt-get: ${missing.join(' ')}`);
 }
@@ -180,12 +179,7 @@ function ensureElectronLibs(exe) {
 let xvfb;
 async function ensureDisplay() {
   if (process.env.DISPLAY || process.env.WAYLAND_DISPLAY) return {};
-  if (spawnSync('sh', ['-c', 'command -v Xvfb'], { stdio: 'ignore' }).status !== 0) {
-    log('no DISPLAY and no Xvfb: apt-get install xvfb');
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    run('apt-get', ['update', '-qq'], { env });
-    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'xvfb', 'xauth'], { env });
-  }
+  ensureSystem('test:electron'); // Xvfb
   let n = 99;
   while (existsSync(`/tmp/.X${n}-lock`) || existsSync(`/tmp/.X11-unix/X${n}`)) n++;
   xvfb = spawn('Xvfb', [`:${n}`, '-screen', '0', '1600x1000x24', '-nolisten', 'tcp'], { stdio: 'ignore' });
@@ -241,6 +235,7 @@ async function main() {
       'test:electron traces the sample with BPF from inside VS Code: run it as root (sudo npm run test:electron)',
     );
   }
+  ensureNodeModules();
   let testElectron;
   try {
     testElectron = await import('@vscode/test-electron');

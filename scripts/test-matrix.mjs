@@ -1,8 +1,12 @@
 // npm run test:matrix: the probe integration suite against every supported Go release.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { root, isRoot } from './lib.mjs';
+import { root, isRoot, requireGo } from './lib.mjs';
+import { ensureSystem } from './prereqs.mjs';
 import { GO_TOOLCHAINS } from './toolchains.mjs';
+
+ensureSystem('test:matrix');
+requireGo();
 
 const args = [
   'test',
@@ -11,7 +15,7 @@ const args = [
   '40m',
   '-v',
   '-run',
-  'TestAttributionUnderConcurrency|TestKeepAliveAndCallSite|TestFanoutAndBackground|TestOnlyTargetProcess',
+  'TestAttributionUnderConcurrency|TestKeepAliveAndCallSite|TestFanoutAndBackground|TestOnlyTargetProcess|TestProbeSitesAreEmulated',
   './...',
 ];
 const [cmd, argv] = isRoot() ? ['go', args] : ['sudo', ['-E', 'env', `PATH=${process.env.PATH}`, 'go', ...args]];

@@ -9,7 +9,7 @@ import '@vscode-elements/elements/dist/vscode-option/index.js';
 import './panel.css';
 import type { ToPanel } from '../src/shared/messages';
 import { endpoint } from '../src/shared/records';
-import type { Row, TraceStatus } from '../src/shared/rows';
+import { LOST_HINT, lostText, type Row, type TraceStatus } from '../src/shared/rows';
 import {
   clock,
   duration,
@@ -327,6 +327,9 @@ function renderStatus(): void {
   parts.push(`${rows.length} rows`);
   if (lines.length && state.filter) parts.push(`${lines.filter((l) => l.kind === 'row').length} shown`);
   if (dropped) parts.push(`${dropped} dropped`);
+  const lost = lostText(s);
+  if (lost) parts.push(lost);
+  statusEl.title = lost ? LOST_HINT : '';
   if (held.length) parts.push(`${held.length} waiting (paused)`);
   if (s.message && s.state !== 'tracing') parts.push(s.message);
   statusEl.textContent = parts.join(' · ');

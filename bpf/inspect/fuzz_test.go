@@ -144,6 +144,10 @@ func inspectAll(t *testing.T, in file) {
 			continue
 		}
 		b.RetOffsets(name)
+		b.EntrySite(name)
+		b.ReturnSites(name)
+		b.CallSites("net/http.(*conn).serve", name)
+		b.SitesAfterCall("net/http.(*conn).serve", name)
 		pcs := []uint64{fn.Entry, fn.Entry + 1, (fn.Entry + fn.End) / 2, fn.End - 1, fn.End}
 		for _, pc := range pcs {
 			b.Symbolize(pc)

@@ -288,29 +288,18 @@ func (b *Binary) fileOffset(addr, end uint64) (uint64, error) {
 }
 
 // RetOffsets returns the file offsets of every return instruction in the
-// function, found by disassembly. The probes place uprobes there instead of
-// uretprobes, which corrupt Go stacks when they move.
+// function, found by disassembly (see ReturnSites).
 func (b *Binary) RetOffsets(name string) (_ []uint64, err error) {
 	defer corrupt(b.Path, &err)
-	fn, err := b.Func(name)
+	sites, err := b.ReturnSites(name)
 	if err != nil {
 		return nil, err
 	}
-	code := make([]byte, fn.End-fn.Entry)
-	if _, err := b.f.ReadAt(code, int64(fn.Offset)); err != nil {
-		return nil, fmt.Errorf("%s: reading code: %w", name, err)
+	offs := make([]uint64, len(sites))
+	for i, s := range sites {
+		offs[i] = s.Offset
 	}
-	rets, err := findReturns(b.Arch, code)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	if len(rets) == 0 {
-		return nil, fmt.Errorf("%s: no return instruction found", name)
-	}
-	for i := range rets {
-		rets[i] += fn.Offset
-	}
-	return rets, nil
+	return offs, nil
 }
 
 // Symbolize maps a link-time PC to function, file and line.

@@ -3,61 +3,85 @@ package inspect
 import (
 	"debug/dwarf"
 	"fmt"
+	"reflect"
 	"strings"
 )
 
 // Offsets are the struct field offsets the probes read, and where they came
 // from: "dwarf" or "table:go1.N" for stripped binaries.
+//
+// This struct is the one declaration of each offset: its tag names the Go
+// struct member it is read from (`dwarf:"type,member[,required]"`) and the
+// field of the BPF programs' config it is handed to (`bpf:"Name"`, the
+// bpf2go name of probe.bpf.c's struct config member). The DWARF reader,
+// the per-release table generator and the loader all walk these tags.
 type Offsets struct {
 	Source string `json:"source"`
 
-	GGoid, GParentGoid                       uint64
-	RequestMethod, RequestURL, RequestHeader uint64
-	URLPath                                  uint64
-	PersistConnConn, PersistConnReused       uint64
-	ConnFD                                   uint64
-	NetFDFamily, NetFDSotype                 uint64
-	NetFDLaddr, NetFDRaddr                   uint64
-	TCPAddrIP, TCPAddrPort                   uint64
-	TLSConnConn                              uint64
+	GGoid              uint64 `dwarf:"runtime.g,goid,required" bpf:"G_goid"`
+	GParentGoid        uint64 `dwarf:"runtime.g,parentGoid,required" bpf:"G_parentGoid"`
+	RequestMethod      uint64 `dwarf:"net/http.Request,Method,required" bpf:"RequestMethod"`
+	RequestURL         uint64 `dwarf:"net/http.Request,URL,required" bpf:"RequestUrl"`
+	RequestHeader      uint64 `dwarf:"net/http.Request,Header,required" bpf:"RequestHeader"`
+	URLPath            uint64 `dwarf:"net/url.URL,Path,required" bpf:"UrlPath"`
+	PersistConnConn    uint64 `dwarf:"net/http.persistConn,conn" bpf:"PconnConn"`
+	PersistConnReused  uint64 `dwarf:"net/http.persistConn,reused" bpf:"PconnReused"`
+	ConnFD             uint64 `dwarf:"net.conn,fd,required" bpf:"ConnFd"`
+	NetFDFamily        uint64 `dwarf:"net.netFD,family,required" bpf:"NetfdFamily"`
+	NetFDSotype        uint64 `dwarf:"net.netFD,sotype,required" bpf:"NetfdSotype"`
+	NetFDLaddr         uint64 `dwarf:"net.netFD,laddr,required" bpf:"NetfdLaddr"`
+	NetFDRaddr         uint64 `dwarf:"net.netFD,raddr,required" bpf:"NetfdRaddr"`
+	TCPAddrIP          uint64 `dwarf:"net.TCPAddr,IP,required" bpf:"TcpaddrIp"`
+	TCPAddrPort        uint64 `dwarf:"net.TCPAddr,Port,required" bpf:"TcpaddrPort"`
+	TLSConnConn        uint64 `dwarf:"crypto/tls.Conn,conn" bpf:"TlsconnConn"`
+	GinContextFullPath uint64 `dwarf:"github.com/gin-gonic/gin.Context,fullPath" bpf:"GinFullpath"`
+	GinContextHandlers uint64 `dwarf:"github.com/gin-gonic/gin.Context,handlers" bpf:"GinHandlers"`
 
-	HasGin                                 bool
-	GinContextFullPath, GinContextHandlers uint64
+	HasGin bool
 
 	// SwissMaps: the runtime's maps are Swiss tables (Go 1.24+ unless
 	// GOEXPERIMENT=noswissmap), which changes how http.Header is read.
 	SwissMaps bool
 }
 
-// field names a struct member the probes read.
-type field struct {
-	typ, member string
-	required    bool
-	set         func(o *Offsets, v uint64)
+// OffsetField is one offset of Offsets, as its tags declare it.
+type OffsetField struct {
+	Name     string // the Offsets field
+	Type     string // the Go struct it is a member of, e.g. net/http.Request
+	Member   string
+	Required bool   // a net/http service always has it
+	BPF      string // the BPF config field it goes to
+	index    int
+}
+
+// Get reads this offset from o.
+func (f OffsetField) Get(o Offsets) uint64 { return reflect.ValueOf(o).Field(f.index).Uint() }
+
+func (f OffsetField) set(o *Offsets, v uint64) { reflect.ValueOf(o).Elem().Field(f.index).SetUint(v) }
+
+// OffsetFields lists the offsets in declaration order.
+var OffsetFields = offsetFields()
+
+func offsetFields() []OffsetField {
+	var out []OffsetField
+	t := reflect.TypeOf(Offsets{})
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		tag, ok := sf.Tag.Lookup("dwarf")
+		if !ok {
+			continue
+		}
+		parts := strings.Split(tag, ",")
+		if len(parts) < 2 || sf.Type.Kind() != reflect.Uint64 {
+			panic("inspect: bad dwarf tag on Offsets." + sf.Name)
+		}
+		out = append(out, OffsetField{Name: sf.Name, Type: parts[0], Member: parts[1],
+			Required: len(parts) > 2 && parts[2] == "required", BPF: sf.Tag.Get("bpf"), index: i})
+	}
+	return out
 }
 
 const ginContext = "github.com/gin-gonic/gin.Context"
-
-var fields = []field{
-	{"runtime.g", "goid", true, func(o *Offsets, v uint64) { o.GGoid = v }},
-	{"runtime.g", "parentGoid", true, func(o *Offsets, v uint64) { o.GParentGoid = v }},
-	{"net/http.Request", "Method", true, func(o *Offsets, v uint64) { o.RequestMethod = v }},
-	{"net/http.Request", "URL", true, func(o *Offsets, v uint64) { o.RequestURL = v }},
-	{"net/http.Request", "Header", true, func(o *Offsets, v uint64) { o.RequestHeader = v }},
-	{"net/url.URL", "Path", true, func(o *Offsets, v uint64) { o.URLPath = v }},
-	{"net/http.persistConn", "conn", false, func(o *Offsets, v uint64) { o.PersistConnConn = v }},
-	{"net/http.persistConn", "reused", false, func(o *Offsets, v uint64) { o.PersistConnReused = v }},
-	{"net.conn", "fd", true, func(o *Offsets, v uint64) { o.ConnFD = v }},
-	{"net.netFD", "family", true, func(o *Offsets, v uint64) { o.NetFDFamily = v }},
-	{"net.netFD", "sotype", true, func(o *Offsets, v uint64) { o.NetFDSotype = v }},
-	{"net.netFD", "laddr", true, func(o *Offsets, v uint64) { o.NetFDLaddr = v }},
-	{"net.netFD", "raddr", true, func(o *Offsets, v uint64) { o.NetFDRaddr = v }},
-	{"net.TCPAddr", "IP", true, func(o *Offsets, v uint64) { o.TCPAddrIP = v }},
-	{"net.TCPAddr", "Port", true, func(o *Offsets, v uint64) { o.TCPAddrPort = v }},
-	{"crypto/tls.Conn", "conn", false, func(o *Offsets, v uint64) { o.TLSConnConn = v }},
-	{ginContext, "fullPath", false, func(o *Offsets, v uint64) { o.GinContextFullPath = v }},
-	{ginContext, "handlers", false, func(o *Offsets, v uint64) { o.GinContextHandlers = v }},
-}
 
 // Offsets finds the field offsets: from DWARF when the binary has it,
 // otherwise from the table generated for each supported Go release.
@@ -96,11 +120,11 @@ func (b *Binary) DWARFOffsets() (Offsets, error) {
 
 func offsetsFromDWARF(d *dwarf.Data) (Offsets, error) {
 	want := map[string]map[string]bool{}
-	for _, f := range fields {
-		if want[f.typ] == nil {
-			want[f.typ] = map[string]bool{}
+	for _, f := range OffsetFields {
+		if want[f.Type] == nil {
+			want[f.Type] = map[string]bool{}
 		}
-		want[f.typ][f.member] = true
+		want[f.Type][f.Member] = true
 	}
 	found := map[string]map[string]uint64{}
 	r := d.Reader()
@@ -149,11 +173,11 @@ func offsetsFromDWARF(d *dwarf.Data) (Offsets, error) {
 	}
 	var o Offsets
 	var missing []string
-	for _, f := range fields {
-		v, ok := found[f.typ][f.member]
+	for _, f := range OffsetFields {
+		v, ok := found[f.Type][f.Member]
 		if !ok {
-			if f.required {
-				missing = append(missing, f.typ+"."+f.member)
+			if f.Required {
+				missing = append(missing, f.Type+"."+f.Member)
 			}
 			continue
 		}
@@ -174,7 +198,11 @@ func (b *Binary) offsetsFromTable() (Offsets, error) {
 	o := std
 	o.Source = fmt.Sprintf("table:go1.%d", b.GoMinor)
 	if _, ok := b.Deps["github.com/gin-gonic/gin"]; ok {
-		o.GinContextFullPath, o.GinContextHandlers = ginTable.GinContextFullPath, ginTable.GinContextHandlers
+		for _, f := range OffsetFields {
+			if f.Type == ginContext {
+				f.set(&o, f.Get(ginTable))
+			}
+		}
 	}
 	return o, nil
 }

@@ -2,7 +2,6 @@ package inspect
 
 import (
 	"fmt"
-	"strings"
 
 	"golang.org/x/arch/arm64/arm64asm"
 	"golang.org/x/arch/x86/x86asm"
@@ -68,7 +67,7 @@ func prologueEnd(arch string, code []byte) uint64 {
 			if err != nil {
 				return 0
 			}
-			if inst.Op == arm64asm.B && strings.HasPrefix(inst.String(), "B.LS") {
+			if c, ok := inst.Args[0].(arm64asm.Cond); inst.Op == arm64asm.B && ok && c.Value == 9 { // B.LS
 				return uint64(i + 4)
 			}
 		}

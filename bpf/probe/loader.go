@@ -4,53 +4,71 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"net/textproto"
 	"os"
+	"reflect"
+	"runtime"
+	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
+
+	"outboundlens/bpf/inspect"
+	"outboundlens/bpf/records"
 )
 
 // MaxHeaders is how many request headers one trace can capture.
 const MaxHeaders = 8
 
-// Offsets are the struct field offsets the programs read, per binary.
-type Offsets struct {
-	GGoid, GParentGoid                       uint64
-	RequestMethod, RequestURL, RequestHeader uint64
-	URLPath                                  uint64
-	PersistConnConn, PersistConnReused       uint64
-	ConnFD                                   uint64
-	NetFDFamily, NetFDSotype, NetFDLaddr     uint64
-	NetFDRaddr                               uint64
-	TCPAddrIP, TCPAddrPort                   uint64
-	TLSConnConn                              uint64
-	GinContextFullPath, GinContextHandlers   uint64
-	SwissMaps                                bool
+// The uprobe programs of probe.bpf.c, by what they observe.
+const (
+	ProgRequestStart   = "serve_http"
+	ProgRequestEnd     = "request_end"
+	ProgGinRoute       = "gin_route"
+	ProgGinHandle      = "gin_handle"
+	ProgGinHandleRet   = "gin_handle_return"
+	ProgGoroutineStart = "goroutine_start"
+	ProgNewproc1Ret    = "newproc1_return"
+	ProgRoundTrip      = "round_trip"
+)
+
+// Uprobe puts one program on a set of instructions.
+type Uprobe struct {
+	Role    string // what it observes, for the ready record: "request-start", …
+	Program string // one of the Prog* names
+	Sites   []inspect.Site
 }
 
-// Site is one place to attach a uprobe: a file offset in the executable.
-type Site struct {
-	Symbol string
-	Offset uint64
-}
-
-// Attachment says which probe goes where. Optional sites may be empty
-// (for example no Gin in the binary): that probe is then not attached.
+// Attachment says which probe goes where.
 type Attachment struct {
 	PID     int
 	Exe     string // path the uprobes attach to, e.g. /proc/PID/exe
-	Offsets Offsets
+	Offsets inspect.Offsets
 	Headers []string // canonicalized here
+	Uprobes []Uprobe
+}
 
-	ServeHTTP, ServeHTTPReturns []Site
-	Newproc1Returns             []Site
-	GinHandle, GinHandleReturns []Site
-	RoundTrip                   []Site
+// programs maps the Prog* names to the loaded programs.
+func (p *Probe) programs() map[string]*ebpf.Program {
+	o := &p.objs
+	return map[string]*ebpf.Program{
+		ProgRequestStart:   o.ServeHttp,
+		ProgRequestEnd:     o.RequestEnd,
+		ProgGinRoute:       o.GinRoute,
+		ProgGinHandle:      o.GinHandle,
+		ProgGinHandleRet:   o.GinHandleReturn,
+		ProgGoroutineStart: o.GoroutineStart,
+		ProgNewproc1Ret:    o.Newproc1Return,
+		ProgRoundTrip:      o.RoundTrip,
+	}
 }
 
 // Probe is the loaded and attached set of programs.
@@ -60,18 +78,11 @@ type Probe struct {
 	Reader  *ringbuf.Reader
 	Headers []string // canonical header names, index = slot in events
 	Probes  []string // what got attached, for the ready record
+
+	attached []string // the uprobe programs attached
 }
 
-// Error carries a stable code for the record stream.
-type Error struct {
-	Code string
-	Err  error
-}
-
-func (e *Error) Error() string { return e.Err.Error() }
-func (e *Error) Unwrap() error { return e.Err }
-
-func errorf(code, format string, args ...any) error {
+func errorf(code records.Code, format string, args ...any) error {
 	return &Error{Code: code, Err: fmt.Errorf(format, args...)}
 }
 
@@ -94,7 +105,7 @@ func CanonicalHeaders(names []string) []string {
 // attaches them. Close releases everything.
 func Load(a Attachment) (_ *Probe, err error) {
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
-		return nil, errorf("NO_BTF", "this kernel has no BTF (/sys/kernel/btf/vmlinux is missing): Outbound Lens needs Linux >= 5.8 built with CONFIG_DEBUG_INFO_BTF=y")
+		return nil, errorf(records.NoBTF, "this kernel has no BTF (/sys/kernel/btf/vmlinux is missing): Outbound Lens needs Linux >= 5.8 built with CONFIG_DEBUG_INFO_BTF=y")
 	}
 	if err := ensureTracefs(); err != nil {
 		return nil, err
@@ -108,31 +119,31 @@ func Load(a Attachment) (_ *Probe, err error) {
 
 	headers := CanonicalHeaders(a.Headers)
 	if len(headers) > MaxHeaders {
-		return nil, errorf("USAGE", "at most %d headers can be captured, got %d", MaxHeaders, len(headers))
+		return nil, errorf(records.Usage, "at most %d headers can be captured, got %d", MaxHeaders, len(headers))
 	}
 
 	spec, err := loadProbe()
 	if err != nil {
-		return nil, errorf("LOAD_FAILED", "reading the embedded BPF object: %v", err)
+		return nil, errorf(records.LoadFailed, "reading the embedded BPF object: %v", err)
 	}
 	cfg := configFor(a, headers)
 	if err := spec.Variables["CFG"].Set(cfg); err != nil {
-		return nil, errorf("LOAD_FAILED", "configuring the BPF programs: %v", err)
+		return nil, errorf(records.LoadFailed, "configuring the BPF programs: %v", err)
 	}
 
 	p := &Probe{Headers: headers}
 	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
-			return nil, errorf("LOAD_FAILED", "the kernel's verifier rejected the probes: %+v", ve)
+			return nil, errorf(records.LoadFailed, "the kernel's verifier rejected the probes: %+v", ve)
 		}
 		if errors.Is(err, syscall.EPERM) && memlockErr != nil {
-			return nil, errorf("NO_PRIVILEGES", "loading the BPF programs: %v; the locked-memory limit could not be raised (%v): this kernel may charge BPF memory to it, so run as root, or grant the helper CAP_SYS_RESOURCE too", err, memlockErr)
+			return nil, errorf(records.NoPrivileges, "loading the BPF programs: %v; the locked-memory limit could not be raised (%v): this kernel may charge BPF memory to it, so run as root, or grant the helper CAP_SYS_RESOURCE too", err, memlockErr)
 		}
 		if errors.Is(err, syscall.EPERM) {
 			return nil, privilegeError(err)
 		}
-		return nil, errorf("LOAD_FAILED", "loading the BPF programs: %v", err)
+		return nil, errorf(records.LoadFailed, "loading the BPF programs: %v", err)
 	}
 	defer func() {
 		if err != nil {
@@ -142,32 +153,28 @@ func Load(a Attachment) (_ *Probe, err error) {
 
 	ex, err := link.OpenExecutable(a.Exe)
 	if err != nil {
-		return nil, errorf("TARGET", "opening %s: %v", a.Exe, err)
+		return nil, errorf(records.Target, "opening %s: %v", a.Exe, err)
 	}
-	uprobes := []struct {
-		sites []Site
-		prog  *ebpf.Program
-		label string
-	}{
-		{a.ServeHTTP, p.objs.ServeHttp, ""},
-		{a.ServeHTTPReturns, p.objs.ServeHttpReturn, ":ret"},
-		{a.Newproc1Returns, p.objs.Newproc1Return, ":ret"},
-		{a.GinHandle, p.objs.GinHandle, ""},
-		{a.GinHandleReturns, p.objs.GinHandleReturn, ":ret"},
-		{a.RoundTrip, p.objs.RoundTrip, ""},
-	}
-	for _, u := range uprobes {
-		for i, s := range u.sites {
-			l, err := ex.Uprobe(s.Symbol, u.prog, &link.UprobeOptions{Address: s.Offset, PID: a.PID})
+	progs := p.programs()
+	for _, u := range a.Uprobes {
+		prog := progs[u.Program]
+		if prog == nil {
+			return nil, errorf(records.Internal, "no BPF program %q for %s", u.Program, u.Role)
+		}
+		for i, s := range u.Sites {
+			l, err := ex.Uprobe(s.Func, prog, &link.UprobeOptions{Address: s.Offset, PID: a.PID})
 			if err != nil {
 				if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
 					return nil, privilegeError(err)
 				}
-				return nil, errorf("ATTACH_FAILED", "attaching a uprobe to %s at file offset %#x: %v", s.Symbol, s.Offset, err)
+				return nil, errorf(records.AttachFailed, "attaching a uprobe to %s at file offset %#x: %v", s.Func, s.Offset, err)
 			}
 			p.links = append(p.links, l)
 			if i == 0 {
-				p.Probes = append(p.Probes, s.Symbol+u.label)
+				p.Probes = append(p.Probes, s.Func)
+				if !slices.Contains(p.attached, u.Program) {
+					p.attached = append(p.attached, u.Program)
+				}
 			}
 		}
 	}
@@ -185,48 +192,36 @@ func Load(a Attachment) (_ *Probe, err error) {
 			if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
 				return nil, privilegeError(err)
 			}
-			return nil, errorf("ATTACH_FAILED", "attaching tracepoint %s:%s: %v", t.group, t.name, err)
+			return nil, errorf(records.AttachFailed, "attaching tracepoint %s:%s: %v", t.group, t.name, err)
 		}
 		p.links = append(p.links, l)
 		p.Probes = append(p.Probes, t.group+":"+t.name)
 	}
 
+	// The kernel's BTF was needed for the CO-RE relocations only: give its
+	// parsed form (tens of MiB) back before the trace runs for hours.
+	btf.FlushKernelSpec()
+	runtime.GC()
+	debug.FreeOSMemory()
+
 	p.Reader, err = ringbuf.NewReader(p.objs.Events)
 	if err != nil {
-		return nil, errorf("LOAD_FAILED", "opening the ring buffer: %v", err)
+		return nil, errorf(records.LoadFailed, "opening the ring buffer: %v", err)
 	}
 	return p, nil
 }
 
 func privilegeError(err error) error {
-	return errorf("NO_PRIVILEGES", "not allowed to load BPF programs (%v): run as root (sudo), or grant the helper capabilities once: sudo setcap cap_sys_admin,cap_bpf,cap_perfmon,cap_sys_resource,cap_sys_ptrace,cap_dac_read_search+p <helper>", err)
+	return errorf(records.NoPrivileges, "not allowed to load BPF programs (%v): run as root (sudo), or grant the helper capabilities once: sudo setcap cap_sys_admin,cap_bpf,cap_perfmon,cap_sys_resource,cap_sys_ptrace,cap_dac_read_search+p <helper>", err)
 }
 
 func configFor(a Attachment, headers []string) probeConfig {
-	o := a.Offsets
-	cfg := probeConfig{
-		Tgid:          uint32(a.PID),
-		G_goid:        o.GGoid,
-		G_parentGoid:  o.GParentGoid,
-		RequestMethod: o.RequestMethod,
-		RequestUrl:    o.RequestURL,
-		RequestHeader: o.RequestHeader,
-		UrlPath:       o.URLPath,
-		PconnConn:     o.PersistConnConn,
-		PconnReused:   o.PersistConnReused,
-		ConnFd:        o.ConnFD,
-		NetfdFamily:   o.NetFDFamily,
-		NetfdSotype:   o.NetFDSotype,
-		NetfdLaddr:    o.NetFDLaddr,
-		NetfdRaddr:    o.NetFDRaddr,
-		TcpaddrIp:     o.TCPAddrIP,
-		TcpaddrPort:   o.TCPAddrPort,
-		TlsconnConn:   o.TLSConnConn,
-		GinFullpath:   o.GinContextFullPath,
-		GinHandlers:   o.GinContextHandlers,
-		N_headers:     uint32(len(headers)),
+	cfg := probeConfig{Tgid: uint32(a.PID), N_headers: uint32(len(headers))}
+	v := reflect.ValueOf(&cfg).Elem()
+	for _, f := range inspect.OffsetFields {
+		v.FieldByName(f.BPF).SetUint(f.Get(a.Offsets))
 	}
-	if o.SwissMaps {
+	if a.Offsets.SwissMaps {
 		cfg.SwissMaps = 1
 	}
 	for i, h := range headers {
@@ -236,6 +231,31 @@ func configFor(a Attachment, headers []string) probeConfig {
 		cfg.HeaderHash[i] = f.Sum64()
 	}
 	return cfg
+}
+
+// EnableRunStats makes the kernel count every BPF program's runs and run
+// time until the returned closer is closed (it costs a little per run).
+func EnableRunStats() (io.Closer, error) {
+	c, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME)
+	if err != nil {
+		return nil, errorf(records.Usage, "counting probe runs: %v", err)
+	}
+	return c, nil
+}
+
+// RunStats returns each attached uprobe program's runs so far (counted
+// only while EnableRunStats is on).
+func (p *Probe) RunStats() []records.ProgramRuns {
+	var out []records.ProgramRuns
+	progs := p.programs()
+	for _, name := range p.attached {
+		st, err := progs[name].Stats()
+		if err != nil {
+			continue
+		}
+		out = append(out, records.ProgramRuns{Program: name, Runs: st.RunCount, Ns: uint64(st.Runtime.Nanoseconds())})
+	}
+	return out
 }
 
 // Lost sums the events the programs dropped because the ring buffer was full.

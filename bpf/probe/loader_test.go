@@ -3,7 +3,10 @@ package probe
 import (
 	"errors"
 	"os"
+	"reflect"
 	"testing"
+
+	"outboundlens/bpf/inspect"
 )
 
 // The programs must pass this kernel's verifier with every feature
@@ -36,5 +39,37 @@ func TestCanonicalHeaders(t *testing.T) {
 	want := []string{"Traceparent", "X-Request-Id"}
 	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
 		t.Fatalf("got %v, want %v", got, want)
+	}
+}
+
+// Every offset is handed to a field of the BPF config, and every offset
+// field of the config comes from inspect.Offsets: adding one to
+// probe.bpf.c's struct config without declaring where it is read fails here.
+func TestConfigOffsetsDeclaredOnce(t *testing.T) {
+	cfg := reflect.TypeOf(probeConfig{})
+	fromOffsets := map[string]bool{}
+	for _, f := range inspect.OffsetFields {
+		sf, ok := cfg.FieldByName(f.BPF)
+		if !ok || sf.Type.Kind() != reflect.Uint64 {
+			t.Errorf("inspect.Offsets.%s goes to config field %q, which probe.bpf.c's struct config lacks (or is not a u64)", f.Name, f.BPF)
+		}
+		fromOffsets[f.BPF] = true
+	}
+	notOffsets := map[string]bool{"Tgid": true, "SwissMaps": true, "N_headers": true, "HeaderLen": true, "HeaderHash": true}
+	for i := 0; i < cfg.NumField(); i++ {
+		sf := cfg.Field(i)
+		if sf.Name == "_" || notOffsets[sf.Name] {
+			continue
+		}
+		if !fromOffsets[sf.Name] {
+			t.Errorf("config field %s is set from no inspect.Offsets field (add a bpf tag there)", sf.Name)
+		}
+	}
+	// And the values arrive.
+	var o inspect.Offsets
+	o.GParentGoid, o.GinContextHandlers = 272, 80
+	c := configFor(Attachment{PID: 7, Offsets: o}, nil)
+	if c.G_parentGoid != 272 || c.GinHandlers != 80 || c.Tgid != 7 {
+		t.Errorf("config %+v", c)
 	}
 }

@@ -50,6 +50,16 @@ type probeEventHeader struct {
 	Request uint64
 }
 
+type probeEventType uint32
+
+const (
+	probeEventTypeEV_REQUEST_START probeEventType = 1
+	probeEventTypeEV_REQUEST_END   probeEventType = 2
+	probeEventTypeEV_ROUTE         probeEventType = 3
+	probeEventTypeEV_CONNECT       probeEventType = 4
+	probeEventTypeEV_ROUND_TRIP    probeEventType = 5
+)
+
 type probeOutbound struct {
 	_ structs.HostLayout
 	H probeEventHeader
@@ -135,11 +145,13 @@ type probeSpecs struct {
 type probeProgramSpecs struct {
 	GinHandle        *ebpf.ProgramSpec `ebpf:"gin_handle"`
 	GinHandleReturn  *ebpf.ProgramSpec `ebpf:"gin_handle_return"`
+	GinRoute         *ebpf.ProgramSpec `ebpf:"gin_route"`
+	GoroutineStart   *ebpf.ProgramSpec `ebpf:"goroutine_start"`
 	InetSockSetState *ebpf.ProgramSpec `ebpf:"inet_sock_set_state"`
 	Newproc1Return   *ebpf.ProgramSpec `ebpf:"newproc1_return"`
+	RequestEnd       *ebpf.ProgramSpec `ebpf:"request_end"`
 	RoundTrip        *ebpf.ProgramSpec `ebpf:"round_trip"`
 	ServeHttp        *ebpf.ProgramSpec `ebpf:"serve_http"`
-	ServeHttpReturn  *ebpf.ProgramSpec `ebpf:"serve_http_return"`
 	SysEnterConnect  *ebpf.ProgramSpec `ebpf:"sys_enter_connect"`
 	SysExitConnect   *ebpf.ProgramSpec `ebpf:"sys_exit_connect"`
 }
@@ -163,6 +175,7 @@ type probeMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type probeVariableSpecs struct {
 	CFG                *ebpf.VariableSpec `ebpf:"CFG"`
+	UnusedEventType    *ebpf.VariableSpec `ebpf:"unused_event_type"`
 	UnusedOutbound     *ebpf.VariableSpec `ebpf:"unused_outbound"`
 	UnusedRequestStart *ebpf.VariableSpec `ebpf:"unused_request_start"`
 	UnusedRoute        *ebpf.VariableSpec `ebpf:"unused_route"`
@@ -216,6 +229,7 @@ func (m *probeMaps) Close() error {
 // It can be passed to loadProbeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type probeVariables struct {
 	CFG                *ebpf.Variable `ebpf:"CFG"`
+	UnusedEventType    *ebpf.Variable `ebpf:"unused_event_type"`
 	UnusedOutbound     *ebpf.Variable `ebpf:"unused_outbound"`
 	UnusedRequestStart *ebpf.Variable `ebpf:"unused_request_start"`
 	UnusedRoute        *ebpf.Variable `ebpf:"unused_route"`
@@ -227,11 +241,13 @@ type probeVariables struct {
 type probePrograms struct {
 	GinHandle        *ebpf.Program `ebpf:"gin_handle"`
 	GinHandleReturn  *ebpf.Program `ebpf:"gin_handle_return"`
+	GinRoute         *ebpf.Program `ebpf:"gin_route"`
+	GoroutineStart   *ebpf.Program `ebpf:"goroutine_start"`
 	InetSockSetState *ebpf.Program `ebpf:"inet_sock_set_state"`
 	Newproc1Return   *ebpf.Program `ebpf:"newproc1_return"`
+	RequestEnd       *ebpf.Program `ebpf:"request_end"`
 	RoundTrip        *ebpf.Program `ebpf:"round_trip"`
 	ServeHttp        *ebpf.Program `ebpf:"serve_http"`
-	ServeHttpReturn  *ebpf.Program `ebpf:"serve_http_return"`
 	SysEnterConnect  *ebpf.Program `ebpf:"sys_enter_connect"`
 	SysExitConnect   *ebpf.Program `ebpf:"sys_exit_connect"`
 }
@@ -240,11 +256,13 @@ func (p *probePrograms) Close() error {
 	return _ProbeClose(
 		p.GinHandle,
 		p.GinHandleReturn,
+		p.GinRoute,
+		p.GoroutineStart,
 		p.InetSockSetState,
 		p.Newproc1Return,
+		p.RequestEnd,
 		p.RoundTrip,
 		p.ServeHttp,
-		p.ServeHttpReturn,
 		p.SysEnterConnect,
 		p.SysExitConnect,
 	)

@@ -3,6 +3,8 @@ package probe
 import (
 	"os"
 	"syscall"
+
+	"outboundlens/bpf/records"
 )
 
 // ensureTracefs mounts tracefs where the tracepoint attach looks for it,
@@ -14,7 +16,7 @@ func ensureTracefs() error {
 		}
 	}
 	if err := syscall.Mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, ""); err != nil {
-		return errorf("NO_TRACEFS", "tracefs is not mounted and mounting it failed (%v): run 'sudo mount -t tracefs tracefs /sys/kernel/tracing'", err)
+		return errorf(records.NoTracefs, "tracefs is not mounted and mounting it failed (%v): run 'sudo mount -t tracefs tracefs /sys/kernel/tracing'", err)
 	}
 	return nil
 }

@@ -8,3 +8,12 @@ type (
 	Route        = probeRoute
 	Outbound     = probeOutbound
 )
+
+// The event types of probe.bpf.c's enum event_type.
+const (
+	EvRequestStart = uint32(probeEventTypeEV_REQUEST_START)
+	EvRequestEnd   = uint32(probeEventTypeEV_REQUEST_END)
+	EvRoute        = uint32(probeEventTypeEV_ROUTE)
+	EvConnect      = uint32(probeEventTypeEV_CONNECT)
+	EvRoundTrip    = uint32(probeEventTypeEV_ROUND_TRIP)
+)

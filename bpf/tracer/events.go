@@ -6,6 +6,7 @@ import (
 	"unsafe"
 
 	"outboundlens/bpf/probe"
+	"outboundlens/bpf/records"
 )
 
 // Symbols is what the tracer needs from the binary's symbol tables.
@@ -34,6 +35,8 @@ type Tracer struct {
 	Bias uint64
 	// MonoToUnix converts bpf_ktime_get_ns (CLOCK_MONOTONIC) to Unix ns.
 	MonoToUnix int64
+	// RunStats, if set, gives the probes' run counts for stats records.
+	RunStats func() []records.ProgramRuns
 
 	requests map[uint64]*pending
 	recent   recentRequests // ended requests, for late outbound lines in text format
@@ -59,6 +62,9 @@ func (t *Tracer) Stats(lost uint64) Stats {
 	t.init()
 	s := t.stats
 	s.Lost = lost
+	if t.RunStats != nil {
+		s.Programs = t.RunStats()
+	}
 	return s
 }
 
@@ -95,11 +101,11 @@ func (t *Tracer) Handle(raw []byte) {
 type probeHeader = probe.EventHeader
 
 const (
-	evRequestStart = 1
-	evRequestEnd   = 2
-	evRoute        = 3
-	evConnect      = 4
-	evRoundTrip    = 5
+	evRequestStart = probe.EvRequestStart
+	evRequestEnd   = probe.EvRequestEnd
+	evRoute        = probe.EvRoute
+	evConnect      = probe.EvConnect
+	evRoundTrip    = probe.EvRoundTrip
 )
 
 func cstr(b []int8, n uint32) string {

@@ -4,7 +4,8 @@ import { accessSync, chmodSync, constants, existsSync } from 'node:fs';
 import * as vscode from 'vscode';
 import type { Ctx } from './ctx';
 import { Panel } from './panel';
-import { decide, gatherFacts, SETCAP_CAPS } from './privileges';
+import { ALLOW_WITHOUT_PASSWORD, errorPrompt, TRACE_AS_ROOT } from './errorSteps';
+import { decide, gatherFacts, rootSetting, SETCAP_CAPS } from './privileges';
 import { pickTarget } from './targets';
 import type { TraceTarget } from './traceSession';
 
@@ -60,15 +61,10 @@ function pidArg(arg: unknown): number | undefined {
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
-/** What to do next, for the helper's error codes a user can act on. */
-const NEXT_STEP: Record<string, string> = {
-  NOT_GO:
-    'Outbound Lens traces Go programs only: pick a Go process from the list, or build and launch the workspace service.',
-  NO_PROCESS: 'The process is gone: start it again, then trace it.',
-  NOT_HTTP_SERVER: 'Trace a Go program that serves HTTP (net/http or Gin).',
-  NO_PRIVILEGES:
-    'Run "Outbound Lens: Allow tracing without a password" (setcap on the helper), or set outboundLens.privilegeMethod to "terminal" to type a sudo password.',
-};
+/** `{ "asRoot": true }` with the command's target: trace it through sudo (after NOT_PERMITTED). */
+function asRootArg(arg: unknown): boolean {
+  return (arg as { asRoot?: unknown } | undefined)?.asRoot === true;
+}
 
 export function trace(ctx: Ctx): Handler {
   return async (arg?: unknown) => {
@@ -91,7 +87,8 @@ export function trace(ctx: Ctx): Handler {
       : await pickTarget(ctx.config.helperPath, ctx.debugPids);
     if (!target) return;
 
-    const facts = await gatherFacts(ctx.config.helperPath, ctx.config.privilegeMethod);
+    const setting = asRootArg(arg) ? rootSetting(ctx.config.privilegeMethod) : ctx.config.privilegeMethod;
+    const facts = await gatherFacts(ctx.config.helperPath, setting);
     if (facts.check && !facts.check.btf) {
       void vscode.window.showErrorMessage(
         `Outbound Lens cannot trace on this machine: ${facts.check.reason ?? 'no BTF'}`,
@@ -150,17 +147,16 @@ export function trace(ctx: Ctx): Handler {
       if (a === 'Trace again') await vscode.commands.executeCommand('outboundLens.trace', target);
       else if (a) await vscode.env.clipboard.writeText(setcap);
     } else if (r.error) {
-      const actions = r.error.code === 'NO_PRIVILEGES' ? ['Allow tracing without a password'] : [];
-      const next = NEXT_STEP[r.error.code];
-      const a = await vscode.window.showErrorMessage(
-        `Outbound Lens: ${r.error.code}: ${r.error.message}${next ? ` — ${next}` : ''}`,
-        ...actions,
-      );
-      if (a) await vscode.commands.executeCommand('outboundLens.allowWithoutPassword');
-    } else if (r.endReason === 'target-exited') {
+      const { text, actions } = errorPrompt(r.error);
+      const a = await vscode.window.showErrorMessage(text, ...actions);
+      if (a === ALLOW_WITHOUT_PASSWORD) await vscode.commands.executeCommand('outboundLens.allowWithoutPassword');
+      else if (a === TRACE_AS_ROOT)
+        await vscode.commands.executeCommand('outboundLens.trace', { ...target, asRoot: true });
+    } else if (r.endReason === 'target-exited' || r.endReason === 'target-exec') {
       const pid = ctx.controller.status.pid;
+      const what = r.endReason === 'target-exec' ? 'started another program (exec)' : 'exited';
       const a = await vscode.window.showWarningMessage(
-        `Outbound Lens: the traced service${pid ? ` (pid ${pid})` : ''} exited, so the trace stopped. Its records stay in the panel; start the service again and run "Trace outbound connections" to go on.`,
+        `Outbound Lens: the traced service${pid ? ` (pid ${pid})` : ''} ${what}, so the trace stopped. Its records stay in the panel; start the service again and run "Trace outbound connections" to go on.`,
         'Trace again',
         'Show panel',
       );

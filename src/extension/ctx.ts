@@ -1,12 +1,13 @@
 // One object owns the language client, the config, the running trace and
 // every disposable; commands receive it instead of reaching for globals.
+// It imports no view: the panel subscribes to its events (and to the
+// controller's status) instead of being called from here.
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { changedNotification, configNotification } from '../shared/protocol';
 import { createClient } from './client';
 import { onConfigChange, readConfig, type Config } from './config';
 import { Decorations } from './decorations';
-import { Panel } from './panel';
 import { StatusBar } from './statusBar';
 import { DebugPids } from './targets';
 import { TraceController } from './traceController';
@@ -20,6 +21,12 @@ export class Ctx implements vscode.Disposable {
   readonly decorations: Decorations;
   readonly debugPids = new DebugPids();
   private disposables: vscode.Disposable[] = [];
+  private readonly recordsChanged = new vscode.EventEmitter<void>();
+  private readonly disposing = new vscode.EventEmitter<void>();
+  /** The insight server has rows a view may not have shown yet. */
+  readonly onDidChangeRecords = this.recordsChanged.event;
+  /** The extension is going away: views close. */
+  readonly onWillDispose = this.disposing.event;
 
   constructor(readonly extension: vscode.ExtensionContext) {
     this.config = readConfig(extension.extensionPath);
@@ -35,7 +42,6 @@ export class Ctx implements vscode.Disposable {
           'outboundLens.tracing',
           s.state === 'tracing' || s.state === 'attaching',
         );
-        Panel.instance?.status();
       }),
       onConfigChange(() => {
         this.config = readConfig(extension.extensionPath);
@@ -57,7 +63,7 @@ export class Ctx implements vscode.Disposable {
     await client.start();
     client.onNotification(changedNotification, () => {
       this.decorations.refresh();
-      void Panel.instance?.pull();
+      this.recordsChanged.fire();
     });
     return client;
   }
@@ -68,7 +74,9 @@ export class Ctx implements vscode.Disposable {
     this.statusBar.dispose();
     this.decorations.dispose();
     this.debugPids.dispose();
-    Panel.instance?.dispose();
+    this.disposing.fire();
+    this.disposing.dispose();
+    this.recordsChanged.dispose();
     void this.client?.stop();
     this.output.dispose();
   }

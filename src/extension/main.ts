@@ -4,6 +4,7 @@
 // file, or a restored panel).
 import * as vscode from 'vscode';
 import type * as Core from './core';
+import { PANEL_VIEW_TYPE } from './viewTypes';
 
 export const COMMANDS = [
   'outboundLens.trace',
@@ -12,7 +13,6 @@ export const COMMANDS = [
   'outboundLens.statusBarClick',
   'outboundLens.allowWithoutPassword',
 ];
-const PANEL_VIEW_TYPE = 'outboundLens.panel';
 
 let core: typeof Core | undefined;
 // A separate bundle next to this one (scripts/bundle.mjs keeps it out of extension.js).

@@ -9,8 +9,7 @@ import { isFromPanel, type FromPanel, type ToPanel } from '../shared/messages';
 import { queryRequest, snapshotRequest } from '../shared/protocol';
 import { toNdjson } from '../shared/export';
 import type { Ctx } from './ctx';
-
-export const PANEL_VIEW_TYPE = 'outboundLens.panel';
+import { PANEL_VIEW_TYPE } from './viewTypes';
 
 export class Panel implements vscode.Disposable {
   private static current?: Panel;
@@ -41,10 +40,6 @@ export class Panel implements vscode.Disposable {
     Panel.current = new Panel(ctx, panel);
   }
 
-  static get instance(): Panel | undefined {
-    return Panel.current;
-  }
-
   private static options(ctx: Ctx): vscode.WebviewPanelOptions & vscode.WebviewOptions {
     return {
       enableScripts: true,
@@ -72,6 +67,9 @@ export class Panel implements vscode.Disposable {
       panel.onDidChangeViewState(() => {
         if (!panel.visible) this.ready = false;
       }),
+      ctx.controller.onStatus(() => this.status()),
+      ctx.onDidChangeRecords(() => void this.pull()),
+      ctx.onWillDispose(() => this.dispose()),
     );
   }
 
@@ -105,7 +103,7 @@ export class Panel implements vscode.Disposable {
   }
 
   /** The server has new rows: pull the ones this page has not seen. */
-  async pull(): Promise<void> {
+  private async pull(): Promise<void> {
     const client = this.ctx.client;
     if (!this.ready || !client) return;
     if (this.pulling) {
@@ -131,7 +129,7 @@ export class Panel implements vscode.Disposable {
     else this.pendingFilter = text;
   }
 
-  status(): void {
+  private status(): void {
     this.post({ type: 'status', status: this.ctx.controller.status });
   }
 

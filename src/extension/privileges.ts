@@ -114,6 +114,16 @@ export async function gatherFacts(
   };
 }
 
+/**
+ * The setting to trace as root after the helper, run by this user with its
+ * capabilities, refused another user's process (NOT_PERMITTED): sudo (without
+ * a password where allowed, else typed in a terminal), or the user's own
+ * route to root when it is one.
+ */
+export function rootSetting(s: PrivilegeSetting): PrivilegeSetting {
+  return s === 'pkexec' || s === 'terminal' ? s : 'sudo';
+}
+
 /** The command line that runs the helper with the chosen method (terminal: what the user types). */
 export function privilegedCommand(method: PrivilegeMethod, helperPath: string, args: string[]): [string, string[]] {
   switch (method) {

@@ -64,9 +64,11 @@ export class TraceController {
   private onRecords(records: TraceRecord[]): void {
     let requests = 0;
     let ready: TraceRecord | undefined;
+    let lost = this._status.lost;
     for (const r of records) {
       if (r.type === 'request') requests++;
       else if (r.type === 'ready') ready = r;
+      else if (r.type === 'stats') lost = r.lost;
     }
     void this.sink.sendNotification(recordsNotification, { records });
     if (ready && ready.type === 'ready') {
@@ -76,9 +78,10 @@ export class TraceController {
         pid: ready.pid,
         exe: ready.exe,
         requests: this._status.requests + requests,
+        lost,
       });
-    } else if (requests) {
-      this.setStatus({ ...this._status, requests: this._status.requests + requests });
+    } else if (requests || lost !== this._status.lost) {
+      this.setStatus({ ...this._status, requests: this._status.requests + requests, lost });
     }
   }
 

@@ -74,7 +74,6 @@ export class Store {
 
   dropped = 0;
   malformed = 0;
-  lost = 0;
   readonly handlers = new Map<string, HandlerAgg>();
   readonly callSites = new Map<string, CallSiteAgg>();
   status: TraceStatus = { state: 'idle', requests: 0 };
@@ -136,7 +135,7 @@ export class Store {
         this.addRequest(r);
         break;
       case 'stats':
-        this.lost = r.lost ?? 0;
+        this.status = { ...this.status, lost: r.lost ?? 0 };
         break;
       case 'error':
         this.lastError = { code: r.code, message: r.message };

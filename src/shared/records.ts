@@ -1,78 +1,11 @@
-// The helper's NDJSON records (contract v1). Field names match the helper's
-// output exactly; fields may be added by newer helpers, so every type is open.
+// The helper's NDJSON records (contract v1): the types and error codes are
+// generated from their Go declaration (bpf/records) into records.gen.ts.
+// Newer helpers may add fields, and TypeScript's types are open to them.
+import { RECORD_TYPES, type SourceLocation, type TraceRecord } from './records.gen';
 
-export interface SourceLocation {
-  func: string;
-  file: string;
-  line: number;
-  column?: number;
-}
+export * from './records.gen';
 
-export interface ReadyRecord {
-  type: 'ready';
-  pid: number;
-  exe?: string;
-  goVersion?: string;
-  probes?: string[];
-  headers?: string[];
-  offsets?: string;
-}
-
-export interface RequestRecord {
-  type: 'request';
-  id: string;
-  pid: number;
-  goid: number;
-  method: string;
-  path: string;
-  route?: string;
-  handler?: SourceLocation | null;
-  headers?: Record<string, string>;
-  traceId?: string;
-  startNs: number;
-  endNs: number;
-}
-
-export interface OutboundRecord {
-  type: 'outbound';
-  /** The inbound request's id, or null for a call no request caused. */
-  request: string | null;
-  pid: number;
-  goid: number;
-  proto: string;
-  src: string;
-  sport: number;
-  dst: string;
-  dport: number;
-  reused: boolean;
-  callSite?: SourceLocation | null;
-  tsNs: number;
-  via?: 'http' | 'connect' | string;
-}
-
-export interface StatsRecord {
-  type: 'stats';
-  events: number;
-  lost: number;
-  requests?: number;
-  outbound?: number;
-}
-
-export interface ErrorRecord {
-  type: 'error';
-  code: string;
-  message: string;
-}
-
-export interface EndRecord {
-  type: 'end';
-  reason: 'signal' | 'duration' | 'target-exited' | 'stdin-closed' | string;
-  exitStatus?: number;
-}
-
-export type TraceRecord = ReadyRecord | RequestRecord | OutboundRecord | StatsRecord | ErrorRecord | EndRecord;
-
-const KNOWN = new Set(['ready', 'request', 'outbound', 'stats', 'error', 'end']);
+const KNOWN = new Set<string>(RECORD_TYPES);
 
 const isString = (v: unknown): v is string => typeof v === 'string';
 const optString = (v: unknown) => v === undefined || isString(v);

@@ -21,4 +21,15 @@ export interface TraceStatus {
   exe?: string;
   requests: number;
   message?: string;
+  /** Events the kernel dropped because the ring buffer was full (the last stats record's `lost`). */
+  lost?: number;
+}
+
+/** Why events are lost, for the status bar's and the panel's tooltip. */
+export const LOST_HINT =
+  'The kernel dropped events because the helper could not read them fast enough (a burst filled the ring buffer): some requests or connections are missing.';
+
+/** "N events lost" for the status bar and the panel alike, or undefined when none were. */
+export function lostText(s: TraceStatus): string | undefined {
+  return s.lost ? `${s.lost} event${s.lost === 1 ? '' : 's'} lost` : undefined;
 }

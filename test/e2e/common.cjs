@@ -15,7 +15,7 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const { setTimeout: sleep } = require('node:timers/promises');
 
 /** Polls fn until it returns something other than undefined/false/null. */
 async function until(what, fn, ms = 20000, every = 200) {

@@ -21,6 +21,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import common from './common.cjs';
+import { ensureNodeModules } from '../../scripts/lib.mjs';
+import { ensureSystem } from '../../scripts/prereqs.mjs';
 
 export const { CHROMIUM_ARGS, sleep, until, pidsWhere, helperTracePids } = common;
 
@@ -29,22 +31,6 @@ export const CODE_SERVER_VERSION = '4.100.3';
 export const cacheDir = join(root, '.cache', 'code-server');
 export const codeServerBin = join(cacheDir, 'node_modules', 'code-server', 'out', 'node', 'entry.js');
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const APT = {
-  // command or file that proves the package is there → package
-  '/usr/include/krb5.h': 'libkrb5-dev',
-  '/usr/include/X11/Xlib.h': 'libx11-dev',
-  '/usr/include/X11/extensions/XKBfile.h': 'libxkbfile-dev',
-  '/usr/include/libsecret-1/libsecret/secret.h': 'libsecret-1-dev',
-  '/usr/bin/rg': 'ripgrep',
-  '/usr/bin/pkg-config': 'pkg-config',
-  '/usr/bin/make': 'build-essential',
-  '/usr/bin/g++': 'build-essential',
-  [CHROMIUM]: 'chromium',
-  '/usr/bin/setpriv': 'util-linux',
-  '/usr/bin/sudo': 'sudo',
-  '/usr/sbin/setcap': 'libcap2-bin',
-};
-
 export const log = (...a) => console.log(`[e2e ${new Date().toISOString().slice(11, 19)}]`, ...a);
 
 function sh(cmd, args, opts = {}) {
@@ -52,24 +38,6 @@ function sh(cmd, args, opts = {}) {
   if (r.error) throw new Error(`${cmd}: ${r.error.message}`);
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited with ${r.status ?? r.signal}`);
   return r;
-}
-
-/** apt packages of the recipe, when missing. */
-export function ensureAptPackages() {
-  const missing = [
-    ...new Set(
-      Object.entries(APT)
-        .filter(([f]) => !existsSync(f))
-        .map(([, p]) => p),
-    ),
-  ];
-  if (!missing.length) return;
-  if (process.getuid?.() !== 0)
-    throw new Error(`missing system packages: ${missing.join(' ')} (install them with apt-get as root)`);
-  log(`apt-get install ${missing.join(' ')}`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  sh('apt-get', ['update', '-qq'], { env });
-  sh('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env });
 }
 
 /**
@@ -130,8 +98,10 @@ export async function loadPlaywright() {
   throw new Error('playwright-core is not installed (npm ci, or let ensureCodeServer install it)');
 }
 
-export function ensurePrerequisites() {
-  ensureAptPackages();
+/** What `command` (test:e2e, bench:extension) needs: system packages, node modules, code-server. */
+export function ensurePrerequisites(command) {
+  ensureSystem(command);
+  ensureNodeModules();
   ensureCodeServer();
 }
 
@@ -229,14 +199,19 @@ export function startProcess(name, cmd, args, { pattern, timeoutMs = 30000, env,
   });
 }
 
+/** pid's parent (throws when pid is gone). */
+export function parentOf(pid) {
+  // The command name may hold spaces and parentheses: the fields follow the last ')'.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
 /** Whether `ancestor` is `pid`'s parent, or its parent's, and so on. */
 export function descendantOf(pid, ancestor) {
   for (let p = pid, i = 0; p > 1 && i < 64; i++) {
     if (p === ancestor) return true;
     try {
-      // The command name may hold spaces and parentheses: the fields follow the last ')'.
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      p = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      p = parentOf(p);
     } catch {
       return false;
     }
@@ -593,13 +568,17 @@ export async function quickPickSettled(page, timeoutMs = 30000) {
   await sleep(300);
 }
 
-/** Narrows the open quick pick to `text` and accepts the match (after it finished loading). */
+/**
+ * Narrows the open quick pick to `text` and accepts the match (after it
+ * finished loading). Narrowing comes first: the list draws only the rows
+ * that fit, and a busy machine has many Go processes to list.
+ */
 export async function pickQuickItem(page, text, timeoutMs = 30000) {
   await quickPickSettled(page, timeoutMs);
-  const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: text }).first();
-  await until(`the quick pick to offer "${text}"`, () => row.isVisible(), timeoutMs);
   const input = page.locator('.quick-input-widget input').first();
   await input.fill(text);
+  const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: text }).first();
+  await until(`the quick pick to offer "${text}"`, () => row.isVisible(), timeoutMs);
   await until(`"${text}" to be the active quick pick item`, async () =>
     page.evaluate((t) => {
       const r = document.querySelector('.quick-input-widget .quick-input-list .monaco-list-row.focused');

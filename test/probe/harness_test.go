@@ -22,6 +22,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"outboundlens/bpf/records"
 )
 
 var (
@@ -48,7 +50,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	helperBin = filepath.Join(workDir, "outbound-lens-helper")
-	mustRun("", nil, "go", "build", "-C", filepath.Join(repoRoot, "bpf"), "-o", helperBin, "./cmd/outbound-lens-helper")
+	// Without cgo, as npm run build ships it: raising file capabilities on
+	// every thread needs it.
+	mustRun("", []string{"CGO_ENABLED=0"}, "go", "build", "-C", filepath.Join(repoRoot, "bpf"), "-o", helperBin, "./cmd/outbound-lens-helper")
 	downBin = filepath.Join(workDir, "downstream")
 	mustRun(filepath.Join(repoRoot, "sample"), nil, "go", "build", "-o", downBin, "./downstream")
 	if v := os.Getenv("OL_GO_TOOLCHAINS"); v != "" {
@@ -71,16 +75,17 @@ func mustRun(dir string, env []string, name string, args ...string) {
 	}
 }
 
-// sampleFor builds the sample service with a toolchain ("local" = the go on PATH).
-func sampleFor(t testing.TB, toolchain string, extraLdflags string) string {
+// sampleFor builds the sample service with a toolchain ("local" = the go on
+// PATH), more -ldflags and more environment (GOARCH=arm64, …).
+func sampleFor(t testing.TB, toolchain string, extraLdflags string, env ...string) string {
 	t.Helper()
 	sampleMu.Lock()
 	defer sampleMu.Unlock()
-	key := toolchain + "|" + extraLdflags
+	key := toolchain + "|" + extraLdflags + "|" + strings.Join(env, ",")
 	if b, ok := sampleBins[key]; ok {
 		return b
 	}
-	out := filepath.Join(workDir, "sample-"+strings.NewReplacer("|", "-", " ", "", "=", "").Replace(key))
+	out := filepath.Join(workDir, "sample-"+strings.NewReplacer("|", "-", " ", "", "=", "", ",", "-").Replace(key))
 	args := []string{"build", "-o", out}
 	if extraLdflags != "" {
 		args = append(args, "-ldflags="+extraLdflags)
@@ -88,7 +93,7 @@ func sampleFor(t testing.TB, toolchain string, extraLdflags string) string {
 	args = append(args, ".")
 	cmd := exec.Command("go", args...)
 	cmd.Dir = filepath.Join(repoRoot, "sample")
-	cmd.Env = os.Environ()
+	cmd.Env = append(os.Environ(), env...)
 	if toolchain != "local" {
 		cmd.Env = append(cmd.Env, "GOTOOLCHAIN="+toolchain)
 	}
@@ -176,7 +181,15 @@ func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool)
 
 func start(t testing.TB, name string, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(name, args...), stderr: &lockedBuffer{}, exited: make(chan struct{})}
+	return startCmd(t, exec.Command(name, args...))
+}
+
+// startCmd starts cmd (set up by the caller: credentials, environment) and
+// waits until it says it is listening.
+func startCmd(t testing.TB, cmd *exec.Cmd) *proc {
+	t.Helper()
+	name, args := cmd.Path, cmd.Args[1:]
+	p := &proc{cmd: cmd, stderr: &lockedBuffer{}, exited: make(chan struct{})}
 	p.cmd.Stderr = p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -209,6 +222,7 @@ type env struct {
 	toolchain  string
 	heartbeat  time.Duration
 	ldflags    string
+	buildEnv   []string // e.g. GOFLAGS=-buildmode=pie, CGO_ENABLED=1
 	sampleArgs []string
 }
 
@@ -219,53 +233,18 @@ func newEnv(t testing.TB, toolchain string) *env {
 }
 
 func (e *env) sampleArgv() []string {
-	argv := []string{sampleFor(e.t, e.toolchain, e.ldflags), "-addr", e.service, "-downstream", "http://" + e.down, "-raw", e.raw}
+	argv := []string{sampleFor(e.t, e.toolchain, e.ldflags, e.buildEnv...), "-addr", e.service, "-downstream", "http://" + e.down, "-raw", e.raw}
 	if e.heartbeat > 0 {
 		argv = append(argv, "-heartbeat", e.heartbeat.String())
 	}
 	return append(argv, e.sampleArgs...)
 }
 
-// record is any helper record; fields of all types, as decoded.
-type record struct {
-	Type      string            `json:"type"`
-	ID        string            `json:"id"`
-	PID       int               `json:"pid"`
-	Goid      uint64            `json:"goid"`
-	Method    string            `json:"method"`
-	Path      string            `json:"path"`
-	Route     string            `json:"route"`
-	Handler   *loc              `json:"handler"`
-	Headers   map[string]string `json:"headers"`
-	TraceID   string            `json:"traceId"`
-	StartNs   int64             `json:"startNs"`
-	EndNs     int64             `json:"endNs"`
-	Request   *string           `json:"request"`
-	Proto     string            `json:"proto"`
-	Src       string            `json:"src"`
-	Sport     int               `json:"sport"`
-	Dst       string            `json:"dst"`
-	Dport     int               `json:"dport"`
-	Reused    bool              `json:"reused"`
-	CallSite  *loc              `json:"callSite"`
-	TsNs      int64             `json:"tsNs"`
-	Via       string            `json:"via"`
-	Events    uint64            `json:"events"`
-	Lost      uint64            `json:"lost"`
-	Code      string            `json:"code"`
-	Message   string            `json:"message"`
-	Reason    string            `json:"reason"`
-	GoVersion string            `json:"goVersion"`
-	Offsets   string            `json:"offsets"`
-	Probes    []string          `json:"probes"`
-	Truncated []string          `json:"truncated"`
-}
-
-type loc struct {
-	Func string `json:"func"`
-	File string `json:"file"`
-	Line int    `json:"line"`
-}
+// record is any helper record, decoded into the contract's own types.
+type (
+	record = records.Any
+	loc    = records.Loc
+)
 
 // helper is a running outbound-lens-helper with its records collected.
 type helper struct {
@@ -282,8 +261,18 @@ type helper struct {
 
 func startHelper(t testing.TB, args ...string) *helper {
 	t.Helper()
+	return startHelperWith(t, nil, args...)
+}
+
+// startHelperWith lets setup change the command before it starts: another
+// helper binary (cmd.Path), credentials, environment.
+func startHelperWith(t testing.TB, setup func(*exec.Cmd), args ...string) *helper {
+	t.Helper()
 	h := &helper{t: t, stderr: &lockedBuffer{}, done: make(chan struct{})}
 	h.cmd = exec.Command(helperBin, append([]string{"trace", "--format", "ndjson"}, args...)...)
+	if setup != nil {
+		setup(h.cmd)
+	}
 	h.cmd.Stderr = h.stderr
 	var err error
 	if h.stdin, err = h.cmd.StdinPipe(); err != nil {

@@ -350,3 +350,13 @@ test('the extension can set the filter (a code lens shows its route)', async () 
   );
   await p.close();
 });
+
+test('lost events show in the status line, with why in its tooltip', async () => {
+  const p = await openPanel();
+  await send(p, { type: 'status', status: { state: 'tracing', pid: 7, requests: 3, lost: 25661 } });
+  assert.match((await p.locator('#status').textContent()) ?? '', /tracing pid 7 · 0 rows · 25661 events lost/);
+  assert.match((await p.locator('#status').getAttribute('title')) ?? '', /ring buffer/);
+  await send(p, { type: 'status', status: { state: 'tracing', pid: 7, requests: 3 } });
+  assert.doesNotMatch((await p.locator('#status').textContent()) ?? '', /lost/);
+  await p.close();
+});

@@ -15,6 +15,7 @@ const usage = `usage:
   outbound-lens-helper routes [--dir DIR]
   outbound-lens-helper ps [--module MODULE]
   outbound-lens-helper check
+  outbound-lens-helper sites BINARY      where the probes would go, and how the kernel handles each
 
 trace options:
   --format text|ndjson   output format (default text)
@@ -25,6 +26,7 @@ trace options:
   --cwd DIR              launch: run the binary in DIR
   --env NAME=VALUE       launch: add to the binary's environment (repeatable)
   --env-file FILE        launch: add its NAME=VALUE lines (kept out of the process list)
+  --probe-stats          count each probe's runs and time in BPF, in stats records (costs a little)
 `
 
 func main() {
@@ -43,6 +45,8 @@ func main() {
 		code = runPs(args)
 	case "check":
 		code = runCheck(args)
+	case "sites":
+		code = runSites(args)
 	case "help":
 		fmt.Print(usage)
 	default:

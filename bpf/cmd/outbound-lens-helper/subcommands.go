@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"outboundlens/bpf/inspect"
+	"outboundlens/bpf/records"
 	"outboundlens/bpf/routes"
 )
 
@@ -81,6 +82,45 @@ func runCheck(args []string) int {
 		r.Reason = "needs root or CAP_BPF+CAP_PERFMON: run with sudo, or grant capabilities once with setcap"
 	default:
 		r.CanTrace = true
+	}
+	return printJSON(r)
+}
+
+type sitesResult struct {
+	Exe       string              `json:"exe"`
+	GoVersion string              `json:"goVersion"`
+	Arch      string              `json:"arch"`
+	Sites     []records.ProbeSite `json:"sites"`
+	Notes     []string            `json:"notes"`
+}
+
+// runSites prints where trace would put its probes in a binary, with the
+// class of each instruction and whether the kernel single-steps it.
+// Unprivileged: it only reads the file.
+func runSites(args []string) int {
+	if len(args) != 1 {
+		fmt.Fprintf(os.Stderr, "outbound-lens: sites takes one binary\n\n%s", usage)
+		return exitUsage
+	}
+	b, err := inspect.Open(args[0])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "outbound-lens: %v\n", err)
+		return exitTarget
+	}
+	defer b.Close()
+	off, err := b.Offsets()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "outbound-lens: %v\n", err)
+		return exitTarget
+	}
+	pl, err := planProbes(b, off.HasGin)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "outbound-lens: %v\n", err)
+		return exitTarget
+	}
+	r := sitesResult{Exe: args[0], GoVersion: b.GoVersion, Arch: b.Arch, Sites: pl.Sites, Notes: pl.Notes}
+	if r.Notes == nil {
+		r.Notes = []string{}
 	}
 	return printJSON(r)
 }

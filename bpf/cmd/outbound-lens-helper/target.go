@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"os"
@@ -18,22 +19,19 @@ import (
 	"golang.org/x/sys/unix"
 
 	"outboundlens/bpf/inspect"
+	"outboundlens/bpf/probe"
+	"outboundlens/bpf/records"
 )
-
-type targetError struct {
-	code string
-	err  error
-}
-
-func (e *targetError) Error() string { return e.err.Error() }
-func (e *targetError) Unwrap() error { return e.err }
 
 // target is the traced process: one that was running, or one we launched
 // stopped at its first instruction so that no early request is missed.
 type target struct {
 	pid        int
 	exe        string // the binary's path, for people
-	attachPath string // the path uprobes attach to
+	attachPath string // the path uprobes attach to: exeFile's, /proc/self/fd/N
+	exeFile    *os.File
+	exeID      fileID // exeFile's device and inode
+	pidfd      int    // pins the process that was checked (-1: none yet)
 	bin        *inspect.Binary
 	offsets    inspect.Offsets
 	bias       uint64
@@ -45,33 +43,34 @@ type target struct {
 	status   *int
 }
 
-func openBinary(path string) (*inspect.Binary, inspect.Offsets, error) {
+// openBinary inspects the binary at path; name is its path for people.
+func openBinary(path, name string) (*inspect.Binary, inspect.Offsets, error) {
 	b, err := inspect.Open(path)
 	if err != nil {
-		code := "UNSUPPORTED_BINARY"
+		code := records.UnsupportedBinary
 		switch {
 		case errors.Is(err, inspect.ErrNotELF), errors.Is(err, inspect.ErrNotGo):
-			code = "NOT_GO"
+			code = records.NotGo
 		case errors.Is(err, inspect.ErrUnsupportedGo):
-			code = "UNSUPPORTED_GO"
+			code = records.UnsupportedGo
 		case errors.Is(err, inspect.ErrUnsupportedArch):
-			code = "UNSUPPORTED_ARCH"
+			code = records.UnsupportedArch
 		case errors.Is(err, os.ErrPermission):
-			code = "NO_PRIVILEGES"
+			code = records.NoPrivileges
 		}
-		return nil, inspect.Offsets{}, &targetError{code, err}
+		return nil, inspect.Offsets{}, &probe.Error{Code: code, Err: err}
 	}
 	if _, err := b.Func("net/http.serverHandler.ServeHTTP"); err != nil {
 		b.Close()
 		if errors.Is(err, inspect.ErrUnsupportedBinary) {
-			return nil, inspect.Offsets{}, &targetError{"UNSUPPORTED_BINARY", err}
+			return nil, inspect.Offsets{}, &probe.Error{Code: records.UnsupportedBinary, Err: err}
 		}
-		return nil, inspect.Offsets{}, &targetError{"NOT_HTTP_SERVER", fmt.Errorf("%s does not serve HTTP with net/http: Outbound Lens traces Go HTTP services", path)}
+		return nil, inspect.Offsets{}, &probe.Error{Code: records.NotHTTPServer, Err: fmt.Errorf("%s does not serve HTTP with net/http: Outbound Lens traces Go HTTP services", name)}
 	}
 	off, err := b.Offsets()
 	if err != nil {
 		b.Close()
-		return nil, inspect.Offsets{}, &targetError{"UNSUPPORTED_BINARY", err}
+		return nil, inspect.Offsets{}, &probe.Error{Code: records.UnsupportedBinary, Err: err}
 	}
 	return b, off, nil
 }
@@ -80,27 +79,93 @@ func attachTarget(pid int) (*target, error) {
 	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, &targetError{"NO_PROCESS", fmt.Errorf("no process with pid %d (has it exited?)", pid)}
+			return nil, &probe.Error{Code: records.NoProcess, Err: fmt.Errorf("no process with pid %d (has it exited?)", pid)}
 		}
 		if errors.Is(err, os.ErrPermission) {
-			return nil, &targetError{"NO_PRIVILEGES", fmt.Errorf("not allowed to inspect pid %d: run as root or with CAP_SYS_PTRACE", pid)}
+			return nil, &probe.Error{Code: records.NoPrivileges, Err: fmt.Errorf("not allowed to inspect pid %d: run as root or with CAP_SYS_PTRACE", pid)}
 		}
-		return nil, &targetError{"NO_PROCESS", fmt.Errorf("pid %d: %v", pid, err)}
+		return nil, &probe.Error{Code: records.NoProcess, Err: fmt.Errorf("pid %d: %v", pid, err)}
 	}
-	attachPath := fmt.Sprintf("/proc/%d/exe", pid)
-	b, off, err := openBinary(attachPath)
-	if err != nil {
+	t := &target{pid: pid, exe: exe, pidfd: -1, exited: make(chan struct{})}
+	if t.pidfd, err = unix.PidfdOpen(pid, 0); err != nil {
+		return nil, &probe.Error{Code: records.NoProcess, Err: fmt.Errorf("pid %d: %v (has it exited?)", pid, err)}
+	}
+	if err := mayTrace(pid, t.pidfd, exe); err != nil {
+		t.close()
+		return nil, err
+	}
+	if err := t.openExe(fmt.Sprintf("/proc/%d/exe", pid)); err != nil {
+		t.close()
+		return nil, &probe.Error{Code: records.NoProcess, Err: fmt.Errorf("pid %d: %v", pid, err)}
+	}
+	if t.bin, t.offsets, err = openBinary(t.attachPath, exe); err != nil {
+		t.close()
 		return nil, fmt.Errorf("pid %d (%s): %w", pid, exe, err)
 	}
-	t := &target{pid: pid, exe: exe, attachPath: attachPath, bin: b, offsets: off, exited: make(chan struct{})}
-	if b.PIE {
+	if t.bin.PIE {
 		if t.bias, err = loadBias(pid); err != nil {
-			b.Close()
-			return nil, &targetError{"TARGET", err}
+			t.close()
+			return nil, &probe.Error{Code: records.Target, Err: err}
 		}
 	}
 	go t.watchExit()
 	return t, nil
+}
+
+// fileID is a file's device and inode: which file, whatever its path.
+type fileID struct{ dev, ino uint64 }
+
+func fileIDOf(fi os.FileInfo) fileID {
+	st := fi.Sys().(*syscall.Stat_t)
+	return fileID{uint64(st.Dev), st.Ino}
+}
+
+// openExe pins the binary: it is inspected and the probes are attached
+// through one descriptor, so both see the same file whatever happens to
+// the path meanwhile.
+func (t *target) openExe(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	t.exeFile, t.exeID = f, fileIDOf(fi)
+	t.attachPath = fmt.Sprintf("/proc/self/fd/%d", f.Fd())
+	return nil
+}
+
+// waitExec returns when the process runs another program than the one
+// traced (exec): the probes sit in the old file, so nothing more would
+// come. Nothing tells of an exec but /proc; a look every 250 ms is cheap.
+// A process that exits is watchExit's.
+func (t *target) waitExec() {
+	for {
+		time.Sleep(250 * time.Millisecond)
+		fi, err := os.Stat(fmt.Sprintf("/proc/%d/exe", t.pid))
+		if err == nil && fileIDOf(fi) != t.exeID {
+			return
+		}
+	}
+}
+
+// recheck runs once the probes are attached and before any record is
+// read: the process is still the one checked (its pidfd), still runs the
+// file the probes went into, and the caller may still trace it. A pid that
+// exited and was reused, or a process that exec'd a set-id program while
+// the probes were being attached, ends here with nothing of it printed.
+func (t *target) recheck() error {
+	fi, err := os.Stat(fmt.Sprintf("/proc/%d/exe", t.pid))
+	if err != nil {
+		return &probe.Error{Code: records.NoProcess, Err: fmt.Errorf("pid %d exited while the probes were attached", t.pid)}
+	}
+	if fileIDOf(fi) != t.exeID {
+		return &probe.Error{Code: records.Target, Err: fmt.Errorf("pid %d started another program while the probes were attached: trace it again", t.pid)}
+	}
+	return mayTrace(t.pid, t.pidfd, t.exe)
 }
 
 // watchExit closes t.exited when a process we did not start exits.
@@ -131,21 +196,42 @@ func launchTarget(argv []string, dir string, env []string) (*target, error) {
 	}
 	path, err := exec.LookPath(name)
 	if err != nil {
-		return nil, &targetError{"NO_PROCESS", fmt.Errorf("cannot run %s: %v", argv[0], err)}
+		return nil, &probe.Error{Code: records.NoProcess, Err: fmt.Errorf("cannot run %s: %v", argv[0], err)}
 	}
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs
 	}
-	b, off, err := openBinary(path)
-	if err != nil {
+	// The helper reads the binary with its capabilities: it must be one
+	// the caller could read (access(2) judges with the caller's rights).
+	if os.Getuid() != 0 && unix.Access(path, unix.R_OK) != nil {
+		return nil, &probe.Error{Code: records.NotPermitted, Err: fmt.Errorf("%s may not read %s: Outbound Lens traces only programs its user may read; run it as root (sudo) to trace it", userName(os.Getuid()), path)}
+	}
+	t := &target{exe: path, launched: true, pidfd: -1,
+		resumeCh: make(chan struct{}), exited: make(chan struct{})}
+	if err := t.openExe(path); err != nil {
+		return nil, &probe.Error{Code: records.NoProcess, Err: fmt.Errorf("cannot run %s: %v", path, err)}
+	}
+	if t.bin, t.offsets, err = openBinary(t.attachPath, path); err != nil {
+		t.close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	t := &target{exe: path, bin: b, offsets: off, launched: true,
-		resumeCh: make(chan struct{}), exited: make(chan struct{})}
 	started := make(chan error, 1)
 	// ptrace requests must come from the thread that started the child.
 	go func() {
+		// Locked for good (never unlocked): see dropThreadCaps.
 		runtime.LockOSThread()
+		if os.Getuid() != 0 {
+			// The service starts with the caller's rights alone. The child
+			// inherits this thread's capabilities: with any, chdir and exec
+			// could pass directories the caller may not, and a set-uid
+			// binary exec'd under PTRACE_TRACEME would keep the helper's
+			// permitted set (the kernel gives a traced exec "no more than
+			// it had") or even become root (a tracer with CAP_SYS_PTRACE).
+			if err := dropThreadCaps(); err != nil {
+				started <- fmt.Errorf("before starting %s: %v", path, err)
+				return
+			}
+		}
 		cmd := exec.Command(path, argv[1:]...)
 		cmd.Dir = dir
 		cmd.Stdout = os.Stderr // stdout carries records
@@ -179,15 +265,25 @@ func launchTarget(argv []string, dir string, env []string) (*target, error) {
 		close(t.exited)
 	}()
 	if err := <-started; err != nil {
-		b.Close()
-		return nil, &targetError{"NO_PROCESS", err}
+		t.close()
+		return nil, &probe.Error{Code: records.NoProcess, Err: err}
 	}
-	t.attachPath = fmt.Sprintf("/proc/%d/exe", t.pid)
-	if b.PIE {
+	// Stopped before its first instruction: what was exec'd, with which
+	// credentials, is checked before it runs.
+	fail := func(err error) (*target, error) {
+		t.abort()
+		t.close()
+		return nil, err
+	}
+	if t.pidfd, err = unix.PidfdOpen(t.pid, 0); err != nil {
+		return fail(&probe.Error{Code: records.NoProcess, Err: fmt.Errorf("%s: %v", path, err)})
+	}
+	if err := t.recheck(); err != nil {
+		return fail(err)
+	}
+	if t.bin.PIE {
 		if t.bias, err = loadBias(t.pid); err != nil {
-			t.abort()
-			b.Close()
-			return nil, &targetError{"TARGET", err}
+			return fail(&probe.Error{Code: records.Target, Err: err})
 		}
 	}
 	return t, nil
@@ -245,7 +341,17 @@ func (t *target) terminate() {
 
 func (t *target) wait()            { <-t.exited }
 func (t *target) exitStatus() *int { return t.status }
-func (t *target) close()           { t.bin.Close() }
+func (t *target) close() {
+	if t.bin != nil {
+		t.bin.Close()
+	}
+	if t.exeFile != nil {
+		t.exeFile.Close()
+	}
+	if t.pidfd >= 0 {
+		unix.Close(t.pidfd)
+	}
+}
 
 // loadBias is where a position-independent executable was mapped.
 func loadBias(pid int) (uint64, error) {
@@ -268,7 +374,30 @@ func loadBias(pid int) (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
-		return start, nil
+		// The mapping of file offset 0 starts at the load address of the
+		// segment that holds it, whose link-time address need not be 0 (Go
+		// links PIEs at 0x400000): the bias is the difference.
+		base, err := linkBase(fmt.Sprintf("/proc/%d/exe", pid))
+		if err != nil {
+			return 0, err
+		}
+		return start - base, nil
 	}
 	return 0, fmt.Errorf("cannot find where %s is mapped in pid %d", exe, pid)
+}
+
+// linkBase is the link-time address of file offset 0: that of the loadable
+// segment at offset 0, less nothing, or of the first one less its offset.
+func linkBase(path string) (uint64, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_LOAD {
+			return (p.Vaddr - p.Off) &^ (p.Align - 1), nil
+		}
+	}
+	return 0, fmt.Errorf("%s has no loadable segment", path)
 }

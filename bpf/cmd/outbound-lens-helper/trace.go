@@ -17,6 +17,7 @@ import (
 
 	"outboundlens/bpf/inspect"
 	"outboundlens/bpf/probe"
+	"outboundlens/bpf/records"
 	"outboundlens/bpf/tracer"
 )
 
@@ -44,6 +45,8 @@ type traceFlags struct {
 	dir      string     // launch: the service's working directory
 	env      headerList // launch: NAME=VALUE added to the service's environment
 	envFile  string     // launch: more NAME=VALUE lines, kept off the command line
+	// probeStats: count each probe program's runs and time (stats records)
+	probeStats bool
 }
 
 func parseTraceFlags(args []string) (*traceFlags, error) {
@@ -59,6 +62,7 @@ func parseTraceFlags(args []string) (*traceFlags, error) {
 	fs.StringVar(&f.dir, "cwd", "", "")
 	fs.Var(&f.env, "env", "")
 	fs.StringVar(&f.envFile, "env-file", "", "")
+	fs.BoolVar(&f.probeStats, "probe-stats", false, "")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -117,10 +121,10 @@ func readEnvFile(path string) (headerList, error) {
 
 // fail reports an error as a record (ndjson) or a line on stderr, and
 // returns the exit code.
-func fail(out *tracer.Output, code string, exit int, err error) int {
+func fail(out *tracer.Output, code records.Code, exit int, err error) int {
 	fmt.Fprintf(os.Stderr, "outbound-lens: %v\n", err)
 	if out != nil {
-		out.Record(&tracer.ErrorRecord{Type: "error", Code: code, Message: err.Error()}, "", "")
+		out.Record(&records.ErrorRecord{Type: "error", Code: code, Message: err.Error()}, "", "")
 		out.Flush()
 	}
 	return exit
@@ -133,6 +137,7 @@ func runTrace(args []string) int {
 		return exitUsage
 	}
 	var w io.Writer = os.Stdout
+	var conn net.Conn
 	if f.connect != "" {
 		c, err := net.Dial("unix", f.connect)
 		if err != nil {
@@ -144,7 +149,7 @@ func runTrace(args []string) int {
 			fmt.Fprintf(os.Stderr, "outbound-lens: %v\n", err)
 			return exitOther
 		}
-		w = c
+		w, conn = c, c
 	}
 	out, _ := tracer.NewOutput(w, f.format)
 	var jsonOut *tracer.Output
@@ -155,11 +160,11 @@ func runTrace(args []string) int {
 	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGTERM), 0, 0, 0)
 
 	if os.Geteuid() != 0 && !hasTracingCaps() {
-		return fail(jsonOut, "NO_PRIVILEGES", exitSystem, errors.New(
+		return fail(jsonOut, records.NoPrivileges, exitSystem, errors.New(
 			"tracing needs root or the capabilities CAP_BPF and CAP_PERFMON: run with sudo, or grant them once with 'sudo setcap "+SetcapCaps+" "+selfPath()+"'"))
 	}
 	if err := raiseCaps(); err != nil {
-		return fail(jsonOut, "NO_PRIVILEGES", exitSystem, fmt.Errorf("raising the helper's capabilities: %v", err))
+		return fail(jsonOut, records.NoPrivileges, exitSystem, fmt.Errorf("raising the helper's capabilities: %v", err))
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -176,17 +181,30 @@ func runTrace(args []string) int {
 	}
 	defer tgt.close()
 
-	p, tr, err := attach(tgt, f.headers, out)
+	p, tr, sites, err := attach(tgt, f.headers, out)
 	if err != nil {
 		tgt.abort()
 		return failTarget(jsonOut, err)
 	}
 	defer p.Close()
+	if err := tgt.recheck(); err != nil {
+		tgt.abort()
+		return failTarget(jsonOut, err)
+	}
+	if f.probeStats {
+		c, err := probe.EnableRunStats()
+		if err != nil {
+			tgt.abort()
+			return failTarget(jsonOut, err)
+		}
+		defer c.Close()
+		tr.RunStats = p.RunStats
+	}
 	tgt.resume()
 
 	if f.format == "ndjson" {
-		out.Record(&tracer.Ready{Type: "ready", PID: tgt.pid, Exe: tgt.exe, GoVersion: tgt.bin.GoVersion,
-			Probes: p.Probes, Headers: lower(p.Headers), Offsets: tgt.offsets.Source}, "", "")
+		out.Record(&records.Ready{Type: "ready", PID: tgt.pid, Exe: tgt.exe, GoVersion: tgt.bin.GoVersion,
+			Probes: p.Probes, CaptureHeaders: lower(p.Headers), Offsets: tgt.offsets.Source, Sites: sites}, "", "")
 		out.Flush()
 	}
 	fmt.Fprintf(os.Stderr, "outbound-lens: tracing pid %d (%s, %s), %d probes attached\n", tgt.pid, tgt.exe, tgt.bin.GoVersion, len(p.Probes))
@@ -197,21 +215,31 @@ func runTrace(args []string) int {
 		go func() { time.Sleep(f.duration); reason <- "duration" }()
 	}
 	go func() { tgt.wait(); reason <- "target-exited" }()
+	go func() { tgt.waitExec(); reason <- "target-exec" }()
 	if st, err := os.Stdin.Stat(); err == nil && st.Mode()&(os.ModeNamedPipe|os.ModeSocket) != 0 {
 		// Started by a program through a pipe: its closing the pipe means stop.
 		go func() { io.Copy(io.Discard, os.Stdin); reason <- "stdin-closed" }()
+	}
+	if conn != nil {
+		// Nothing is read from the socket: its end is the reader gone
+		// (the editor closed it, or died), and the trace ends with it
+		// instead of at the next record it could not take.
+		go func() { io.Copy(io.Discard, conn); reason <- "connection-closed" }()
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	var why string
 	go func() { why = <-reason; cancel() }()
 	if err := tracer.Run(runCtx, p, tr, 5*time.Second); err != nil {
-		return fail(jsonOut, "READ_FAILED", exitOther, err)
+		return fail(jsonOut, records.ReadFailed, exitOther, err)
+	}
+	if why == "target-exec" {
+		fmt.Fprintf(os.Stderr, "outbound-lens: pid %d now runs another program (exec); the trace ends\n", tgt.pid)
 	}
 	if tgt.launched && why != "target-exited" {
 		// A service we started for the trace goes away with it.
 		tgt.terminate()
 	}
-	end := &tracer.End{Type: "end", Reason: why}
+	end := &records.End{Type: "end", Reason: why}
 	if why == "target-exited" {
 		end.Status = tgt.exitStatus()
 		fmt.Fprintf(os.Stderr, "outbound-lens: target pid %d exited; probes detached\n", tgt.pid)
@@ -231,52 +259,42 @@ func lower(s []string) []string {
 	return out
 }
 
+// systemCodes are the error codes about privileges or the kernel (exit 4);
+// every other coded error is about the target (exit 3).
+var systemCodes = map[records.Code]bool{records.NoPrivileges: true, records.NotPermitted: true, records.LoadFailed: true, records.NoBTF: true, records.NoTracefs: true, records.Usage: true}
+
 func failTarget(out *tracer.Output, err error) int {
 	var pe *probe.Error
 	if errors.As(err, &pe) {
-		exit := exitSystem
-		if pe.Code == "TARGET" || pe.Code == "ATTACH_FAILED" {
-			exit = exitTarget
+		exit := exitTarget
+		if systemCodes[pe.Code] {
+			exit = exitSystem
 		}
 		return fail(out, pe.Code, exit, err)
 	}
-	var te *targetError
-	if errors.As(err, &te) {
-		return fail(out, te.code, exitTarget, err)
-	}
-	return fail(out, "INTERNAL", exitOther, err)
+	return fail(out, records.Internal, exitOther, err)
 }
 
 // attach finds the probe sites in the binary and loads the programs.
-func attach(t *target, headers []string, out *tracer.Output) (*probe.Probe, *tracer.Tracer, error) {
+func attach(t *target, headers []string, out *tracer.Output) (*probe.Probe, *tracer.Tracer, []records.ProbeSite, error) {
 	b := t.bin
 	a := probe.Attachment{PID: t.pid, Exe: t.attachPath, Headers: headers}
 	off := t.offsets
-	a.Offsets = probe.Offsets{
-		GGoid: off.GGoid, GParentGoid: off.GParentGoid, RequestMethod: off.RequestMethod, RequestURL: off.RequestURL, RequestHeader: off.RequestHeader,
-		URLPath: off.URLPath, PersistConnConn: off.PersistConnConn, PersistConnReused: off.PersistConnReused,
-		ConnFD: off.ConnFD, NetFDFamily: off.NetFDFamily, NetFDSotype: off.NetFDSotype, NetFDLaddr: off.NetFDLaddr,
-		NetFDRaddr: off.NetFDRaddr, TCPAddrIP: off.TCPAddrIP, TCPAddrPort: off.TCPAddrPort, TLSConnConn: off.TLSConnConn,
-		GinContextFullPath: off.GinContextFullPath, GinContextHandlers: off.GinContextHandlers, SwissMaps: off.SwissMaps,
-	}
-	var err error
-	if a.ServeHTTP, a.ServeHTTPReturns, err = sites(b, "net/http.serverHandler.ServeHTTP", true); err != nil {
-		return nil, nil, &targetError{"NOT_HTTP_SERVER", fmt.Errorf("%s does not serve HTTP with net/http (%v): Outbound Lens traces Go HTTP services", t.exe, err)}
-	}
-	if _, a.Newproc1Returns, err = sites(b, "runtime.newproc1", true); err != nil {
-		return nil, nil, &targetError{"UNSUPPORTED_BINARY", fmt.Errorf("cannot place the goroutine probes in %s: %v", t.exe, err)}
-	}
-	if off.HasGin {
-		if a.GinHandle, a.GinHandleReturns, err = sites(b, "github.com/gin-gonic/gin.(*Engine).handleHTTPRequest", true); err != nil {
-			fmt.Fprintf(os.Stderr, "outbound-lens: Gin routes will not be reported: %v\n", err)
+	a.Offsets = off
+	pl, err := planProbes(b, off.HasGin)
+	if err != nil {
+		if errors.Is(err, inspect.ErrNoFunc) && strings.HasPrefix(err.Error(), roleRequestStart) {
+			return nil, nil, nil, &probe.Error{Code: records.NotHTTPServer, Err: fmt.Errorf("%s does not serve HTTP with net/http (%v): Outbound Lens traces Go HTTP services", t.exe, err)}
 		}
+		return nil, nil, nil, &probe.Error{Code: records.UnsupportedBinary, Err: fmt.Errorf("cannot place the probes in %s: %v", t.exe, err)}
 	}
-	if a.RoundTrip, _, err = sites(b, "net/http.(*persistConn).roundTrip", false); err != nil {
-		fmt.Fprintf(os.Stderr, "outbound-lens: no net/http client in the binary; reporting outbound connects only\n")
+	for _, n := range pl.Notes {
+		fmt.Fprintf(os.Stderr, "outbound-lens: %s\n", n)
 	}
+	a.Uprobes = pl.Uprobes
 	p, err := probe.Load(a)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	tr := &tracer.Tracer{
 		PID:        t.pid,
@@ -286,26 +304,7 @@ func attach(t *target, headers []string, out *tracer.Output) (*probe.Probe, *tra
 		Bias:       t.bias,
 		MonoToUnix: monoToUnix(),
 	}
-	return p, tr, nil
-}
-
-func sites(b *inspect.Binary, name string, rets bool) (entry, ret []probe.Site, err error) {
-	fn, err := b.Func(name)
-	if err != nil {
-		return nil, nil, err
-	}
-	entry = []probe.Site{{Symbol: name, Offset: fn.Probe}}
-	if !rets {
-		return entry, nil, nil
-	}
-	offs, err := b.RetOffsets(name)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, o := range offs {
-		ret = append(ret, probe.Site{Symbol: name, Offset: o})
-	}
-	return entry, ret, nil
+	return p, tr, pl.Sites, nil
 }
 
 // symbols adapts inspect.Binary to what the tracer needs.

@@ -47,9 +47,14 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		fmt.Fprintf(&buf, "\t%d: {GGoid: %d, GParentGoid: %d, RequestMethod: %d, RequestURL: %d, RequestHeader: %d, URLPath: %d, PersistConnConn: %d, PersistConnReused: %d, ConnFD: %d, NetFDFamily: %d, NetFDSotype: %d, NetFDLaddr: %d, NetFDRaddr: %d, TCPAddrIP: %d, TCPAddrPort: %d, TLSConnConn: %d}, // %s\n",
-			b.GoMinor, o.GGoid, o.GParentGoid, o.RequestMethod, o.RequestURL, o.RequestHeader, o.URLPath, o.PersistConnConn, o.PersistConnReused, o.ConnFD,
-			o.NetFDFamily, o.NetFDSotype, o.NetFDLaddr, o.NetFDRaddr, o.TCPAddrIP, o.TCPAddrPort, o.TLSConnConn, strings.TrimSpace(b.GoVersion))
+		// The standard library's offsets; Gin's come from ginTable.
+		var fields []string
+		for _, f := range inspect.OffsetFields {
+			if !strings.HasPrefix(f.Type, "github.com/") {
+				fields = append(fields, fmt.Sprintf("%s: %d", f.Name, f.Get(o)))
+			}
+		}
+		fmt.Fprintf(&buf, "\t%d: {%s}, // %s\n", b.GoMinor, strings.Join(fields, ", "), strings.TrimSpace(b.GoVersion))
 		if o.GinContextFullPath != 112 || o.GinContextHandlers != 80 {
 			log.Printf("warning: gin.Context layout differs with %s: fullPath %d handlers %d", tc, o.GinContextFullPath, o.GinContextHandlers)
 		}

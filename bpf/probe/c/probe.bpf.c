@@ -8,7 +8,14 @@
  * in. User space only joins, symbolizes and prints.
  *
  * Go is never probed with uretprobes (they corrupt moved goroutine
- * stacks): function exits are uprobes placed on each RET instruction.
+ * stacks). A uprobe costs what the kernel does at the probed instruction:
+ * it emulates a call, jump, conditional jump, NOP or push (amd64; branches
+ * on arm64) and single-steps anything else, ten times slower. So the
+ * programs run at such instructions (chosen by bpf/inspect): a function's
+ * first instruction after its stack check, the call instruction of a
+ * direct call (the callee's arguments are in registers there), or the
+ * first emulated instruction after a call returns. A RET is probed only
+ * where a binary offers nothing else (the *_return programs).
  * Nothing here writes to the traced process. */
 #include "kernel.h"
 #include <bpf/bpf_helpers.h>
@@ -120,13 +127,14 @@ struct outbound {
 
 
 /* Anchors so the event types are in BTF for bpf2go's Go definitions. */
+const enum event_type *unused_event_type __attribute__((unused));
 const struct request_start *unused_request_start __attribute__((unused));
 const struct route *unused_route __attribute__((unused));
 const struct outbound *unused_outbound __attribute__((unused));
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20);
+	__uint(max_entries, 8 << 20);
 } events SEC(".maps");
 
 /* goid -> request id, for request goroutines and their descendants. */
@@ -137,7 +145,8 @@ struct {
 	__type(value, u64);
 } goroutine_request SEC(".maps");
 
-/* goid -> *gin.Context, between handleHTTPRequest's entry and its RET. */
+/* goid -> *gin.Context, between handleHTTPRequest's entry and its RET
+ * (only where a binary offers no emulated site for the route). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
@@ -492,9 +501,12 @@ int serve_http(struct pt_regs *ctx)
 	return 0;
 }
 
-/* Each RET of serverHandler.ServeHTTP. */
-SEC("uprobe/serve_http_return")
-int serve_http_return(struct pt_regs *ctx)
+/* The request's end: the first emulated instruction after conn.serve's
+ * call of serverHandler.ServeHTTP returns (HTTP/1), the entry of the HTTP/2
+ * response writer's handlerDone, or, where a binary offers neither, each
+ * RET of serverHandler.ServeHTTP. Runs in the goroutine that served it. */
+SEC("uprobe/request_end")
+int request_end(struct pt_regs *ctx)
 {
 	u64 goid = current_goid(ctx);
 	u64 id = request_of(goid);
@@ -509,33 +521,16 @@ int serve_http_return(struct pt_regs *ctx)
 	return 0;
 }
 
-/* github.com/gin-gonic/gin.(*Engine).handleHTTPRequest(engine, c *Context) */
-SEC("uprobe/gin_handle")
-int gin_handle(struct pt_regs *ctx)
+/* Reports the route and handler of the request served by goroutine goid
+ * from its *gin.Context, once the handlers have run. */
+static __always_inline void emit_route(u64 goid, u64 c)
 {
-	u64 goid = current_goid(ctx);
-	u64 c = GO_ARG2(ctx);
-	if (goid && c)
-		bpf_map_update_elem(&gin_context, &goid, &c, BPF_ANY);
-	return 0;
-}
-
-/* Each RET of handleHTTPRequest: the route has been matched and run. */
-SEC("uprobe/gin_handle_return")
-int gin_handle_return(struct pt_regs *ctx)
-{
-	u64 goid = current_goid(ctx);
-	u64 *cp = bpf_map_lookup_elem(&gin_context, &goid);
-	if (!cp)
-		return 0;
-	u64 c = *cp;
-	bpf_map_delete_elem(&gin_context, &goid);
 	u64 id = request_of(goid);
-	if (!id)
-		return 0;
+	if (!id || !c)
+		return;
 	struct route *e = reserve(sizeof(*e));
 	if (!e)
-		return 0;
+		return;
 	fill_header(&e->h, EV_ROUTE, goid, id);
 	e->route_len = read_go_string(c + CFG.gin_fullpath, e->route, MAX_ROUTE);
 	/* handlers is a HandlersChain ([]HandlerFunc); the last is the handler */
@@ -548,27 +543,76 @@ int gin_handle_return(struct pt_regs *ctx)
 			e->handler_pc = read_u64(fv);
 	}
 	bpf_ringbuf_submit(e, wakeup_flags());
+}
+
+/* gin.(*Engine).ServeHTTP's call of engine.pool.Put(c), after
+ * handleHTTPRequest ran the handlers and before the context goes back to
+ * the pool: Put(x any) has the *Context in its third register. */
+SEC("uprobe/gin_route")
+int gin_route(struct pt_regs *ctx)
+{
+	emit_route(current_goid(ctx), GO_ARG3(ctx));
+	return 0;
+}
+
+/* Where a binary has no such call: handleHTTPRequest(engine, c *Context)'s
+ * entry keeps c, each of its RETs reports the route. */
+SEC("uprobe/gin_handle")
+int gin_handle(struct pt_regs *ctx)
+{
+	u64 goid = current_goid(ctx);
+	u64 c = GO_ARG2(ctx);
+	if (goid && c)
+		bpf_map_update_elem(&gin_context, &goid, &c, BPF_ANY);
+	return 0;
+}
+
+SEC("uprobe/gin_handle_return")
+int gin_handle_return(struct pt_regs *ctx)
+{
+	u64 goid = current_goid(ctx);
+	u64 *cp = bpf_map_lookup_elem(&gin_context, &goid);
+	if (!cp)
+		return 0;
+	u64 c = *cp;
+	bpf_map_delete_elem(&gin_context, &goid);
+	emit_route(goid, c);
 	return 0;
 }
 
 /* ---- goroutine ancestry --------------------------------------------- */
 
-/* Each RET of runtime.newproc1(fn, callergp, ...) *g: the new g records
- * its creator in g.parentGoid (Go 1.21+), so one probe per goroutine
- * creation is enough. The child inherits its parent's request. */
-SEC("uprobe/newproc1_return")
-int newproc1_return(struct pt_regs *ctx)
+/* A new g records its creator in g.parentGoid (Go 1.21+), so one probe
+ * per goroutine creation is enough: the child inherits its parent's
+ * request. */
+static __always_inline void inherit_request(u64 newg)
 {
-	u64 newg = GO_RET1(ctx);
 	if (!newg)
-		return 0;
+		return;
 	u64 parent = read_u64(newg + CFG.g_parent_goid);
 	u64 id = request_of(parent);
 	if (!id)
-		return 0;
+		return;
 	u64 child = goid_of(newg);
 	if (child)
 		bpf_map_update_elem(&goroutine_request, &child, &id, BPF_ANY);
+}
+
+/* runtime.newproc's system-stack closure calls runqput(pp, newg, true)
+ * with the new g in its second register. */
+SEC("uprobe/goroutine_start")
+int goroutine_start(struct pt_regs *ctx)
+{
+	inherit_request(GO_ARG2(ctx));
+	return 0;
+}
+
+/* Where a binary has no such call: each RET of runtime.newproc1, which
+ * returns the new g. */
+SEC("uprobe/newproc1_return")
+int newproc1_return(struct pt_regs *ctx)
+{
+	inherit_request(GO_RET1(ctx));
 	return 0;
 }
 

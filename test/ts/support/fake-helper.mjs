@@ -6,9 +6,11 @@
 //   FAKE_MODE=exit: replay, then end with target-exited
 //   FAKE_MODE=stubborn: ignore stdin and SIGINT (only SIGTERM/SIGKILL stop it)
 //   FAKE_MODE=error: an error record and exit code 4
+//   FAKE_LOST=N: the final stats record counts N lost events
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 const args = process.argv.slice(2);
@@ -40,12 +42,11 @@ if (socketPath) {
 }
 
 const write = (s) => new Promise((r) => out.write(s, r));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let ended = false;
 async function end(reason, code = 0) {
   if (ended) return;
   ended = true;
-  await write(JSON.stringify({ type: 'stats', events: 900, lost: 0 }) + '\n');
+  await write(JSON.stringify({ type: 'stats', events: 900, lost: Number(process.env.FAKE_LOST ?? 0) }) + '\n');
   await write(JSON.stringify({ type: 'end', reason, exitStatus: 0 }) + '\n');
   if (out !== process.stdout) out.end();
   process.exit(code);

@@ -4,8 +4,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { PANEL_VIEW_TYPE } from '../../../src/extension/viewTypes';
 import { repoRoot } from '../support/fixtures';
-import { installVscodeStub } from '../support/vscodeStub';
+import { installVscodeStub } from '../support/vscodeStub.cjs';
 
 test('dist/extension.js activates and registers its commands', async (t) => {
   const rec = installVscodeStub();
@@ -24,6 +25,6 @@ test('dist/extension.js activates and registers its commands', async (t) => {
   const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
   const declared = pkg.contributes.commands.map((c: { command: string }) => c.command).sort();
   assert.deepEqual([...rec.commands.keys()].sort(), declared);
-  assert.deepEqual(rec.serializers, ['outboundLens.panel']);
+  assert.deepEqual(rec.serializers, [PANEL_VIEW_TYPE]);
   assert.ok(subscriptions.length >= declared.length);
 });

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { PANEL_VIEW_TYPE } from '../../../src/extension/viewTypes';
 import { repoRoot } from '../support/fixtures';
 
 const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
@@ -53,7 +54,11 @@ test('activation is lazy and the entry point is the bundle', () => {
   assert.equal(pkg.main, './dist/extension.js');
   assert.ok(pkg.activationEvents.includes('onLanguage:go'));
   assert.ok(!pkg.activationEvents.includes('*'));
-  assert.ok(pkg.activationEvents.includes('onWebviewPanel:outboundLens.panel'));
+});
+
+test("a restored panel activates the extension: package.json names the code's view type", () => {
+  const panels = pkg.activationEvents.filter((e: string) => e.startsWith('onWebviewPanel:'));
+  assert.deepEqual(panels, [`onWebviewPanel:${PANEL_VIEW_TYPE}`]);
 });
 
 test('the original npm scripts are unchanged', () => {

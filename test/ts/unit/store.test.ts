@@ -37,6 +37,7 @@ function out(request: string | null, over: Partial<OutboundRecord> = {}): Outbou
     reused: false,
     callSite: { func: 'main.echo', file: MAIN, line: 47 },
     tsNs: 1,
+    via: 'http',
     ...over,
   };
 }
@@ -177,4 +178,12 @@ test('many records stay fast and bounded', () => {
   assert.ok(s.heldRecords <= 50000);
   assert.equal(s.dropped, 150000);
   assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms`);
+});
+
+test('a stats record sets the lost count of the status the panel shows', () => {
+  const s = new Store();
+  s.ingest([{ type: 'stats', events: 10, lost: 3, requests: 0, outbound: 0 }]);
+  assert.equal(s.status.lost, 3);
+  s.beginTrace(5);
+  assert.equal(s.status.lost, undefined, 'a new trace has lost nothing yet');
 });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { NotificationType } from 'vscode-languageserver-protocol';
 import { TraceController } from '../../../src/extension/traceController';
-import type { TraceStatus } from '../../../src/shared/rows';
+import { lostText, type TraceStatus } from '../../../src/shared/rows';
 import { repoRoot } from '../support/fixtures';
 
 const fake = join(repoRoot, 'test', 'ts', 'support', 'fake-helper.mjs');
@@ -55,4 +55,23 @@ test('a helper that cannot start leaves a message', async () => {
   await done;
   assert.equal(c.status.state, 'stopped');
   assert.match(c.status.message ?? '', /the helper stopped.*ENOENT|nonexistent/);
+});
+
+test('lost events from the stats record reach the status (the status bar shows them)', async () => {
+  const c = new TraceController({ sendNotification: () => undefined });
+  process.env.FAKE_LOST = '7'; // read by the fake helper when it starts
+  const { done, session } = c.start({ helperPath: fake, target: { pid: 99 }, method: 'direct' });
+  delete process.env.FAKE_LOST;
+  try {
+    while (c.status.requests < 4) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(c.status.lost, 0, 'the fixture stats record lost nothing');
+  } finally {
+    await session.stop();
+    await done;
+  }
+  assert.equal(c.status.state, 'stopped');
+  assert.equal(c.status.lost, 7);
+  assert.equal(lostText(c.status), '7 events lost');
+  assert.equal(lostText({ state: 'tracing', requests: 0, lost: 1 }), '1 event lost');
+  assert.equal(lostText({ state: 'tracing', requests: 0 }), undefined);
 });

@@ -1,16 +1,18 @@
 // A stand-in for the 'vscode' module, enough to load and activate the
 // bundled extension in plain Node: every API is a no-op proxy, except the
-// few whose results the activation path reads.
-import Module from 'node:module';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { repoRoot } from './fixtures';
+// few whose results the activation path reads. Used by the unit tests and
+// by the activation benchmark's baseline (a plain Node process), hence
+// CommonJS with its types in vscodeStub.d.cts.
+'use strict';
+const Module = require('node:module');
+const { readFileSync } = require('node:fs');
+const { join } = require('node:path');
 
-type Any = ((...args: unknown[]) => Any) & { [k: string]: Any };
+const repoRoot = join(__dirname, '..', '..', '..');
 
-function anything(name: string, overrides: Record<string, unknown> = {}): Any {
-  const fn = function () {} as unknown as Any;
-  const assigned = new Map<PropertyKey, unknown>();
+function anything(name, overrides = {}) {
+  const fn = function () {};
+  const assigned = new Map();
   return new Proxy(fn, {
     set(_t, prop, value) {
       assigned.set(prop, value);
@@ -18,28 +20,25 @@ function anything(name: string, overrides: Record<string, unknown> = {}): Any {
     },
     get(_t, prop) {
       if (assigned.has(prop)) return assigned.get(prop);
-      if (prop in overrides) return overrides[prop as string];
+      if (prop in overrides) return overrides[prop];
       if (prop === 'then') return undefined; // not a promise
       if (prop === Symbol.toPrimitive) return () => name;
       if (prop === 'dispose') return () => undefined;
       return anything(`${name}.${String(prop)}`);
     },
     apply: () => anything(`${name}()`),
-    construct: () => anything(`new ${name}`) as object,
+    construct: () => anything(`new ${name}`),
   });
 }
 
-export interface StubRecord {
-  commands: Map<string, (...args: unknown[]) => unknown>;
-  serializers: string[];
-}
+const uri = (fsPath) => ({ fsPath, path: fsPath, scheme: 'file', toString: () => `file://${fsPath}` });
 
-export function installVscodeStub(): StubRecord {
-  const rec: StubRecord = { commands: new Map(), serializers: [] };
-  const uri = (fsPath: string) => ({ fsPath, path: fsPath, scheme: 'file', toString: () => `file://${fsPath}` });
-  const overrides: Record<string, unknown> = {
+/** Makes require('vscode') return the stub; returns what activation registered with it. */
+function installVscodeStub() {
+  const rec = { commands: new Map(), serializers: [] };
+  const overrides = {
     commands: anything('commands', {
-      registerCommand: (id: string, fn: (...args: unknown[]) => unknown) => {
+      registerCommand: (id, fn) => {
         rec.commands.set(id, fn);
         return { dispose() {} };
       },
@@ -50,13 +49,13 @@ export function installVscodeStub(): StubRecord {
       workspaceFolders: undefined,
     }),
     window: anything('window', {
-      registerWebviewPanelSerializer: (viewType: string) => {
+      registerWebviewPanelSerializer: (viewType) => {
         rec.serializers.push(viewType);
         return { dispose() {} };
       },
       visibleTextEditors: [],
     }),
-    Uri: { file: uri, joinPath: (base: { fsPath: string }, ...p: string[]) => uri(join(base.fsPath, ...p)) },
+    Uri: { file: uri, joinPath: (base, ...p) => uri(join(base.fsPath, ...p)) },
   };
   // Bundlers copy a CommonJS module's own keys, so the stub lists every
   // name the real API exports (read from @types/vscode).
@@ -65,15 +64,14 @@ export function installVscodeStub(): StubRecord {
     [...dts.matchAll(/^\s+export (?:class|namespace|enum|function|const|let|var) (\w+)/gm)].map((m) => m[1]),
   );
   for (const k of Object.keys(overrides)) names.add(k);
-  const stub: Record<string, unknown> = {};
+  const stub = {};
   for (const n of names) stub[n] = n in overrides ? overrides[n] : anything(n);
-  const resolve = (Module as unknown as { _resolveFilename: (r: string, ...a: unknown[]) => string })._resolveFilename;
-  (Module as unknown as { _resolveFilename: (r: string, ...a: unknown[]) => string })._resolveFilename = function (
-    request: string,
-    ...rest: unknown[]
-  ) {
+  const resolve = Module._resolveFilename;
+  Module._resolveFilename = function (request, ...rest) {
     return request === 'vscode' ? 'vscode' : resolve.call(this, request, ...rest);
   };
-  (require.cache as Record<string, unknown>).vscode = { id: 'vscode', filename: 'vscode', loaded: true, exports: stub };
+  require.cache.vscode = { id: 'vscode', filename: 'vscode', loaded: true, exports: stub };
   return rec;
 }
+
+module.exports = { installVscodeStub, anything, uri };

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"outboundlens/bpf/inspect"
+	"outboundlens/bpf/probe"
+	"outboundlens/bpf/records"
+)
+
+// Where each probe goes. A fact may be observable at several places; the
+// options are in order of preference and the first whose instructions the
+// kernel emulates wins (see inspect.Insn). Where a binary offers no
+// emulated place, the first that exists is used, and the ready record and
+// stderr say that it is single-stepped.
+
+const (
+	sh        = "net/http.serverHandler.ServeHTTP"
+	connServe = "net/http.(*conn).serve"
+	ginServe  = "github.com/gin-gonic/gin.(*Engine).ServeHTTP"
+	ginHandle = "github.com/gin-gonic/gin.(*Engine).handleHTTPRequest"
+	poolPut   = "sync.(*Pool).Put"
+	pcRT      = "net/http.(*persistConn).roundTrip"
+	trRT      = "net/http.(*Transport).roundTrip"
+)
+
+// h2HandlerDone: the HTTP/2 server's response writer's handlerDone, run by
+// the handler goroutine when the handler returns (bundled before Go 1.27,
+// internal/http2 since).
+var h2HandlerDone = []string{
+	"net/http.(*http2responseWriter).handlerDone",
+	"net/http/internal/http2.(*responseWriter).handlerDone",
+}
+
+type siteFinder func(b *inspect.Binary) ([]probe.Uprobe, error)
+
+type role struct {
+	name string
+	// requestPath: hit on every HTTP/1 request (or every outbound call);
+	// no site of such a role may be single-stepped.
+	requestPath bool
+	required    bool
+	options     []siteFinder
+}
+
+// at makes a finder of a function that finds sites in a binary.
+func at(role, prog string, find func(b *inspect.Binary) ([]inspect.Site, error)) siteFinder {
+	return func(b *inspect.Binary) ([]probe.Uprobe, error) {
+		s, err := find(b)
+		if err != nil {
+			return nil, err
+		}
+		return []probe.Uprobe{{Role: role, Program: prog, Sites: s}}, nil
+	}
+}
+
+func entry(role, prog, fn string) siteFinder {
+	return at(role, prog, func(b *inspect.Binary) ([]inspect.Site, error) {
+		s, err := b.EntrySite(fn)
+		return []inspect.Site{s}, err
+	})
+}
+
+func calls(role, prog, caller, callee string) siteFinder {
+	return at(role, prog, func(b *inspect.Binary) ([]inspect.Site, error) { return b.CallSites(caller, callee) })
+}
+
+func afterCall(role, prog, caller, callee string) siteFinder {
+	return at(role, prog, func(b *inspect.Binary) ([]inspect.Site, error) { return b.SitesAfterCall(caller, callee) })
+}
+
+func returns(role, prog, fn string) siteFinder {
+	return at(role, prog, func(b *inspect.Binary) ([]inspect.Site, error) { return b.ReturnSites(fn) })
+}
+
+// both needs every finder to succeed (a probe made of two programs).
+func both(fs ...siteFinder) siteFinder {
+	return func(b *inspect.Binary) ([]probe.Uprobe, error) {
+		var all []probe.Uprobe
+		for _, f := range fs {
+			u, err := f(b)
+			if err != nil {
+				return nil, err
+			}
+			all = append(all, u...)
+		}
+		return all, nil
+	}
+}
+
+// firstOf uses the first function of names the binary has.
+func firstOf(names []string, f func(string) siteFinder) siteFinder {
+	return func(b *inspect.Binary) ([]probe.Uprobe, error) {
+		var err error
+		for _, n := range names {
+			var u []probe.Uprobe
+			if u, err = f(n)(b); !errors.Is(err, inspect.ErrNoFunc) {
+				return u, err
+			}
+		}
+		return nil, err
+	}
+}
+
+const (
+	roleRequestStart   = "request-start"
+	roleRequestEnd     = "request-end"
+	roleRequestEndH2   = "request-end-h2"
+	roleGoroutineStart = "goroutine-start"
+	roleGinRoute       = "gin-route"
+	roleRoundTrip      = "round-trip"
+)
+
+var roles = []role{
+	{name: roleRequestStart, requestPath: true, required: true, options: []siteFinder{
+		entry(roleRequestStart, probe.ProgRequestStart, sh),
+		calls(roleRequestStart, probe.ProgRequestStart, connServe, sh),
+	}},
+	{name: roleRequestEnd, requestPath: true, required: true, options: []siteFinder{
+		afterCall(roleRequestEnd, probe.ProgRequestEnd, connServe, sh),
+		returns(roleRequestEnd, probe.ProgRequestEnd, sh),
+	}},
+	{name: roleRequestEndH2, options: []siteFinder{
+		firstOf(h2HandlerDone, func(fn string) siteFinder { return entry(roleRequestEndH2, probe.ProgRequestEnd, fn) }),
+	}},
+	{name: roleGoroutineStart, requestPath: true, required: true, options: []siteFinder{
+		calls(roleGoroutineStart, probe.ProgGoroutineStart, "runtime.newproc.func1", "runtime.runqput"),
+		returns(roleGoroutineStart, probe.ProgNewproc1Ret, "runtime.newproc1"),
+	}},
+	{name: roleGinRoute, requestPath: true, options: []siteFinder{
+		calls(roleGinRoute, probe.ProgGinRoute, ginServe, poolPut),
+		both(entry(roleGinRoute, probe.ProgGinHandle, ginHandle), returns(roleGinRoute, probe.ProgGinHandleRet, ginHandle)),
+	}},
+	{name: roleRoundTrip, requestPath: true, options: []siteFinder{
+		entry(roleRoundTrip, probe.ProgRoundTrip, pcRT),
+		calls(roleRoundTrip, probe.ProgRoundTrip, trRT, pcRT),
+	}},
+}
+
+// plan is where the probes go in one binary.
+type plan struct {
+	Uprobes []probe.Uprobe
+	Sites   []records.ProbeSite // for the ready record
+	Notes   []string            // what could not be placed, or only stepped
+}
+
+// planProbes chooses the probe sites for a binary. hasGin: the binary
+// links Gin and its offsets are known.
+func planProbes(b *inspect.Binary, hasGin bool) (*plan, error) {
+	p := &plan{}
+	endsAtReturn := false
+	for _, r := range roles {
+		if r.name == roleGinRoute && !hasGin {
+			continue
+		}
+		if r.name == roleRequestEndH2 && endsAtReturn {
+			continue // the RETs of serverHandler.ServeHTTP end HTTP/2 requests too
+		}
+		var chosen []probe.Uprobe
+		var firstErr error
+		chosenIdx := -1
+		for i, opt := range r.options {
+			u, err := opt(b)
+			if err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
+				continue
+			}
+			if chosen == nil || !anyStepped(u) {
+				chosen, chosenIdx = u, i
+			}
+			if !anyStepped(u) {
+				break
+			}
+		}
+		if r.name == roleRequestEnd && chosenIdx > 0 {
+			endsAtReturn = true
+		}
+		if chosen == nil {
+			if r.required {
+				return nil, fmt.Errorf("%s: %w", r.name, firstErr)
+			}
+			p.Notes = append(p.Notes, fmt.Sprintf("%s: not probed (%v)", r.name, firstErr))
+			continue
+		}
+		if anyStepped(chosen) {
+			p.Notes = append(p.Notes, fmt.Sprintf("%s: no emulated instruction in this binary; probing single-stepped instructions (slower)", r.name))
+		}
+		p.Uprobes = append(p.Uprobes, chosen...)
+		p.Sites = append(p.Sites, describe(r, chosen)...)
+	}
+	return p, nil
+}
+
+func anyStepped(us []probe.Uprobe) bool {
+	for _, u := range us {
+		for _, s := range u.Sites {
+			if s.Stepped {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// describe groups a role's sites by function and instruction class.
+func describe(r role, us []probe.Uprobe) []records.ProbeSite {
+	var out []records.ProbeSite
+	idx := map[[3]string]int{}
+	for _, u := range us {
+		for _, s := range u.Sites {
+			k := [3]string{u.Program, s.Func, s.Insn}
+			if i, ok := idx[k]; ok {
+				out[i].Count++
+				out[i].Offsets = append(out[i].Offsets, s.Offset)
+				continue
+			}
+			idx[k] = len(out)
+			out = append(out, records.ProbeSite{Program: u.Program, Role: r.name, Func: s.Func, Insn: s.Insn, Stepped: s.Stepped, Count: 1, RequestPath: r.requestPath, Offsets: []uint64{s.Offset}})
+		}
+	}
+	return out
+}

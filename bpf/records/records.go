@@ -1,0 +1,108 @@
+// Package records is the helper's record contract (v1): the lines
+// `outbound-lens-helper trace --format ndjson` writes, one JSON object each.
+// Field names are part of the contract: add fields freely, never rename one.
+//
+// This package is the one declaration. `go generate ./records` (in bpf/)
+// derives the rest from it: the TypeScript types and error codes
+// (src/shared/records.gen.ts), the README's record tables, and Any (every
+// field in one struct, for decoding a mixed stream). The records/gen test
+// fails when a derived copy differs.
+package records
+
+//go:generate go run ./gen
+
+// Loc is a place in the service's source.
+type Loc struct {
+	Func string `json:"func"` // the function, as Go's symbol table names it (main.getUser)
+	File string `json:"file"` // absolute path
+	Line int    `json:"line"`
+}
+
+// Ready is the first record of a trace: the probes are attached.
+type Ready struct {
+	Type           string      `json:"type" record:"ready"`
+	PID            int         `json:"pid"`            // the traced process
+	Exe            string      `json:"exe"`            // its executable
+	GoVersion      string      `json:"goVersion"`      // the Go release that built the target (go1.26.8)
+	Probes         []string    `json:"probes"`         // what got attached
+	CaptureHeaders []string    `json:"captureHeaders"` // the request headers read, lower-case
+	Offsets        string      `json:"offsets"`        // where struct offsets came from: dwarf or a version table (table:go1.NN)
+	Sites          []ProbeSite `json:"sites"`          // where each probe sits: program, role, function, instruction class, whether the kernel single-steps it
+}
+
+// ProbeSite is one probe's instructions of one class in one function.
+type ProbeSite struct {
+	Program     string   `json:"program"`     // the BPF program run there
+	Role        string   `json:"role"`        // request-start, request-end, request-end-h2, goroutine-start, gin-route, round-trip
+	Func        string   `json:"func"`        // the function that holds the instructions
+	Insn        string   `json:"insn"`        // the class: call, jmp, jcc, nop, push; bl, b, b.cond, blr, …; else the mnemonic
+	Stepped     bool     `json:"stepped"`     // the kernel single-steps it rather than emulating it
+	Count       int      `json:"count"`       // how many such instructions (a function's RETs, its call sites)
+	RequestPath bool     `json:"requestPath"` // hit by every HTTP/1 request (or outbound call) it concerns
+	Offsets     []uint64 `json:"offsets"`     // the instructions' file offsets
+}
+
+// ProgramRuns is how often one BPF program ran, and for how long in all.
+type ProgramRuns struct {
+	Program string `json:"program"`
+	Runs    uint64 `json:"runs"`
+	Ns      uint64 `json:"ns"`
+}
+
+// Request is an inbound request, written when it ends.
+type Request struct {
+	Type      string            `json:"type" record:"request"`
+	ID        string            `json:"id"` // what outbound records name in their request field
+	PID       int               `json:"pid"`
+	Goid      uint64            `json:"goid"` // the goroutine that served it
+	Method    string            `json:"method"`
+	Path      string            `json:"path"`
+	Route     string            `json:"route"`   // the Gin route template; empty without Gin
+	Handler   *Loc              `json:"handler"` // the Gin handler, or null
+	Headers   map[string]string `json:"headers"` // the captured headers, lower-case names
+	TraceID   string            `json:"traceId"` // from a W3C traceparent header, or empty
+	StartNs   int64             `json:"startNs"` // Unix nanoseconds
+	EndNs     int64             `json:"endNs"`
+	Truncated []string          `json:"truncated,omitempty"` // the fields the probe cut to its buffers (path 256 bytes, method 16, route 128, a header value 256): path, method, route, headers.NAME; absent when none was cut
+}
+
+// Outbound is one use of an outbound TCP connection.
+type Outbound struct {
+	Type     string  `json:"type" record:"outbound"`
+	Request  *string `json:"request"` // the inbound request's id, or null for a call no request caused
+	PID      int     `json:"pid"`
+	Goid     uint64  `json:"goid"`
+	Proto    string  `json:"proto"` // tcp
+	Src      string  `json:"src"`
+	Sport    int     `json:"sport"`
+	Dst      string  `json:"dst"`
+	Dport    int     `json:"dport"`
+	Reused   bool    `json:"reused"`   // a kept-alive connection, not a new one
+	CallSite *Loc    `json:"callSite"` // the caller's line in the service, or null
+	TsNs     int64   `json:"tsNs"`     // Unix nanoseconds
+	Via      string  `json:"via"`      // which probe saw it: http (a net/http client round trip) or connect
+}
+
+// Stats counts what was seen; written periodically and at the end.
+type Stats struct {
+	Type     string        `json:"type" record:"stats"`
+	Events   uint64        `json:"events"` // probe events read
+	Lost     uint64        `json:"lost"`   // probe events the kernel dropped
+	Requests uint64        `json:"requests"`
+	Outbound uint64        `json:"outbound"`
+	Programs []ProgramRuns `json:"programs,omitempty"` // with --probe-stats: each uprobe program's runs and time in BPF so far
+}
+
+// ErrorRecord says why the helper could not trace; it then exits non-zero.
+type ErrorRecord struct {
+	Type    string `json:"type" record:"error"`
+	Code    Code   `json:"code"`
+	Message string `json:"message"` // what went wrong and what to do
+}
+
+// End is the last record of a trace: why it stopped.
+type End struct {
+	Type   string `json:"type" record:"end"`
+	Reason string `json:"reason"`               // signal, duration, target-exited, target-exec, stdin-closed, connection-closed or parent-exited
+	Status *int   `json:"exitStatus,omitempty"` // the target's exit status, when it exited
+}

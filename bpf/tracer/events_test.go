@@ -1,0 +1,236 @@
+package tracer
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"outboundlens/bpf/probe"
+)
+
+// The tracer's correlation, fed with events laid out as the BPF programs
+// write them (the bpf2go types), without a kernel.
+
+const bias = 0x1000 // a PIE's load bias: runtime PC - bias = link-time PC
+
+type fakeSymbols struct{}
+
+func (fakeSymbols) Symbolize(pc uint64) (string, string, int, bool) {
+	switch pc {
+	case 0x500 - 1:
+		return "net/http.(*Transport).dialConnFor", "/go/transport.go", 1, true
+	case 0x600 - 1:
+		return "main.dialRaw", "/src/main.go", 182, true
+	}
+	return "", "", 0, false
+}
+
+func (fakeSymbols) FuncStart(pc uint64) (string, string, int, bool) {
+	if pc == 0x700 {
+		return "main.(*server).echo", "/src/main.go", 104, true
+	}
+	return "", "", 0, false
+}
+
+func (fakeSymbols) CallSite(pcs []uint64) *Loc {
+	for _, pc := range pcs {
+		if pc == 0x600 {
+			return &Loc{Func: "main.dialRaw", File: "/src/main.go", Line: 182}
+		}
+	}
+	return nil
+}
+
+func raw[T any](v *T) []byte {
+	return append([]byte(nil), unsafe.Slice((*byte)(unsafe.Pointer(v)), unsafe.Sizeof(*v))...)
+}
+
+func setStr(dst []int8, s string) uint32 {
+	for i := range s {
+		dst[i] = int8(s[i])
+	}
+	return uint32(len(s))
+}
+
+func header(typ uint32, goid, request, ts uint64) probe.EventHeader {
+	return probe.EventHeader{Type: typ, Ts: ts, Goid: goid, Request: request}
+}
+
+// requestStart is sent with only the header slots asked for.
+func requestStart(id, goid uint64, method, path string, headers ...string) []byte {
+	var e probe.RequestStart
+	e.H = header(probe.EvRequestStart, goid, id, 1000)
+	e.MethodLen = setStr(e.Method[:], method)
+	e.PathLen = setStr(e.Path[:], path)
+	for i, v := range headers {
+		e.Headers[i].Present = 1
+		e.Headers[i].Len = setStr(e.Headers[i].Value[:], v)
+	}
+	b := raw(&e)
+	return b[:unsafe.Offsetof(e.Headers)+uintptr(len(headers))*unsafe.Sizeof(e.Headers[0])]
+}
+
+func route(id, goid uint64, tmpl string, handlerPC uint64) []byte {
+	var e probe.Route
+	e.H = header(probe.EvRoute, goid, id, 1500)
+	e.RouteLen = setStr(e.Route[:], tmpl)
+	e.HandlerPc = handlerPC
+	return raw(&e)
+}
+
+func end(id, goid uint64) []byte {
+	e := header(probe.EvRequestEnd, goid, id, 3000)
+	return raw(&e)
+}
+
+func outbound(typ uint32, id, goid uint64, dport uint16, reused bool, stack ...uint64) []byte {
+	var e probe.Outbound
+	e.H = header(typ, goid, id, 2000)
+	e.T.Family = 2
+	e.T.Sport, e.T.Dport = 38610, dport
+	copy(e.T.Saddr[:], []byte{127, 0, 0, 1})
+	copy(e.T.Daddr[:], []byte{10, 0, 0, 7})
+	if reused {
+		e.Reused = 1
+	}
+	copy(e.Stack[:], stack)
+	e.StackLen = uint32(8 * len(stack))
+	return raw(&e)
+}
+
+func newTracer(t *testing.T, format string) (*Tracer, *bytes.Buffer) {
+	var buf bytes.Buffer
+	out, err := NewOutput(&buf, format)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Tracer{PID: 42, Out: out, Sym: fakeSymbols{}, Headers: []string{"Traceparent", "X-Request-Id"}, Bias: bias, MonoToUnix: 1e9}, &buf
+}
+
+func decoded(t *testing.T, tr *Tracer, buf *bytes.Buffer) []map[string]any {
+	t.Helper()
+	tr.Out.Flush()
+	var rs []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var r map[string]any
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		rs = append(rs, r)
+	}
+	return rs
+}
+
+func TestRequestLifecycle(t *testing.T) {
+	tr, buf := newTracer(t, "ndjson")
+	tp := "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	tr.Handle(requestStart(7, 11, "GET", "/echo", tp))
+	tr.Handle(route(7, 11, "/echo", 0x700+bias))
+	if n := len(decoded(t, tr, buf)); n != 0 || tr.Pending() != 1 {
+		t.Fatalf("a request is written when it ends: %d records, %d pending", n, tr.Pending())
+	}
+	tr.Handle(end(7, 11))
+	rs := decoded(t, tr, buf)
+	if len(rs) != 1 {
+		t.Fatalf("records %v", rs)
+	}
+	r := rs[0]
+	want := map[string]any{"type": "request", "id": "r7", "pid": 42.0, "goid": 11.0, "method": "GET", "path": "/echo", "route": "/echo",
+		"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "startNs": 1e9 + 1000, "endNs": 1e9 + 3000}
+	for k, v := range want {
+		if r[k] != v {
+			t.Errorf("%s = %v, want %v", k, r[k], v)
+		}
+	}
+	if h, _ := r["handler"].(map[string]any); h["func"] != "main.(*server).echo" || h["line"] != 104.0 {
+		t.Errorf("handler %v: the handler PC is mapped through the load bias", r["handler"])
+	}
+	if h, _ := r["headers"].(map[string]any); h["traceparent"] != tp || len(h) != 1 {
+		t.Errorf("headers %v: only the headers present, lower-case", r["headers"])
+	}
+	if tr.Pending() != 0 {
+		t.Errorf("%d pending after the end", tr.Pending())
+	}
+}
+
+func TestOutboundAttribution(t *testing.T) {
+	tr, buf := newTracer(t, "ndjson")
+	tr.Handle(requestStart(1, 11, "GET", "/dial"))
+	// A round trip on a kept-alive connection, in the request's goroutine.
+	tr.Handle(outbound(probe.EvRoundTrip, 1, 11, 8081, true, 0x600+bias))
+	// net/http's dialer goroutine connects: the round trip reports it.
+	tr.Handle(outbound(probe.EvConnect, 1, 12, 8081, false, 0x400+bias, 0x500+bias))
+	// A raw dial in the request's goroutine.
+	tr.Handle(outbound(probe.EvConnect, 1, 11, 9000, false, 0x600+bias))
+	// Background work no request caused.
+	tr.Handle(outbound(probe.EvConnect, 0, 99, 5432, false))
+	tr.Handle(end(1, 11))
+	rs := decoded(t, tr, buf)
+	if len(rs) != 4 {
+		t.Fatalf("want 3 outbound records and the request, got %v", rs)
+	}
+	rt, raw, bg := rs[0], rs[1], rs[2]
+	if rt["via"] != "http" || rt["request"] != "r1" || rt["reused"] != true || rt["dst"] != "10.0.0.7" || rt["dport"] != 8081.0 || rt["src"] != "127.0.0.1" || rt["sport"] != 38610.0 {
+		t.Errorf("round trip %v", rt)
+	}
+	if cs, _ := rt["callSite"].(map[string]any); cs["func"] != "main.dialRaw" {
+		t.Errorf("call site %v: stack PCs are mapped through the load bias", rt["callSite"])
+	}
+	if raw["via"] != "connect" || raw["request"] != "r1" || raw["dport"] != 9000.0 || raw["reused"] != false {
+		t.Errorf("raw connect %v", raw)
+	}
+	if bg["request"] != nil || bg["dport"] != 5432.0 {
+		t.Errorf("background connect %v: request must be null", bg)
+	}
+	if s := tr.Stats(3); s.Events != 6 || s.Requests != 1 || s.Outbound != 3 || s.Lost != 3 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+func TestTextLineNamesTheEndedRequest(t *testing.T) {
+	tr, buf := newTracer(t, "text")
+	tr.Handle(requestStart(3, 11, "POST", "/api/v1/orders"))
+	tr.Handle(end(3, 11))
+	// A fire-and-forget goroutine calls out after the request ended.
+	tr.Handle(outbound(probe.EvConnect, 3, 13, 8081, false, 0x600+bias))
+	tr.Out.Flush()
+	line := strings.TrimSpace(buf.String())
+	for _, want := range []string{"/api/v1/orders", "POST", "pid 42", "10.0.0.7:8081", "new", "main.go:182"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("text line %q lacks %q", line, want)
+		}
+	}
+}
+
+func TestEventsThatDoNotFit(t *testing.T) {
+	tr, buf := newTracer(t, "ndjson")
+	tr.Handle(nil)
+	tr.Handle([]byte{1, 2, 3})
+	tr.Handle(end(5, 11))                                         // started before the trace did
+	tr.Handle(route(6, 11, "/x", 0))                              // its start was not seen either
+	tr.Handle(outbound(probe.EvRoundTrip, 0, 11, 80, false)[:40]) // cut short
+	long := requestStart(8, 11, "GET", "/y", "a", "b")
+	tr.Handle(append(long, make([]byte, 1<<16)...)) // longer than any request_start
+	if rs := decoded(t, tr, buf); len(rs) != 0 || tr.Pending() != 0 {
+		t.Errorf("records %v, pending %d", rs, tr.Pending())
+	}
+}
+
+func TestTraceID(t *testing.T) {
+	for in, want := range map[string]string{
+		"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01": "4bf92f3577b34da6a3ce929d0e0e4736",
+		"00-00000000000000000000000000000000-00f067aa0ba902b7-01": "",
+		"00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01":  "",
+		"00-4bf92f3577b34da6a3ce929d0e0e47zz-00f067aa0ba902b7-01": "",
+		"": "",
+	} {
+		if got := TraceID(in); got != want {
+			t.Errorf("TraceID(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

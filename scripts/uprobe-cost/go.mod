@@ -1,0 +1,3 @@
+module uprobecost
+
+go 1.21
