@@ -32,9 +32,9 @@ if (want('go')) {
   step('record contract copies are current', 'go', ['test', '-count=1', './records/gen'], { cwd: join(root, 'bpf') });
   step('helper unit tests', 'go', ['test', './...'], { cwd: join(root, 'bpf') });
   step(
-    'fuzz binary inspection (20 s)',
+    'fuzz binary inspection (30 s)',
     'go',
-    ['test', '-run=^$', '-fuzz=FuzzInspect', '-fuzztime=20s', '-fuzzminimizetime=5s', './inspect/'],
+    ['test', '-run=^$', '-fuzz=FuzzInspect', '-fuzztime=30s', '-fuzzminimizetime=1x', './inspect/'],
     { cwd: join(root, 'bpf') },
   );
 }
