@@ -27,7 +27,8 @@ const PEER_PREREQS = [
 function sh(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...opts });
   if (r.status !== 0) {
-    const tail = `${r.stderr ?? ''}${r.error?.message ?? ''}`.trim().split('\n').slice(-6).join('\n');
+    const out = r.error?.message ?? (r.stderr?.trim() || r.stdout?.trim() || '');
+    const tail = out.split('\n').slice(-6).join('\n');
     throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal}):\n${tail}`);
   }
   return r.stdout;
