@@ -176,6 +176,40 @@ func (s *server) createOrder(c *gin.Context) {
 	c.Data(http.StatusCreated, "application/json", body)
 }
 
+// deep recurses ?depth=N levels (at most 5000), each with a 512-byte frame
+// and ?kb=K KiB of garbage every 64 levels, then makes one downstream call
+// from the bottom: the goroutine's stack grows (and is copied) on the way
+// down, and the collector has work, while probed functions run.
+func (s *server) deep(c *gin.Context) {
+	depth, _ := strconv.Atoi(c.DefaultQuery("depth", "1000"))
+	kb, _ := strconv.Atoi(c.DefaultQuery("kb", "64"))
+	depth = min(max(depth, 1), 5000)
+	var body []byte
+	var err error
+	s.descend(depth, kb, func() { body, err = s.callDown(c.Request.Context(), c, "/deep") })
+	if err != nil {
+		badGateway(c, err)
+		return
+	}
+	c.Data(http.StatusOK, "application/json", body)
+}
+
+//go:noinline
+func (s *server) descend(n, kb int, bottom func()) byte {
+	var frame [512]byte
+	frame[n%512] = byte(n)
+	if n%64 == 0 && kb > 0 {
+		g := make([]byte, kb<<10) // a size known only at run time: on the heap
+		g[n%len(g)] = byte(n)
+		frame[1] ^= g[(n*7)%len(g)]
+	}
+	if n <= 1 {
+		bottom()
+		return frame[0]
+	}
+	return s.descend(n-1, kb, bottom) + frame[n%512]
+}
+
 // dialRaw opens a plain TCP connection (no HTTP), sends the test id as one
 // line and returns the single reply line.
 func dialRaw(addr, testID string) (string, error) {
@@ -253,6 +287,7 @@ func (s *server) routes() *gin.Engine {
 	r.GET("/fanout", s.fanout)
 	r.GET("/twice", s.twice)
 	r.GET("/slow", s.slow)
+	r.GET("/deep", s.deep)
 
 	// A plain function handler.
 	r.GET("/dial", s.withRawAddr, dial)

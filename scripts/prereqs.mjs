@@ -28,6 +28,7 @@ export const PREREQS = [
   { pkg: 'llvm-14', has: 'llvm-strip-14', for: ['test'], why: 'bpf2go strips the compiled BPF objects' },
   { pkg: 'libbpf-dev', has: '/usr/include/bpf/bpf_helpers.h', for: ['test'], why: "the BPF C's libbpf headers" },
   { pkg: 'util-linux', has: 'setpriv', for: ['test', 'test:e2e'], why: 'runs the helper as an unprivileged user' },
+  { pkg: 'gcc', has: 'gcc', for: ['test'], why: 'links the cgo builds of the sample in the probe tests' },
   {
     pkg: 'chromium',
     has: '/usr/bin/chromium',

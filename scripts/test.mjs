@@ -31,6 +31,12 @@ if (want('go')) {
   // -count=1: go test's cache does not see the README and TypeScript files, outside the bpf module.
   step('record contract copies are current', 'go', ['test', '-count=1', './records/gen'], { cwd: join(root, 'bpf') });
   step('helper unit tests', 'go', ['test', './...'], { cwd: join(root, 'bpf') });
+  step(
+    'fuzz binary inspection (30 s)',
+    'go',
+    ['test', '-run=^$', '-fuzz=FuzzInspect', '-fuzztime=30s', '-fuzzminimizetime=1x', './inspect/'],
+    { cwd: join(root, 'bpf') },
+  );
 }
 if (want('ts') && existsSync(join(root, 'scripts', 'test-ts.mjs'))) {
   ensureNodeModules();

@@ -8,8 +8,10 @@ import (
 	"debug/dwarf"
 	"debug/elf"
 	"debug/gosym"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -28,7 +30,35 @@ var (
 	ErrUnsupportedGo   = errors.New("unsupported Go version")
 	ErrUnsupportedArch = errors.New("unsupported architecture")
 	ErrNoFunc          = errors.New("function not found")
+	// ErrUnsupportedBinary: an ELF file, maybe a Go one, whose headers or
+	// Go tables (build info, .gopclntab, DWARF) cannot be read: corrupt,
+	// truncated, or produced by a tool that rewrote them.
+	ErrUnsupportedBinary = errors.New("could not be read as a Go executable")
 )
+
+// file is what a Binary reads from: an *os.File, or bytes in the fuzz test.
+type file interface {
+	io.ReaderAt
+	io.Closer
+}
+
+// corrupt turns a panic of debug/* on a malformed file into
+// ErrUnsupportedBinary. Use as `defer corrupt(path, &err)`.
+func corrupt(path string, err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("%s %w: its Go tables are malformed (%v); rebuild it with the standard Go toolchain", path, ErrUnsupportedBinary, r)
+	}
+}
+
+// readBuildInfo is buildinfo.Read that never panics.
+func readBuildInfo(r io.ReaderAt) (info *buildinfo.BuildInfo, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("malformed build info (%v)", p)
+		}
+	}()
+	return buildinfo.Read(r)
+}
 
 // Binary is an opened Go executable.
 type Binary struct {
@@ -42,7 +72,7 @@ type Binary struct {
 	HasDWARF   bool
 	Settings   map[string]string // build settings (-ldflags, GOEXPERIMENT, ...)
 
-	f     *os.File
+	f     file
 	elf   *elf.File
 	table *gosym.Table
 	dwarf *dwarf.Data
@@ -67,17 +97,35 @@ func Open(path string) (*Binary, error) {
 	if err != nil {
 		return nil, err
 	}
+	return openFile(path, f)
+}
+
+// openFile reads f and closes it on error. A malformed file gives an error,
+// never a panic.
+func openFile(path string, f file) (b *Binary, err error) {
+	defer func() {
+		corrupt(path, &err)
+		if err != nil {
+			f.Close()
+			b = nil
+		}
+	}()
 	ef, err := elf.NewFile(f)
 	if err != nil {
-		f.Close()
+		var magic [4]byte
+		if _, rerr := f.ReadAt(magic[:], 0); rerr == nil && string(magic[:]) == elf.ELFMAG {
+			return nil, fmt.Errorf("%s %w: the ELF headers are malformed (%v)", path, ErrUnsupportedBinary, err)
+		}
 		return nil, fmt.Errorf("%s: %w", path, ErrNotELF)
 	}
-	b := &Binary{Path: path, f: f, elf: ef, PIE: ef.Type == elf.ET_DYN}
-	fail := func(err error) (*Binary, error) { b.Close(); return nil, err }
+	b = &Binary{Path: path, f: f, elf: ef, PIE: ef.Type == elf.ET_DYN}
 
-	info, err := buildinfo.Read(f)
+	info, err := readBuildInfo(f)
 	if err != nil {
-		return fail(fmt.Errorf("%s: %w", path, ErrNotGo))
+		if ef.Section(".go.buildinfo") != nil || ef.Section(".gopclntab") != nil {
+			return nil, fmt.Errorf("%s %w: it has Go sections but its build info is unreadable (%v)", path, ErrUnsupportedBinary, err)
+		}
+		return nil, fmt.Errorf("%s: %w", path, ErrNotGo)
 	}
 	b.GoVersion = info.GoVersion
 	b.MainModule = info.Main.Path
@@ -94,7 +142,7 @@ func Open(path string) (*Binary, error) {
 	}
 	minor, ok := goMinor(info.GoVersion)
 	if !ok || minor < MinGoMinor {
-		return fail(fmt.Errorf("%s is built with %s: %w (Outbound Lens needs Go 1.%d or newer; rebuild the service with a newer Go)", path, info.GoVersion, ErrUnsupportedGo, MinGoMinor))
+		return nil, fmt.Errorf("%s is built with %s: %w (Outbound Lens needs Go 1.%d or newer; rebuild the service with a newer Go)", path, info.GoVersion, ErrUnsupportedGo, MinGoMinor)
 	}
 	b.GoMinor = minor
 	switch ef.Machine {
@@ -103,10 +151,10 @@ func Open(path string) (*Binary, error) {
 	case elf.EM_AARCH64:
 		b.Arch = "arm64"
 	default:
-		return fail(fmt.Errorf("%s is built for %v: %w (amd64 and arm64 are supported)", path, ef.Machine, ErrUnsupportedArch))
+		return nil, fmt.Errorf("%s is built for %v: %w (amd64 and arm64 are supported)", path, ef.Machine, ErrUnsupportedArch)
 	}
 	if b.table, err = readTable(ef); err != nil {
-		return fail(fmt.Errorf("%s: reading the Go symbol table: %w", path, err))
+		return nil, fmt.Errorf("%s %w: reading the Go symbol table: %v", path, ErrUnsupportedBinary, err)
 	}
 	if d, err := ef.DWARF(); err == nil {
 		b.dwarf = d
@@ -161,7 +209,38 @@ func readTable(ef *elf.File) (*gosym.Table, error) {
 			}
 		}
 	}
-	return gosym.NewTable(nil, gosym.NewLineTable(data, textStart))
+	if err := checkPclntab(data); err != nil {
+		return nil, err
+	}
+	t, err := gosym.NewTable(nil, gosym.NewLineTable(data, textStart))
+	if err == nil && len(t.Funcs) == 0 {
+		err = errors.New("the .gopclntab lists no functions")
+	}
+	return t, err
+}
+
+// checkPclntab rejects a .gopclntab whose header claims more functions
+// than the section holds: debug/gosym allocates that many up front.
+// Header (every version since 1.2): magic, 2 zero bytes, PC quantum,
+// pointer size, then the function count as a pointer-sized word; each
+// function takes at least two 4-byte words of the function table.
+func checkPclntab(data []byte) error {
+	if len(data) < 16 {
+		return errors.New(".gopclntab is truncated")
+	}
+	var nfunc uint64
+	switch ptr := int(data[7]); ptr {
+	case 4:
+		nfunc = uint64(binary.LittleEndian.Uint32(data[8:]))
+	case 8:
+		nfunc = binary.LittleEndian.Uint64(data[8:])
+	default:
+		return fmt.Errorf(".gopclntab has a pointer size of %d", ptr)
+	}
+	if nfunc > uint64(len(data))/8 {
+		return fmt.Errorf(".gopclntab claims %d functions in %d bytes", nfunc, len(data))
+	}
+	return nil
 }
 
 // Close releases the file.
@@ -175,14 +254,15 @@ func (b *Binary) Close() error {
 }
 
 // Func finds a function by its full symbol name.
-func (b *Binary) Func(name string) (Func, error) {
+func (b *Binary) Func(name string) (_ Func, err error) {
+	defer corrupt(b.Path, &err)
 	fn := b.table.LookupFunc(name)
 	if fn == nil {
 		return Func{}, fmt.Errorf("%s: %w", name, ErrNoFunc)
 	}
-	off, err := b.fileOffset(fn.Entry)
+	off, err := b.fileOffset(fn.Entry, fn.End)
 	if err != nil {
-		return Func{}, err
+		return Func{}, fmt.Errorf("%s: %w", name, err)
 	}
 	f := Func{Name: name, Entry: fn.Entry, End: fn.End, Offset: off, Probe: off}
 	head := make([]byte, min(64, fn.End-fn.Entry))
@@ -192,19 +272,25 @@ func (b *Binary) Func(name string) (Func, error) {
 	return f, nil
 }
 
-// fileOffset maps a link-time address to its offset in the file.
-func (b *Binary) fileOffset(addr uint64) (uint64, error) {
+// fileOffset maps the link-time code range [addr, end) to the file offset
+// of addr. The whole range must lie in one executable segment, which also
+// bounds what a corrupt symbol table can make us read.
+func (b *Binary) fileOffset(addr, end uint64) (uint64, error) {
 	for _, p := range b.elf.Progs {
 		if p.Type == elf.PT_LOAD && p.Flags&elf.PF_X != 0 && addr >= p.Vaddr && addr < p.Vaddr+p.Filesz {
+			if end <= addr || end > p.Vaddr+p.Filesz {
+				return 0, fmt.Errorf("%w: code [%#x, %#x) runs outside its segment", ErrUnsupportedBinary, addr, end)
+			}
 			return addr - p.Vaddr + p.Off, nil
 		}
 	}
-	return 0, fmt.Errorf("address %#x is not in an executable segment", addr)
+	return 0, fmt.Errorf("%w: address %#x is not in an executable segment", ErrUnsupportedBinary, addr)
 }
 
 // RetOffsets returns the file offsets of every return instruction in the
 // function, found by disassembly (see ReturnSites).
-func (b *Binary) RetOffsets(name string) ([]uint64, error) {
+func (b *Binary) RetOffsets(name string) (_ []uint64, err error) {
+	defer corrupt(b.Path, &err)
 	sites, err := b.ReturnSites(name)
 	if err != nil {
 		return nil, err
@@ -218,6 +304,7 @@ func (b *Binary) RetOffsets(name string) ([]uint64, error) {
 
 // Symbolize maps a link-time PC to function, file and line.
 func (b *Binary) Symbolize(pc uint64) (fn, file string, line int, ok bool) {
+	defer noPanic(&ok)
 	file, line, f := b.table.PCToLine(pc)
 	if f == nil {
 		return "", "", 0, false
@@ -228,6 +315,7 @@ func (b *Binary) Symbolize(pc uint64) (fn, file string, line int, ok bool) {
 // FuncStart maps a function value's code pointer to the function's name and
 // first line. Method values (pkg.(*T).m-fm) are mapped to the method itself.
 func (b *Binary) FuncStart(pc uint64) (fn, file string, line int, ok bool) {
+	defer noPanic(&ok)
 	f := b.table.PCToFunc(pc)
 	if f == nil {
 		return "", "", 0, false
@@ -239,7 +327,7 @@ func (b *Binary) FuncStart(pc uint64) (fn, file string, line int, ok bool) {
 		} else {
 			// The method was inlined into its wrapper: the first instruction
 			// from the method's own source gives its file and a line in it.
-			for pc := f.Entry; pc < f.End; pc++ {
+			for pc := f.Entry; pc < f.End && pc < f.Entry+maxScan; pc++ {
 				if file, line, _ := b.table.PCToLine(pc); file != "" && file != "<autogenerated>" {
 					return base, file, line, true
 				}
@@ -248,6 +336,19 @@ func (b *Binary) FuncStart(pc uint64) (fn, file string, line int, ok bool) {
 	}
 	file, line, _ = b.table.PCToLine(f.Entry)
 	return name, file, line, true
+}
+
+// maxScan bounds the byte-by-byte walks over a function's code, which a
+// corrupt table could otherwise make gigabytes long. Real wrappers and
+// call sites are far shorter.
+const maxScan = 1 << 16
+
+// noPanic makes a lookup in malformed tables report "not found": Open
+// accepted the tables, but a corrupt entry may still make debug/gosym panic.
+func noPanic(ok *bool) {
+	if recover() != nil {
+		*ok = false
+	}
 }
 
 // Frame is a source position in the service's own code.
@@ -261,7 +362,12 @@ type Frame struct {
 // belongs to the service: not the standard library, not the runtime, not a
 // known client or framework library. pcs[0] is where the probe fired; the
 // others are return addresses, so the call itself is one byte before.
-func (b *Binary) CallSite(pcs []uint64) *Frame {
+func (b *Binary) CallSite(pcs []uint64) (site *Frame) {
+	defer func() {
+		if recover() != nil {
+			site = nil
+		}
+	}()
 	for i, pc := range pcs {
 		if i > 0 {
 			pc--

@@ -51,8 +51,9 @@ var (
 	buildErr  error
 )
 
-// testBinaries builds the test program normally and stripped.
-func testBinaries(t *testing.T) map[string]string {
+// testBinaries builds the test program normally, stripped, as PIE, and
+// with uncompressed DWARF.
+func testBinaries(t testing.TB) map[string]string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "inspect-test")
@@ -63,7 +64,8 @@ func testBinaries(t *testing.T) map[string]string {
 		os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/prog\n\ngo 1.21\n"), 0o644)
 		os.WriteFile(filepath.Join(dir, "main.go"), []byte(testProgram), 0o644)
 		bins = map[string]string{}
-		for name, flags := range map[string][]string{"full": nil, "stripped": {"-ldflags=-s -w"}, "pie": {"-buildmode=pie"}} {
+		// fuzz: DWARF left uncompressed, so FuzzInspect's patches reach the DWARF parser.
+		for name, flags := range map[string][]string{"full": nil, "stripped": {"-ldflags=-s -w"}, "pie": {"-buildmode=pie"}, "fuzz": {"-ldflags=-compressdwarf=false"}} {
 			out := filepath.Join(dir, name)
 			cmd := exec.Command("go", append(append([]string{"build", "-o", out}, flags...), ".")...)
 			cmd.Dir = dir

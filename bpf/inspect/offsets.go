@@ -85,9 +85,8 @@ const ginContext = "github.com/gin-gonic/gin.Context"
 
 // Offsets finds the field offsets: from DWARF when the binary has it,
 // otherwise from the table generated for each supported Go release.
-func (b *Binary) Offsets() (Offsets, error) {
-	var o Offsets
-	var err error
+func (b *Binary) Offsets() (o Offsets, err error) {
+	defer corrupt(b.Path, &err)
 	if b.HasDWARF {
 		if o, err = b.DWARFOffsets(); err != nil {
 			return Offsets{}, err
@@ -132,7 +131,7 @@ func offsetsFromDWARF(d *dwarf.Data) (Offsets, error) {
 	for {
 		e, err := r.Next()
 		if err != nil {
-			return Offsets{}, fmt.Errorf("reading DWARF: %w", err)
+			return Offsets{}, fmt.Errorf("%w: reading DWARF: %v", ErrUnsupportedBinary, err)
 		}
 		if e == nil {
 			break
@@ -155,7 +154,7 @@ func offsetsFromDWARF(d *dwarf.Data) (Offsets, error) {
 		for {
 			c, err := r.Next()
 			if err != nil {
-				return Offsets{}, fmt.Errorf("reading DWARF: %w", err)
+				return Offsets{}, fmt.Errorf("%w: reading DWARF: %v", ErrUnsupportedBinary, err)
 			}
 			if c == nil || c.Tag == 0 {
 				break

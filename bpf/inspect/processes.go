@@ -1,7 +1,6 @@
 package inspect
 
 import (
-	"debug/buildinfo"
 	"os"
 	"path/filepath"
 	"sort"
@@ -34,7 +33,12 @@ func GoProcesses(module string) []Process {
 		if err != nil {
 			continue
 		}
-		info, err := buildinfo.ReadFile(filepath.Join(dir, "exe"))
+		f, err := os.Open(filepath.Join(dir, "exe"))
+		if err != nil {
+			continue
+		}
+		info, err := readBuildInfo(f)
+		f.Close()
 		if err != nil {
 			continue
 		}

@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/cilium/ebpf"
@@ -277,9 +278,17 @@ func (p *Probe) Close() {
 		p.Reader.Close()
 		p.Reader = nil
 	}
+	// The kernel waits for a grace period as it removes each uprobe: side
+	// by side, the waits overlap instead of adding up.
+	var wg sync.WaitGroup
 	for _, l := range p.links {
-		l.Close()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.Close()
+		}()
 	}
+	wg.Wait()
 	p.links = nil
 	p.objs.Close()
 }

@@ -23,6 +23,7 @@ type Any struct {
 	TraceID        string            `json:"traceId"`
 	StartNs        int64             `json:"startNs"`
 	EndNs          int64             `json:"endNs"`
+	Truncated      []string          `json:"truncated"`
 	Request        *string           `json:"request"`
 	Proto          string            `json:"proto"`
 	Src            string            `json:"src"`

@@ -14,7 +14,7 @@ const (
 	NotGo             Code = "NOT_GO"             // the target is not a Go program
 	UnsupportedGo     Code = "UNSUPPORTED_GO"     // built with a Go release outside the supported ones
 	UnsupportedArch   Code = "UNSUPPORTED_ARCH"   // built for an architecture the probes do not cover
-	UnsupportedBinary Code = "UNSUPPORTED_BINARY" // a Go binary the helper cannot place its probes in
+	UnsupportedBinary Code = "UNSUPPORTED_BINARY" // the file could not be read as a Go executable (malformed ELF headers, build info, .gopclntab or DWARF), or the helper cannot place its probes in it
 	NotHTTPServer     Code = "NOT_HTTP_SERVER"    // the target does not serve HTTP with net/http
 	Target            Code = "TARGET"             // the target could not be read (its file, its memory map)
 	LoadFailed        Code = "LOAD_FAILED"        // the kernel refused the BPF programs

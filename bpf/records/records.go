@@ -51,18 +51,19 @@ type ProgramRuns struct {
 
 // Request is an inbound request, written when it ends.
 type Request struct {
-	Type    string            `json:"type" record:"request"`
-	ID      string            `json:"id"` // what outbound records name in their request field
-	PID     int               `json:"pid"`
-	Goid    uint64            `json:"goid"` // the goroutine that served it
-	Method  string            `json:"method"`
-	Path    string            `json:"path"`
-	Route   string            `json:"route"`   // the Gin route template; empty without Gin
-	Handler *Loc              `json:"handler"` // the Gin handler, or null
-	Headers map[string]string `json:"headers"` // the captured headers, lower-case names
-	TraceID string            `json:"traceId"` // from a W3C traceparent header, or empty
-	StartNs int64             `json:"startNs"` // Unix nanoseconds
-	EndNs   int64             `json:"endNs"`
+	Type      string            `json:"type" record:"request"`
+	ID        string            `json:"id"` // what outbound records name in their request field
+	PID       int               `json:"pid"`
+	Goid      uint64            `json:"goid"` // the goroutine that served it
+	Method    string            `json:"method"`
+	Path      string            `json:"path"`
+	Route     string            `json:"route"`   // the Gin route template; empty without Gin
+	Handler   *Loc              `json:"handler"` // the Gin handler, or null
+	Headers   map[string]string `json:"headers"` // the captured headers, lower-case names
+	TraceID   string            `json:"traceId"` // from a W3C traceparent header, or empty
+	StartNs   int64             `json:"startNs"` // Unix nanoseconds
+	EndNs     int64             `json:"endNs"`
+	Truncated []string          `json:"truncated,omitempty"` // the fields the probe cut to its buffers (path 256 bytes, method 16, route 128, a header value 256): path, method, route, headers.NAME; absent when none was cut
 }
 
 // Outbound is one use of an outbound TCP connection.

@@ -115,6 +115,13 @@ func cstr(b []int8, n uint32) string {
 	return string(unsafe.Slice((*byte)(unsafe.Pointer(&b[0])), n))
 }
 
+// clipped reports whether a string filled its whole probe buffer: the
+// probe copies at most len(b) bytes, so the original was at least that
+// long and is taken as cut (one exactly that long is marked too).
+func clipped(b []int8, n uint32) bool { return int(n) >= len(b) }
+
+func (r *pending) cut(field string) { r.rec.Truncated = append(r.rec.Truncated, field) }
+
 func requestID(n uint64) string {
 	return "r" + itoa(n)
 }
@@ -144,6 +151,12 @@ func (t *Tracer) requestStart(e *probe.RequestStart) {
 		Headers: map[string]string{},
 		StartNs: int64(e.H.Ts) + t.MonoToUnix,
 	}}
+	if clipped(e.Method[:], e.MethodLen) {
+		r.cut("method")
+	}
+	if clipped(e.Path[:], e.PathLen) {
+		r.cut("path")
+	}
 	for i, name := range t.Headers {
 		if i >= len(e.Headers) {
 			break
@@ -152,7 +165,11 @@ func (t *Tracer) requestStart(e *probe.RequestStart) {
 		if hv.Present == 0 {
 			continue
 		}
-		r.rec.Headers[strings.ToLower(name)] = cstr(hv.Value[:], hv.Len)
+		key := strings.ToLower(name)
+		r.rec.Headers[key] = cstr(hv.Value[:], hv.Len)
+		if clipped(hv.Value[:], hv.Len) {
+			r.cut("headers." + key)
+		}
 	}
 	r.rec.TraceID = TraceID(r.rec.Headers["traceparent"])
 	t.requests[e.H.Request] = r
@@ -164,6 +181,9 @@ func (t *Tracer) route(e *probe.Route) {
 		return
 	}
 	r.rec.Route = cstr(e.Route[:], e.RouteLen)
+	if clipped(e.Route[:], e.RouteLen) {
+		r.cut("route")
+	}
 	if e.HandlerPc != 0 && t.Sym != nil {
 		if fn, file, line, ok := t.Sym.FuncStart(e.HandlerPc - t.Bias); ok {
 			r.rec.Handler = &Loc{Func: fn, File: file, Line: line}

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strconv"
 	"sync"
+	"unicode/utf8"
 )
 
 // Output writes records in one format. Safe for concurrent use.
@@ -59,7 +61,7 @@ func (o *Output) Record(r any, path, method string) {
 		site = fmt.Sprintf("%s:%d", filepath.Base(ob.CallSite.File), ob.CallSite.Line)
 	}
 	fmt.Fprintf(o.w, "%s  %s  pid %d  caller_tuple  %s %s -> %s  %s  %s\n",
-		path, method, ob.PID, ob.Proto, hostPort(ob.Src, ob.Sport), hostPort(ob.Dst, ob.Dport), state, site)
+		printable(path), printable(method), ob.PID, ob.Proto, hostPort(ob.Src, ob.Sport), hostPort(ob.Dst, ob.Dport), state, site)
 }
 
 // Flush pushes buffered records out; called when the ring buffer is drained.
@@ -67,6 +69,17 @@ func (o *Output) Flush() error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.w.Flush()
+}
+
+// printable quotes a string that holds control characters or invalid
+// UTF-8: a request path must not drive the terminal the text goes to.
+func printable(s string) string {
+	for _, r := range s {
+		if r == utf8.RuneError || !strconv.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 func hostPort(ip string, port int) string {

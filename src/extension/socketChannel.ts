@@ -16,7 +16,12 @@ export interface SocketChannel {
   close(): void;
 }
 
-export function openSocketChannel(timeoutMs = 10 * 60 * 1000): SocketChannel {
+/**
+ * `timeoutMs`: how long the helper may take to connect (the user types a
+ * password first). `firstLineMs`: how long any one connection may take to
+ * send its token line before it is dropped.
+ */
+export function openSocketChannel(timeoutMs = 10 * 60 * 1000, firstLineMs = 10000): SocketChannel {
   // 0700: only this user (and root, which the helper runs as) may enter it.
   const dir = mkdtempSync(join(tmpdir(), 'outbound-lens-'));
   chmodSync(dir, 0o700);
@@ -63,7 +68,7 @@ export function openSocketChannel(timeoutMs = 10 * 60 * 1000): SocketChannel {
       socket.on('error', () => socket.destroy());
       setTimeout(() => {
         if (buf.indexOf(0x0a) < 0) socket.destroy();
-      }, 10000).unref();
+      }, firstLineMs).unref();
     });
     server.on('error', reject);
     server.listen(path, () => {

@@ -77,6 +77,8 @@ export interface RequestRecord {
   /** Unix nanoseconds */
   startNs: number;
   endNs: number;
+  /** the fields the probe cut to its buffers (path 256 bytes, method 16, route 128, a header value 256): path, method, route, headers.NAME; absent when none was cut */
+  truncated?: string[];
 }
 
 /** Outbound is one use of an outbound TCP connection. */
@@ -155,7 +157,7 @@ export const ErrorCode = {
   UNSUPPORTED_GO: 'UNSUPPORTED_GO',
   /** built for an architecture the probes do not cover */
   UNSUPPORTED_ARCH: 'UNSUPPORTED_ARCH',
-  /** a Go binary the helper cannot place its probes in */
+  /** the file could not be read as a Go executable (malformed ELF headers, build info, .gopclntab or DWARF), or the helper cannot place its probes in it */
   UNSUPPORTED_BINARY: 'UNSUPPORTED_BINARY',
   /** the target does not serve HTTP with net/http */
   NOT_HTTP_SERVER: 'NOT_HTTP_SERVER',

@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"outboundlens/bpf/records"
 )
@@ -289,6 +290,9 @@ func startHelperWith(t testing.TB, setup func(*exec.Cmd), args ...string) *helpe
 		s.Buffer(make([]byte, 1<<20), 1<<20)
 		for s.Scan() {
 			var r record
+			if !utf8.Valid(s.Bytes()) {
+				t.Errorf("helper wrote a line that is not valid UTF-8: %q", s.Text())
+			}
 			if err := json.Unmarshal(s.Bytes(), &r); err != nil {
 				t.Errorf("helper wrote a line that is not a JSON record: %q", s.Text())
 				continue

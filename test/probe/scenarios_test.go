@@ -1,7 +1,13 @@
 package probe_test
 
 import (
+	"bufio"
+	"bytes"
+	"debug/elf"
+	"encoding/binary"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -400,6 +406,9 @@ func TestBadInput(t *testing.T) {
 		{"non-Go binary launched", func(t *testing.T) []string { return []string{"--", "/bin/true"} }, "NOT_GO"},
 		{"no such pid", func(t *testing.T) []string { return []string{"--pid", "999999999"} }, "NO_PROCESS"},
 		{"not an HTTP server", func(t *testing.T) []string { return []string{"--", helperBin, "help"} }, "NOT_HTTP_SERVER"},
+		{"corrupt Go binary", func(t *testing.T) []string {
+			return []string{"--", corruptCopy(t, newEnv(t, toolchains[0]).sampleArgv()[0])}
+		}, "UNSUPPORTED_BINARY"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -417,6 +426,29 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// corruptCopy copies a Go executable with its .gopclntab header claiming
+// more functions than the section holds.
+func corruptCopy(t *testing.T, bin string) string {
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ef, err := elf.NewFile(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec := ef.Section(".gopclntab")
+	if sec == nil {
+		t.Fatalf("%s has no .gopclntab", bin)
+	}
+	binary.LittleEndian.PutUint64(data[sec.Offset+8:], 1<<40)
+	out := filepath.Join(t.TempDir(), "corrupt")
+	if err := os.WriteFile(out, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // TestStrippedBinary: without DWARF or a symbol table the helper falls
@@ -545,5 +577,100 @@ func TestLaunchDirAndEnv(t *testing.T) {
 	waitFor(t, "the request", 10*time.Second, func() bool { return h.count("request") >= 1 })
 	if obs := byType(h.stop(), "outbound"); len(obs) == 0 {
 		t.Errorf("no outbound record from the service launched in %s", dir)
+	}
+}
+
+// rawRequest sends bytes as one HTTP request on a new connection and
+// returns the status line.
+func rawRequest(t *testing.T, addr, req string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Fatalf("sending %.60q: %v", req, err)
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the answer to %.60q: %v", req, err)
+	}
+	return strings.TrimSpace(line)
+}
+
+// TestHostileRequests: a 1 MB path, invalid UTF-8 in the path and a header,
+// control characters, an over-long method and header value, sent as raw
+// bytes. Every line the helper writes stays valid UTF-8 JSON (the harness
+// checks each one); what the probe cut is named in `truncated`; invalid
+// bytes read as U+FFFD; the outbound call is still attributed.
+func TestHostileRequests(t *testing.T) {
+	e := newEnv(t, toolchains[len(toolchains)-1])
+	h := e.launch("x-hostile")
+	send := func(method, target, id, hostile string) string {
+		req := method + " " + target + " HTTP/1.1\r\nHost: x\r\nX-Test-Id: " + id + "\r\n"
+		if hostile != "" {
+			req += "X-Hostile: " + hostile + "\r\n"
+		}
+		return rawRequest(t, e.service, req+"Connection: close\r\n\r\n")
+	}
+	long := strings.Repeat("a", 1_000_000)
+	for _, c := range []struct{ method, target, id, hostile, status string }{
+		{"GET", "/users/" + long, "long-path", "", "200"},
+		{"GET", "/users/%ff%fe%80", "escaped-bytes", "", "200"},
+		{"GET", "/users/\xff\xfe", "raw-bytes", "\xff\xfe\x80bad", "200"},
+		// The handler runs; its own downstream URL is then refused (502).
+		{"GET", "/users/%1b%5b2J%00", "escaped-controls", "tab\there", "502"},
+		{"GET", "/echo", "long-header", strings.Repeat("h", 10_000), "200"},
+		{strings.Repeat("M", 40), "/echo", "long-method", "", "404"},
+		// Go's server refuses a control character in a header value (400)
+		// before any handler runs: there is no request to report.
+		{"GET", "/echo", "control-header", "a\x01b", "400"},
+	} {
+		if got := send(c.method, c.target, c.id, c.hostile); !strings.Contains(got, " "+c.status+" ") {
+			t.Errorf("%s: answered %q, want %s", c.id, got, c.status)
+		}
+	}
+	e.get("/echo", "after", nil)
+	waitFor(t, "the request records", 10*time.Second, func() bool { return h.count("request") >= 7 })
+	rs := h.stop()
+	byID := map[string]record{}
+	for _, r := range byType(rs, "request") {
+		byID[r.Headers["x-test-id"]] = r
+	}
+	want := []struct {
+		id, path, method string
+		truncated        []string
+		hostile          string
+	}{
+		{"long-path", "/users/" + long[:256-len("/users/")], "GET", []string{"path"}, ""},
+		{"escaped-bytes", "/users/\uFFFD\uFFFD\uFFFD", "GET", nil, ""},
+		{"raw-bytes", "/users/\uFFFD\uFFFD", "GET", nil, "\uFFFD\uFFFD\uFFFDbad"},
+		{"escaped-controls", "/users/\x1b[2J\x00", "GET", nil, "tab\there"},
+		{"long-header", "/echo", "GET", []string{"headers.x-hostile"}, strings.Repeat("h", 256)},
+		{"long-method", "/echo", strings.Repeat("M", 16), []string{"method"}, ""},
+		{"after", "/echo", "GET", nil, ""},
+	}
+	for _, w := range want {
+		r, ok := byID[w.id]
+		if !ok {
+			t.Errorf("%s: no request record", w.id)
+			continue
+		}
+		if r.Path != w.path || r.Method != w.method || !slices.Equal(r.Truncated, w.truncated) || r.Headers["x-hostile"] != w.hostile {
+			t.Errorf("%s: path %.40q method %q truncated %q x-hostile %.40q; want %.40q %q %q %.40q",
+				w.id, r.Path, r.Method, r.Truncated, r.Headers["x-hostile"], w.path, w.method, w.truncated, w.hostile)
+		}
+	}
+	if _, ok := byID["control-header"]; ok {
+		t.Errorf("a request Go's server refused was reported")
+	}
+	attributed := false
+	for _, o := range byType(rs, "outbound") {
+		attributed = attributed || (o.Request != nil && *o.Request == byID["long-path"].ID)
+	}
+	if !attributed {
+		t.Errorf("the 1 MB path request's downstream call was not attributed to it")
 	}
 }

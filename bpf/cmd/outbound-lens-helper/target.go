@@ -62,6 +62,9 @@ func openBinary(path, name string) (*inspect.Binary, inspect.Offsets, error) {
 	}
 	if _, err := b.Func("net/http.serverHandler.ServeHTTP"); err != nil {
 		b.Close()
+		if errors.Is(err, inspect.ErrUnsupportedBinary) {
+			return nil, inspect.Offsets{}, &probe.Error{Code: records.UnsupportedBinary, Err: err}
+		}
 		return nil, inspect.Offsets{}, &probe.Error{Code: records.NotHTTPServer, Err: fmt.Errorf("%s does not serve HTTP with net/http: Outbound Lens traces Go HTTP services", name)}
 	}
 	off, err := b.Offsets()

@@ -209,7 +209,7 @@ func runTrace(args []string) int {
 	}
 	fmt.Fprintf(os.Stderr, "outbound-lens: tracing pid %d (%s, %s), %d probes attached\n", tgt.pid, tgt.exe, tgt.bin.GoVersion, len(p.Probes))
 
-	reason := make(chan string, 4)
+	reason := make(chan string, 8) // one per source below, so none blocks
 	go func() { <-ctx.Done(); reason <- "signal" }()
 	if f.duration > 0 {
 		go func() { time.Sleep(f.duration); reason <- "duration" }()

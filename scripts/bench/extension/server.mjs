@@ -1,27 +1,7 @@
 // Part 4: the insight server's memory (dist/server.js over stdio) with
 // 100k / 200k records at two caps.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { procStatus, startInsightServer } from '../insightServer.mjs';
 import { DIST, PARTS, mib, note, notMeasured, say, track } from './common.mjs';
-
-const require = createRequire(import.meta.url);
-
-/** Preloaded into the server: on SIGUSR2, collect garbage and report memory on stderr (stdout is the LSP channel). */
-const MEM_PRELOAD = `process.on('SIGUSR2', () => {
-  for (let i = 0; i < 3; i++) global.gc?.();
-  process.stderr.write('OLMEM ' + JSON.stringify(process.memoryUsage()) + '\\n');
-});
-`;
-
-function procStatus(pid) {
-  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = (k) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? NaN);
-  return { rss: kib('VmRSS'), hwm: kib('VmHWM') };
-}
 
 function makeRecords(n, from = 0) {
   // n records: requests and one outbound record each, as the helper emits them (outbound first).
@@ -64,47 +44,12 @@ function makeRecords(n, from = 0) {
 }
 
 async function serverMemory(maxRecords, total) {
-  const rpc = require('vscode-jsonrpc/node');
-  const dir = mkdtempSync(join(tmpdir(), 'ol-bench-mem-'));
-  writeFileSync(join(dir, 'mem.cjs'), MEM_PRELOAD);
-  const child = track(
-    spawn(process.execPath, ['--expose-gc', '--require', join(dir, 'mem.cjs'), join(DIST, 'server.js'), '--stdio'], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    }),
-  );
-  let stderr = '';
-  const memWaiters = [];
-  child.stderr.setEncoding('utf8').on('data', (d) => {
-    stderr += d;
-    let m;
-    while ((m = /OLMEM (\{.*\})\n/.exec(stderr))) {
-      stderr = stderr.slice(m.index + m[0].length);
-      memWaiters.shift()?.(JSON.parse(m[1]));
-    }
-  });
-  const conn = rpc.createMessageConnection(
-    new rpc.StreamMessageReader(child.stdout),
-    new rpc.StreamMessageWriter(child.stdin),
-  );
-  conn.onRequest(() => null);
-  conn.onNotification(() => {});
-  conn.listen();
-  const heap = async () => {
-    const p = new Promise((r) => memWaiters.push(r));
-    child.kill('SIGUSR2');
-    return Promise.race([p, sleep(5000).then(() => ({}))]);
-  };
+  const server = await startInsightServer({ maxRecords, dist: DIST });
+  track(server.child);
+  const { child, conn } = server;
   try {
-    await conn.sendRequest('initialize', {
-      processId: process.pid,
-      rootUri: null,
-      workspaceFolders: null,
-      capabilities: {},
-      initializationOptions: maxRecords ? { maxRecords } : {},
-    });
-    await conn.sendNotification('initialized', {});
     await conn.sendRequest('outboundLens/snapshot', { afterSeq: 1e12 });
-    const baseHeap = (await heap()).heapUsed;
+    const baseHeap = (await server.heap()).heapUsed;
     const base = { ...procStatus(child.pid), heap: baseHeap };
     await conn.sendNotification('outboundLens/traceState', { state: 'attaching', pid: 4242 });
     await conn.sendNotification('outboundLens/records', { records: [{ type: 'ready', pid: 4242 }] });
@@ -122,17 +67,12 @@ async function serverMemory(maxRecords, total) {
     }
     const snap = await conn.sendRequest('outboundLens/snapshot', { afterSeq: 1e12 });
     const ingestMs = performance.now() - t0;
-    const afterHeap = (await heap()).heapUsed;
+    const afterHeap = (await server.heap()).heapUsed;
     const after = { ...procStatus(child.pid), heap: afterHeap };
     const rows = (await conn.sendRequest('outboundLens/query', { afterSeq: 0, limit: 1e9 })).rows.length;
     return { maxRecords: maxRecords ?? 50000, total, base, after, ingestMs, dropped: snap.dropped, rows, peakRss };
   } finally {
-    await conn.sendRequest('shutdown').catch(() => {});
-    await conn.sendNotification('exit').catch(() => {});
-    conn.dispose();
-    await Promise.race([new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r))), sleep(2000)]);
-    if (child.exitCode === null) child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+    await server.close();
   }
 }
 
