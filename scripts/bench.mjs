@@ -3,12 +3,15 @@
 //   - /health throughput and latency under wrk, untraced vs traced (alternating runs)
 //   - time from starting the helper to its `ready` record
 //   - the helper's peak RSS, and events lost at the highest rate wrk drives
+//   - the same rounds traced by a peer tracer (scripts/peer.mjs) when it can be
+//     built here, and a side-by-side table; OL_BENCH_PEER=0 leaves it out
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildHelper, buildSample, isRoot, privileged, run, startAndWait } from './lib.mjs';
+import { PEER_NAME, PEER_READY, buildPeer } from './peer.mjs';
 import { ensureSystem } from './prereqs.mjs';
 
 const DURATION = process.env.OL_BENCH_SECONDS ?? '8';
@@ -24,7 +27,8 @@ function wrk(url, connections = 32) {
     const m = r.stdout.match(new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`));
     return m ? Number(m[1]) * { us: 1e-3, ms: 1, s: 1e3 }[m[2]] : NaN;
   };
-  return { rps, p50: pct(50), p99: pct(99) };
+  const requests = Number(r.stdout.match(/(\d+) requests in/)[1]);
+  return { rps, requests, p50: pct(50), p99: pct(99) };
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -48,16 +52,8 @@ async function startHelper(helper, pid, outFile, extra = []) {
   }
   return {
     readyMs,
-    peakRssKiB() {
-      const pid = helperPid(child.pid);
-      const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmHWM:\s+(\d+)/);
-      return Number(m[1]);
-    },
-    cpuSeconds() {
-      const pid = helperPid(child.pid);
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 10 ms
-    },
+    peakRssKiB: () => peakRssKiB(helperPid(child.pid)),
+    cpuSeconds: () => cpuSeconds(helperPid(child.pid)),
     async stop() {
       child.stdin.end();
       await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
@@ -72,6 +68,52 @@ async function startHelper(helper, pid, outFile, extra = []) {
         else if (line.startsWith('{"type":"ready"')) ready = JSON.parse(line);
       }
       return { stats: last, ready, requests, outbound };
+    },
+  };
+}
+
+function peakRssKiB(pid) {
+  return Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmHWM:\s+(\d+)/)[1]);
+}
+
+function cpuSeconds(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 10 ms
+}
+
+// The peer attached to the service by pid, its spans written as JSON lines
+// (the console exporter) to a file, as the helper writes its records: it
+// exports nowhere over the network, and the span count shows it traced.
+// Ready when it logs that its probes are loaded and attached.
+async function startPeer(bin, pid, outFile) {
+  const out = openSync(outFile, 'w');
+  const t0 = process.hrtime.bigint();
+  const started = startAndWait(bin, ['-target-pid', String(pid)], PEER_READY, {
+    timeoutMs: 120000,
+    stdio: ['ignore', out, 'pipe'],
+    env: { ...process.env, OTEL_TRACES_EXPORTER: 'console', OTEL_SERVICE_NAME: 'sample', OTEL_LOG_LEVEL: 'info' },
+  });
+  closeSync(out);
+  const { child } = await started;
+  const readyMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  return {
+    readyMs,
+    peakRssKiB: () => peakRssKiB(child.pid),
+    cpuSeconds: () => cpuSeconds(child.pid),
+    async stop() {
+      const gone = child.exitCode !== null || child.signalCode !== null;
+      const exited = new Promise((r) => (gone ? r() : child.once('exit', r)));
+      child.kill('SIGTERM'); // it flushes its span processor, then detaches
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15000);
+      await exited;
+      clearTimeout(timer);
+      const spans = readFileSync(outFile); // may exceed the longest string
+      const count = (s) => {
+        let n = 0;
+        for (let i = spans.indexOf(s); i >= 0; i = spans.indexOf(s, i + s.length)) n++;
+        return n;
+      };
+      return { serverSpans: count('"SpanKind":2,'), clientSpans: count('"SpanKind":3,') };
     },
   };
 }
@@ -144,6 +186,8 @@ function helperPid(pid) {
 async function main() {
   const helper = buildHelper();
   const sample = buildSample();
+  const peer = buildPeer();
+  console.log(peer.bin ? `peer: ${PEER_NAME} (${peer.bin})` : `peer: not measured: ${peer.skip}`);
   const down = '127.0.0.1:18091';
   const addr = '127.0.0.1:18090';
   const { child: downstream } = await startAndWait(
@@ -167,7 +211,8 @@ async function main() {
   );
   wrk(health); // warm up
   wrk(echoUrl);
-  const runs = { health: { base: [], traced: [] }, echo: { base: [], traced: [] } };
+  const runs = { health: { base: [], traced: [], peer: [] }, echo: { base: [], traced: [], peer: [] } };
+  const peerRuns = { ready: [], cpu: [], rss: [] };
   const ready = [];
   const rss = [];
   const cpu = [];
@@ -196,6 +241,24 @@ async function main() {
       console.log(
         `  round ${i + 1} ${name.padEnd(6)}: untraced ${b.rps.toFixed(0)} req/s, traced ${t.rps.toFixed(0)} req/s (${(t.rps / b.rps).toFixed(2)}), helper ${(cpu.at(-1) * 100).toFixed(0)}% CPU, ready in ${h.readyMs.toFixed(0)} ms`,
       );
+      if (!peer.bin) continue;
+      try {
+        const p = await startPeer(peer.bin, service.pid, join(dir, `peer-${name}${i}.jsonl`));
+        const pc0 = p.cpuSeconds();
+        const pr = wrk(url);
+        runs[name].peer.push(pr);
+        peerRuns.cpu.push((p.cpuSeconds() - pc0) / Number(DURATION));
+        peerRuns.rss.push(p.peakRssKiB());
+        peerRuns.ready.push(p.readyMs);
+        const spans = await p.stop();
+        console.log(
+          `  round ${i + 1} ${name.padEnd(6)}: peer ${pr.rps.toFixed(0)} req/s (${(pr.rps / b.rps).toFixed(2)}), peer ${(peerRuns.cpu.at(-1) * 100).toFixed(0)}% CPU, attached in ${p.readyMs.toFixed(0)} ms, ${spans.serverSpans} server + ${spans.clientSpans} client spans for ${pr.requests} requests`,
+        );
+      } catch (e) {
+        peer.skip = `it failed in round ${i + 1} on /${name}: ${e.message}`;
+        delete peer.bin;
+        console.log(`  peer: not measured further: ${peer.skip}`);
+      }
     }
   }
   // The highest event rate: every request calls the downstream, 64 in flight.
@@ -248,6 +311,27 @@ async function main() {
   console.log(
     `  /echo traced, 64 in flight ${echo.rps.toFixed(0)} req/s: ${echoRun.requests} requests, ${echoRun.outbound} outbound records, ${echoRun.stats?.lost ?? '?'} events lost (target 0)`,
   );
+
+  if (peer.bin) {
+    const col = (s) => String(s).padStart(22);
+    const row = (label, ours, theirs) => console.log(`  ${label.padEnd(30)}${col(ours)}${col(theirs)}`);
+    console.log(`\nside by side (medians of the same rounds; wrk -t2 -c32 -d${DURATION}s)`);
+    row('', 'Outbound Lens', PEER_NAME);
+    for (const name of ['health', 'echo']) {
+      const { b, t } = summary(name);
+      const p = { rps: med(runs[name].peer, 'rps'), p99: med(runs[name].peer, 'p99') };
+      row(`/${name} traced/untraced`, (t.rps / b.rps).toFixed(3), (p.rps / b.rps).toFixed(3));
+      const added = (x) => `${x.p99 >= b.p99 ? '+' : ''}${((x.p99 - b.p99) * 1000).toFixed(0)} us`;
+      row(`/${name} p99 added`, added(t), added(p));
+    }
+    row('command to probes attached', `${median(ready).toFixed(0)} ms`, `${median(peerRuns.ready).toFixed(0)} ms`);
+    row('tracer CPU while traced', `${(median(cpu) * 100).toFixed(0)}%`, `${(median(peerRuns.cpu) * 100).toFixed(0)}%`);
+    row(
+      'tracer peak RSS',
+      `${(Math.max(...rss) / 1024).toFixed(1)} MiB`,
+      `${(Math.max(...peerRuns.rss) / 1024).toFixed(1)} MiB`,
+    );
+  } else console.log(`\npeer: not measured: ${peer.skip}`);
 
   console.log('\nprobe sites (from the ready record)');
   for (const s of sites) {

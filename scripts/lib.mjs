@@ -82,18 +82,22 @@ export function startAndWait(cmd, args, pattern, { timeoutMs = 20000, echo = fal
       child.kill('SIGKILL');
       reject(new Error(`${cmd} did not print ${pattern} within ${timeoutMs} ms:\n${seen}`));
     }, timeoutMs);
-    child.once('exit', (code) => {
+    const onExit = (code) => {
       clearTimeout(timer);
-      reject(new Error(`${cmd} exited (${code}) before it was ready:\n${seen}`));
-    });
+      reject(new Error(`${cmd} exited (${code ?? child.signalCode}) before it was ready:\n${seen}`));
+    };
+    child.once('exit', onExit);
     child.stderr.setEncoding('utf8');
+    let ready = false;
     child.stderr.on('data', (d) => {
       if (echo) process.stderr.write(d);
+      if (ready) return; // and leave alone the exit listeners the caller adds
       seen += d;
       const m = seen.match(pattern);
       if (m) {
+        ready = true;
         clearTimeout(timer);
-        child.removeAllListeners('exit');
+        child.removeListener('exit', onExit);
         resolveStart({ child, match: m });
       }
     });
