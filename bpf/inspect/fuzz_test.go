@@ -156,3 +156,18 @@ func inspectAll(t *testing.T, in file) {
 		b.CallSite(pcs)
 	}
 }
+
+// panicky is a file whose reads panic, as debug/* may on input it does not
+// expect: Open must turn that into ErrUnsupportedBinary and close the file.
+type panicky struct{ closed bool }
+
+func (p *panicky) ReadAt([]byte, int64) (int, error) { panic("a read the library did not expect") }
+func (p *panicky) Close() error                      { p.closed = true; return nil }
+
+func TestPanicInsideDebugIsAnError(t *testing.T) {
+	f := &panicky{}
+	b, err := openFile("corrupt", f)
+	if b != nil || !errors.Is(err, ErrUnsupportedBinary) || !f.closed {
+		t.Fatalf("got %v, %v, closed %v; want ErrUnsupportedBinary and the file closed", b, err, f.closed)
+	}
+}

@@ -104,12 +104,12 @@ func Open(path string) (*Binary, error) {
 // never a panic.
 func openFile(path string, f file) (b *Binary, err error) {
 	defer func() {
-		corrupt(path, &err)
 		if err != nil {
 			f.Close()
 			b = nil
 		}
 	}()
+	defer corrupt(path, &err) // runs first: recover works only in the deferred call itself
 	ef, err := elf.NewFile(f)
 	if err != nil {
 		var magic [4]byte
