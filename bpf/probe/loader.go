@@ -8,7 +8,6 @@ import (
 	"net/textproto"
 	"os"
 	"reflect"
-	"runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -202,8 +201,7 @@ func Load(a Attachment) (_ *Probe, err error) {
 	// The kernel's BTF was needed for the CO-RE relocations only: give its
 	// parsed form (tens of MiB) back before the trace runs for hours.
 	btf.FlushKernelSpec()
-	runtime.GC()
-	debug.FreeOSMemory()
+	debug.FreeOSMemory() // collects, then returns the memory
 
 	p.Reader, err = ringbuf.NewReader(p.objs.Events)
 	if err != nil {
