@@ -180,7 +180,7 @@ func planProbes(b *inspect.Binary, hasGin bool) (*plan, error) {
 		}
 		if chosen == nil {
 			if r.required {
-				return nil, fmt.Errorf("%s: %w", r.name, firstErr)
+				return nil, &unplaced{role: r.name, err: firstErr}
 			}
 			p.Notes = append(p.Notes, fmt.Sprintf("%s: not probed (%v)", r.name, firstErr))
 			continue
@@ -193,6 +193,15 @@ func planProbes(b *inspect.Binary, hasGin bool) (*plan, error) {
 	}
 	return p, nil
 }
+
+// unplaced says that a probe the trace cannot do without found no site.
+type unplaced struct {
+	role string
+	err  error
+}
+
+func (u *unplaced) Error() string { return u.role + ": " + u.err.Error() }
+func (u *unplaced) Unwrap() error { return u.err }
 
 func anyStepped(us []probe.Uprobe) bool {
 	for _, u := range us {

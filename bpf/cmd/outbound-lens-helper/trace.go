@@ -283,7 +283,8 @@ func attach(t *target, headers []string, out *tracer.Output) (*probe.Probe, *tra
 	a.Offsets = off
 	pl, err := planProbes(b, off.HasGin)
 	if err != nil {
-		if errors.Is(err, inspect.ErrNoFunc) && strings.HasPrefix(err.Error(), roleRequestStart) {
+		var u *unplaced
+		if errors.As(err, &u) && u.role == roleRequestStart && errors.Is(err, inspect.ErrNoFunc) {
 			return nil, nil, nil, &probe.Error{Code: records.NotHTTPServer, Err: fmt.Errorf("%s does not serve HTTP with net/http (%v): Outbound Lens traces Go HTTP services", t.exe, err)}
 		}
 		return nil, nil, nil, &probe.Error{Code: records.UnsupportedBinary, Err: fmt.Errorf("cannot place the probes in %s: %v", t.exe, err)}
