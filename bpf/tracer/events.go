@@ -77,7 +77,7 @@ func (t *Tracer) Handle(raw []byte) {
 	t.stats.Events++
 	h := (*probeHeader)(unsafe.Pointer(&raw[0]))
 	switch h.Type {
-	case evRequestStart:
+	case probe.EvRequestStart:
 		// Sent without the header slots that were not asked for.
 		var rs probe.RequestStart
 		full := unsafe.Slice((*byte)(unsafe.Pointer(&rs)), unsafe.Sizeof(rs))
@@ -85,13 +85,13 @@ func (t *Tracer) Handle(raw []byte) {
 			copy(full, raw)
 			t.requestStart(&rs)
 		}
-	case evRequestEnd:
+	case probe.EvRequestEnd:
 		t.requestEnd(h)
-	case evRoute:
+	case probe.EvRoute:
 		if len(raw) >= int(unsafe.Sizeof(probe.Route{})) {
 			t.route((*probe.Route)(unsafe.Pointer(&raw[0])))
 		}
-	case evConnect, evRoundTrip:
+	case probe.EvConnect, probe.EvRoundTrip:
 		if len(raw) >= int(unsafe.Sizeof(probe.Outbound{})) {
 			t.outbound((*probe.Outbound)(unsafe.Pointer(&raw[0])))
 		}
@@ -99,14 +99,6 @@ func (t *Tracer) Handle(raw []byte) {
 }
 
 type probeHeader = probe.EventHeader
-
-const (
-	evRequestStart = probe.EvRequestStart
-	evRequestEnd   = probe.EvRequestEnd
-	evRoute        = probe.EvRoute
-	evConnect      = probe.EvConnect
-	evRoundTrip    = probe.EvRoundTrip
-)
 
 func cstr(b []int8, n uint32) string {
 	if int(n) > len(b) {
@@ -213,7 +205,7 @@ func (t *Tracer) outbound(e *probe.Outbound) {
 		pcs = append(pcs, pc-t.Bias)
 	}
 	via := "http"
-	if e.H.Type == evConnect {
+	if e.H.Type == probe.EvConnect {
 		via = "connect"
 		// A connect made by net/http's dialer goroutine is reported by the
 		// round trip that uses the connection, with the caller's call site.

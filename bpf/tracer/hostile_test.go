@@ -24,7 +24,7 @@ func TestHostileRequestRecord(t *testing.T) {
 	o, _ := NewOutput(&out, "ndjson")
 	tr := &Tracer{PID: 1, Out: o, Headers: []string{"X-Hostile", "Traceparent"}}
 	var e probe.RequestStart
-	e.H.Type, e.H.Request = evRequestStart, 7
+	e.H.Type, e.H.Request = probe.EvRequestStart, 7
 	e.MethodLen = setBytes(e.Method[:], strings.Repeat("M", 40))
 	e.PathLen = setBytes(e.Path[:], "/users/\xff\xfe\x1b[2J\x00"+strings.Repeat("a", 1<<20))
 	e.Headers[0].Present = 1
@@ -32,7 +32,7 @@ func TestHostileRequestRecord(t *testing.T) {
 	raw := unsafe.Slice((*byte)(unsafe.Pointer(&e)), unsafe.Sizeof(e))
 	tr.Handle(raw)
 	var end probe.EventHeader
-	end.Type, end.Request = evRequestEnd, 7
+	end.Type, end.Request = probe.EvRequestEnd, 7
 	tr.Handle(unsafe.Slice((*byte)(unsafe.Pointer(&end)), unsafe.Sizeof(end)))
 	o.Flush()
 
