@@ -34,6 +34,10 @@ type Offsets struct {
 	TCPAddrIP          uint64 `dwarf:"net.TCPAddr,IP,required" bpf:"TcpaddrIp"`
 	TCPAddrPort        uint64 `dwarf:"net.TCPAddr,Port,required" bpf:"TcpaddrPort"`
 	TLSConnConn        uint64 `dwarf:"crypto/tls.Conn,conn" bpf:"TlsconnConn"`
+	RequestCtx         uint64 `dwarf:"net/http.Request,ctx,required" bpf:"RequestCtx"`
+	TransportRequest   uint64 `dwarf:"net/http.transportRequest,Request" bpf:"TreqRequest"`
+	NetFDPfd           uint64 `dwarf:"net.netFD,pfd,required" bpf:"NetfdPfd"`
+	PollFDSysfd        uint64 `dwarf:"internal/poll.FD,Sysfd,required" bpf:"PollfdSysfd"`
 	GinContextFullPath uint64 `dwarf:"github.com/gin-gonic/gin.Context,fullPath" bpf:"GinFullpath"`
 	GinContextHandlers uint64 `dwarf:"github.com/gin-gonic/gin.Context,handlers" bpf:"GinHandlers"`
 
@@ -205,4 +209,32 @@ func (b *Binary) offsetsFromTable() (Offsets, error) {
 		}
 	}
 	return o, nil
+}
+
+// contextTypes are the context package's types whose parent Context is
+// their first word (embedded or not), so a chain of them can be walked up.
+var contextTypes = []string{"cancelCtx", "timerCtx", "valueCtx", "withoutCancelCtx", "afterFuncCtx"}
+
+// ContextItabs returns the link-time addresses of the itabs that make
+// those types a context.Context, as the linker laid them out: the probes
+// compare a Context's first word with them. Empty when the binary has no
+// symbol table (-ldflags=-s): contexts are then not followed.
+func (b *Binary) ContextItabs() (addrs []uint64, err error) {
+	defer corrupt(b.Path, &err)
+	syms, err := b.elf.Symbols()
+	if err != nil {
+		return nil, nil // stripped
+	}
+	want := map[string]bool{}
+	for _, t := range contextTypes {
+		for _, prefix := range []string{"go:itab.", "go.itab."} { // go.itab before Go 1.20's linker rename
+			want[prefix+"*context."+t+",context.Context"] = true
+		}
+	}
+	for _, s := range syms {
+		if want[s.Name] {
+			addrs = append(addrs, s.Value)
+		}
+	}
+	return addrs, nil
 }

@@ -54,6 +54,9 @@ type Attachment struct {
 	Offsets inspect.Offsets
 	Headers []string // canonicalized here
 	Uprobes []Uprobe
+	// ContextItabs are the runtime addresses of the context types' itabs
+	// (inspect.ContextItabs plus the load bias), at most MaxContextItabs.
+	ContextItabs []uint64
 }
 
 // programs maps the Prog* names to the loaded programs.
@@ -185,6 +188,11 @@ func Load(a Attachment) (_ *Probe, err error) {
 		{"syscalls", "sys_enter_connect", p.objs.SysEnterConnect},
 		{"syscalls", "sys_exit_connect", p.objs.SysExitConnect},
 		{"sock", "inet_sock_set_state", p.objs.InetSockSetState},
+		{"syscalls", "sys_enter_write", p.objs.SysEnterWrite},
+		{"syscalls", "sys_enter_writev", p.objs.SysEnterWritev},
+		{"syscalls", "sys_enter_sendto", p.objs.SysEnterSendto},
+		{"syscalls", "sys_enter_sendmsg", p.objs.SysEnterSendmsg},
+		{"syscalls", "sys_enter_sendfile64", p.objs.SysEnterSendfile64},
 	}
 	for _, t := range tracepoints {
 		l, err := link.Tracepoint(t.group, t.name, t.prog, nil)
@@ -223,6 +231,7 @@ func configFor(a Attachment, headers []string) probeConfig {
 	if a.Offsets.SwissMaps {
 		cfg.SwissMaps = 1
 	}
+	cfg.N_ctxItabs = uint32(copy(cfg.CtxItabs[:], a.ContextItabs))
 	for i, h := range headers {
 		f := fnv.New64a()
 		f.Write([]byte(h))

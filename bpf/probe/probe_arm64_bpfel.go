@@ -39,6 +39,23 @@ type probeConfig struct {
 	HeaderLen     [8]uint32
 	_             [4]byte
 	HeaderHash    [8]uint64
+	RequestCtx    uint64
+	TreqRequest   uint64
+	NetfdPfd      uint64
+	PollfdSysfd   uint64
+	N_ctxItabs    uint32
+	_             [4]byte
+	CtxItabs      [8]uint64
+}
+
+type probeConnState struct {
+	_        structs.HostLayout
+	OpenedBy uint64
+	Request  uint64
+	LastRx   uint64
+	LastTs   uint64
+	Uses     uint32
+	Flags    uint32
 }
 
 type probeEventHeader struct {
@@ -58,6 +75,7 @@ const (
 	probeEventTypeEV_ROUTE         probeEventType = 3
 	probeEventTypeEV_CONNECT       probeEventType = 4
 	probeEventTypeEV_ROUND_TRIP    probeEventType = 5
+	probeEventTypeEV_WRITE         probeEventType = 6
 )
 
 type probeOutbound struct {
@@ -143,17 +161,22 @@ type probeSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type probeProgramSpecs struct {
-	GinHandle        *ebpf.ProgramSpec `ebpf:"gin_handle"`
-	GinHandleReturn  *ebpf.ProgramSpec `ebpf:"gin_handle_return"`
-	GinRoute         *ebpf.ProgramSpec `ebpf:"gin_route"`
-	GoroutineStart   *ebpf.ProgramSpec `ebpf:"goroutine_start"`
-	InetSockSetState *ebpf.ProgramSpec `ebpf:"inet_sock_set_state"`
-	Newproc1Return   *ebpf.ProgramSpec `ebpf:"newproc1_return"`
-	RequestEnd       *ebpf.ProgramSpec `ebpf:"request_end"`
-	RoundTrip        *ebpf.ProgramSpec `ebpf:"round_trip"`
-	ServeHttp        *ebpf.ProgramSpec `ebpf:"serve_http"`
-	SysEnterConnect  *ebpf.ProgramSpec `ebpf:"sys_enter_connect"`
-	SysExitConnect   *ebpf.ProgramSpec `ebpf:"sys_exit_connect"`
+	GinHandle          *ebpf.ProgramSpec `ebpf:"gin_handle"`
+	GinHandleReturn    *ebpf.ProgramSpec `ebpf:"gin_handle_return"`
+	GinRoute           *ebpf.ProgramSpec `ebpf:"gin_route"`
+	GoroutineStart     *ebpf.ProgramSpec `ebpf:"goroutine_start"`
+	InetSockSetState   *ebpf.ProgramSpec `ebpf:"inet_sock_set_state"`
+	Newproc1Return     *ebpf.ProgramSpec `ebpf:"newproc1_return"`
+	RequestEnd         *ebpf.ProgramSpec `ebpf:"request_end"`
+	RoundTrip          *ebpf.ProgramSpec `ebpf:"round_trip"`
+	ServeHttp          *ebpf.ProgramSpec `ebpf:"serve_http"`
+	SysEnterConnect    *ebpf.ProgramSpec `ebpf:"sys_enter_connect"`
+	SysEnterSendfile64 *ebpf.ProgramSpec `ebpf:"sys_enter_sendfile64"`
+	SysEnterSendmsg    *ebpf.ProgramSpec `ebpf:"sys_enter_sendmsg"`
+	SysEnterSendto     *ebpf.ProgramSpec `ebpf:"sys_enter_sendto"`
+	SysEnterWrite      *ebpf.ProgramSpec `ebpf:"sys_enter_write"`
+	SysEnterWritev     *ebpf.ProgramSpec `ebpf:"sys_enter_writev"`
+	SysExitConnect     *ebpf.ProgramSpec `ebpf:"sys_exit_connect"`
 }
 
 // probeMapSpecs contains maps before they are loaded into the kernel.
@@ -162,10 +185,13 @@ type probeProgramSpecs struct {
 type probeMapSpecs struct {
 	ConnectBySock    *ebpf.MapSpec `ebpf:"connect_by_sock"`
 	ConnectByThread  *ebpf.MapSpec `ebpf:"connect_by_thread"`
+	CtxRequest       *ebpf.MapSpec `ebpf:"ctx_request"`
 	Events           *ebpf.MapSpec `ebpf:"events"`
 	GinContext       *ebpf.MapSpec `ebpf:"gin_context"`
+	GoroutineCtx     *ebpf.MapSpec `ebpf:"goroutine_ctx"`
 	GoroutineRequest *ebpf.MapSpec `ebpf:"goroutine_request"`
 	Lost             *ebpf.MapSpec `ebpf:"lost"`
+	OutboundConns    *ebpf.MapSpec `ebpf:"outbound_conns"`
 	RequestScratch   *ebpf.MapSpec `ebpf:"request_scratch"`
 	RequestSeq       *ebpf.MapSpec `ebpf:"request_seq"`
 }
@@ -175,6 +201,7 @@ type probeMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type probeVariableSpecs struct {
 	CFG                *ebpf.VariableSpec `ebpf:"CFG"`
+	UnusedConnState    *ebpf.VariableSpec `ebpf:"unused_conn_state"`
 	UnusedEventType    *ebpf.VariableSpec `ebpf:"unused_event_type"`
 	UnusedOutbound     *ebpf.VariableSpec `ebpf:"unused_outbound"`
 	UnusedRequestStart *ebpf.VariableSpec `ebpf:"unused_request_start"`
@@ -203,10 +230,13 @@ func (o *probeObjects) Close() error {
 type probeMaps struct {
 	ConnectBySock    *ebpf.Map `ebpf:"connect_by_sock"`
 	ConnectByThread  *ebpf.Map `ebpf:"connect_by_thread"`
+	CtxRequest       *ebpf.Map `ebpf:"ctx_request"`
 	Events           *ebpf.Map `ebpf:"events"`
 	GinContext       *ebpf.Map `ebpf:"gin_context"`
+	GoroutineCtx     *ebpf.Map `ebpf:"goroutine_ctx"`
 	GoroutineRequest *ebpf.Map `ebpf:"goroutine_request"`
 	Lost             *ebpf.Map `ebpf:"lost"`
+	OutboundConns    *ebpf.Map `ebpf:"outbound_conns"`
 	RequestScratch   *ebpf.Map `ebpf:"request_scratch"`
 	RequestSeq       *ebpf.Map `ebpf:"request_seq"`
 }
@@ -215,10 +245,13 @@ func (m *probeMaps) Close() error {
 	return _ProbeClose(
 		m.ConnectBySock,
 		m.ConnectByThread,
+		m.CtxRequest,
 		m.Events,
 		m.GinContext,
+		m.GoroutineCtx,
 		m.GoroutineRequest,
 		m.Lost,
+		m.OutboundConns,
 		m.RequestScratch,
 		m.RequestSeq,
 	)
@@ -229,6 +262,7 @@ func (m *probeMaps) Close() error {
 // It can be passed to loadProbeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type probeVariables struct {
 	CFG                *ebpf.Variable `ebpf:"CFG"`
+	UnusedConnState    *ebpf.Variable `ebpf:"unused_conn_state"`
 	UnusedEventType    *ebpf.Variable `ebpf:"unused_event_type"`
 	UnusedOutbound     *ebpf.Variable `ebpf:"unused_outbound"`
 	UnusedRequestStart *ebpf.Variable `ebpf:"unused_request_start"`
@@ -239,17 +273,22 @@ type probeVariables struct {
 //
 // It can be passed to loadProbeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type probePrograms struct {
-	GinHandle        *ebpf.Program `ebpf:"gin_handle"`
-	GinHandleReturn  *ebpf.Program `ebpf:"gin_handle_return"`
-	GinRoute         *ebpf.Program `ebpf:"gin_route"`
-	GoroutineStart   *ebpf.Program `ebpf:"goroutine_start"`
-	InetSockSetState *ebpf.Program `ebpf:"inet_sock_set_state"`
-	Newproc1Return   *ebpf.Program `ebpf:"newproc1_return"`
-	RequestEnd       *ebpf.Program `ebpf:"request_end"`
-	RoundTrip        *ebpf.Program `ebpf:"round_trip"`
-	ServeHttp        *ebpf.Program `ebpf:"serve_http"`
-	SysEnterConnect  *ebpf.Program `ebpf:"sys_enter_connect"`
-	SysExitConnect   *ebpf.Program `ebpf:"sys_exit_connect"`
+	GinHandle          *ebpf.Program `ebpf:"gin_handle"`
+	GinHandleReturn    *ebpf.Program `ebpf:"gin_handle_return"`
+	GinRoute           *ebpf.Program `ebpf:"gin_route"`
+	GoroutineStart     *ebpf.Program `ebpf:"goroutine_start"`
+	InetSockSetState   *ebpf.Program `ebpf:"inet_sock_set_state"`
+	Newproc1Return     *ebpf.Program `ebpf:"newproc1_return"`
+	RequestEnd         *ebpf.Program `ebpf:"request_end"`
+	RoundTrip          *ebpf.Program `ebpf:"round_trip"`
+	ServeHttp          *ebpf.Program `ebpf:"serve_http"`
+	SysEnterConnect    *ebpf.Program `ebpf:"sys_enter_connect"`
+	SysEnterSendfile64 *ebpf.Program `ebpf:"sys_enter_sendfile64"`
+	SysEnterSendmsg    *ebpf.Program `ebpf:"sys_enter_sendmsg"`
+	SysEnterSendto     *ebpf.Program `ebpf:"sys_enter_sendto"`
+	SysEnterWrite      *ebpf.Program `ebpf:"sys_enter_write"`
+	SysEnterWritev     *ebpf.Program `ebpf:"sys_enter_writev"`
+	SysExitConnect     *ebpf.Program `ebpf:"sys_exit_connect"`
 }
 
 func (p *probePrograms) Close() error {
@@ -264,6 +303,11 @@ func (p *probePrograms) Close() error {
 		p.RoundTrip,
 		p.ServeHttp,
 		p.SysEnterConnect,
+		p.SysEnterSendfile64,
+		p.SysEnterSendmsg,
+		p.SysEnterSendto,
+		p.SysEnterWrite,
+		p.SysEnterWritev,
 		p.SysExitConnect,
 	)
 }

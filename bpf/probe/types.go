@@ -16,4 +16,5 @@ const (
 	EvRoute        = uint32(probeEventTypeEV_ROUTE)
 	EvConnect      = uint32(probeEventTypeEV_CONNECT)
 	EvRoundTrip    = uint32(probeEventTypeEV_ROUND_TRIP)
+	EvWrite        = uint32(probeEventTypeEV_WRITE)
 )

@@ -91,7 +91,7 @@ func (t *Tracer) Handle(raw []byte) {
 		if len(raw) >= int(unsafe.Sizeof(probe.Route{})) {
 			t.route((*probe.Route)(unsafe.Pointer(&raw[0])))
 		}
-	case probe.EvConnect, probe.EvRoundTrip:
+	case probe.EvConnect, probe.EvRoundTrip, probe.EvWrite:
 		if len(raw) >= int(unsafe.Sizeof(probe.Outbound{})) {
 			t.outbound((*probe.Outbound)(unsafe.Pointer(&raw[0])))
 		}
@@ -205,7 +205,10 @@ func (t *Tracer) outbound(e *probe.Outbound) {
 		pcs = append(pcs, pc-t.Bias)
 	}
 	via := "http"
-	if e.H.Type == probe.EvConnect {
+	switch e.H.Type {
+	case probe.EvWrite:
+		via = "write"
+	case probe.EvConnect:
 		via = "connect"
 		// A connect made by net/http's dialer goroutine is reported by the
 		// round trip that uses the connection, with the caller's call site.

@@ -94,13 +94,13 @@ export interface OutboundRecord {
   sport: number;
   dst: string;
   dport: number;
-  /** a kept-alive connection, not a new one */
+  /** a connection opened before this request (kept alive, pooled, or open before the trace), not one it opened */
   reused: boolean;
   /** the caller's line in the service, or null */
   callSite: SourceLocation | null;
   /** Unix nanoseconds */
   tsNs: number;
-  /** which probe saw it: http (a net/http client round trip) or connect */
+  /** which probe saw it: http (a net/http client round trip), connect (a new connection), or write (an exchange on any other connection, seen at its first write) */
   via: string;
 }
 

@@ -293,9 +293,25 @@ func attach(t *target, headers []string, out *tracer.Output) (*probe.Probe, *tra
 		fmt.Fprintf(os.Stderr, "outbound-lens: %s\n", n)
 	}
 	a.Uprobes = pl.Uprobes
+	itabs, err := b.ContextItabs()
+	if err != nil {
+		return nil, nil, nil, &probe.Error{Code: records.UnsupportedBinary, Err: err}
+	}
+	for _, addr := range itabs {
+		a.ContextItabs = append(a.ContextItabs, addr+t.bias)
+	}
 	p, err := probe.Load(a)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	// The connections opened before the trace: their next uses count too.
+	conns, err := probe.OpenOutbound(t.pid)
+	if err == nil {
+		err = p.TrackConnections(conns)
+	}
+	if err != nil {
+		p.Close()
+		return nil, nil, nil, &probe.Error{Code: records.Target, Err: fmt.Errorf("reading the open connections of process %d: %v", t.pid, err)}
 	}
 	tr := &tracer.Tracer{
 		PID:        t.pid,

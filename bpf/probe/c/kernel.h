@@ -67,8 +67,60 @@ struct pt_regs {
 #error "unsupported architecture"
 #endif
 
+/* fd -> file -> socket -> sock, to see which connection a write goes to. */
+struct fdtable {
+	unsigned int max_fds;
+	struct file **fd;
+} __attribute__((preserve_access_index));
+
+struct files_struct {
+	struct fdtable *fdt;
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	int pid;
+	struct files_struct *files;
+} __attribute__((preserve_access_index));
+
+struct inode {
+	unsigned long i_ino;
+} __attribute__((preserve_access_index));
+
+struct file {
+	struct inode *f_inode;
+	void *private_data;
+} __attribute__((preserve_access_index));
+
+struct in6_addr {
+	__u8 s6_addr[16];
+};
+
+/* The kernel nests these in anonymous unions and structs; CO-RE finds
+ * members by name through them. */
+struct sock_common {
+	__be32 skc_daddr;
+	__be32 skc_rcv_saddr;
+	__be16 skc_dport;
+	__u16 skc_num;
+	unsigned short skc_family;
+	struct in6_addr skc_v6_daddr;
+	struct in6_addr skc_v6_rcv_saddr;
+} __attribute__((preserve_access_index));
+
+struct socket;
+
+struct sock {
+	struct sock_common __sk_common;
+	struct socket *sk_socket;
+} __attribute__((preserve_access_index));
+
+struct socket {
+	struct file *file;
+	struct sock *sk;
+} __attribute__((preserve_access_index));
+
+struct tcp_sock {
+	__u64 bytes_received;
 } __attribute__((preserve_access_index));
 
 /* Layouts of tracepoint records, from /sys/kernel/tracing/events/.../format. */
@@ -79,6 +131,14 @@ struct tp_sys_enter_connect {
 	__u64 fd;
 	__u64 uservaddr;
 	__u64 addrlen;
+};
+
+/* Any syscall's entry: its arguments as words. */
+struct tp_sys_enter {
+	__u64 __common;
+	__s32 syscall_nr;
+	__u32 __pad;
+	__u64 args[6];
 };
 
 struct tp_sys_exit_connect {

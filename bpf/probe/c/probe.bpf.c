@@ -32,6 +32,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define MAX_HEADER_NAME 64
 #define MAX_HEADER_VALUE 256
 #define MAX_STACK 32
+#define MAX_CTX_ITABS 8
+#define MAX_CTX_DEPTH 8
 
 #define TCP_ESTABLISHED 1
 #define TCP_SYN_SENT 2
@@ -46,6 +48,7 @@ enum event_type {
 	EV_ROUTE = 3,
 	EV_CONNECT = 4,
 	EV_ROUND_TRIP = 5,
+	EV_WRITE = 6,
 };
 
 /* Set by the loader from the binary's DWARF or the per-version table. */
@@ -73,6 +76,15 @@ struct config {
 	u32 n_headers;
 	u32 header_len[MAX_HEADERS];
 	u64 header_hash[MAX_HEADERS];
+	u64 request_ctx;
+	u64 treq_request;
+	u64 netfd_pfd;
+	u64 pollfd_sysfd;
+	/* Runtime addresses of the itabs (*context.cancelCtx, context.Context),
+	 * (*context.valueCtx, …): the context types whose parent is the
+	 * Context at offset 0, so a chain can be walked up to a request's. */
+	u32 n_ctx_itabs;
+	u64 ctx_itabs[MAX_CTX_ITABS];
 };
 
 volatile const struct config CFG = {};
@@ -131,6 +143,7 @@ const enum event_type *unused_event_type __attribute__((unused));
 const struct request_start *unused_request_start __attribute__((unused));
 const struct route *unused_route __attribute__((unused));
 const struct outbound *unused_outbound __attribute__((unused));
+const struct conn_state *unused_conn_state __attribute__((unused));
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -176,6 +189,48 @@ struct {
 	__type(key, u32);
 	__type(value, u64);
 } request_seq SEC(".maps");
+
+/* An inbound request's context (the data word of Request.ctx) -> request
+ * id, while it is served; and the serving goroutine -> that context, to
+ * remove it when the request ends. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, u64);
+	__type(value, u64);
+} ctx_request SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, u64);
+	__type(value, u64);
+} goroutine_ctx SEC(".maps");
+
+/* Outbound TCP connections of the target, by socket inode: those it
+ * connected while traced, and those the loader found open in /proc when
+ * the trace started. Every write to one is a use; a write starts a new
+ * exchange (and an outbound record) when bytes came in since the last
+ * write, the connection was idle, or another request writes. */
+#define CONN_PREEXISTING 1
+#define CONN_CALLER_SIDE 2 /* reported by the client's own probe (round_trip) */
+#define IDLE_NS (1000ULL * 1000 * 1000)
+
+struct conn_state {
+	u64 opened_by;   /* request that connected it; 0: none or before the trace */
+	u64 request;     /* request of the last write */
+	u64 last_rx;     /* tcp bytes_received at the last write */
+	u64 last_ts;
+	u32 uses;        /* exchanges reported */
+	u32 flags;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, u64);
+	__type(value, struct conn_state);
+} outbound_conns SEC(".maps");
 
 /* Events dropped because the ring buffer was full, per CPU. */
 struct {
@@ -484,6 +539,11 @@ int serve_http(struct pt_regs *ctx)
 		return 0;
 	fill_header(&e->h, EV_REQUEST_START, goid, id);
 	u64 req = GO_ARG4(ctx);
+	u64 rctx = read_u64(req + CFG.request_ctx + 8);
+	if (rctx) {
+		bpf_map_update_elem(&ctx_request, &rctx, &id, BPF_ANY);
+		bpf_map_update_elem(&goroutine_ctx, &goid, &rctx, BPF_ANY);
+	}
 	e->method_len = read_go_string(req + CFG.request_method, e->method, MAX_METHOD);
 	u64 url = read_u64(req + CFG.request_url);
 	e->path_len = url ? read_go_string(url + CFG.url_path, e->path, MAX_PATH) : 0;
@@ -513,6 +573,12 @@ int request_end(struct pt_regs *ctx)
 	if (!id)
 		return 0;
 	bpf_map_delete_elem(&goroutine_request, &goid);
+	u64 *rctxp = bpf_map_lookup_elem(&goroutine_ctx, &goid);
+	if (rctxp) {
+		u64 rctx = *rctxp;
+		bpf_map_delete_elem(&ctx_request, &rctx);
+		bpf_map_delete_elem(&goroutine_ctx, &goid);
+	}
 	struct event_header *e = reserve(sizeof(*e));
 	if (!e)
 		return 0;
@@ -646,8 +712,62 @@ static __always_inline u64 tcp_netfd(u64 conn)
 	return 0;
 }
 
+/* ---- sockets: fd -> file -> socket inode and sock --------------------- */
+
+static __always_inline struct file *file_of_fd(u64 fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = 0;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+static __always_inline u64 inode_of_file(struct file *f)
+{
+	return f ? BPF_CORE_READ(f, f_inode, i_ino) : 0;
+}
+
+/* The request an outbound call's context descends from, or 0: walks the
+ * parent chain of the standard context types (their parent Context is
+ * their first word) up to a context an inbound request is served with. */
+static __always_inline bool ctx_walkable(u64 itab)
+{
+	for (int i = 0; i < MAX_CTX_ITABS; i++) {
+		if (i >= CFG.n_ctx_itabs)
+			break;
+		if (CFG.ctx_itabs[i] == itab)
+			return true;
+	}
+	return false;
+}
+
+static __always_inline u64 request_of_ctx(u64 itab, u64 data)
+{
+	for (int i = 0; i < MAX_CTX_DEPTH; i++) {
+		if (!data)
+			return 0;
+		u64 *r = bpf_map_lookup_elem(&ctx_request, &data);
+		if (r)
+			return *r;
+		if (!ctx_walkable(itab))
+			return 0;
+		itab = read_u64(data);
+		data = read_u64(data + 8);
+	}
+	return 0;
+}
+
+/* ---- outbound: HTTP client round trips (covers keep-alive reuse) ---- */
+
 /* net/http.(*persistConn).roundTrip(pc, req *transportRequest), called in
- * the goroutine that made the request. */
+ * the goroutine that made the request. The request is the one the call's
+ * context descends from (a worker serving many requests passes each
+ * one's), else the goroutine's. The connection's writes, made by its
+ * write loop for whichever caller, are not reported again. */
 SEC("uprobe/round_trip")
 int round_trip(struct pt_regs *ctx)
 {
@@ -663,10 +783,30 @@ int round_trip(struct pt_regs *ctx)
 	if (!fd)
 		return 0;
 
+	u64 sysfd = (u64)(s64)(int)read_u64(fd + CFG.netfd_pfd + CFG.pollfd_sysfd);
+	u64 ino = inode_of_file(file_of_fd(sysfd));
+	if (ino) {
+		struct conn_state *c = bpf_map_lookup_elem(&outbound_conns, &ino);
+		if (c) {
+			c->flags |= CONN_CALLER_SIDE;
+		} else {
+			struct conn_state n = { .flags = CONN_CALLER_SIDE };
+			bpf_map_update_elem(&outbound_conns, &ino, &n, BPF_ANY);
+		}
+	}
+
+	u64 id = 0;
+	u64 treq = GO_ARG2(ctx);
+	u64 req = treq ? read_u64(treq + CFG.treq_request) : 0;
+	if (req)
+		id = request_of_ctx(read_u64(req + CFG.request_ctx), read_u64(req + CFG.request_ctx + 8));
+	if (!id)
+		id = request_of(goid);
+
 	struct outbound *e = reserve(sizeof(*e));
 	if (!e)
 		return 0;
-	fill_header(&e->h, EV_ROUND_TRIP, goid, request_of(goid));
+	fill_header(&e->h, EV_ROUND_TRIP, goid, id);
 	__builtin_memset(&e->t, 0, sizeof(e->t));
 	e->t.family = (u16)read_u64(fd + CFG.netfd_family);
 	read_tcpaddr(read_u64(fd + CFG.netfd_laddr + 8), e->t.saddr, &e->t.sport);
@@ -741,6 +881,17 @@ int inet_sock_set_state(struct tp_inet_sock_set_state *tp)
 	if (!p)
 		return 0;
 	if (tp->newstate == TCP_ESTABLISHED) {
+		/* From now on every write to it is a use. */
+		struct socket *so = BPF_CORE_READ((struct sock *)sk, sk_socket);
+		u64 ino = so ? inode_of_file(BPF_CORE_READ(so, file)) : 0;
+		if (ino) {
+			struct conn_state c = {
+				.opened_by = p->h.request,
+				.request = p->h.request,
+				.last_ts = bpf_ktime_get_ns(),
+			};
+			bpf_map_update_elem(&outbound_conns, &ino, &c, BPF_ANY);
+		}
 		/* the source port is bound by now (it is not yet at SYN_SENT) */
 		struct outbound *e = reserve(sizeof(*e));
 		if (e) {
@@ -762,3 +913,83 @@ int inet_sock_set_state(struct tp_inet_sock_set_state *tp)
 	bpf_map_delete_elem(&connect_by_sock, &sk);
 	return 0;
 }
+
+
+/* ---- outbound: every use of a connection, seen at its writes --------- */
+
+static __always_inline void tuple_of_sock(struct sock *sk, struct tuple *t)
+{
+	t->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	t->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	t->dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (t->family == AF_INET6) {
+		BPF_CORE_READ_INTO(&t->saddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&t->daddr, sk, __sk_common.skc_v6_daddr);
+	} else {
+		BPF_CORE_READ_INTO((u32 *)t->saddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((u32 *)t->daddr, sk, __sk_common.skc_daddr);
+	}
+}
+
+static __always_inline int on_write(void *tp, u64 fd)
+{
+	if (!is_target())
+		return 0;
+	struct file *f = file_of_fd(fd);
+	u64 ino = inode_of_file(f);
+	if (!ino)
+		return 0;
+	struct conn_state *c = bpf_map_lookup_elem(&outbound_conns, &ino);
+	if (!c || (c->flags & CONN_CALLER_SIDE))
+		return 0;
+	struct socket *so = BPF_CORE_READ(f, private_data);
+	struct sock *sk = so ? BPF_CORE_READ(so, sk) : 0;
+	if (!sk)
+		return 0;
+	u64 rx = BPF_CORE_READ((struct tcp_sock *)sk, bytes_received);
+
+	/* The syscall was made by Go code: the user registers still hold g. */
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	u64 goid = goid_of(BPF_CORE_READ(regs, GO_REG_G_FIELD));
+	u64 id = goid ? request_of(goid) : 0;
+	u64 now = bpf_ktime_get_ns();
+
+	bool fresh = id != c->request || rx != c->last_rx || now - c->last_ts > IDLE_NS;
+	c->request = id;
+	c->last_rx = rx;
+	c->last_ts = now;
+	if (!fresh)
+		return 0;
+	c->uses++;
+
+	struct outbound *e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	fill_header(&e->h, EV_WRITE, goid, id);
+	__builtin_memset(&e->t, 0, sizeof(e->t));
+	tuple_of_sock(sk, &e->t);
+	/* new while the request that connected it uses it */
+	e->reused = !(id && c->opened_by == id);
+	long n = bpf_get_stack(tp, e->stack, sizeof(e->stack), BPF_F_USER_STACK);
+	e->stack_len = n > 0 ? n : 0;
+	bpf_ringbuf_submit(e, wakeup_flags());
+	return 0;
+}
+
+/* The forms Go writes to a socket with: write (net.Conn.Write), writev
+ * (net.Buffers), sendto and sendmsg, and sendfile (io.Copy from a file). */
+SEC("tracepoint/syscalls/sys_enter_write")
+int sys_enter_write(struct tp_sys_enter *tp) { return on_write(tp, tp->args[0]); }
+
+SEC("tracepoint/syscalls/sys_enter_writev")
+int sys_enter_writev(struct tp_sys_enter *tp) { return on_write(tp, tp->args[0]); }
+
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int sys_enter_sendto(struct tp_sys_enter *tp) { return on_write(tp, tp->args[0]); }
+
+SEC("tracepoint/syscalls/sys_enter_sendmsg")
+int sys_enter_sendmsg(struct tp_sys_enter *tp) { return on_write(tp, tp->args[0]); }
+
+SEC("tracepoint/syscalls/sys_enter_sendfile64")
+int sys_enter_sendfile64(struct tp_sys_enter *tp) { return on_write(tp, tp->args[0]); }
