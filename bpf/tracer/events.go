@@ -2,6 +2,7 @@ package tracer
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -45,7 +46,7 @@ type Tracer struct {
 }
 
 type frame struct {
-	fn string
+	shared bool // in sharedClientFrames
 }
 
 func (t *Tracer) init() {
@@ -206,13 +207,16 @@ func (t *Tracer) outbound(e *probe.Outbound) {
 	}
 	via := "http"
 	switch e.H.Type {
-	case probe.EvWrite:
-		via = "write"
-	case probe.EvConnect:
+	case probe.EvWrite, probe.EvConnect:
 		via = "connect"
-		// A connect made by net/http's dialer goroutine is reported by the
-		// round trip that uses the connection, with the caller's call site.
-		if t.inHTTPTransport(pcs) {
+		if e.H.Type == probe.EvWrite {
+			via = "write"
+		}
+		// A connection net/http's dialer opens (and its TLS handshake) is
+		// reported by the round trip that uses it, with the caller's call
+		// site; the bytes a client's own loops send for all its callers
+		// (HTTP/2 window updates and pings) belong to none of them.
+		if t.carriesForMany(pcs) {
 			return
 		}
 	}
@@ -246,7 +250,23 @@ func (t *Tracer) outbound(e *probe.Outbound) {
 	t.Out.Record(rec, path, method)
 }
 
-func (t *Tracer) inHTTPTransport(pcs []uint64) bool {
+// sharedClientFrames are the functions under which a client library works
+// for all its callers at once: net/http's dialer (HTTP/1 and HTTP/2, the
+// bundled and the internal copy) and its HTTP/2 connection's read loop, and
+// gRPC-go's loopy writer and reader. What they write is no request's.
+var sharedClientFrames = []string{
+	"net/http.(*Transport).dial",
+	"net/http.(*http2Transport).",
+	"net/http.(*http2ClientConn).readLoop",
+	"net/http.(*http2clientConnReadLoop).",
+	"net/http/internal/http2.(*Transport).",
+	"net/http/internal/http2.(*ClientConn).readLoop",
+	"net/http/internal/http2.(*clientConnReadLoop).",
+	"google.golang.org/grpc/internal/transport.(*loopyWriter).",
+	"google.golang.org/grpc/internal/transport.(*http2Client).reader",
+}
+
+func (t *Tracer) carriesForMany(pcs []uint64) bool {
 	if t.Sym == nil {
 		return false
 	}
@@ -254,10 +274,10 @@ func (t *Tracer) inHTTPTransport(pcs []uint64) bool {
 		f, ok := t.frames[pc]
 		if !ok {
 			fn, _, _, _ := t.Sym.Symbolize(pc - 1)
-			f = frame{fn: fn}
+			f = frame{shared: slices.ContainsFunc(sharedClientFrames, func(p string) bool { return strings.HasPrefix(fn, p) })}
 			t.frames[pc] = f
 		}
-		if strings.HasPrefix(f.fn, "net/http.(*Transport).dial") || strings.HasPrefix(f.fn, "net/http.(*http2Transport).") {
+		if f.shared {
 			return true
 		}
 	}
