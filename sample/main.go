@@ -1,13 +1,17 @@
 // Command sample is a small gin HTTP service used to demonstrate Outbound
 // Lens. Each route makes a different shape of outbound traffic (single call,
 // fan-out from goroutines, sequential calls over a kept-alive connection,
-// a raw TCP dial, a delayed call, a call from a method value handler) so
-// that every attribution path of the tool can be exercised.
+// a raw TCP dial, a delayed call, a call from a method value handler, calls
+// made by worker goroutines started outside any request, a call made after
+// the handler has returned, and, with -pg and -redis, queries on database
+// and cache pools whose connections were opened before serving) so that
+// every attribution path of the tool can be exercised.
 package main
 
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -22,6 +26,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	_ "github.com/lib/pq"
+	"github.com/redis/go-redis/v9"
 )
 
 // server holds the shared outbound client and the configuration every
@@ -30,6 +36,31 @@ type server struct {
 	client     *http.Client
 	downstream string // base URL of the HTTP downstream, e.g. http://127.0.0.1:8081
 	raw        string // host:port of the raw TCP endpoint
+
+	db  *sql.DB       // the PostgreSQL pool (-pg), nil without it
+	rdb *redis.Client // the Redis pool (-redis), nil without it
+
+	poolJobs chan job  // served by the fixed pool of workers started in main
+	lazyJobs chan job  // served by the one worker the first /lazy request starts
+	lazyOnce sync.Once // starts that worker
+}
+
+// poolWorkers is how many workers serve /pool.
+const poolWorkers = 4
+
+// job is a downstream call handed to a worker goroutine: the inbound
+// request's context and headers travel with it, the result comes back on done.
+type job struct {
+	ctx    context.Context
+	testID string // the inbound X-Test-Id
+	route  string // the inbound gin route, sent as X-Caller-Route
+	path   string // the downstream path
+	done   chan result
+}
+
+type result struct {
+	body []byte
+	err  error
 }
 
 func newServer(downstream, raw string) *server {
@@ -43,6 +74,8 @@ func newServer(downstream, raw string) *server {
 		client:     &http.Client{Transport: transport, Timeout: 10 * time.Second},
 		downstream: strings.TrimRight(downstream, "/"),
 		raw:        raw,
+		poolJobs:   make(chan job),
+		lazyJobs:   make(chan job),
 	}
 }
 
@@ -93,6 +126,27 @@ func readAndClose(resp *http.Response) ([]byte, error) {
 		return nil, fmt.Errorf("downstream returned %s", resp.Status)
 	}
 	return body, nil
+}
+
+// downRequest builds j's GET to the downstream, bound to j.ctx, forwarding
+// X-Test-Id and naming the inbound route as callDown does.
+func (s *server) downRequest(j job) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(j.ctx, http.MethodGet, s.downstream+j.path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("X-Test-Id", j.testID)
+	req.Header.Set("X-Caller-Route", j.route)
+	return req, nil
+}
+
+// readResult turns what client.Do returned into a result (body read, closed).
+func readResult(resp *http.Response, err error) result {
+	if err != nil {
+		return result{err: err}
+	}
+	body, err := readAndClose(resp)
+	return result{body: body, err: err}
 }
 
 // badGateway reports a downstream failure to the inbound client.
@@ -256,6 +310,171 @@ func dial(c *gin.Context) {
 	c.String(http.StatusOK, reply)
 }
 
+// intParam is the route parameter n as a canonical integer; it answers 400
+// and returns false when n is not one.
+func intParam(c *gin.Context) (string, bool) {
+	n, err := strconv.Atoi(c.Param("n"))
+	if err != nil {
+		c.String(http.StatusBadRequest, "n must be an integer")
+		return "", false
+	}
+	return strconv.Itoa(n), true
+}
+
+// dbQuery runs one query on the PostgreSQL pool, on a connection opened
+// before serving (or a new one when they are all busy), and relays the value.
+func (s *server) dbQuery(c *gin.Context) {
+	n, ok := intParam(c)
+	if !ok {
+		return
+	}
+	var got string
+	row := s.db.QueryRowContext(c.Request.Context(), "SELECT 'ol-req-"+n+"'")
+	if err := row.Scan(&got); err != nil {
+		badGateway(c, err)
+		return
+	}
+	c.String(http.StatusOK, got)
+}
+
+// cacheGet reads one key from the Redis pool; a missing key answers "".
+func (s *server) cacheGet(c *gin.Context) {
+	n, ok := intParam(c)
+	if !ok {
+		return
+	}
+	val, err := s.rdb.Get(c.Request.Context(), "ol-req-"+n).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		badGateway(c, err)
+		return
+	}
+	c.String(http.StatusOK, val)
+}
+
+// poolWorker serves /pool jobs; poolWorkers of them start in main, outside
+// any request.
+func (s *server) poolWorker() {
+	for j := range s.poolJobs {
+		req, err := s.downRequest(j)
+		if err != nil {
+			j.done <- result{err: err}
+			continue
+		}
+		j.done <- readResult(s.client.Do(req))
+	}
+}
+
+// lazyWorker serves every /lazy job; the first /lazy request starts it.
+func (s *server) lazyWorker() {
+	for j := range s.lazyJobs {
+		req, err := s.downRequest(j)
+		if err != nil {
+			j.done <- result{err: err}
+			continue
+		}
+		j.done <- readResult(s.client.Do(req))
+	}
+}
+
+// handOff sends a job for this request to a worker and waits for its result.
+func handOff(c *gin.Context, jobs chan<- job, path string) {
+	j := job{ctx: c.Request.Context(), testID: c.GetHeader("X-Test-Id"), route: c.FullPath(), path: path, done: make(chan result, 1)}
+	jobs <- j
+	r := <-j.done
+	if r.err != nil {
+		badGateway(c, r.err)
+		return
+	}
+	c.Data(http.StatusOK, "application/json", r.body)
+}
+
+// pool has one of the workers started in main make its downstream call.
+func (s *server) pool(c *gin.Context) {
+	if n, ok := intParam(c); ok {
+		handOff(c, s.poolJobs, "/pool/"+n)
+	}
+}
+
+// lazy has the lazily started worker make its downstream call.
+func (s *server) lazy(c *gin.Context) {
+	n, ok := intParam(c)
+	if !ok {
+		return
+	}
+	s.lazyOnce.Do(func() { go s.lazyWorker() })
+	handOff(c, s.lazyJobs, "/lazy/"+n)
+}
+
+// forget answers at once; a goroutine it starts calls the downstream 50 ms
+// later, after the handler has returned, with a context of its own.
+func (s *server) forget(c *gin.Context) {
+	n, ok := intParam(c)
+	if !ok {
+		return
+	}
+	j := job{ctx: context.Background(), testID: c.GetHeader("X-Test-Id"), route: c.FullPath(), path: "/forget/" + n}
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		req, err := s.downRequest(j)
+		if err != nil {
+			log.Printf("forget: %v", err)
+			return
+		}
+		if r := readResult(s.client.Do(req)); r.err != nil {
+			log.Printf("forget: %v", r.err)
+		}
+	}()
+	c.String(http.StatusAccepted, "scheduled")
+}
+
+// openDB opens the PostgreSQL pool and four connections at once, which
+// stay in it idle: the pool holds connections older than any request.
+func openDB(dsn string) (*sql.DB, error) {
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(8)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conns := make([]*sql.Conn, 4)
+	errs := make([]error, len(conns))
+	var wg sync.WaitGroup
+	for i := range conns {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if conns[i], errs[i] = db.Conn(ctx); errs[i] == nil {
+				errs[i] = conns[i].PingContext(ctx)
+			}
+		}(i)
+	}
+	wg.Wait()
+	for _, c := range conns {
+		if c != nil {
+			c.Close() // back to the pool, still open
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// openRedis opens the Redis pool and pings it.
+func openRedis(addr string) (*redis.Client, error) {
+	rdb := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 8})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		rdb.Close()
+		return nil, err
+	}
+	return rdb, nil
+}
+
 // runHeartbeat calls the downstream every interval until ctx is done.
 func (s *server) runHeartbeat(ctx context.Context, interval time.Duration) {
 	ticker := time.NewTicker(interval)
@@ -295,6 +514,19 @@ func (s *server) routes() *gin.Engine {
 	api := r.Group("/api/v1")
 	api.POST("/orders", s.createOrder)
 
+	// Calls made by worker goroutines, and one after the handler returned.
+	r.GET("/pool/:n", s.pool)
+	r.GET("/lazy/:n", s.lazy)
+	r.GET("/forget/:n", s.forget)
+
+	// Database and cache pools, only when configured.
+	if s.db != nil {
+		r.GET("/db/:n", s.dbQuery)
+	}
+	if s.rdb != nil {
+		r.GET("/cache/:n", s.cacheGet)
+	}
+
 	return r
 }
 
@@ -303,10 +535,29 @@ func main() {
 	downstream := flag.String("downstream", "http://127.0.0.1:8081", "base URL of the HTTP downstream")
 	raw := flag.String("raw", "127.0.0.1:8082", "host:port of the raw TCP endpoint")
 	heartbeat := flag.Duration("heartbeat", 0, "interval of background downstream calls (0 = off)")
+	pg := flag.String("pg", "", "PostgreSQL DSN for /db/:n (empty = no /db route)")
+	redisAddr := flag.String("redis", "", "host:port of Redis for /cache/:n (empty = no /cache route)")
 	flag.Parse()
 
 	gin.SetMode(gin.ReleaseMode)
 	s := newServer(*downstream, *raw)
+	if *pg != "" {
+		db, err := openDB(*pg)
+		if err != nil {
+			log.Fatalf("postgres: %v", err)
+		}
+		s.db = db
+	}
+	if *redisAddr != "" {
+		rdb, err := openRedis(*redisAddr)
+		if err != nil {
+			log.Fatalf("redis: %v", err)
+		}
+		s.rdb = rdb
+	}
+	for i := 0; i < poolWorkers; i++ {
+		go s.poolWorker()
+	}
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

@@ -10,7 +10,17 @@
 //   node scripts/prereqs.mjs --go            download Go into .cache/go when there is none
 //   node scripts/prereqs.mjs --readme        write the README's table
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GO_TOOLCHAINS } from './toolchains.mjs';
@@ -20,8 +30,9 @@ const CODE_SERVER = ['test:e2e', 'bench:extension'];
 
 /**
  * One row a package: `has` is the command (looked up on PATH) or the absolute
- * path that proves it is installed, `for` the npm scripts that need it
- * (`go`: only where Go itself must be downloaded), `why` what for.
+ * path that proves it is installed (a `*` path segment matches any one
+ * directory: a version), `for` the npm scripts that need it (`go`: only where
+ * Go itself must be downloaded), `why` what for.
  */
 export const PREREQS = [
   { pkg: 'clang-14', has: 'clang-14', for: ['test'], why: 'compiles the BPF C to check the committed objects' },
@@ -39,6 +50,18 @@ export const PREREQS = [
   { pkg: 'sudo', has: 'sudo', for: ['test:e2e'], why: 'the terminal route: a sudoer types its password' },
   { pkg: 'libcap2-bin', has: 'setcap', for: ['test:e2e'], why: 'the capability grant (setcap, getcap)' },
   { pkg: 'wrk', has: 'wrk', for: ['bench'], why: 'the HTTP load' },
+  {
+    pkg: 'postgresql',
+    has: ['/usr/lib/postgresql/*/bin/initdb', '/usr/lib/postgresql/*/bin/postgres'],
+    for: ['test', 'demo', 'bench'],
+    why: 'a real PostgreSQL server (any major version) for the database pool the sample opens',
+  },
+  {
+    pkg: 'redis-server',
+    has: 'redis-server',
+    for: ['test', 'demo', 'bench'],
+    why: 'a real Redis server for the cache pool the sample opens',
+  },
   { pkg: 'build-essential', has: ['make', 'g++'], for: CODE_SERVER, why: "code-server's native modules build" },
   { pkg: 'python3', has: 'python3', for: CODE_SERVER, why: "node-gyp, for code-server's native modules" },
   { pkg: 'pkg-config', has: 'pkg-config', for: CODE_SERVER, why: "code-server's native modules build" },
@@ -78,9 +101,24 @@ function onPath(cmd) {
   });
 }
 
+/** Whether the absolute path `p` exists; a `*` segment matches any directory entry. */
+function pathExists(p) {
+  const star = p.split('/').indexOf('*');
+  if (star < 0) return existsSync(p);
+  const parts = p.split('/');
+  const dir = parts.slice(0, star).join('/') || '/';
+  let names = [];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return false;
+  }
+  return names.some((n) => pathExists([...parts.slice(0, star), n, ...parts.slice(star + 1)].join('/')));
+}
+
 function installed(row) {
   if (row.env && process.env[row.env]) return existsSync(process.env[row.env]);
-  return [row.has].flat().every((h) => (h.startsWith('/') ? existsSync(h) : onPath(h)));
+  return [row.has].flat().every((h) => (h.startsWith('/') ? pathExists(h) : onPath(h)));
 }
 
 /** The packages `commands` need that are not installed, each once. */

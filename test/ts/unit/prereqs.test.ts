@@ -3,7 +3,7 @@
 // recommends) or named in one line otherwise.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -49,6 +49,19 @@ test('missing: the packages whose command or file is absent, for the commands as
   assert.ok(CI.includes('test:e2e'));
   // Every row names a package, how to see it, who needs it and why.
   for (const r of PREREQS) assert.ok(r.pkg && r.has && r.for.length && r.why, JSON.stringify(r));
+});
+
+test('missing: a `*` path segment matches any one directory, so any version proves the package', async () => {
+  const { missing } = await load();
+  const table: Row[] = [{ pkg: 'server', has: join(dir, 'lib', '*', 'bin', 'server'), for: ['demo'], why: '' }];
+  assert.deepEqual(missing(['demo'], table), ['server']);
+  // A client of some version is not the server.
+  mkdirSync(join(dir, 'lib', '15', 'bin'), { recursive: true });
+  writeFileSync(join(dir, 'lib', '15', 'bin', 'client'), '');
+  assert.deepEqual(missing(['demo'], table), ['server']);
+  mkdirSync(join(dir, 'lib', '17', 'bin'), { recursive: true });
+  writeFileSync(join(dir, 'lib', '17', 'bin', 'server'), '');
+  assert.deepEqual(missing(['demo'], table), []);
 });
 
 /** Runs ensureSystem in a child that believes it runs as `uid`, with `path` first on PATH. */
