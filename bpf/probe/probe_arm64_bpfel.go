@@ -14,31 +14,34 @@ import (
 )
 
 type probeConfig struct {
-	_             structs.HostLayout
-	Tgid          uint32
-	SwissMaps     uint32
-	G_goid        uint64
-	G_parentGoid  uint64
-	RequestMethod uint64
-	RequestUrl    uint64
-	RequestHeader uint64
-	UrlPath       uint64
-	PconnConn     uint64
-	PconnReused   uint64
-	ConnFd        uint64
-	NetfdFamily   uint64
-	NetfdSotype   uint64
-	NetfdLaddr    uint64
-	NetfdRaddr    uint64
-	TcpaddrIp     uint64
-	TcpaddrPort   uint64
-	TlsconnConn   uint64
-	GinFullpath   uint64
-	GinHandlers   uint64
-	N_headers     uint32
-	HeaderLen     [8]uint32
-	_             [4]byte
-	HeaderHash    [8]uint64
+	_              structs.HostLayout
+	Tgid           uint32
+	SwissMaps      uint32
+	G_goid         uint64
+	G_parentGoid   uint64
+	RequestMethod  uint64
+	RequestUrl     uint64
+	RequestHeader  uint64
+	UrlPath        uint64
+	PconnConn      uint64
+	PconnReused    uint64
+	ConnFd         uint64
+	NetfdFamily    uint64
+	NetfdSotype    uint64
+	NetfdLaddr     uint64
+	NetfdRaddr     uint64
+	TcpaddrIp      uint64
+	TcpaddrPort    uint64
+	TlsconnConn    uint64
+	GinFullpath    uint64
+	GinHandlers    uint64
+	RequestPattern uint64
+	RequestPat     uint64
+	PatternStr     uint64
+	N_headers      uint32
+	HeaderLen      [8]uint32
+	_              [4]byte
+	HeaderHash     [8]uint64
 }
 
 type probeEventHeader struct {
@@ -75,6 +78,14 @@ type probeOutbound struct {
 	Reused   uint32
 	StackLen uint32
 	Stack    [32]uint64
+}
+
+type probeRequestEnded struct {
+	_        structs.HostLayout
+	H        probeEventHeader
+	RouteLen uint32
+	Pad      uint32
+	Route    [128]int8
 }
 
 type probeRequestStart struct {
@@ -168,6 +179,7 @@ type probeMapSpecs struct {
 	Lost             *ebpf.MapSpec `ebpf:"lost"`
 	RequestScratch   *ebpf.MapSpec `ebpf:"request_scratch"`
 	RequestSeq       *ebpf.MapSpec `ebpf:"request_seq"`
+	ServingRequest   *ebpf.MapSpec `ebpf:"serving_request"`
 }
 
 // probeVariableSpecs contains global variables before they are loaded into the kernel.
@@ -177,6 +189,7 @@ type probeVariableSpecs struct {
 	CFG                *ebpf.VariableSpec `ebpf:"CFG"`
 	UnusedEventType    *ebpf.VariableSpec `ebpf:"unused_event_type"`
 	UnusedOutbound     *ebpf.VariableSpec `ebpf:"unused_outbound"`
+	UnusedRequestEnded *ebpf.VariableSpec `ebpf:"unused_request_ended"`
 	UnusedRequestStart *ebpf.VariableSpec `ebpf:"unused_request_start"`
 	UnusedRoute        *ebpf.VariableSpec `ebpf:"unused_route"`
 }
@@ -209,6 +222,7 @@ type probeMaps struct {
 	Lost             *ebpf.Map `ebpf:"lost"`
 	RequestScratch   *ebpf.Map `ebpf:"request_scratch"`
 	RequestSeq       *ebpf.Map `ebpf:"request_seq"`
+	ServingRequest   *ebpf.Map `ebpf:"serving_request"`
 }
 
 func (m *probeMaps) Close() error {
@@ -221,6 +235,7 @@ func (m *probeMaps) Close() error {
 		m.Lost,
 		m.RequestScratch,
 		m.RequestSeq,
+		m.ServingRequest,
 	)
 }
 
@@ -231,6 +246,7 @@ type probeVariables struct {
 	CFG                *ebpf.Variable `ebpf:"CFG"`
 	UnusedEventType    *ebpf.Variable `ebpf:"unused_event_type"`
 	UnusedOutbound     *ebpf.Variable `ebpf:"unused_outbound"`
+	UnusedRequestEnded *ebpf.Variable `ebpf:"unused_request_ended"`
 	UnusedRequestStart *ebpf.Variable `ebpf:"unused_request_start"`
 	UnusedRoute        *ebpf.Variable `ebpf:"unused_route"`
 }
