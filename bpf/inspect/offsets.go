@@ -40,6 +40,11 @@ type Offsets struct {
 	PollFDSysfd        uint64 `dwarf:"internal/poll.FD,Sysfd,required" bpf:"PollfdSysfd"`
 	GinContextFullPath uint64 `dwarf:"github.com/gin-gonic/gin.Context,fullPath" bpf:"GinFullpath"`
 	GinContextHandlers uint64 `dwarf:"github.com/gin-gonic/gin.Context,handlers" bpf:"GinHandlers"`
+	// The ServeMux pattern that matched: Request.Pattern from Go 1.23,
+	// Request.pat (a *pattern, its str) in Go 1.22; Go 1.21 has neither.
+	RequestPattern uint64 `dwarf:"net/http.Request,Pattern" bpf:"RequestPattern"`
+	RequestPat     uint64 `dwarf:"net/http.Request,pat" bpf:"RequestPat"`
+	PatternStr     uint64 `dwarf:"net/http.pattern,str" bpf:"PatternStr"`
 
 	HasGin bool
 

@@ -14,38 +14,41 @@ import (
 )
 
 type probeConfig struct {
-	_             structs.HostLayout
-	Tgid          uint32
-	SwissMaps     uint32
-	G_goid        uint64
-	G_parentGoid  uint64
-	RequestMethod uint64
-	RequestUrl    uint64
-	RequestHeader uint64
-	UrlPath       uint64
-	PconnConn     uint64
-	PconnReused   uint64
-	ConnFd        uint64
-	NetfdFamily   uint64
-	NetfdSotype   uint64
-	NetfdLaddr    uint64
-	NetfdRaddr    uint64
-	TcpaddrIp     uint64
-	TcpaddrPort   uint64
-	TlsconnConn   uint64
-	GinFullpath   uint64
-	GinHandlers   uint64
-	N_headers     uint32
-	HeaderLen     [8]uint32
-	_             [4]byte
-	HeaderHash    [8]uint64
-	RequestCtx    uint64
-	TreqRequest   uint64
-	NetfdPfd      uint64
-	PollfdSysfd   uint64
-	N_ctxItabs    uint32
-	_             [4]byte
-	CtxItabs      [8]uint64
+	_              structs.HostLayout
+	Tgid           uint32
+	SwissMaps      uint32
+	G_goid         uint64
+	G_parentGoid   uint64
+	RequestMethod  uint64
+	RequestUrl     uint64
+	RequestHeader  uint64
+	UrlPath        uint64
+	PconnConn      uint64
+	PconnReused    uint64
+	ConnFd         uint64
+	NetfdFamily    uint64
+	NetfdSotype    uint64
+	NetfdLaddr     uint64
+	NetfdRaddr     uint64
+	TcpaddrIp      uint64
+	TcpaddrPort    uint64
+	TlsconnConn    uint64
+	GinFullpath    uint64
+	GinHandlers    uint64
+	RequestPattern uint64
+	RequestPat     uint64
+	PatternStr     uint64
+	N_headers      uint32
+	HeaderLen      [8]uint32
+	_              [4]byte
+	HeaderHash     [8]uint64
+	RequestCtx     uint64
+	TreqRequest    uint64
+	NetfdPfd       uint64
+	PollfdSysfd    uint64
+	N_ctxItabs     uint32
+	_              [4]byte
+	CtxItabs       [8]uint64
 }
 
 type probeConnState struct {
@@ -93,6 +96,14 @@ type probeOutbound struct {
 	Reused   uint32
 	StackLen uint32
 	Stack    [32]uint64
+}
+
+type probeRequestEnded struct {
+	_        structs.HostLayout
+	H        probeEventHeader
+	RouteLen uint32
+	Pad      uint32
+	Route    [128]int8
 }
 
 type probeRequestStart struct {
@@ -188,12 +199,12 @@ type probeMapSpecs struct {
 	CtxRequest       *ebpf.MapSpec `ebpf:"ctx_request"`
 	Events           *ebpf.MapSpec `ebpf:"events"`
 	GinContext       *ebpf.MapSpec `ebpf:"gin_context"`
-	GoroutineCtx     *ebpf.MapSpec `ebpf:"goroutine_ctx"`
 	GoroutineRequest *ebpf.MapSpec `ebpf:"goroutine_request"`
 	Lost             *ebpf.MapSpec `ebpf:"lost"`
 	OutboundConns    *ebpf.MapSpec `ebpf:"outbound_conns"`
 	RequestScratch   *ebpf.MapSpec `ebpf:"request_scratch"`
 	RequestSeq       *ebpf.MapSpec `ebpf:"request_seq"`
+	ServingRequest   *ebpf.MapSpec `ebpf:"serving_request"`
 }
 
 // probeVariableSpecs contains global variables before they are loaded into the kernel.
@@ -204,6 +215,7 @@ type probeVariableSpecs struct {
 	UnusedConnState    *ebpf.VariableSpec `ebpf:"unused_conn_state"`
 	UnusedEventType    *ebpf.VariableSpec `ebpf:"unused_event_type"`
 	UnusedOutbound     *ebpf.VariableSpec `ebpf:"unused_outbound"`
+	UnusedRequestEnded *ebpf.VariableSpec `ebpf:"unused_request_ended"`
 	UnusedRequestStart *ebpf.VariableSpec `ebpf:"unused_request_start"`
 	UnusedRoute        *ebpf.VariableSpec `ebpf:"unused_route"`
 }
@@ -233,12 +245,12 @@ type probeMaps struct {
 	CtxRequest       *ebpf.Map `ebpf:"ctx_request"`
 	Events           *ebpf.Map `ebpf:"events"`
 	GinContext       *ebpf.Map `ebpf:"gin_context"`
-	GoroutineCtx     *ebpf.Map `ebpf:"goroutine_ctx"`
 	GoroutineRequest *ebpf.Map `ebpf:"goroutine_request"`
 	Lost             *ebpf.Map `ebpf:"lost"`
 	OutboundConns    *ebpf.Map `ebpf:"outbound_conns"`
 	RequestScratch   *ebpf.Map `ebpf:"request_scratch"`
 	RequestSeq       *ebpf.Map `ebpf:"request_seq"`
+	ServingRequest   *ebpf.Map `ebpf:"serving_request"`
 }
 
 func (m *probeMaps) Close() error {
@@ -248,12 +260,12 @@ func (m *probeMaps) Close() error {
 		m.CtxRequest,
 		m.Events,
 		m.GinContext,
-		m.GoroutineCtx,
 		m.GoroutineRequest,
 		m.Lost,
 		m.OutboundConns,
 		m.RequestScratch,
 		m.RequestSeq,
+		m.ServingRequest,
 	)
 }
 
@@ -265,6 +277,7 @@ type probeVariables struct {
 	UnusedConnState    *ebpf.Variable `ebpf:"unused_conn_state"`
 	UnusedEventType    *ebpf.Variable `ebpf:"unused_event_type"`
 	UnusedOutbound     *ebpf.Variable `ebpf:"unused_outbound"`
+	UnusedRequestEnded *ebpf.Variable `ebpf:"unused_request_ended"`
 	UnusedRequestStart *ebpf.Variable `ebpf:"unused_request_start"`
 	UnusedRoute        *ebpf.Variable `ebpf:"unused_route"`
 }

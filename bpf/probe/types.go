@@ -6,6 +6,7 @@ type (
 	EventHeader  = probeEventHeader
 	RequestStart = probeRequestStart
 	Route        = probeRoute
+	RequestEnded = probeRequestEnded
 	Outbound     = probeOutbound
 )
 

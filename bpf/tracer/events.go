@@ -87,7 +87,11 @@ func (t *Tracer) Handle(raw []byte) {
 			t.requestStart(&rs)
 		}
 	case probe.EvRequestEnd:
-		t.requestEnd(h)
+		var e *probe.RequestEnded
+		if len(raw) >= int(unsafe.Sizeof(probe.RequestEnded{})) {
+			e = (*probe.RequestEnded)(unsafe.Pointer(&raw[0]))
+		}
+		t.requestEnd(h, e)
 	case probe.EvRoute:
 		if len(raw) >= int(unsafe.Sizeof(probe.Route{})) {
 			t.route((*probe.Route)(unsafe.Pointer(&raw[0])))
@@ -184,10 +188,19 @@ func (t *Tracer) route(e *probe.Route) {
 	}
 }
 
-func (t *Tracer) requestEnd(h *probeHeader) {
+// requestEnd writes the request; e, when the end event carries one, has
+// the ServeMux pattern that chose its handler, which becomes the route
+// unless Gin reported one.
+func (t *Tracer) requestEnd(h *probeHeader, e *probe.RequestEnded) {
 	r := t.requests[h.Request]
 	if r == nil {
 		return // started before the trace did
+	}
+	if e != nil && e.RouteLen > 0 && r.rec.Route == "" {
+		r.rec.Route = cstr(e.Route[:], e.RouteLen)
+		if clipped(e.Route[:], e.RouteLen) {
+			r.cut("route")
+		}
 	}
 	delete(t.requests, h.Request)
 	r.rec.EndNs = int64(h.Ts) + t.MonoToUnix

@@ -85,6 +85,14 @@ func end(id, goid uint64) []byte {
 	return raw(&e)
 }
 
+// endWithPattern is a request's end that carries the ServeMux pattern.
+func endWithPattern(id, goid uint64, pattern string) []byte {
+	var e probe.RequestEnded
+	e.H = header(probe.EvRequestEnd, goid, id, 3000)
+	e.RouteLen = setStr(e.Route[:], pattern)
+	return raw(&e)
+}
+
 func outbound(typ uint32, id, goid uint64, dport uint16, reused bool, stack ...uint64) []byte {
 	var e probe.Outbound
 	e.H = header(typ, goid, id, 2000)
@@ -155,6 +163,39 @@ func TestRequestLifecycle(t *testing.T) {
 	}
 	if tr.Pending() != 0 {
 		t.Errorf("%d pending after the end", tr.Pending())
+	}
+}
+
+// A ServeMux pattern arrives with the request's end and becomes the route;
+// a Gin route, reported before the end, wins over it; a pattern that filled
+// the probe's buffer is marked as cut.
+func TestServeMuxPatternRoute(t *testing.T) {
+	tr, buf := newTracer(t, "ndjson")
+	tr.Handle(requestStart(1, 11, "GET", "/users/42"))
+	tr.Handle(endWithPattern(1, 11, "GET /users/{id}"))
+	tr.Handle(requestStart(2, 12, "GET", "/echo"))
+	tr.Handle(route(2, 12, "/echo", 0x700+bias))
+	tr.Handle(endWithPattern(2, 12, "/"))
+	tr.Handle(requestStart(3, 13, "GET", "/x"))
+	long := "GET /" + strings.Repeat("a", 200)
+	tr.Handle(endWithPattern(3, 13, long[:128]))
+	tr.Handle(requestStart(4, 14, "GET", "/nothing"))
+	tr.Handle(endWithPattern(4, 14, ""))
+	rs := decoded(t, tr, buf)
+	if len(rs) != 4 {
+		t.Fatalf("records %v", rs)
+	}
+	if rs[0]["route"] != "GET /users/{id}" || rs[0]["handler"] != nil || rs[0]["truncated"] != nil {
+		t.Errorf("pattern request %v", rs[0])
+	}
+	if rs[1]["route"] != "/echo" || rs[1]["handler"] == nil {
+		t.Errorf("gin request %v: the Gin route wins", rs[1])
+	}
+	if cut, _ := rs[2]["truncated"].([]any); rs[2]["route"] != long[:128] || len(cut) != 1 || cut[0] != "route" {
+		t.Errorf("long pattern %v", rs[2])
+	}
+	if rs[3]["route"] != "" {
+		t.Errorf("no pattern %v", rs[3])
 	}
 }
 

@@ -73,6 +73,9 @@ struct config {
 	u64 tlsconn_conn;
 	u64 gin_fullpath;
 	u64 gin_handlers;
+	u64 request_pattern; /* Request.Pattern (Go 1.23+), 0: none */
+	u64 request_pat;     /* Request.pat, a *pattern (Go 1.22+), 0: none */
+	u64 pattern_str;     /* pattern.str */
 	u32 n_headers;
 	u32 header_len[MAX_HEADERS];
 	u64 header_hash[MAX_HEADERS];
@@ -120,6 +123,14 @@ struct route {
 	char route[MAX_ROUTE];
 };
 
+/* The end of a request, with the ServeMux pattern that matched it. */
+struct request_ended {
+	struct event_header h;
+	u32 route_len;
+	u32 _pad;
+	char route[MAX_ROUTE];
+};
+
 struct tuple {
 	u16 family;
 	u16 sport;
@@ -142,6 +153,7 @@ struct outbound {
 const enum event_type *unused_event_type __attribute__((unused));
 const struct request_start *unused_request_start __attribute__((unused));
 const struct route *unused_route __attribute__((unused));
+const struct request_ended *unused_request_ended __attribute__((unused));
 const struct outbound *unused_outbound __attribute__((unused));
 const struct conn_state *unused_conn_state __attribute__((unused));
 
@@ -167,6 +179,16 @@ struct {
 	__type(value, u64);
 } gin_context SEC(".maps");
 
+/* goid -> *http.Request, from the request's start to its end, where the
+ * ServeMux pattern the handler was chosen by is read and the request's
+ * context is released. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, u64);
+	__type(value, u64);
+} serving_request SEC(".maps");
+
 /* Connect in flight: first keyed by thread (syscall entry), then by socket
  * (SYN_SENT) until the handshake completes (ESTABLISHED) with the tuple. */
 struct {
@@ -191,21 +213,13 @@ struct {
 } request_seq SEC(".maps");
 
 /* An inbound request's context (the data word of Request.ctx) -> request
- * id, while it is served; and the serving goroutine -> that context, to
- * remove it when the request ends. */
+ * id, while it is served. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, u64);
 	__type(value, u64);
 } ctx_request SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, u64);
-	__type(value, u64);
-} goroutine_ctx SEC(".maps");
 
 /* Outbound TCP connections of the target, by socket inode: those it
  * connected while traced, and those the loader found open in /proc when
@@ -539,11 +553,10 @@ int serve_http(struct pt_regs *ctx)
 		return 0;
 	fill_header(&e->h, EV_REQUEST_START, goid, id);
 	u64 req = GO_ARG4(ctx);
+	bpf_map_update_elem(&serving_request, &goid, &req, BPF_ANY);
 	u64 rctx = read_u64(req + CFG.request_ctx + 8);
-	if (rctx) {
+	if (rctx)
 		bpf_map_update_elem(&ctx_request, &rctx, &id, BPF_ANY);
-		bpf_map_update_elem(&goroutine_ctx, &goid, &rctx, BPF_ANY);
-	}
 	e->method_len = read_go_string(req + CFG.request_method, e->method, MAX_METHOD);
 	u64 url = read_u64(req + CFG.request_url);
 	e->path_len = url ? read_go_string(url + CFG.url_path, e->path, MAX_PATH) : 0;
@@ -561,10 +574,23 @@ int serve_http(struct pt_regs *ctx)
 	return 0;
 }
 
+/* The ServeMux pattern ServeMux.ServeHTTP stored in the *Request it was
+ * given: Request.Pattern (Go 1.23+), else Request.pat.str (Go 1.22). */
+static __always_inline u32 read_pattern(u64 req, char *dst)
+{
+	if (!req || (!CFG.request_pattern && !CFG.request_pat))
+		return 0;
+	if (CFG.request_pattern)
+		return read_go_string(req + CFG.request_pattern, dst, MAX_ROUTE);
+	u64 pat = read_u64(req + CFG.request_pat);
+	return pat ? read_go_string(pat + CFG.pattern_str, dst, MAX_ROUTE) : 0;
+}
+
 /* The request's end: the first emulated instruction after conn.serve's
  * call of serverHandler.ServeHTTP returns (HTTP/1), the entry of the HTTP/2
  * response writer's handlerDone, or, where a binary offers neither, each
- * RET of serverHandler.ServeHTTP. Runs in the goroutine that served it. */
+ * RET of serverHandler.ServeHTTP. Runs in the goroutine that served it,
+ * after the handler returned and while the *Request is still referenced. */
 SEC("uprobe/request_end")
 int request_end(struct pt_regs *ctx)
 {
@@ -573,16 +599,22 @@ int request_end(struct pt_regs *ctx)
 	if (!id)
 		return 0;
 	bpf_map_delete_elem(&goroutine_request, &goid);
-	u64 *rctxp = bpf_map_lookup_elem(&goroutine_ctx, &goid);
-	if (rctxp) {
-		u64 rctx = *rctxp;
-		bpf_map_delete_elem(&ctx_request, &rctx);
-		bpf_map_delete_elem(&goroutine_ctx, &goid);
+	u64 req = 0;
+	u64 *rp = bpf_map_lookup_elem(&serving_request, &goid);
+	if (rp) {
+		req = *rp;
+		bpf_map_delete_elem(&serving_request, &goid);
+		/* its context is no longer the request's to claim */
+		u64 rctx = read_u64(req + CFG.request_ctx + 8);
+		if (rctx)
+			bpf_map_delete_elem(&ctx_request, &rctx);
 	}
-	struct event_header *e = reserve(sizeof(*e));
+	struct request_ended *e = reserve(sizeof(*e));
 	if (!e)
 		return 0;
-	fill_header(e, EV_REQUEST_END, goid, id);
+	fill_header(&e->h, EV_REQUEST_END, goid, id);
+	e->_pad = 0;
+	e->route_len = read_pattern(req, e->route);
 	bpf_ringbuf_submit(e, wakeup_flags());
 	return 0;
 }
