@@ -128,10 +128,17 @@ func readAndClose(resp *http.Response) ([]byte, error) {
 	return body, nil
 }
 
-// downRequest builds j's GET to the downstream, bound to j.ctx, forwarding
-// X-Test-Id and naming the inbound route as callDown does.
+// testIDKey is the context key of a worker call's test id.
+type testIDKey struct{}
+
+// downRequest builds j's GET to the downstream, bound to a context derived
+// from j.ctx, forwarding X-Test-Id and naming the inbound route as callDown
+// does.
 func (s *server) downRequest(j job) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(j.ctx, http.MethodGet, s.downstream+j.path, nil)
+	// The call's context descends from the job's, as a worker's usually
+	// does (a value on top, here the test id).
+	ctx := context.WithValue(j.ctx, testIDKey{}, j.testID)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.downstream+j.path, nil)
 	if err != nil {
 		return nil, err
 	}
