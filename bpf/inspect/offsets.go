@@ -220,26 +220,17 @@ func (b *Binary) offsetsFromTable() (Offsets, error) {
 // their first word (embedded or not), so a chain of them can be walked up.
 var contextTypes = []string{"cancelCtx", "timerCtx", "valueCtx", "withoutCancelCtx", "afterFuncCtx"}
 
-// ContextItabs returns the link-time addresses of the itabs that make
-// those types a context.Context, as the linker laid them out: the probes
-// compare a Context's first word with them. Empty when the binary has no
-// symbol table (-ldflags=-s): contexts are then not followed.
-func (b *Binary) ContextItabs() (addrs []uint64, err error) {
-	defer corrupt(b.Path, &err)
-	syms, err := b.elf.Symbols()
-	if err != nil {
-		return nil, nil // stripped
-	}
-	want := map[string]bool{}
+// ContextDeadlines returns the link-time entries of those types'
+// (*T).Deadline methods. A context.Context's itab holds its type's methods
+// in name order from its fourth word, Deadline first: the probes compare
+// that word with these to know a context's type. Read from the Go symbol
+// table, which stripped binaries keep.
+func (b *Binary) ContextDeadlines() []uint64 {
+	var out []uint64
 	for _, t := range contextTypes {
-		for _, prefix := range []string{"go:itab.", "go.itab."} { // go.itab before Go 1.20's linker rename
-			want[prefix+"*context."+t+",context.Context"] = true
+		if f := b.table.LookupFunc("context.(*" + t + ").Deadline"); f != nil {
+			out = append(out, f.Entry)
 		}
 	}
-	for _, s := range syms {
-		if want[s.Name] {
-			addrs = append(addrs, s.Value)
-		}
-	}
-	return addrs, nil
+	return out
 }

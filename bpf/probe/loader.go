@@ -54,9 +54,9 @@ type Attachment struct {
 	Offsets inspect.Offsets
 	Headers []string // canonicalized here
 	Uprobes []Uprobe
-	// ContextItabs are the runtime addresses of the context types' itabs
-	// (inspect.ContextItabs plus the load bias), at most MaxContextItabs.
-	ContextItabs []uint64
+	// ContextDeadlines are the runtime addresses of the context types'
+	// Deadline methods (inspect.ContextDeadlines plus the load bias).
+	ContextDeadlines []uint64
 }
 
 // programs maps the Prog* names to the loaded programs.
@@ -231,7 +231,7 @@ func configFor(a Attachment, headers []string) probeConfig {
 	if a.Offsets.SwissMaps {
 		cfg.SwissMaps = 1
 	}
-	cfg.N_ctxItabs = uint32(copy(cfg.CtxItabs[:], a.ContextItabs))
+	cfg.N_ctxTypes = uint32(copy(cfg.CtxDeadline[:], a.ContextDeadlines))
 	for i, h := range headers {
 		f := fnv.New64a()
 		f.Write([]byte(h))

@@ -46,9 +46,9 @@ type probeConfig struct {
 	TreqRequest    uint64
 	NetfdPfd       uint64
 	PollfdSysfd    uint64
-	N_ctxItabs     uint32
+	N_ctxTypes     uint32
 	_              [4]byte
-	CtxItabs       [8]uint64
+	CtxDeadline    [8]uint64
 }
 
 type probeConnState struct {

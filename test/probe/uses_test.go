@@ -3,9 +3,12 @@ package probe_test
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"outboundlens/test/probe/servers"
 )
 
 // score compares the traced uses (request's test id, client port) with
@@ -115,6 +118,152 @@ func TestWorkersAndContext(t *testing.T) {
 		t.Logf("%s: %d requests, precision %.4f recall %.4f", toolchain, total, p, r)
 		if p != 1 || r != 1 {
 			t.Fatalf("precision %.4f and recall %.4f must both be 1", p, r)
+		}
+		checkLost(t, rs)
+	})
+}
+
+// dbWorld is a PostgreSQL and a Redis server, and the sample using both
+// through pools it opened before any trace.
+type dbWorld struct {
+	e   *env
+	pg  *servers.Postgres
+	rd  *servers.Redis
+	mon *servers.Monitor
+	pid int
+}
+
+func newDBWorld(t *testing.T, toolchain string) *dbWorld {
+	t.Helper()
+	if err := servers.Ensure("test"); err != nil {
+		t.Fatal(err)
+	}
+	w := &dbWorld{}
+	var err error
+	if w.pg, err = servers.StartPostgres(0); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := w.pg.Stop(); err != nil {
+			t.Errorf("stopping PostgreSQL: %v", err)
+		}
+	})
+	if w.rd, err = servers.StartRedis(0); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := w.rd.Stop(); err != nil {
+			t.Errorf("stopping Redis: %v", err)
+		}
+	})
+	if w.mon, err = w.rd.Monitor(); err != nil {
+		t.Fatal(err)
+	}
+	w.e = newEnv(t, toolchain)
+	w.e.sampleArgs = []string{"-pg", w.pg.DSN, "-redis", w.rd.Addr}
+	argv := w.e.sampleArgv()
+	w.pid = start(t, argv[0], argv[1:]...).cmd.Process.Pid
+	return w
+}
+
+// reqKey reads the request number the sample puts into its statement
+// ("SELECT 'ol-req-7'") or key ("ol-req-7").
+func reqKey(s string) (string, bool) {
+	i := strings.Index(s, "ol-req-")
+	if i < 0 {
+		return "", false
+	}
+	n := strings.TrimRight(s[i+len("ol-req-"):], "'")
+	return "t" + n, n != ""
+}
+
+// TestDatabaseAndCacheUses: a service traced by pid, whose PostgreSQL
+// (database/sql) and Redis (go-redis) pools were opened before the trace,
+// gets every query and command reported as a use of its connection,
+// attributed to its request, with 32 requests in flight (so the pools also
+// open connections while traced). Truth: PostgreSQL's statement log and
+// Redis's MONITOR, each with the client's port.
+func TestDatabaseAndCacheUses(t *testing.T) {
+	eachToolchain(t, func(t *testing.T, toolchain string) {
+		w := newDBWorld(t, toolchain)
+		h := startHelper(t, "--pid", fmt.Sprint(w.pid), "--header", "x-test-id")
+		h.waitReady()
+
+		const total = 256
+		w.e.run(total, 32, func(i int) string {
+			if i%2 == 0 {
+				return fmt.Sprintf("/db/%d", i)
+			}
+			return fmt.Sprintf("/cache/%d", i)
+		})
+		waitFor(t, "all request records", 10*time.Second, func() bool { return h.count("request") >= total })
+		rs := h.stop()
+		sts, err := w.pg.Statements()
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		ids := testIDs(rs)
+		for _, c := range []struct {
+			name string
+			port int
+			seen map[key]int
+		}{
+			{"PostgreSQL", w.pg.Port, map[key]int{}},
+			{"Redis", w.rd.Port, map[key]int{}},
+		} {
+			if c.port == w.pg.Port {
+				for _, s := range sts {
+					if id, ok := reqKey(s.Text); ok {
+						c.seen[key{id, s.Port}]++
+					}
+				}
+			} else {
+				for _, cmd := range w.mon.Commands() {
+					if id, ok := reqKey(cmd.Key); ok && cmd.Name == "GET" {
+						c.seen[key{id, cmd.Port}]++
+					}
+				}
+			}
+			traced, opened := map[key]int{}, map[key]bool{}
+			reused := 0
+			for _, r := range byType(rs, "outbound") {
+				if r.Dport != c.port || r.Via != "write" {
+					continue
+				}
+				id := "none"
+				if r.Request != nil {
+					id = ids[*r.Request]
+				}
+				if r.Reused {
+					traced[key{id, r.Sport}]++
+					reused++
+				} else {
+					opened[key{id, r.Sport}] = true
+				}
+				if r.Request != nil && (r.CallSite == nil || !strings.HasSuffix(r.CallSite.File, "sample/main.go")) {
+					t.Errorf("%s use without a call site in the sample: %+v", c.name, r)
+				}
+			}
+			// A connection a request opened while traced carries its
+			// handshake's exchanges (Redis's HELLO) before the command, all
+			// that request's own uses: there the pair (request, connection)
+			// is checked, not the count.
+			for k := range opened {
+				if n := c.seen[k] - traced[k]; n > 0 {
+					traced[k] += n
+				} else if c.seen[k] == 0 {
+					traced[k]++
+				}
+			}
+			p, r := score(t, c.name, traced, c.seen)
+			t.Logf("%s %s: %d uses seen, precision %.4f recall %.4f, %d on reused connections", toolchain, c.name, len(c.seen), p, r, reused)
+			if p != 1 || r != 1 {
+				t.Errorf("%s: precision %.4f and recall %.4f must both be 1", c.name, p, r)
+			}
+			if reused == 0 {
+				t.Errorf("%s: no use on a connection opened before it", c.name)
+			}
 		}
 		checkLost(t, rs)
 	})

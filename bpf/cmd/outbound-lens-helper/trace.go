@@ -293,12 +293,8 @@ func attach(t *target, headers []string, out *tracer.Output) (*probe.Probe, *tra
 		fmt.Fprintf(os.Stderr, "outbound-lens: %s\n", n)
 	}
 	a.Uprobes = pl.Uprobes
-	itabs, err := b.ContextItabs()
-	if err != nil {
-		return nil, nil, nil, &probe.Error{Code: records.UnsupportedBinary, Err: err}
-	}
-	for _, addr := range itabs {
-		a.ContextItabs = append(a.ContextItabs, addr+t.bias)
+	for _, addr := range b.ContextDeadlines() {
+		a.ContextDeadlines = append(a.ContextDeadlines, addr+t.bias)
 	}
 	p, err := probe.Load(a)
 	if err != nil {

@@ -32,7 +32,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define MAX_HEADER_NAME 64
 #define MAX_HEADER_VALUE 256
 #define MAX_STACK 32
-#define MAX_CTX_ITABS 8
+#define MAX_CTX_TYPES 8
 #define MAX_CTX_DEPTH 8
 
 #define TCP_ESTABLISHED 1
@@ -83,11 +83,11 @@ struct config {
 	u64 treq_request;
 	u64 netfd_pfd;
 	u64 pollfd_sysfd;
-	/* Runtime addresses of the itabs (*context.cancelCtx, context.Context),
-	 * (*context.valueCtx, …): the context types whose parent is the
-	 * Context at offset 0, so a chain can be walked up to a request's. */
-	u32 n_ctx_itabs;
-	u64 ctx_itabs[MAX_CTX_ITABS];
+	/* Runtime addresses of context.(*cancelCtx).Deadline, (*valueCtx)…:
+	 * the first method in the itab of each context type whose parent is
+	 * the Context at offset 0, so a chain can be walked up to a request's. */
+	u32 n_ctx_types;
+	u64 ctx_deadline[MAX_CTX_TYPES];
 };
 
 volatile const struct config CFG = {};
@@ -766,12 +766,17 @@ static __always_inline u64 inode_of_file(struct file *f)
 /* The request an outbound call's context descends from, or 0: walks the
  * parent chain of the standard context types (their parent Context is
  * their first word) up to a context an inbound request is served with. */
+#define ITAB_FUN 24 /* itab: inter, _type, hash (+pad), fun[] */
+
 static __always_inline bool ctx_walkable(u64 itab)
 {
-	for (int i = 0; i < MAX_CTX_ITABS; i++) {
-		if (i >= CFG.n_ctx_itabs)
+	if (!itab || !CFG.n_ctx_types)
+		return false;
+	u64 deadline = read_u64(itab + ITAB_FUN);
+	for (int i = 0; i < MAX_CTX_TYPES; i++) {
+		if (i >= CFG.n_ctx_types)
 			break;
-		if (CFG.ctx_itabs[i] == itab)
+		if (CFG.ctx_deadline[i] == deadline)
 			return true;
 	}
 	return false;
