@@ -238,6 +238,9 @@ func (a *analyzer) call(n *ast.CallExpr) {
 		return
 	}
 	if sel, ok := unparen(n.Fun).(*ast.SelectorExpr); ok {
+		if a.muxRegistration(n, sel) {
+			return
+		}
 		if _, isRoute := routeMethods[sel.Sel.Name]; isRoute {
 			if x := a.eval(sel.X); x != nil && x.router {
 				a.register(n, sel.Sel.Name, x.prefix)

@@ -20,6 +20,7 @@ type namedType struct {
 type value struct {
 	router  bool
 	prefix  string
+	mux     bool // a *http.ServeMux
 	typ     *namedType
 	handler *Loc
 	str     *string
@@ -100,6 +101,9 @@ func (a *analyzer) evalCall(e *ast.CallExpr) *value {
 			}
 			return nil
 		}
+		if ip, ok := a.pkgRef(sel.X); ok && ip == httpPath && sel.Sel.Name == "NewServeMux" {
+			return &value{mux: true}
+		}
 		if _, isPkg := a.pkgRef(sel.X); !isPkg {
 			if x := a.eval(sel.X); x != nil && x.router {
 				switch sel.Sel.Name {
@@ -122,6 +126,11 @@ func (a *analyzer) evalCall(e *ast.CallExpr) *value {
 					return nil
 				}
 			}
+		}
+	}
+	if id, ok := unparen(e.Fun).(*ast.Ident); ok && id.Name == "new" && len(e.Args) == 1 {
+		if _, local := a.lookup(id.Name); !local && a.fi.pkg.funcs[id.Name] == nil {
+			return a.typeValue(e.Args[0], a.fi)
 		}
 	}
 	if id, ok := unparen(e.Fun).(*ast.Ident); ok && a.fi.ginDot {
@@ -257,10 +266,11 @@ func (a *analyzer) callee(e *ast.CallExpr) *funcInfo {
 // typeValue describes a variable of the given type.
 func (a *analyzer) typeValue(t ast.Expr, fi *fileInfo) *value {
 	router, nt := a.ix.typeOf(t, fi, 0)
-	if !router && nt == nil {
+	mux := a.ix.isServeMux(t, fi, 0)
+	if !router && nt == nil && !mux {
 		return nil
 	}
-	v := &value{typ: nt}
+	v := &value{typ: nt, mux: mux}
 	if router {
 		v.router = true
 		v.prefix = "/"
@@ -420,7 +430,10 @@ func (ix *indexer) foreignMember(ip, name string, depth int) *value {
 			return nil
 		}
 	}
-	if ip == "net/http" && strings.HasPrefix(name, "Method") && len(name) > len("Method") {
+	if ip == httpPath && name == "DefaultServeMux" {
+		return &value{mux: true}
+	}
+	if ip == httpPath && strings.HasPrefix(name, "Method") && len(name) > len("Method") {
 		return strValue(strings.ToUpper(name[len("Method"):]))
 	}
 	if token.IsExported(name) {

@@ -1,12 +1,15 @@
-// Package routes statically indexes the Gin route registrations found in the
-// Go source under a directory.
+// Package routes statically indexes the route registrations found in the Go
+// source under a directory: Gin's, and net/http ServeMux patterns.
 //
 // The index is syntactic: files are parsed with go/parser and no type checking
 // is done. Router values are tracked through local variables, function
 // parameters, struct fields and package-level variables whose declared type
 // is a Gin router (*gin.Engine, *gin.RouterGroup, gin.IRouter, gin.IRoutes),
 // through gin.New / gin.Default and through Group calls. Group prefixes
-// propagate into functions that receive a router as an argument.
+// propagate into functions that receive a router as an argument. ServeMux
+// values are tracked the same way (http.NewServeMux, &http.ServeMux{},
+// variables, parameters and fields of that type), and http.Handle /
+// http.HandleFunc register on the DefaultServeMux.
 package routes
 
 import (
@@ -28,13 +31,19 @@ type Loc struct {
 	Column int    `json:"column,omitempty"`
 }
 
-// Route is one Gin route registration.
+// Route is one route registration: Gin's, or a ServeMux pattern's.
 type Route struct {
-	// Method is the HTTP method: GET, POST, ..., "ANY" for Any, or the
-	// method argument of Handle.
+	// Method is the HTTP method: GET, POST, ..., "ANY" for Any or a
+	// ServeMux pattern without one, or the method argument of Handle.
 	Method string `json:"method"`
-	// Path is the full path template with group prefixes joined.
+	// Path is the full path template with group prefixes joined; for a
+	// ServeMux pattern, its path ("/users/{id}").
 	Path string `json:"path"`
+	// Host is a ServeMux pattern's host, if it has one.
+	Host string `json:"host,omitempty"`
+	// Pattern is a ServeMux pattern as registered ("GET /users/{id}"):
+	// what net/http records as the request's route. Empty for Gin.
+	Pattern string `json:"pattern,omitempty"`
 	// Handler is where the last handler of the chain is defined.
 	Handler Loc `json:"handler"`
 	// Registration is the position of the registering call.
@@ -192,7 +201,7 @@ func (ix *indexer) run() []Route {
 
 func (ix *indexer) add(rs []Route) {
 	for _, r := range rs {
-		key := fmt.Sprintf("%s %s %s:%d:%d %s %s:%d", r.Method, r.Path,
+		key := fmt.Sprintf("%s %s %s %s:%d:%d %s %s:%d", r.Method, r.Path, r.Pattern,
 			r.Registration.File, r.Registration.Line, r.Registration.Column,
 			r.Handler.Func, r.Handler.File, r.Handler.Line)
 		if ix.added[key] {

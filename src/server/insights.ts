@@ -2,7 +2,8 @@
 // handlers, the end-of-line text on call sites, and hovers. Pure functions
 // of the store and the route index, so any LSP editor gets the same text.
 import type { RouteInfo } from '../shared/protocol';
-import { p50, type CallSiteAgg, type EndpointCount, type HandlerAgg, type Store } from './store';
+import type { SourceLocation } from '../shared/records';
+import { p50, routeLabel, type CallSiteAgg, type EndpointCount, type HandlerAgg, type Store } from './store';
 
 export interface HandlerLens {
   line: number; // 1-based, the handler function's first line
@@ -28,12 +29,43 @@ export function findHandler(store: Store, route: RouteInfo): HandlerAgg | undefi
   const exact = store.handlers.get(`${route.handler.file}:${route.handler.line}`);
   if (exact) return exact;
   let byRoute: HandlerAgg | undefined;
-  const want = `${route.method} ${route.path}`;
   for (const h of store.handlers.values()) {
     if (h.func === route.handler.func && sameFileName(h.file, route.handler.file)) return h;
-    if (!byRoute && h.routes.has(want)) byRoute = h;
+    if (!byRoute && [...h.routes].some((label) => labelNames(label, route))) byRoute = h;
   }
   return byRoute;
+}
+
+/** Whether a handler aggregate's route label (routeLabel) is this index route's. */
+function labelNames(label: string, route: RouteInfo): boolean {
+  if (!route.pattern) return label === `${route.method} ${route.path}`;
+  // A pattern without a method is labelled with each request's method.
+  return /\s/.test(route.pattern) ? label === route.pattern : label.slice(label.indexOf(' ') + 1) === route.pattern;
+}
+
+/** How an index route reads on its lens: its ServeMux pattern, or method and path. */
+export function indexRouteLabel(r: RouteInfo): string {
+  return r.pattern ? routeLabel(r.method, r.pattern) : `${r.method} ${r.path}`;
+}
+
+/** Whether a request's recorded method and route name this index route. */
+export function routeMatches(r: RouteInfo, method: string, route: string): boolean {
+  if (r.pattern) return r.pattern === route;
+  return r.path === route && (r.method === method || r.method === 'ANY');
+}
+
+/**
+ * The handler the route index gives a request's route (a ServeMux pattern,
+ * for which the probe reports no handler): only when one handler matches.
+ */
+export function handlerFromIndex(routes: RouteInfo[], method: string, route: string): SourceLocation | undefined {
+  let found: RouteInfo | undefined;
+  for (const r of routes) {
+    if (!routeMatches(r, method, route)) continue;
+    if (found && (found.handler.file !== r.handler.file || found.handler.line !== r.handler.line)) return undefined;
+    found = r;
+  }
+  return found && { func: found.handler.func ?? '', file: found.handler.file, line: found.handler.line };
 }
 
 function sameFileName(a: string, b: string): boolean {
@@ -98,7 +130,7 @@ export function handlerLenses(store: Store, routes: RouteInfo[], file: string): 
     out.push({
       line: r.handler.line,
       func: r.handler.func,
-      route: `${r.method} ${r.path}`,
+      route: indexRouteLabel(r),
       ...handlerTitle(h, tracing),
     });
   }

@@ -27,7 +27,7 @@ import {
   type SnapshotResult,
 } from '../shared/protocol';
 import { asTraceRecord } from '../shared/records';
-import { callSiteHints, findHandler, handlerHover, handlerLenses, sameFile } from './insights';
+import { callSiteHints, findHandler, handlerFromIndex, handlerHover, handlerLenses, sameFile } from './insights';
 import { listRoutes, RouteIndex } from './routes';
 import { Store } from './store';
 
@@ -35,6 +35,8 @@ const connection = createConnection(ProposedFeatures.all);
 const documents = new TextDocuments(TextDocument);
 const store = new Store();
 const routes = new RouteIndex();
+// ServeMux requests carry their pattern as route but no handler: the index has it.
+store.handlerOf = (method, route) => handlerFromIndex(routes.all(), method, route);
 let helperPath: string | undefined;
 let folders: string[] = [];
 let canRefreshLenses = false;
@@ -76,7 +78,7 @@ async function refreshRoutes(): Promise<void> {
     try {
       routes.set(dir, await listRoutes(helperPath, dir));
     } catch (e) {
-      connection.console.warn(`Outbound Lens: could not list Gin routes: ${(e as Error).message}`);
+      connection.console.warn(`Outbound Lens: could not list routes: ${(e as Error).message}`);
     }
   }
   refreshEditors();

@@ -1,5 +1,6 @@
-// The Gin route index: the helper's unprivileged `routes --dir` per
-// workspace folder, refreshed when Go files are saved.
+// The route index (Gin routes and ServeMux patterns): the helper's
+// unprivileged `routes --dir` per workspace folder, refreshed when Go files
+// are saved.
 import { execFile } from 'node:child_process';
 import type { RouteInfo } from '../shared/protocol';
 
@@ -20,16 +21,20 @@ export function listRoutes(helperPath: string, dir: string): Promise<RouteInfo[]
 export class RouteIndex {
   private byFolder = new Map<string, RouteInfo[]>();
   private extra: RouteInfo[] = [];
+  private cached: RouteInfo[] | undefined;
 
   set(folder: string, routes: RouteInfo[]): void {
     this.byFolder.set(folder, routes);
+    this.cached = undefined;
   }
 
   setExtra(routes: RouteInfo[]): void {
     this.extra = routes;
+    this.cached = undefined;
   }
 
+  /** Every route; the same array until the index changes (asked for once per request record). */
   all(): RouteInfo[] {
-    return [...[...this.byFolder.values()].flat(), ...this.extra];
+    return (this.cached ??= [...[...this.byFolder.values()].flat(), ...this.extra]);
   }
 }

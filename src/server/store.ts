@@ -27,7 +27,7 @@ export interface HandlerAgg {
   func: string;
   file: string;
   line: number;
-  routes: Set<string>; // "GET /users/:id"
+  routes: Set<string>; // routeLabel: "GET /users/:id", "GET /users/{id}"
   requests: number;
   durationsMs: number[]; // ring of the last DURATIONS_KEPT
   durationsNext: number;
@@ -76,6 +76,11 @@ export class Store {
   malformed = 0;
   readonly handlers = new Map<string, HandlerAgg>();
   readonly callSites = new Map<string, CallSiteAgg>();
+  /**
+   * The handler of a request that has a route but no handler from the probe
+   * (a ServeMux pattern): from the route index. Set by the server.
+   */
+  handlerOf?: (method: string, route: string) => SourceLocation | undefined;
   status: TraceStatus = { state: 'idle', requests: 0 };
   lastError?: { code: string; message: string };
 
@@ -189,6 +194,10 @@ export class Store {
   }
 
   private addRequest(r: RequestRecord): void {
+    if (!r.handler && r.route && this.handlerOf) {
+      const handler = this.handlerOf(r.method, r.route);
+      if (handler) r = { ...r, handler };
+    }
     const key = this.key(r.id);
     const p = this.pending.get(key);
     const outbound = p?.outbound ?? [];
@@ -205,7 +214,7 @@ export class Store {
     if (r.handler) {
       const h = this.handlerAgg(r.handler);
       h.requests++;
-      if (r.route) h.routes.add(`${r.method} ${r.route}`);
+      if (r.route) h.routes.add(routeLabel(r.method, r.route));
       const ms = (r.endNs - r.startNs) / 1e6;
       if (Number.isFinite(ms) && ms >= 0) {
         if (h.durationsMs.length < DURATIONS_KEPT) h.durationsMs.push(ms);
@@ -335,6 +344,15 @@ function bump(m: Map<string, EndpointCount>, o: OutboundRecord): void {
   c.count++;
   if (o.reused) c.reused++;
   else c.fresh++;
+}
+
+/**
+ * A request's route as shown beside its method: a ServeMux pattern that
+ * names a method ("GET /users/{id}") as it is, any other route after the
+ * request's method ("GET /users/:id", "GET /items/").
+ */
+export function routeLabel(method: string, route: string): string {
+  return /\s/.test(route) ? route : `${method} ${route}`;
 }
 
 /** The median of the kept durations, in ms; undefined when there are none. */

@@ -62,9 +62,14 @@ export const decorationsRequest = new RequestType<{ uri: string }, CallSiteDecor
   'outboundLens/decorations',
 );
 
+/** A route registration from the helper's `routes --dir`: Gin's, or a ServeMux pattern's. */
 export interface RouteInfo {
-  method: string;
+  method: string; // "ANY" for Gin's Any and a ServeMux pattern without a method
   path: string;
+  /** A ServeMux pattern's host, if it has one. */
+  host?: string;
+  /** A ServeMux pattern as registered ("GET /users/{id}"): what requests carry as their route. */
+  pattern?: string;
   handler: { func: string; file: string; line: number; column?: number };
   registration?: { file: string; line: number };
 }

@@ -66,9 +66,9 @@ export interface RequestRecord {
   goid: number;
   method: string;
   path: string;
-  /** the Gin route template; empty without Gin */
+  /** the Gin route template, or the ServeMux pattern that chose the handler (Go 1.22+); empty otherwise */
   route: string;
-  /** the Gin handler, or null */
+  /** the Gin handler, or null (a ServeMux handler comes from the route index) */
   handler: SourceLocation | null;
   /** the captured headers, lower-case names */
   headers: Record<string, string>;

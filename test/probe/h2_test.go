@@ -15,7 +15,8 @@ import (
 // multiplexed on one connection, each handled in a goroutine of its own)
 // are recorded and each one's outbound call is attributed to it, checked
 // against the downstream's own view of the source port. Their end comes
-// from the HTTP/2 response writer's handlerDone probe, not conn.serve's.
+// from the HTTP/2 response writer's handlerDone probe, not conn.serve's,
+// and their route is the ServeMux pattern read there.
 func TestHTTP2ServerRequests(t *testing.T) {
 	e := newEnv(t, "local")
 	bin := filepath.Join(t.TempDir(), "h2c")
@@ -69,7 +70,8 @@ func TestHTTP2ServerRequests(t *testing.T) {
 	}
 	goids := map[uint64]bool{}
 	for _, r := range byType(rs, "request") {
-		if r.Path != "/hello" || r.Headers["x-test-id"] == "" {
+		// The ServeMux pattern is read at handlerDone, as on HTTP/1 at conn.serve.
+		if r.Path != "/hello" || r.Route != "/hello" || r.Headers["x-test-id"] == "" {
 			t.Errorf("request %+v", r)
 		}
 		goids[r.Goid] = true

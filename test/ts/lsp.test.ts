@@ -145,3 +145,98 @@ test('malformed records in a batch are skipped; maxRecords caps what is kept', a
   const c = await s.waitForChange((x) => x.status.state === 'stopped');
   assert.equal(c.status.message, 'trace ended (signal)');
 });
+
+test('ServeMux: lenses on pattern handlers from the route index; requests with a pattern get its handler', async () => {
+  const MUX = '/home/dev/mux/main.go';
+  await s.connection.sendNotification(configNotification, { maxRecords: 50000 });
+  await s.connection.sendNotification(DidOpenTextDocumentNotification.type, {
+    textDocument: { uri: uri(MUX), languageId: 'go', version: 1, text: mainText },
+  });
+  await s.connection.sendNotification(routesNotification, {
+    routes: [
+      {
+        method: 'GET',
+        path: '/users/{id}',
+        pattern: 'GET /users/{id}',
+        handler: { func: 'main.showUser', file: MUX, line: 20 },
+      },
+      { method: 'ANY', path: '/items/', pattern: '/items/', handler: { func: 'main.items', file: MUX, line: 30 } },
+      {
+        method: 'ANY',
+        path: '/hosted',
+        host: 'example.com',
+        pattern: 'example.com/hosted',
+        handler: { func: 'main.hosted', file: MUX, line: 40 },
+      },
+    ],
+  });
+  await s.connection.sendNotification(traceStateNotification, { state: 'attaching', pid: 5150 });
+  const base = (await s.waitForChange((c) => c.status.state === 'attaching')).status.requests;
+  const before = await lenses(MUX);
+  assert.deepEqual(
+    before.map((l) => [l.range.start.line, l.command?.title, (l.command?.arguments?.[0] as { route: string }).route]),
+    [
+      [19, '↗ tracing · no requests yet', 'GET /users/{id}'],
+      [29, '↗ tracing · no requests yet', 'ANY /items/'],
+      [39, '↗ tracing · no requests yet', 'ANY example.com/hosted'],
+    ],
+  );
+  const req = (id: string, method: string, path: string, route: string) => ({
+    type: 'request',
+    id,
+    pid: 5150,
+    goid: 7,
+    method,
+    path,
+    route,
+    handler: null,
+    headers: {},
+    traceId: '',
+    startNs: 1_000_000_000,
+    endNs: 1_002_000_000,
+  });
+  const out = (request: string, dport: number) => ({
+    type: 'outbound',
+    request,
+    pid: 5150,
+    goid: 7,
+    proto: 'tcp',
+    src: '127.0.0.1',
+    sport: 40000 + dport,
+    dst: '127.0.0.1',
+    dport,
+    reused: false,
+    callSite: null,
+    tsNs: 1_001_000_000,
+    via: 'http',
+  });
+  await s.connection.sendNotification(recordsNotification, {
+    records: [
+      { type: 'ready', pid: 5150, exe: '/home/dev/mux/mux', goVersion: 'go1.26.8', probes: [] },
+      out('r1', 18081),
+      req('r1', 'GET', '/users/42', 'GET /users/{id}'),
+      out('r2', 15432),
+      req('r2', 'POST', '/items/9', '/items/'),
+      req('r3', 'GET', '/other', '/other/'),
+      req('r4', 'GET', '/plain', ''),
+    ] as never,
+  });
+  await s.waitForChange((c) => c.status.requests === base + 4);
+  const ls = await lenses(MUX);
+  const title = (line: number) => ls.find((l) => l.range.start.line === line - 1)?.command?.title;
+  assert.equal(title(20), '↗ 1 downstream · 127.0.0.1:18081 · 1 req · p50 2.0 ms');
+  assert.equal(title(30), '↗ 1 downstream · 127.0.0.1:15432 · 1 req · p50 2.0 ms');
+  assert.equal(title(40), '↗ tracing · no requests yet');
+  const hover = await s.connection.sendRequest(HoverRequest.type, {
+    textDocument: { uri: uri(MUX) },
+    position: { line: 29, character: 0 },
+  });
+  assert.match((hover?.contents as MarkupContent).value, /main\.items.*1 request[\s\S]*Routes: `POST \/items\/`/);
+  // The panel's rows carry the handler the index gave; a route the index lacks, or none, leaves it null.
+  const snap = await s.connection.sendRequest(snapshotRequest, {});
+  const row = (id: string) => snap.rows.find((r) => r.request?.id === id && r.request.pid === 5150)?.request;
+  assert.deepEqual(row('r1')?.handler, { func: 'main.showUser', file: MUX, line: 20 });
+  assert.equal(row('r2')?.handler?.func, 'main.items');
+  assert.equal(row('r3')?.handler, null);
+  assert.equal(row('r4')?.handler, null);
+});

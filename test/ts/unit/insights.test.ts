@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { callSiteHints, handlerLenses, handlerTitle, sameFile } from '../../../src/server/insights';
+import {
+  callSiteHints,
+  handlerFromIndex,
+  handlerLenses,
+  handlerTitle,
+  indexRouteLabel,
+  sameFile,
+} from '../../../src/server/insights';
 import { Store } from '../../../src/server/store';
 import type { RouteInfo } from '../../../src/shared/protocol';
 import { fixtureRecords } from '../support/fixtures';
@@ -62,4 +69,65 @@ test('files built elsewhere match by trailing path', () => {
   assert.ok(sameFile('/home/dev/sample/main.go', '/work/x/sample/main.go'));
   assert.ok(!sameFile('/home/dev/sample/main.go', '/work/x/other/main.go'));
   assert.equal(handlerTitle(undefined, false).title, 'Trace outbound connections');
+});
+
+test('ServeMux patterns: the index gives a recorded pattern its handler, only when one handler matches', () => {
+  const MUX = '/home/dev/mux/main.go';
+  const mux: RouteInfo[] = [
+    {
+      method: 'GET',
+      path: '/users/{id}',
+      pattern: 'GET /users/{id}',
+      handler: { func: 'main.getUser', file: MUX, line: 20 },
+    },
+    {
+      method: 'ANY',
+      path: '/users/{id}',
+      pattern: '/users/{id}',
+      handler: { func: 'main.anyUser', file: MUX, line: 25 },
+    },
+    { method: 'ANY', path: '/', pattern: 'a.example/', handler: { func: 'main.a', file: MUX, line: 30 } },
+    { method: 'ANY', path: '/', pattern: 'b.example/', handler: { func: 'main.b', file: MUX, line: 35 } },
+    { method: 'ANY', path: '/dup', pattern: '/dup', handler: { func: 'main.one', file: MUX, line: 40 } },
+    {
+      method: 'ANY',
+      path: '/dup',
+      pattern: '/dup',
+      handler: { func: 'main.two', file: '/home/dev/mux/other.go', line: 9 },
+    },
+    ...routes,
+  ];
+  assert.deepEqual(handlerFromIndex(mux, 'GET', 'GET /users/{id}'), { func: 'main.getUser', file: MUX, line: 20 });
+  assert.equal(handlerFromIndex(mux, 'DELETE', '/users/{id}')?.func, 'main.anyUser');
+  assert.equal(handlerFromIndex(mux, 'GET', 'b.example/')?.func, 'main.b');
+  assert.equal(handlerFromIndex(mux, 'GET', '/dup'), undefined, 'two handlers registered under one pattern');
+  assert.equal(handlerFromIndex(mux, 'GET', '/nowhere'), undefined);
+  // A Gin route is matched by method and path.
+  assert.equal(handlerFromIndex(mux, 'GET', '/users/:id')?.func, 'main.getUser');
+  assert.equal(handlerFromIndex(mux, 'POST', '/users/:id'), undefined);
+  assert.deepEqual(mux.slice(0, 3).map(indexRouteLabel), ['GET /users/{id}', 'ANY /users/{id}', 'ANY a.example/']);
+
+  // Records with a pattern and no handler count for the index's handler.
+  const s = new Store();
+  s.handlerOf = (method, route) => handlerFromIndex(mux, method, route);
+  s.ingest([
+    {
+      type: 'request',
+      id: 'r1',
+      pid: 1,
+      goid: 3,
+      method: 'DELETE',
+      path: '/users/7',
+      route: '/users/{id}',
+      handler: null,
+      headers: {},
+      traceId: '',
+      startNs: 0,
+      endNs: 3_000_000,
+    },
+  ]);
+  const lens = handlerLenses(s, mux, MUX).find((l) => l.line === 25)!;
+  assert.equal(lens.title, '↗ no downstream · 1 req · p50 3.0 ms');
+  assert.equal(lens.route, 'ANY /users/{id}');
+  assert.deepEqual([...s.handlers.values()][0].routes, new Set(['DELETE /users/{id}']));
 });
