@@ -38,6 +38,9 @@ type Offsets struct {
 	TransportRequest   uint64 `dwarf:"net/http.transportRequest,Request" bpf:"TreqRequest"`
 	NetFDPfd           uint64 `dwarf:"net.netFD,pfd,required" bpf:"NetfdPfd"`
 	PollFDSysfd        uint64 `dwarf:"internal/poll.FD,Sysfd,required" bpf:"PollfdSysfd"`
+	H2ConnTconn        uint64 `dwarf:"net/http.http2ClientConn,tconn" bpf:"H2ccTconn"`
+	H2InternalTconn    uint64 `dwarf:"net/http/internal/http2.ClientConn,tconn" bpf:"H2iccTconn"`
+	H2InternalReqCtx   uint64 `dwarf:"net/http/internal/http2.ClientRequest,Context" bpf:"H2ireqCtx"`
 	GinContextFullPath uint64 `dwarf:"github.com/gin-gonic/gin.Context,fullPath" bpf:"GinFullpath"`
 	GinContextHandlers uint64 `dwarf:"github.com/gin-gonic/gin.Context,handlers" bpf:"GinHandlers"`
 	// The ServeMux pattern that matched: Request.Pattern from Go 1.23,

@@ -38,6 +38,8 @@ const (
 	ProgGoroutineStart = "goroutine_start"
 	ProgNewproc1Ret    = "newproc1_return"
 	ProgRoundTrip      = "round_trip"
+	ProgH2RoundTrip    = "h2_round_trip"
+	ProgH2iRoundTrip   = "h2i_round_trip"
 )
 
 // Uprobe puts one program on a set of instructions.
@@ -71,6 +73,8 @@ func (p *Probe) programs() map[string]*ebpf.Program {
 		ProgGoroutineStart: o.GoroutineStart,
 		ProgNewproc1Ret:    o.Newproc1Return,
 		ProgRoundTrip:      o.RoundTrip,
+		ProgH2RoundTrip:    o.H2RoundTrip,
+		ProgH2iRoundTrip:   o.H2iRoundTrip,
 	}
 }
 

@@ -46,6 +46,9 @@ type probeConfig struct {
 	TreqRequest    uint64
 	NetfdPfd       uint64
 	PollfdSysfd    uint64
+	H2ccTconn      uint64
+	H2iccTconn     uint64
+	H2ireqCtx      uint64
 	N_ctxTypes     uint32
 	_              [4]byte
 	CtxDeadline    [8]uint64
@@ -59,6 +62,8 @@ type probeConnState struct {
 	LastTs   uint64
 	Uses     uint32
 	Flags    uint32
+	Calls    uint32
+	Pad      uint32
 }
 
 type probeEventHeader struct {
@@ -176,6 +181,8 @@ type probeProgramSpecs struct {
 	GinHandleReturn    *ebpf.ProgramSpec `ebpf:"gin_handle_return"`
 	GinRoute           *ebpf.ProgramSpec `ebpf:"gin_route"`
 	GoroutineStart     *ebpf.ProgramSpec `ebpf:"goroutine_start"`
+	H2RoundTrip        *ebpf.ProgramSpec `ebpf:"h2_round_trip"`
+	H2iRoundTrip       *ebpf.ProgramSpec `ebpf:"h2i_round_trip"`
 	InetSockSetState   *ebpf.ProgramSpec `ebpf:"inet_sock_set_state"`
 	Newproc1Return     *ebpf.ProgramSpec `ebpf:"newproc1_return"`
 	RequestEnd         *ebpf.ProgramSpec `ebpf:"request_end"`
@@ -290,6 +297,8 @@ type probePrograms struct {
 	GinHandleReturn    *ebpf.Program `ebpf:"gin_handle_return"`
 	GinRoute           *ebpf.Program `ebpf:"gin_route"`
 	GoroutineStart     *ebpf.Program `ebpf:"goroutine_start"`
+	H2RoundTrip        *ebpf.Program `ebpf:"h2_round_trip"`
+	H2iRoundTrip       *ebpf.Program `ebpf:"h2i_round_trip"`
 	InetSockSetState   *ebpf.Program `ebpf:"inet_sock_set_state"`
 	Newproc1Return     *ebpf.Program `ebpf:"newproc1_return"`
 	RequestEnd         *ebpf.Program `ebpf:"request_end"`
@@ -310,6 +319,8 @@ func (p *probePrograms) Close() error {
 		p.GinHandleReturn,
 		p.GinRoute,
 		p.GoroutineStart,
+		p.H2RoundTrip,
+		p.H2iRoundTrip,
 		p.InetSockSetState,
 		p.Newproc1Return,
 		p.RequestEnd,

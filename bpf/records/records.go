@@ -33,7 +33,7 @@ type Ready struct {
 // ProbeSite is one probe's instructions of one class in one function.
 type ProbeSite struct {
 	Program     string   `json:"program"`     // the BPF program run there
-	Role        string   `json:"role"`        // request-start, request-end, request-end-h2, goroutine-start, gin-route, round-trip
+	Role        string   `json:"role"`        // request-start, request-end, request-end-h2, goroutine-start, gin-route, round-trip, round-trip-h2
 	Func        string   `json:"func"`        // the function that holds the instructions
 	Insn        string   `json:"insn"`        // the class: call, jmp, jcc, nop, push; bl, b, b.cond, blr, …; else the mnemonic
 	Stepped     bool     `json:"stepped"`     // the kernel single-steps it rather than emulating it

@@ -269,10 +269,14 @@ func (t *Tracer) outbound(e *probe.Outbound) {
 // gRPC-go's loopy writer and reader. What they write is no request's.
 var sharedClientFrames = []string{
 	"net/http.(*Transport).dial",
+	"net/http.(*persistConn).addTLS", // the TLS handshake, in a goroutine of its own
 	"net/http.(*http2Transport).",
+	"net/http.(*http2addConnCall).",      // closes a surplus connection dialed in a race
+	"net/http.http2configureTransports.", // the same, where HTTP/2 is negotiated by TLS
 	"net/http.(*http2ClientConn).readLoop",
 	"net/http.(*http2clientConnReadLoop).",
 	"net/http/internal/http2.(*Transport).",
+	"net/http/internal/http2.(*addConnCall).",
 	"net/http/internal/http2.(*ClientConn).readLoop",
 	"net/http/internal/http2.(*clientConnReadLoop).",
 	"google.golang.org/grpc/internal/transport.(*loopyWriter).",

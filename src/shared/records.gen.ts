@@ -33,7 +33,7 @@ export interface ReadyRecord {
 export interface ProbeSiteRecord {
   /** the BPF program run there */
   program: string;
-  /** request-start, request-end, request-end-h2, goroutine-start, gin-route, round-trip */
+  /** request-start, request-end, request-end-h2, goroutine-start, gin-route, round-trip, round-trip-h2 */
   role: string;
   /** the function that holds the instructions */
   func: string;

@@ -110,6 +110,7 @@ const (
 	roleGoroutineStart = "goroutine-start"
 	roleGinRoute       = "gin-route"
 	roleRoundTrip      = "round-trip"
+	roleRoundTripH2    = "round-trip-h2"
 )
 
 var roles = []role{
@@ -135,6 +136,16 @@ var roles = []role{
 	{name: roleRoundTrip, requestPath: true, options: []siteFinder{
 		entry(roleRoundTrip, probe.ProgRoundTrip, pcRT),
 		calls(roleRoundTrip, probe.ProgRoundTrip, trRT, pcRT),
+	}},
+	// An HTTP/2 client call, once per call. net/http's own copy of the
+	// HTTP/2 client moved to internal/http2 in Go 1.27 (where
+	// net/http.(*http2ClientConn).RoundTrip remains, as an adapter of
+	// another layout: so internal/http2 first); in the bundled copy
+	// RoundTrip wraps roundTrip from Go 1.24 and is the whole call before.
+	{name: roleRoundTripH2, options: []siteFinder{
+		entry(roleRoundTripH2, probe.ProgH2iRoundTrip, "net/http/internal/http2.(*ClientConn).roundTrip"),
+		entry(roleRoundTripH2, probe.ProgH2RoundTrip, "net/http.(*http2ClientConn).roundTrip"),
+		entry(roleRoundTripH2, probe.ProgH2RoundTrip, "net/http.(*http2ClientConn).RoundTrip"),
 	}},
 }
 

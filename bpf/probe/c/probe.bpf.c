@@ -86,6 +86,9 @@ struct config {
 	/* Runtime addresses of context.(*cancelCtx).Deadline, (*valueCtx)…:
 	 * the first method in the itab of each context type whose parent is
 	 * the Context at offset 0, so a chain can be walked up to a request's. */
+	u64 h2cc_tconn;
+	u64 h2icc_tconn;
+	u64 h2ireq_ctx;
 	u32 n_ctx_types;
 	u64 ctx_deadline[MAX_CTX_TYPES];
 };
@@ -235,8 +238,10 @@ struct conn_state {
 	u64 request;     /* request of the last write */
 	u64 last_rx;     /* tcp bytes_received at the last write */
 	u64 last_ts;
-	u32 uses;        /* exchanges reported */
+	u32 uses;        /* exchanges seen at writes */
 	u32 flags;
+	u32 calls;       /* client calls reported by a client's own probe */
+	u32 _pad;
 };
 
 struct {
@@ -800,11 +805,62 @@ static __always_inline u64 request_of_ctx(u64 itab, u64 data)
 
 /* ---- outbound: HTTP client round trips (covers keep-alive reuse) ---- */
 
+/* The outbound connection state of the socket behind a *net.TCPConn's
+ * netFD, created if the probes have not seen it yet; marked as reported
+ * by the client's own probe, so its writes are not reported again. */
+static __always_inline struct conn_state *caller_side(u64 fd)
+{
+	u64 sysfd = (u64)(s64)(int)read_u64(fd + CFG.netfd_pfd + CFG.pollfd_sysfd);
+	u64 ino = inode_of_file(file_of_fd(sysfd));
+	if (!ino)
+		return 0;
+	struct conn_state *c = bpf_map_lookup_elem(&outbound_conns, &ino);
+	if (!c) {
+		struct conn_state n = {};
+		bpf_map_update_elem(&outbound_conns, &ino, &n, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&outbound_conns, &ino);
+		if (!c)
+			return 0;
+	}
+	c->flags |= CONN_CALLER_SIDE;
+	return c;
+}
+
+/* The netFD of a net.Conn interface's data word: a *net.TCPConn, or a
+ * *tls.Conn wrapping one. */
+static __always_inline u64 conn_netfd(u64 data)
+{
+	u64 fd = tcp_netfd(data);
+	if (!fd && data)
+		fd = tcp_netfd(read_u64(data + CFG.tlsconn_conn + 8));
+	return fd;
+}
+
+/* Reports a client call on the connection of netFD fd, made in the
+ * current goroutine with the context interface at ctx_addr. The request
+ * is the one the context descends from (a worker serving many requests
+ * passes each one's), else the goroutine's. */
+static __always_inline void report_call(struct pt_regs *ctx, u64 goid, u64 fd, u64 ctx_addr, u32 reused)
+{
+	u64 id = ctx_addr ? request_of_ctx(read_u64(ctx_addr), read_u64(ctx_addr + 8)) : 0;
+	if (!id)
+		id = request_of(goid);
+	struct outbound *e = reserve(sizeof(*e));
+	if (!e)
+		return;
+	fill_header(&e->h, EV_ROUND_TRIP, goid, id);
+	__builtin_memset(&e->t, 0, sizeof(e->t));
+	e->t.family = (u16)read_u64(fd + CFG.netfd_family);
+	read_tcpaddr(read_u64(fd + CFG.netfd_laddr + 8), e->t.saddr, &e->t.sport);
+	read_tcpaddr(read_u64(fd + CFG.netfd_raddr + 8), e->t.daddr, &e->t.dport);
+	e->reused = reused;
+	long n = bpf_get_stack(ctx, e->stack, sizeof(e->stack), BPF_F_USER_STACK);
+	e->stack_len = n > 0 ? n : 0;
+	bpf_ringbuf_submit(e, wakeup_flags());
+}
+
 /* net/http.(*persistConn).roundTrip(pc, req *transportRequest), called in
- * the goroutine that made the request. The request is the one the call's
- * context descends from (a worker serving many requests passes each
- * one's), else the goroutine's. The connection's writes, made by its
- * write loop for whichever caller, are not reported again. */
+ * the goroutine that made the request. */
 SEC("uprobe/round_trip")
 int round_trip(struct pt_regs *ctx)
 {
@@ -812,49 +868,54 @@ int round_trip(struct pt_regs *ctx)
 	u64 pc = GO_ARG1(ctx);
 	if (!goid || !pc)
 		return 0;
-	/* pc.conn is a net.Conn: a *net.TCPConn, or a *tls.Conn wrapping one */
-	u64 data = read_u64(pc + CFG.pconn_conn + 8);
-	u64 fd = tcp_netfd(data);
-	if (!fd && data)
-		fd = tcp_netfd(read_u64(data + CFG.tlsconn_conn + 8));
+	/* pc.conn is a net.Conn */
+	u64 fd = conn_netfd(read_u64(pc + CFG.pconn_conn + 8));
 	if (!fd)
 		return 0;
-
-	u64 sysfd = (u64)(s64)(int)read_u64(fd + CFG.netfd_pfd + CFG.pollfd_sysfd);
-	u64 ino = inode_of_file(file_of_fd(sysfd));
-	if (ino) {
-		struct conn_state *c = bpf_map_lookup_elem(&outbound_conns, &ino);
-		if (c) {
-			c->flags |= CONN_CALLER_SIDE;
-		} else {
-			struct conn_state n = { .flags = CONN_CALLER_SIDE };
-			bpf_map_update_elem(&outbound_conns, &ino, &n, BPF_ANY);
-		}
-	}
-
-	u64 id = 0;
+	caller_side(fd);
 	u64 treq = GO_ARG2(ctx);
 	u64 req = treq ? read_u64(treq + CFG.treq_request) : 0;
-	if (req)
-		id = request_of_ctx(read_u64(req + CFG.request_ctx), read_u64(req + CFG.request_ctx + 8));
-	if (!id)
-		id = request_of(goid);
-
-	struct outbound *e = reserve(sizeof(*e));
-	if (!e)
-		return 0;
-	fill_header(&e->h, EV_ROUND_TRIP, goid, id);
-	__builtin_memset(&e->t, 0, sizeof(e->t));
-	e->t.family = (u16)read_u64(fd + CFG.netfd_family);
-	read_tcpaddr(read_u64(fd + CFG.netfd_laddr + 8), e->t.saddr, &e->t.sport);
-	read_tcpaddr(read_u64(fd + CFG.netfd_raddr + 8), e->t.daddr, &e->t.dport);
 	u8 reused = 0;
 	bpf_probe_read_user(&reused, 1, (void *)(pc + CFG.pconn_reused));
-	e->reused = reused;
-	long n = bpf_get_stack(ctx, e->stack, sizeof(e->stack), BPF_F_USER_STACK);
-	e->stack_len = n > 0 ? n : 0;
-	bpf_ringbuf_submit(e, wakeup_flags());
+	report_call(ctx, goid, fd, req ? req + CFG.request_ctx : 0, reused);
 	return 0;
+}
+
+/* An HTTP/2 client call: (*ClientConn).roundTrip(cc, req, …) (RoundTrip
+ * before Go 1.24), in the goroutine that made the request, once per call
+ * on a multiplexed connection; reused after the connection's first. */
+static __always_inline int h2_call(struct pt_regs *ctx, u64 tconn, u64 req_ctx)
+{
+	u64 goid = current_goid(ctx);
+	u64 cc = GO_ARG1(ctx);
+	if (!goid || !cc || !tconn)
+		return 0;
+	u64 fd = conn_netfd(read_u64(cc + tconn + 8));
+	if (!fd)
+		return 0;
+	struct conn_state *c = caller_side(fd);
+	u32 reused = 0;
+	if (c) {
+		reused = c->calls > 0 || (c->flags & CONN_PREEXISTING);
+		c->calls++;
+	}
+	u64 req = GO_ARG2(ctx);
+	report_call(ctx, goid, fd, req ? req + req_ctx : 0, reused);
+	return 0;
+}
+
+/* net/http's bundled copy (Go 1.21-1.26): req is an *http.Request. */
+SEC("uprobe/h2_round_trip")
+int h2_round_trip(struct pt_regs *ctx)
+{
+	return h2_call(ctx, CFG.h2cc_tconn, CFG.request_ctx);
+}
+
+/* net/http/internal/http2 (Go 1.27+): req is a *ClientRequest. */
+SEC("uprobe/h2i_round_trip")
+int h2i_round_trip(struct pt_regs *ctx)
+{
+	return h2_call(ctx, CFG.h2icc_tconn, CFG.h2ireq_ctx);
 }
 
 /* ---- outbound: every TCP connect, with the kernel's tuple ----------- */
