@@ -367,7 +367,8 @@ func (s *server) poolWorker() {
 			j.done <- result{err: err}
 			continue
 		}
-		j.done <- readResult(s.client.Do(req))
+		resp, err := s.client.Do(req) // /pool's downstream call
+		j.done <- readResult(resp, err)
 	}
 }
 
@@ -379,7 +380,8 @@ func (s *server) lazyWorker() {
 			j.done <- result{err: err}
 			continue
 		}
-		j.done <- readResult(s.client.Do(req))
+		resp, err := s.client.Do(req) // /lazy's downstream call
+		j.done <- readResult(resp, err)
 	}
 }
 
@@ -427,7 +429,8 @@ func (s *server) forget(c *gin.Context) {
 			log.Printf("forget: %v", err)
 			return
 		}
-		if r := readResult(s.client.Do(req)); r.err != nil {
+		resp, err := s.client.Do(req) // /forget's downstream call
+		if r := readResult(resp, err); r.err != nil {
 			log.Printf("forget: %v", r.err)
 		}
 	}()

@@ -1,9 +1,12 @@
 // npm run demo: build the sample Gin service and its downstream stand-in,
 // launch the service under tracing, send a few requests, print what the
-// helper saw next to what the downstream saw.
+// helper saw next to what the downstream saw. As root, also start throwaway
+// PostgreSQL and Redis servers, give the sample their pools (-pg, -redis),
+// send /db and /cache requests, and print what those servers saw.
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { buildHelper, buildSample, privileged, startAndWait } from './lib.mjs';
+import { buildHelper, buildSample, isRoot, privileged, startAndWait, startServers } from './lib.mjs';
+import { ensureSystem } from './prereqs.mjs';
 
 async function main() {
   const helper = buildHelper();
@@ -21,6 +24,19 @@ async function main() {
   const cleanup = () => children.forEach((c) => c.exitCode === null && c.kill('SIGTERM'));
   process.on('exit', cleanup);
 
+  // The servers run as the user nobody, which only root can switch to (and
+  // only root installs them when they are missing).
+  let servers = null;
+  if (isRoot()) {
+    ensureSystem('demo');
+    servers = await startServers('demo', { truth: true });
+    children.push(servers.child);
+  } else {
+    console.error(
+      'outbound-lens: not root: skipping PostgreSQL and Redis (/db, /cache), which the demo starts as the user nobody',
+    );
+  }
+
   const argv = [
     ...privileged(helper),
     'trace',
@@ -36,6 +52,7 @@ async function main() {
     `http://${downstreamAddr}`,
     '-raw',
     rawAddr,
+    ...(servers ? ['-pg', servers.postgres.dsn, '-redis', servers.redis.addr] : []),
   ];
   console.log(`$ ${argv.join(' ')}\n`);
   const tracer = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -56,6 +73,7 @@ async function main() {
   }
 
   const paths = ['/echo', '/users/42', '/fanout', '/twice', '/dial', '/echo', '/api/v1/orders'];
+  if (servers) paths.push('/db/1', '/cache/1', '/db/2', '/cache/2', '/echo');
   for (const p of paths) {
     const method = p.startsWith('/api') ? 'POST' : 'GET';
     const res = await fetch(`http://${serviceAddr}${p}`, { method, headers: { 'x-request-id': `demo-${p}` } });
@@ -66,10 +84,20 @@ async function main() {
   tracer.stdin.end(); // the helper stops when its stdin closes, and stops the service it launched
   const code = await exited;
   if (!(await exitedWithin(tracer, 0))) tracer.kill('SIGTERM');
+  const seen = servers ? await servers.stop() : [];
 
   console.log('\nWhat the downstream saw (its view of the same connections):');
   for (const t of truth)
     console.log(`  ${t.kind.padEnd(4)} ${String(t.path ?? '').padEnd(12)} from client port ${t.remotePort}`);
+  if (servers) {
+    console.log('\nWhat PostgreSQL and Redis saw of the /db and /cache requests:');
+    for (const t of seen) {
+      if (t.type === 'postgres' && t.statement.includes('ol-req-'))
+        console.log(`  sql   ${t.statement.padEnd(19)} from client port ${t.port}`);
+      if (t.type === 'redis' && t.key.startsWith('ol-req-'))
+        console.log(`  redis ${`${t.command} ${t.key}`.padEnd(19)} from client port ${t.port}`);
+    }
+  }
   const echo = lines
     .split('\n')
     .find((l) => l.startsWith('/echo ') && /127\.0\.0\.1:\d+ -> 127\.0\.0\.1:18081/.test(l));

@@ -5,6 +5,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { goOnPath } from './prereqs.mjs';
 
@@ -60,6 +61,57 @@ export function buildSample() {
   mkdirSync(dir, { recursive: true });
   run('go', ['build', '-o', dir + '/', '.', './downstream'], { cwd: join(root, 'sample') });
   return { service: join(dir, 'sample'), downstream: join(dir, 'downstream') };
+}
+
+/** Builds the command that starts throwaway PostgreSQL and Redis (test/probe/cmd/servers) into bin/servers. */
+export function buildServers() {
+  requireGo();
+  const out = join(root, 'bin', 'servers');
+  run('go', ['build', '-o', out, './cmd/servers'], { cwd: join(root, 'test', 'probe') });
+  return out;
+}
+
+/**
+ * Starts throwaway PostgreSQL and Redis (bin/servers: as the user nobody when
+ * root, in temporary directories; packages installed for `npmCommand` when
+ * missing). Resolves with the ready line (`postgres.dsn`, `redis.addr`, …)
+ * and stop(), which stops both, removes their directories, and resolves with
+ * what they saw when `truth` (the statements and commands, one object each,
+ * `type` postgres or redis).
+ */
+export async function startServers(npmCommand, { truth = false, timeoutMs = 120000 } = {}) {
+  const bin = buildServers();
+  const child = spawn(bin, ['-for', npmCommand, ...(truth ? ['-truth'] : [])], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = [];
+  const closed = new Promise((r) => child.once('close', (code, signal) => r(code ?? signal)));
+  await new Promise((resolveReady, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGTERM');
+      reject(new Error(`${bin} was not ready within ${timeoutMs} ms`));
+    }, timeoutMs);
+    closed.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`${bin} exited (${code}) before it was ready`));
+    });
+    createInterface({ input: child.stdout }).on('line', (l) => {
+      lines.push(JSON.parse(l));
+      clearTimeout(timer);
+      resolveReady();
+    });
+  });
+  if (lines[0].type !== 'ready') throw new Error(`${bin}: ${JSON.stringify(lines[0])}`);
+  return {
+    ...lines[0],
+    child,
+    async stop() {
+      child.stdin.end();
+      const code = await closed;
+      if (code !== 0) throw new Error(`${bin} exited with ${code} while stopping`);
+      return lines.filter((l) => l.type === 'postgres' || l.type === 'redis');
+    },
+  };
 }
 
 export const isRoot = () => process.getuid?.() === 0;

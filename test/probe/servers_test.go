@@ -140,6 +140,9 @@ func TestServersGroundTruth(t *testing.T) {
 	if err := mon.Sync(5 * time.Second); err != nil {
 		t.Fatal(err)
 	}
+	if err := mon.Err(); err != nil {
+		t.Errorf("MONITOR: %v", err)
+	}
 	redisPorts, err := servers.ClientPorts(pid, rd.Port)
 	if err != nil {
 		t.Fatal(err)

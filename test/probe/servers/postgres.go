@@ -2,6 +2,7 @@ package servers
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -145,12 +146,13 @@ func (p *Postgres) Statements() ([]Statement, error) {
 	if p.proc.hasExited() && p.final != nil {
 		return p.final, nil
 	}
-	f, err := os.Open(p.LogFile)
+	log, err := os.ReadFile(p.LogFile)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	return ParsePostgresLog(f)
+	// Up to the last whole line: a backend may be writing the next one.
+	log = log[:bytes.LastIndexByte(log, '\n')+1]
+	return ParsePostgresLog(bytes.NewReader(log))
 }
 
 // Stop shuts the server down (fast shutdown: SIGINT; killed after 20 s),

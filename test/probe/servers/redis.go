@@ -172,7 +172,7 @@ type Monitor struct {
 	mu      sync.Mutex
 	cmds    []Command
 	markers map[string]bool // Sync's markers: false until MONITOR reports one
-	err     error           // why the connection ended
+	err     error           // the first line that did not parse, or why the connection ended
 	ended   chan struct{}
 }
 
@@ -204,14 +204,18 @@ func (m *Monitor) read(br *bufio.Reader) {
 		line, err := br.ReadString('\n')
 		if err != nil {
 			m.mu.Lock()
-			m.err = err
+			if m.err == nil {
+				m.err = err
+			}
 			m.mu.Unlock()
 			return
 		}
 		cmd, err := ParseMonitorLine(strings.TrimSuffix(line, "\r\n"))
 		m.mu.Lock()
 		if err != nil {
-			m.err = err
+			if m.err == nil {
+				m.err = err
+			}
 		} else if _, ok := m.markers[cmd.Key]; ok && cmd.Name == "ECHO" {
 			m.markers[cmd.Key] = true
 		} else {
@@ -228,8 +232,8 @@ func (m *Monitor) Commands() []Command {
 	return append([]Command(nil), m.cmds...)
 }
 
-// Err is the first line MONITOR sent that did not parse, or why the
-// connection ended (io.EOF when the server stopped).
+// Err is the first error: a line MONITOR sent that did not parse, or why
+// the connection ended (io.EOF when the server stopped); nil until then.
 func (m *Monitor) Err() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -100,9 +100,14 @@ func unprivileged(cmd *exec.Cmd, sig syscall.Signal) {
 	}
 }
 
-// tempDir makes a fresh directory the servers' user owns.
+// tempDir makes a fresh directory the servers' user owns: in the usual
+// temporary directory, or in /tmp when nobody could not reach that one.
 func tempDir(prefix string) (string, error) {
-	dir, err := os.MkdirTemp("", prefix)
+	base := os.TempDir()
+	if os.Geteuid() == 0 && !searchable(base) {
+		base = "/tmp"
+	}
+	dir, err := os.MkdirTemp(base, prefix)
 	if err != nil {
 		return "", err
 	}
@@ -113,6 +118,19 @@ func tempDir(prefix string) (string, error) {
 		}
 	}
 	return dir, nil
+}
+
+// searchable says whether every user may pass through dir and its parents.
+func searchable(dir string) bool {
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err != nil || st.Mode().Perm()&0o001 == 0 {
+			return false
+		}
+		if d == "/" {
+			return true
+		}
+	}
 }
 
 // freePort is a 127.0.0.1 TCP port free at the time of the call.

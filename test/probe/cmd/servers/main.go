@@ -2,7 +2,7 @@
 // 127.0.0.1 (package servers: as nobody when root, in temporary
 // directories), prints one JSON line when they accept connections, and stops
 // them and removes their directories on SIGTERM, SIGINT, or the end of its
-// standard input when that is a pipe.
+// standard input when that is a pipe or a socket.
 //
 //	go run ./cmd/servers [-postgres=false] [-redis=false] [-pg-port N] [-redis-port N] [-truth] [-for test]
 //
@@ -123,7 +123,8 @@ func run(withPG, withRedis bool, pgPort, redisPort int, truth bool, forCmd strin
 		return err
 	}
 	eof := make(chan struct{})
-	if st, err := os.Stdin.Stat(); err == nil && st.Mode()&os.ModeNamedPipe != 0 {
+	// A pipe or a socket (Node's 'pipe'); not a terminal, nor /dev/null.
+	if st, err := os.Stdin.Stat(); err == nil && st.Mode()&(os.ModeNamedPipe|os.ModeSocket) != 0 {
 		go func() {
 			io.Copy(io.Discard, os.Stdin)
 			close(eof)
