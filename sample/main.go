@@ -43,6 +43,7 @@ type server struct {
 	poolJobs chan job  // served by the fixed pool of workers started in main
 	lazyJobs chan job  // served by the one worker the first /lazy request starts
 	lazyOnce sync.Once // starts that worker
+	dataJobs chan task // queries and commands run by the workers started in main
 }
 
 // poolWorkers is how many workers serve /pool.
@@ -56,6 +57,14 @@ type job struct {
 	route  string // the inbound gin route, sent as X-Caller-Route
 	path   string // the downstream path
 	done   chan result
+}
+
+// task is a query or command handed to a data worker, with the context
+// of the request it is for.
+type task struct {
+	ctx  context.Context
+	run  func(ctx context.Context) (string, error)
+	done chan result
 }
 
 type result struct {
@@ -76,6 +85,7 @@ func newServer(downstream, raw string) *server {
 		raw:        raw,
 		poolJobs:   make(chan job),
 		lazyJobs:   make(chan job),
+		dataJobs:   make(chan task),
 	}
 }
 
@@ -536,6 +546,13 @@ func (s *server) routes() *gin.Engine {
 	if s.rdb != nil {
 		r.GET("/cache/:n", s.cacheGet)
 	}
+	// The same, run by workers started with the service.
+	if s.db != nil {
+		r.GET("/dbpool/:n", s.dbPool)
+	}
+	if s.rdb != nil {
+		r.GET("/cachepool/:n", s.cachePool)
+	}
 
 	return r
 }
@@ -567,6 +584,7 @@ func main() {
 	}
 	for i := 0; i < poolWorkers; i++ {
 		go s.poolWorker()
+		go s.dataWorker()
 	}
 
 	ln, err := net.Listen("tcp", *addr)
@@ -583,4 +601,54 @@ func main() {
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Fatalf("serve: %v", err)
 	}
+}
+
+// dataWorker runs /dbpool and /cachepool tasks; poolWorkers of them start
+// in main, outside any request. Each task runs with its request's context.
+func (s *server) dataWorker() {
+	for t := range s.dataJobs {
+		v, err := t.run(t.ctx)
+		t.done <- result{body: []byte(v), err: err}
+	}
+}
+
+// handData hands run to a data worker with the request's context and
+// answers with its result.
+func (s *server) handData(c *gin.Context, run func(ctx context.Context) (string, error)) {
+	t := task{ctx: c.Request.Context(), run: run, done: make(chan result, 1)}
+	s.dataJobs <- t
+	r := <-t.done
+	if r.err != nil {
+		badGateway(c, r.err)
+		return
+	}
+	c.Data(http.StatusOK, "text/plain", r.body)
+}
+
+// dbPool has a data worker run /db's query.
+func (s *server) dbPool(c *gin.Context) {
+	n, ok := intParam(c)
+	if !ok {
+		return
+	}
+	s.handData(c, func(ctx context.Context) (string, error) {
+		var got string
+		err := s.db.QueryRowContext(ctx, "SELECT 'ol-req-"+n+"'").Scan(&got) // /dbpool's query
+		return got, err
+	})
+}
+
+// cachePool has a data worker run /cache's command.
+func (s *server) cachePool(c *gin.Context) {
+	n, ok := intParam(c)
+	if !ok {
+		return
+	}
+	s.handData(c, func(ctx context.Context) (string, error) {
+		val, err := s.rdb.Get(ctx, "ol-req-"+n).Result() // /cachepool's command
+		if errors.Is(err, redis.Nil) {
+			err = nil
+		}
+		return val, err
+	})
 }

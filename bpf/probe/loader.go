@@ -40,6 +40,7 @@ const (
 	ProgRoundTrip      = "round_trip"
 	ProgH2RoundTrip    = "h2_round_trip"
 	ProgH2iRoundTrip   = "h2i_round_trip"
+	ProgCtxCall        = "ctx_call"
 )
 
 // Uprobe puts one program on a set of instructions.
@@ -75,6 +76,7 @@ func (p *Probe) programs() map[string]*ebpf.Program {
 		ProgRoundTrip:      o.RoundTrip,
 		ProgH2RoundTrip:    o.H2RoundTrip,
 		ProgH2iRoundTrip:   o.H2iRoundTrip,
+		ProgCtxCall:        o.CtxCall,
 	}
 }
 

@@ -177,6 +177,7 @@ type probeSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type probeProgramSpecs struct {
+	CtxCall            *ebpf.ProgramSpec `ebpf:"ctx_call"`
 	GinHandle          *ebpf.ProgramSpec `ebpf:"gin_handle"`
 	GinHandleReturn    *ebpf.ProgramSpec `ebpf:"gin_handle_return"`
 	GinRoute           *ebpf.ProgramSpec `ebpf:"gin_route"`
@@ -206,6 +207,7 @@ type probeMapSpecs struct {
 	CtxRequest       *ebpf.MapSpec `ebpf:"ctx_request"`
 	Events           *ebpf.MapSpec `ebpf:"events"`
 	GinContext       *ebpf.MapSpec `ebpf:"gin_context"`
+	GoroutineCall    *ebpf.MapSpec `ebpf:"goroutine_call"`
 	GoroutineRequest *ebpf.MapSpec `ebpf:"goroutine_request"`
 	Lost             *ebpf.MapSpec `ebpf:"lost"`
 	OutboundConns    *ebpf.MapSpec `ebpf:"outbound_conns"`
@@ -252,6 +254,7 @@ type probeMaps struct {
 	CtxRequest       *ebpf.Map `ebpf:"ctx_request"`
 	Events           *ebpf.Map `ebpf:"events"`
 	GinContext       *ebpf.Map `ebpf:"gin_context"`
+	GoroutineCall    *ebpf.Map `ebpf:"goroutine_call"`
 	GoroutineRequest *ebpf.Map `ebpf:"goroutine_request"`
 	Lost             *ebpf.Map `ebpf:"lost"`
 	OutboundConns    *ebpf.Map `ebpf:"outbound_conns"`
@@ -267,6 +270,7 @@ func (m *probeMaps) Close() error {
 		m.CtxRequest,
 		m.Events,
 		m.GinContext,
+		m.GoroutineCall,
 		m.GoroutineRequest,
 		m.Lost,
 		m.OutboundConns,
@@ -293,6 +297,7 @@ type probeVariables struct {
 //
 // It can be passed to loadProbeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type probePrograms struct {
+	CtxCall            *ebpf.Program `ebpf:"ctx_call"`
 	GinHandle          *ebpf.Program `ebpf:"gin_handle"`
 	GinHandleReturn    *ebpf.Program `ebpf:"gin_handle_return"`
 	GinRoute           *ebpf.Program `ebpf:"gin_route"`
@@ -315,6 +320,7 @@ type probePrograms struct {
 
 func (p *probePrograms) Close() error {
 	return _ProbeClose(
+		p.CtxCall,
 		p.GinHandle,
 		p.GinHandleReturn,
 		p.GinRoute,

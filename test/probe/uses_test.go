@@ -181,8 +181,9 @@ func reqKey(s string) (string, bool) {
 // (database/sql) and Redis (go-redis) pools were opened before the trace,
 // gets every query and command reported as a use of its connection,
 // attributed to its request, with 32 requests in flight (so the pools also
-// open connections while traced). Truth: PostgreSQL's statement log and
-// Redis's MONITOR, each with the client's port.
+// open connections while traced); also when a worker started with the
+// service runs them with the request's context. Truth: PostgreSQL's
+// statement log and Redis's MONITOR, each with the client's port.
 func TestDatabaseAndCacheUses(t *testing.T) {
 	eachToolchain(t, func(t *testing.T, toolchain string) {
 		w := newDBWorld(t, toolchain)
@@ -190,12 +191,8 @@ func TestDatabaseAndCacheUses(t *testing.T) {
 		h.waitReady()
 
 		const total = 256
-		w.e.run(total, 32, func(i int) string {
-			if i%2 == 0 {
-				return fmt.Sprintf("/db/%d", i)
-			}
-			return fmt.Sprintf("/cache/%d", i)
-		})
+		routes := []string{"/db/%d", "/cache/%d", "/dbpool/%d", "/cachepool/%d"}
+		w.e.run(total, 32, func(i int) string { return fmt.Sprintf(routes[i%len(routes)], i) })
 		waitFor(t, "all request records", 10*time.Second, func() bool { return h.count("request") >= total })
 		rs := h.stop()
 		sts, err := w.pg.Statements()

@@ -41,6 +41,9 @@ type role struct {
 	// no site of such a role may be single-stepped.
 	requestPath bool
 	required    bool
+	// optional: probes a library the binary may not link; its absence
+	// is not worth a note.
+	optional bool
 	options     []siteFinder
 }
 
@@ -111,6 +114,8 @@ const (
 	roleGinRoute       = "gin-route"
 	roleRoundTrip      = "round-trip"
 	roleRoundTripH2    = "round-trip-h2"
+	roleSQLCall        = "sql-call"
+	roleRedisCall      = "redis-call"
 )
 
 var roles = []role{
@@ -146,6 +151,14 @@ var roles = []role{
 		entry(roleRoundTripH2, probe.ProgH2iRoundTrip, "net/http/internal/http2.(*ClientConn).roundTrip"),
 		entry(roleRoundTripH2, probe.ProgH2RoundTrip, "net/http.(*http2ClientConn).roundTrip"),
 		entry(roleRoundTripH2, probe.ProgH2RoundTrip, "net/http.(*http2ClientConn).RoundTrip"),
+	}},
+	// Database and cache calls with a context, where a binary links them.
+	{name: roleSQLCall, optional: true, options: []siteFinder{
+		entry(roleSQLCall, probe.ProgCtxCall, "database/sql.(*DB).conn"),
+	}},
+	{name: roleRedisCall, optional: true, options: []siteFinder{
+		entry(roleRedisCall, probe.ProgCtxCall, "github.com/redis/go-redis/v9.(*baseClient).getConn"),
+		entry(roleRedisCall, probe.ProgCtxCall, "github.com/redis/go-redis/v9.(*baseClient)._getConn"),
 	}},
 }
 
@@ -192,6 +205,9 @@ func planProbes(b *inspect.Binary, hasGin bool) (*plan, error) {
 		if chosen == nil {
 			if r.required {
 				return nil, &unplaced{role: r.name, err: firstErr}
+			}
+			if r.optional && errors.Is(firstErr, inspect.ErrNoFunc) {
+				continue
 			}
 			p.Notes = append(p.Notes, fmt.Sprintf("%s: not probed (%v)", r.name, firstErr))
 			continue

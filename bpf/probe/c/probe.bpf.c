@@ -224,6 +224,16 @@ struct {
 	__type(value, u64);
 } ctx_request SEC(".maps");
 
+/* goid -> the request of the goroutine's last library call that carried a
+ * context descending from a request's (database/sql, go-redis): its
+ * connection's uses count for that request, not the goroutine's own. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, u64);
+	__type(value, u64);
+} goroutine_call SEC(".maps");
+
 /* Outbound TCP connections of the target, by socket inode: those it
  * connected while traced, and those the loader found open in /proc when
  * the trace started. Every write to one is a use; a write starts a new
@@ -333,6 +343,15 @@ static __always_inline u64 request_of(u64 goid)
 {
 	u64 *r = bpf_map_lookup_elem(&goroutine_request, &goid);
 	return r ? *r : 0;
+}
+
+/* The request a connection use by goroutine goid counts for: that of the
+ * goroutine's last context-carrying library call (ctx_call), else the
+ * goroutine's own. */
+static __always_inline u64 request_of_use(u64 goid)
+{
+	u64 *call = bpf_map_lookup_elem(&goroutine_call, &goid);
+	return call ? *call : request_of(goid);
 }
 
 /* Reads a Go string (ptr, len) into dst, truncated; returns the length read. */
@@ -604,6 +623,7 @@ int request_end(struct pt_regs *ctx)
 	if (!id)
 		return 0;
 	bpf_map_delete_elem(&goroutine_request, &goid);
+	bpf_map_delete_elem(&goroutine_call, &goid);
 	u64 req = 0;
 	u64 *rp = bpf_map_lookup_elem(&serving_request, &goid);
 	if (rp) {
@@ -687,13 +707,14 @@ int gin_handle_return(struct pt_regs *ctx)
 
 /* A new g records its creator in g.parentGoid (Go 1.21+), so one probe
  * per goroutine creation is enough: the child inherits its parent's
- * request. */
+ * request, or that of the call its parent is making for a request (a
+ * pool that dials in a goroutine of its own). */
 static __always_inline void inherit_request(u64 newg)
 {
 	if (!newg)
 		return;
 	u64 parent = read_u64(newg + CFG.g_parent_goid);
-	u64 id = request_of(parent);
+	u64 id = request_of_use(parent);
 	if (!id)
 		return;
 	u64 child = goid_of(newg);
@@ -941,7 +962,7 @@ int sys_enter_connect(struct tp_sys_enter_connect *tp)
 		if (!p)
 			return 0;
 	}
-	fill_header(&p->h, EV_CONNECT, goid, goid ? request_of(goid) : 0);
+	fill_header(&p->h, EV_CONNECT, goid, goid ? request_of_use(goid) : 0);
 	__builtin_memset(&p->t, 0, sizeof(p->t));
 	p->reused = 0;
 	long n = bpf_get_stack(tp, p->stack, sizeof(p->stack), BPF_F_USER_STACK);
@@ -1015,6 +1036,26 @@ int inet_sock_set_state(struct tp_inet_sock_set_state *tp)
 
 /* ---- outbound: every use of a connection, seen at its writes --------- */
 
+/* A library call that takes a context, made just before it writes to its
+ * connection in the same goroutine: database/sql's (*DB).conn(db, ctx, …)
+ * (every query, exec, prepare and begin) and go-redis's
+ * (*baseClient).getConn(c, ctx) (every command and pipeline). The
+ * goroutine's next uses count for the request the context descends from
+ * (a worker serving many requests), else for the goroutine's own. */
+SEC("uprobe/ctx_call")
+int ctx_call(struct pt_regs *ctx)
+{
+	u64 goid = current_goid(ctx);
+	if (!goid)
+		return 0;
+	u64 id = request_of_ctx(GO_ARG2(ctx), GO_ARG3(ctx));
+	if (id)
+		bpf_map_update_elem(&goroutine_call, &goid, &id, BPF_ANY);
+	else
+		bpf_map_delete_elem(&goroutine_call, &goid);
+	return 0;
+}
+
 static __always_inline void tuple_of_sock(struct sock *sk, struct tuple *t)
 {
 	t->family = BPF_CORE_READ(sk, __sk_common.skc_family);
@@ -1050,7 +1091,7 @@ static __always_inline int on_write(void *tp, u64 fd)
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	u64 goid = goid_of(BPF_CORE_READ(regs, GO_REG_G_FIELD));
-	u64 id = goid ? request_of(goid) : 0;
+	u64 id = goid ? request_of_use(goid) : 0;
 	u64 now = bpf_ktime_get_ns();
 
 	bool fresh = id != c->request || rx != c->last_rx || now - c->last_ts > IDLE_NS;
