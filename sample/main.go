@@ -546,6 +546,10 @@ func (s *server) routes() *gin.Engine {
 	if s.rdb != nil {
 		r.GET("/cache/:n", s.cacheGet)
 	}
+	// One query and one command in one request (for benchmarks).
+	if s.db != nil && s.rdb != nil {
+		r.GET("/data/:n", s.data)
+	}
 	// The same, run by workers started with the service.
 	if s.db != nil {
 		r.GET("/dbpool/:n", s.dbPool)
@@ -651,4 +655,23 @@ func (s *server) cachePool(c *gin.Context) {
 		}
 		return val, err
 	})
+}
+
+// data runs /db's query and /cache's command, one after the other.
+func (s *server) data(c *gin.Context) {
+	n, ok := intParam(c)
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	var got string
+	if err := s.db.QueryRowContext(ctx, "SELECT 'ol-req-"+n+"'").Scan(&got); err != nil { // /data's query
+		badGateway(c, err)
+		return
+	}
+	if _, err := s.rdb.Get(ctx, "ol-req-"+n).Result(); err != nil && !errors.Is(err, redis.Nil) { // /data's command
+		badGateway(c, err)
+		return
+	}
+	c.String(http.StatusOK, got)
 }

@@ -3,6 +3,8 @@
 //   - /health throughput and latency under wrk, untraced vs traced (alternating runs)
 //   - time from starting the helper to its `ready` record
 //   - the helper's peak RSS, and events lost at the highest rate wrk drives
+//   - as root, GET /data/N (one PostgreSQL query and one Redis GET on pools
+//     opened before the trace; servers started as nobody, scripts/lib.mjs)
 //   - the same rounds traced by a peer tracer (scripts/peer.mjs) when it can be
 //     built here, and a side-by-side table; OL_BENCH_PEER=0 leaves it out
 import { spawn, spawnSync } from 'node:child_process';
@@ -10,7 +12,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { buildHelper, buildSample, isRoot, privileged, run, startAndWait } from './lib.mjs';
+import { buildHelper, buildSample, isRoot, privileged, run, startAndWait, startServers } from './lib.mjs';
 import { PEER_NAME, PEER_READY, buildPeer } from './peer.mjs';
 import { ensureSystem } from './prereqs.mjs';
 
@@ -195,9 +197,20 @@ async function main() {
     ['-addr', down, '-raw', '127.0.0.1:18092'],
     /listening on/,
   );
+  // PostgreSQL and Redis for /data, started as nobody: root only.
+  let servers = null;
+  let dataSkip = 'not root (the servers run as the user nobody)';
+  if (isRoot()) {
+    try {
+      servers = await startServers('bench');
+    } catch (e) {
+      dataSkip = e.message;
+    }
+  }
+  const dataArgs = servers ? ['-pg', servers.postgres.dsn, '-redis', servers.redis.addr] : [];
   const { child: service } = await startAndWait(
     sample.service,
-    ['-addr', addr, '-downstream', `http://${down}`, '-raw', '127.0.0.1:18092'],
+    ['-addr', addr, '-downstream', `http://${down}`, '-raw', '127.0.0.1:18092', ...dataArgs],
     /listening on/,
   );
   const cleanup = () => [downstream, service].forEach((c) => c.exitCode === null && c.kill('SIGTERM'));
@@ -206,12 +219,21 @@ async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'ol-bench-'));
   const health = `http://${addr}/health`;
   const echoUrl = `http://${addr}/echo`;
+  const dataUrl = `http://${addr}/data/7`;
+  const routes = [
+    ['health', health, 0.85],
+    ['echo', echoUrl, 0.9],
+  ];
+  if (servers) routes.push(['data', dataUrl, 0.97]);
+  else console.log(`/data (PostgreSQL and Redis): not measured: ${dataSkip}`);
   console.log(
     `Outbound Lens benchmark: wrk -t2 -c32 -d${DURATION}s, ${ROUNDS} rounds of untraced then traced, on the sample's GET /health (no outbound call) and GET /echo (one downstream call)`,
   );
-  wrk(health); // warm up
-  wrk(echoUrl);
-  const runs = { health: { base: [], traced: [], peer: [] }, echo: { base: [], traced: [], peer: [] } };
+  const runs = {};
+  for (const [name, url] of routes) {
+    wrk(url); // warm up
+    runs[name] = { base: [], traced: [], peer: [], cpu: [] };
+  }
   const peerRuns = { ready: [], cpu: [], rss: [] };
   const ready = [];
   const rss = [];
@@ -221,16 +243,14 @@ async function main() {
   let seen = 0;
   let sites = [];
   for (let i = 0; i < ROUNDS; i++) {
-    for (const [name, url] of [
-      ['health', health],
-      ['echo', echoUrl],
-    ]) {
+    for (const [name, url] of routes) {
       runs[name].base.push(wrk(url));
       const h = await startHelper(helper, service.pid, join(dir, `${name}${i}.ndjson`));
       ready.push(h.readyMs);
       const c0 = h.cpuSeconds();
       runs[name].traced.push(wrk(url));
       cpu.push((h.cpuSeconds() - c0) / Number(DURATION));
+      runs[name].cpu.push(cpu.at(-1));
       rss.push(h.peakRssKiB());
       const { stats, requests, ready: r } = await h.stop();
       sites = r?.sites ?? sites;
@@ -269,8 +289,8 @@ async function main() {
 
   // Probe hits per request, by program, with the kernel counting runs.
   const perRoute = {};
-  for (const route of ['/health', '/echo', '/fanout']) {
-    const h = await startHelper(helper, service.pid, join(dir, `hits${route.slice(1)}.ndjson`), ['--probe-stats']);
+  for (const route of ['/health', '/echo', '/fanout', ...(servers ? ['/data/7'] : [])]) {
+    const h = await startHelper(helper, service.pid, join(dir, `hits${route.slice(1).replaceAll('/', '-')}.ndjson`), ['--probe-stats']);
     spawnSync('wrk', ['-t1', '-c8', '-d3s', `http://${addr}${route}`], { encoding: 'utf8' });
     const r = await h.stop();
     perRoute[route] = { requests: r.requests, programs: r.stats?.programs ?? [] };
@@ -285,12 +305,9 @@ async function main() {
     };
   };
   console.log('\nresults (medians)');
-  for (const [name, target] of [
-    ['health', 0.85],
-    ['echo', 0.9],
-  ]) {
+  for (const [name, , target] of routes) {
     const { b, t } = summary(name);
-    console.log(`  /${name}`);
+    console.log(`  /${name}${name === 'data' ? ' (one PostgreSQL query, one Redis GET)' : ''}`);
     console.log(`    throughput untraced      ${b.rps.toFixed(0)} req/s`);
     console.log(`    throughput traced        ${t.rps.toFixed(0)} req/s`);
     console.log(`    ratio traced/untraced    ${(t.rps / b.rps).toFixed(3)}   (target >= ${target})`);
@@ -300,6 +317,7 @@ async function main() {
     console.log(
       `    p99 latency              ${b.p99.toFixed(3)} ms -> ${t.p99.toFixed(3)} ms (+${((t.p99 - b.p99) * 1000).toFixed(0)} us)`,
     );
+    console.log(`    helper CPU while traced  ${(median(runs[name].cpu) * 100).toFixed(0)}% of one core`);
   }
   console.log(`  helper CPU while traced    ${(median(cpu) * 100).toFixed(0)}% of one core`);
   console.log(
@@ -317,7 +335,7 @@ async function main() {
     const row = (label, ours, theirs) => console.log(`  ${label.padEnd(30)}${col(ours)}${col(theirs)}`);
     console.log(`\nside by side (medians of the same rounds; wrk -t2 -c32 -d${DURATION}s)`);
     row('', 'Outbound Lens', PEER_NAME);
-    for (const name of ['health', 'echo']) {
+    for (const [name] of routes) {
       const { b, t } = summary(name);
       const p = { rps: med(runs[name].peer, 'rps'), p99: med(runs[name].peer, 'p99') };
       row(`/${name} traced/untraced`, (t.rps / b.rps).toFixed(3), (p.rps / b.rps).toFixed(3));
@@ -353,7 +371,8 @@ async function main() {
   }
   console.log('\nprobe hits per request (the kernel counting BPF runs, --probe-stats; wrk -c8 -d3s per route)');
   const classOf = (program) => {
-    const cls = [...new Set(sites.filter((s) => s.program === program && s.requestPath).map((s) => s.insn))];
+    const cls = [...new Set(sites.filter((s) => s.program === program).map((s) => s.insn))];
+    if (!cls.length) return 'tracepoint';
     return cls.length === 1 ? cls[0] : cls.join('/');
   };
   for (const [route, { requests, programs }] of Object.entries(perRoute)) {
@@ -363,7 +382,9 @@ async function main() {
       if (!p.runs || !requests) continue;
       const hits = p.runs / requests;
       const cls = classOf(p.program);
-      const trap = cost?.[cls] ?? NaN;
+      // A tracepoint has no trap of its own; it runs for every process's
+      // syscalls (wrk's too), so its runs per request count them all.
+      const trap = cls === 'tracepoint' ? 0 : (cost?.[cls] ?? NaN);
       const perHit = trap + p.ns / p.runs;
       total += hits * perHit;
       parts.push(
@@ -375,6 +396,7 @@ async function main() {
   }
   rmSync(dir, { recursive: true, force: true });
   cleanup();
+  if (servers) await servers.stop();
 
   // The editor side (activation, palette to first row, panel frames, server memory), in its own process.
   if (process.env.OL_BENCH_SKIP_EXTENSION !== '1') {

@@ -89,6 +89,7 @@ type Probe struct {
 	Probes  []string // what got attached, for the ready record
 
 	attached []string // the uprobe programs attached
+	tps      []tracepointProg
 }
 
 func errorf(code records.Code, format string, args ...any) error {
@@ -210,6 +211,7 @@ func Load(a Attachment) (_ *Probe, err error) {
 		}
 		p.links = append(p.links, l)
 		p.Probes = append(p.Probes, t.group+":"+t.name)
+		p.tps = append(p.tps, tracepointProg{t.name, t.prog})
 	}
 
 	// The kernel's BTF was needed for the CO-RE relocations only: give its
@@ -257,17 +259,28 @@ func EnableRunStats() (io.Closer, error) {
 	return c, nil
 }
 
-// RunStats returns each attached uprobe program's runs so far (counted
-// only while EnableRunStats is on).
+type tracepointProg struct {
+	name string
+	prog *ebpf.Program
+}
+
+// RunStats returns each attached program's runs so far (counted only
+// while EnableRunStats is on): the uprobe programs, then the tracepoint
+// programs by their tracepoint's name (these run for every process's
+// syscalls and return at once for those of others).
 func (p *Probe) RunStats() []records.ProgramRuns {
 	var out []records.ProgramRuns
+	add := func(name string, prog *ebpf.Program) {
+		if st, err := prog.Stats(); err == nil {
+			out = append(out, records.ProgramRuns{Program: name, Runs: st.RunCount, Ns: uint64(st.Runtime.Nanoseconds())})
+		}
+	}
 	progs := p.programs()
 	for _, name := range p.attached {
-		st, err := progs[name].Stats()
-		if err != nil {
-			continue
-		}
-		out = append(out, records.ProgramRuns{Program: name, Runs: st.RunCount, Ns: uint64(st.Runtime.Nanoseconds())})
+		add(name, progs[name])
+	}
+	for _, t := range p.tps {
+		add(t.name, t.prog)
 	}
 	return out
 }

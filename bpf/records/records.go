@@ -90,7 +90,7 @@ type Stats struct {
 	Lost     uint64        `json:"lost"`   // probe events the kernel dropped
 	Requests uint64        `json:"requests"`
 	Outbound uint64        `json:"outbound"`
-	Programs []ProgramRuns `json:"programs,omitempty"` // with --probe-stats: each uprobe program's runs and time in BPF so far
+	Programs []ProgramRuns `json:"programs,omitempty"` // with --probe-stats: each program's runs and time in BPF so far (uprobe programs, then tracepoint programs by tracepoint name, which run for every process's syscalls)
 }
 
 // ErrorRecord says why the helper could not trace; it then exits non-zero.

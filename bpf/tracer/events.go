@@ -42,8 +42,16 @@ type Tracer struct {
 	requests map[uint64]*pending
 	recent   recentRequests // ended requests, for late outbound lines in text format
 	frames   map[uint64]frame
-	stats    Stats
+	// Symbolizing walks the binary's tables (a handler's start line is a
+	// linear search): what a handler PC or a whole user stack gave is kept.
+	handlers  map[uint64]*Loc
+	callSites map[string]*Loc
+	stats     Stats
 }
+
+// maxCallSites bounds the call-site cache: a service has few distinct
+// stacks at its outbound calls; past this many the cache starts over.
+const maxCallSites = 8192
 
 type frame struct {
 	shared bool // in sharedClientFrames
@@ -53,6 +61,8 @@ func (t *Tracer) init() {
 	if t.requests == nil {
 		t.requests = map[uint64]*pending{}
 		t.frames = map[uint64]frame{}
+		t.handlers = map[uint64]*Loc{}
+		t.callSites = map[string]*Loc{}
 		t.recent.init(4096)
 		t.stats.Type = "stats"
 	}
@@ -182,8 +192,16 @@ func (t *Tracer) route(e *probe.Route) {
 		r.cut("route")
 	}
 	if e.HandlerPc != 0 && t.Sym != nil {
-		if fn, file, line, ok := t.Sym.FuncStart(e.HandlerPc - t.Bias); ok {
-			r.rec.Handler = &Loc{Func: fn, File: file, Line: line}
+		h, ok := t.handlers[e.HandlerPc]
+		if !ok {
+			if fn, file, line, found := t.Sym.FuncStart(e.HandlerPc - t.Bias); found {
+				h = &Loc{Func: fn, File: file, Line: line}
+			}
+			t.handlers[e.HandlerPc] = h
+		}
+		if h != nil {
+			loc := *h
+			r.rec.Handler = &loc
 		}
 	}
 }
@@ -247,7 +265,7 @@ func (t *Tracer) outbound(e *probe.Outbound) {
 		Via:    via,
 	}
 	if t.Sym != nil {
-		rec.CallSite = t.Sym.CallSite(pcs)
+		rec.CallSite = t.callSite(e.Stack[:n])
 	}
 	var path, method string
 	if e.H.Request != 0 {
@@ -281,6 +299,28 @@ var sharedClientFrames = []string{
 	"net/http/internal/http2.(*clientConnReadLoop).",
 	"google.golang.org/grpc/internal/transport.(*loopyWriter).",
 	"google.golang.org/grpc/internal/transport.(*http2Client).reader",
+}
+
+// callSite symbolizes a raw user stack (runtime PCs), once per distinct stack.
+func (t *Tracer) callSite(raw []uint64) *Loc {
+	key := string(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(raw))), len(raw)*8))
+	l, ok := t.callSites[key]
+	if !ok {
+		pcs := make([]uint64, len(raw))
+		for i, pc := range raw {
+			pcs[i] = pc - t.Bias
+		}
+		l = t.Sym.CallSite(pcs)
+		if len(t.callSites) >= maxCallSites {
+			clear(t.callSites)
+		}
+		t.callSites[key] = l
+	}
+	if l == nil {
+		return nil
+	}
+	c := *l
+	return &c
 }
 
 func (t *Tracer) carriesForMany(pcs []uint64) bool {

@@ -113,7 +113,7 @@ export interface StatsRecord {
   lost: number;
   requests: number;
   outbound: number;
-  /** with --probe-stats: each uprobe program's runs and time in BPF so far */
+  /** with --probe-stats: each program's runs and time in BPF so far (uprobe programs, then tracepoint programs by tracepoint name, which run for every process's syscalls) */
   programs?: ProgramRunsRecord[];
 }
 
