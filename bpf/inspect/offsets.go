@@ -41,6 +41,7 @@ type Offsets struct {
 	H2ConnTconn        uint64 `dwarf:"net/http.http2ClientConn,tconn" bpf:"H2ccTconn"`
 	H2InternalTconn    uint64 `dwarf:"net/http/internal/http2.ClientConn,tconn" bpf:"H2iccTconn"`
 	H2InternalReqCtx   uint64 `dwarf:"net/http/internal/http2.ClientRequest,Context" bpf:"H2ireqCtx"`
+	GRPCClientConn     uint64 `dwarf:"google.golang.org/grpc/internal/transport.http2Client,conn" bpf:"GrpcClientConn"`
 	GinContextFullPath uint64 `dwarf:"github.com/gin-gonic/gin.Context,fullPath" bpf:"GinFullpath"`
 	GinContextHandlers uint64 `dwarf:"github.com/gin-gonic/gin.Context,handlers" bpf:"GinHandlers"`
 	// The ServeMux pattern that matched: Request.Pattern from Go 1.23,

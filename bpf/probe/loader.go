@@ -41,6 +41,7 @@ const (
 	ProgH2RoundTrip    = "h2_round_trip"
 	ProgH2iRoundTrip   = "h2i_round_trip"
 	ProgCtxCall        = "ctx_call"
+	ProgGRPCCall       = "grpc_call"
 )
 
 // Uprobe puts one program on a set of instructions.
@@ -77,6 +78,7 @@ func (p *Probe) programs() map[string]*ebpf.Program {
 		ProgH2RoundTrip:    o.H2RoundTrip,
 		ProgH2iRoundTrip:   o.H2iRoundTrip,
 		ProgCtxCall:        o.CtxCall,
+		ProgGRPCCall:       o.GrpcCall,
 	}
 }
 

@@ -49,6 +49,7 @@ type probeConfig struct {
 	H2ccTconn      uint64
 	H2iccTconn     uint64
 	H2ireqCtx      uint64
+	GrpcClientConn uint64
 	N_ctxTypes     uint32
 	_              [4]byte
 	CtxDeadline    [8]uint64
@@ -84,6 +85,7 @@ const (
 	probeEventTypeEV_CONNECT       probeEventType = 4
 	probeEventTypeEV_ROUND_TRIP    probeEventType = 5
 	probeEventTypeEV_WRITE         probeEventType = 6
+	probeEventTypeEV_GRPC_CALL     probeEventType = 7
 )
 
 type probeOutbound struct {
@@ -182,6 +184,7 @@ type probeProgramSpecs struct {
 	GinHandleReturn    *ebpf.ProgramSpec `ebpf:"gin_handle_return"`
 	GinRoute           *ebpf.ProgramSpec `ebpf:"gin_route"`
 	GoroutineStart     *ebpf.ProgramSpec `ebpf:"goroutine_start"`
+	GrpcCall           *ebpf.ProgramSpec `ebpf:"grpc_call"`
 	H2RoundTrip        *ebpf.ProgramSpec `ebpf:"h2_round_trip"`
 	H2iRoundTrip       *ebpf.ProgramSpec `ebpf:"h2i_round_trip"`
 	InetSockSetState   *ebpf.ProgramSpec `ebpf:"inet_sock_set_state"`
@@ -302,6 +305,7 @@ type probePrograms struct {
 	GinHandleReturn    *ebpf.Program `ebpf:"gin_handle_return"`
 	GinRoute           *ebpf.Program `ebpf:"gin_route"`
 	GoroutineStart     *ebpf.Program `ebpf:"goroutine_start"`
+	GrpcCall           *ebpf.Program `ebpf:"grpc_call"`
 	H2RoundTrip        *ebpf.Program `ebpf:"h2_round_trip"`
 	H2iRoundTrip       *ebpf.Program `ebpf:"h2i_round_trip"`
 	InetSockSetState   *ebpf.Program `ebpf:"inet_sock_set_state"`
@@ -325,6 +329,7 @@ func (p *probePrograms) Close() error {
 		p.GinHandleReturn,
 		p.GinRoute,
 		p.GoroutineStart,
+		p.GrpcCall,
 		p.H2RoundTrip,
 		p.H2iRoundTrip,
 		p.InetSockSetState,

@@ -18,4 +18,5 @@ const (
 	EvConnect      = uint32(probeEventTypeEV_CONNECT)
 	EvRoundTrip    = uint32(probeEventTypeEV_ROUND_TRIP)
 	EvWrite        = uint32(probeEventTypeEV_WRITE)
+	EvGRPCCall     = uint32(probeEventTypeEV_GRPC_CALL)
 )

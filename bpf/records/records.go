@@ -80,7 +80,7 @@ type Outbound struct {
 	Reused   bool    `json:"reused"`   // a connection opened before this request (kept alive, pooled, or open before the trace), not one it opened
 	CallSite *Loc    `json:"callSite"` // the caller's line in the service, or null
 	TsNs     int64   `json:"tsNs"`     // Unix nanoseconds
-	Via      string  `json:"via"`      // which probe saw it: http (a net/http client round trip), connect (a new connection), or write (an exchange on any other connection, seen at its first write)
+	Via      string  `json:"via"`      // which probe saw it: http (a net/http client call, HTTP/1 or HTTP/2), grpc (a gRPC-go client call), connect (a new connection), or write (an exchange on any other connection, seen at its first write)
 }
 
 // Stats counts what was seen; written periodically and at the end.

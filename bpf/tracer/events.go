@@ -106,7 +106,7 @@ func (t *Tracer) Handle(raw []byte) {
 		if len(raw) >= int(unsafe.Sizeof(probe.Route{})) {
 			t.route((*probe.Route)(unsafe.Pointer(&raw[0])))
 		}
-	case probe.EvConnect, probe.EvRoundTrip, probe.EvWrite:
+	case probe.EvConnect, probe.EvRoundTrip, probe.EvWrite, probe.EvGRPCCall:
 		if len(raw) >= int(unsafe.Sizeof(probe.Outbound{})) {
 			t.outbound((*probe.Outbound)(unsafe.Pointer(&raw[0])))
 		}
@@ -238,6 +238,8 @@ func (t *Tracer) outbound(e *probe.Outbound) {
 	}
 	via := "http"
 	switch e.H.Type {
+	case probe.EvGRPCCall:
+		via = "grpc"
 	case probe.EvWrite, probe.EvConnect:
 		via = "connect"
 		if e.H.Type == probe.EvWrite {
@@ -298,6 +300,8 @@ var sharedClientFrames = []string{
 	"net/http/internal/http2.(*ClientConn).readLoop",
 	"net/http/internal/http2.(*clientConnReadLoop).",
 	"google.golang.org/grpc/internal/transport.(*loopyWriter).",
+	"google.golang.org/grpc.(*addrConn).", // dials, and writes the preface and settings
+
 	"google.golang.org/grpc/internal/transport.(*http2Client).reader",
 }
 

@@ -100,7 +100,7 @@ export interface OutboundRecord {
   callSite: SourceLocation | null;
   /** Unix nanoseconds */
   tsNs: number;
-  /** which probe saw it: http (a net/http client round trip), connect (a new connection), or write (an exchange on any other connection, seen at its first write) */
+  /** which probe saw it: http (a net/http client call, HTTP/1 or HTTP/2), grpc (a gRPC-go client call), connect (a new connection), or write (an exchange on any other connection, seen at its first write) */
   via: string;
 }
 

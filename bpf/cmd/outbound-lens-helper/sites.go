@@ -116,6 +116,7 @@ const (
 	roleRoundTripH2    = "round-trip-h2"
 	roleSQLCall        = "sql-call"
 	roleRedisCall      = "redis-call"
+	roleGRPCCall       = "grpc-call"
 )
 
 var roles = []role{
@@ -155,6 +156,9 @@ var roles = []role{
 	// Database and cache calls with a context, where a binary links them.
 	{name: roleSQLCall, optional: true, options: []siteFinder{
 		entry(roleSQLCall, probe.ProgCtxCall, "database/sql.(*DB).conn"),
+	}},
+	{name: roleGRPCCall, optional: true, options: []siteFinder{
+		entry(roleGRPCCall, probe.ProgGRPCCall, "google.golang.org/grpc/internal/transport.(*http2Client).NewStream"),
 	}},
 	{name: roleRedisCall, optional: true, options: []siteFinder{
 		entry(roleRedisCall, probe.ProgCtxCall, "github.com/redis/go-redis/v9.(*baseClient).getConn"),

@@ -49,6 +49,7 @@ enum event_type {
 	EV_CONNECT = 4,
 	EV_ROUND_TRIP = 5,
 	EV_WRITE = 6,
+	EV_GRPC_CALL = 7,
 };
 
 /* Set by the loader from the binary's DWARF or the per-version table. */
@@ -89,6 +90,7 @@ struct config {
 	u64 h2cc_tconn;
 	u64 h2icc_tconn;
 	u64 h2ireq_ctx;
+	u64 grpc_client_conn;
 	u32 n_ctx_types;
 	u64 ctx_deadline[MAX_CTX_TYPES];
 };
@@ -857,19 +859,19 @@ static __always_inline u64 conn_netfd(u64 data)
 	return fd;
 }
 
-/* Reports a client call on the connection of netFD fd, made in the
- * current goroutine with the context interface at ctx_addr. The request
+/* Reports a client call (event type ev) on the connection of netFD fd,
+ * made in the current goroutine with the context (itab, data). The request
  * is the one the context descends from (a worker serving many requests
  * passes each one's), else the goroutine's. */
-static __always_inline void report_call(struct pt_regs *ctx, u64 goid, u64 fd, u64 ctx_addr, u32 reused)
+static __always_inline void report_call(struct pt_regs *ctx, u32 ev, u64 goid, u64 fd, u64 itab, u64 data, u32 reused)
 {
-	u64 id = ctx_addr ? request_of_ctx(read_u64(ctx_addr), read_u64(ctx_addr + 8)) : 0;
+	u64 id = data ? request_of_ctx(itab, data) : 0;
 	if (!id)
 		id = request_of(goid);
 	struct outbound *e = reserve(sizeof(*e));
 	if (!e)
 		return;
-	fill_header(&e->h, EV_ROUND_TRIP, goid, id);
+	fill_header(&e->h, ev, goid, id);
 	__builtin_memset(&e->t, 0, sizeof(e->t));
 	e->t.family = (u16)read_u64(fd + CFG.netfd_family);
 	read_tcpaddr(read_u64(fd + CFG.netfd_laddr + 8), e->t.saddr, &e->t.sport);
@@ -878,6 +880,16 @@ static __always_inline void report_call(struct pt_regs *ctx, u64 goid, u64 fd, u
 	long n = bpf_get_stack(ctx, e->stack, sizeof(e->stack), BPF_F_USER_STACK);
 	e->stack_len = n > 0 ? n : 0;
 	bpf_ringbuf_submit(e, wakeup_flags());
+}
+
+/* A call on a multiplexed connection: new only on its first call. */
+static __always_inline u32 next_call(struct conn_state *c)
+{
+	if (!c)
+		return 0;
+	u32 reused = c->calls > 0 || (c->flags & CONN_PREEXISTING);
+	c->calls++;
+	return reused;
 }
 
 /* net/http.(*persistConn).roundTrip(pc, req *transportRequest), called in
@@ -898,7 +910,9 @@ int round_trip(struct pt_regs *ctx)
 	u64 req = treq ? read_u64(treq + CFG.treq_request) : 0;
 	u8 reused = 0;
 	bpf_probe_read_user(&reused, 1, (void *)(pc + CFG.pconn_reused));
-	report_call(ctx, goid, fd, req ? req + CFG.request_ctx : 0, reused);
+	u64 itab = req ? read_u64(req + CFG.request_ctx) : 0;
+	u64 data = req ? read_u64(req + CFG.request_ctx + 8) : 0;
+	report_call(ctx, EV_ROUND_TRIP, goid, fd, itab, data, reused);
 	return 0;
 }
 
@@ -914,14 +928,11 @@ static __always_inline int h2_call(struct pt_regs *ctx, u64 tconn, u64 req_ctx)
 	u64 fd = conn_netfd(read_u64(cc + tconn + 8));
 	if (!fd)
 		return 0;
-	struct conn_state *c = caller_side(fd);
-	u32 reused = 0;
-	if (c) {
-		reused = c->calls > 0 || (c->flags & CONN_PREEXISTING);
-		c->calls++;
-	}
+	u32 reused = next_call(caller_side(fd));
 	u64 req = GO_ARG2(ctx);
-	report_call(ctx, goid, fd, req ? req + req_ctx : 0, reused);
+	u64 itab = req ? read_u64(req + req_ctx) : 0;
+	u64 data = req ? read_u64(req + req_ctx + 8) : 0;
+	report_call(ctx, EV_ROUND_TRIP, goid, fd, itab, data, reused);
 	return 0;
 }
 
@@ -937,6 +948,25 @@ SEC("uprobe/h2i_round_trip")
 int h2i_round_trip(struct pt_regs *ctx)
 {
 	return h2_call(ctx, CFG.h2icc_tconn, CFG.h2ireq_ctx);
+}
+
+/* A gRPC-go client call: the transport's
+ * (*http2Client).NewStream(t, ctx, callHdr), in the caller's goroutine,
+ * once per call attempt. Its bytes are written by the connection's loopy
+ * writer for every caller: they are not reported again. */
+SEC("uprobe/grpc_call")
+int grpc_call(struct pt_regs *ctx)
+{
+	u64 goid = current_goid(ctx);
+	u64 t = GO_ARG1(ctx);
+	if (!goid || !t || !CFG.grpc_client_conn)
+		return 0;
+	u64 fd = conn_netfd(read_u64(t + CFG.grpc_client_conn + 8));
+	if (!fd)
+		return 0;
+	u32 reused = next_call(caller_side(fd));
+	report_call(ctx, EV_GRPC_CALL, goid, fd, GO_ARG2(ctx), GO_ARG3(ctx), reused);
+	return 0;
 }
 
 /* ---- outbound: every TCP connect, with the kernel's tuple ----------- */

@@ -1,0 +1,112 @@
+package probe_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"testing"
+	"time"
+)
+
+// TestGRPCClientCalls: gRPC-go client calls, whose bytes the connection's
+// loopy writer sends for every caller, are reported once per call in the
+// caller's goroutine (via grpc), attributed to their request, also when a
+// worker started with the service makes them with the request's context;
+// 32 requests in flight over one multiplexed connection. Truth: the gRPC
+// server's own view (x-test-id metadata, client port). gRPC-go needs Go
+// 1.24 here: built with each toolchain under test from Go 1.24 on.
+func TestGRPCClientCalls(t *testing.T) {
+	ran := 0
+	for _, tc := range toolchains {
+		if tc != "local" && goMinorOf(tc) < 24 {
+			continue
+		}
+		ran++
+		t.Run(tc, func(t *testing.T) { testGRPCClientCalls(t, tc) })
+	}
+	if ran == 0 {
+		t.Fatalf("no toolchain under test (%v) is Go 1.24 or newer", toolchains)
+	}
+}
+
+func testGRPCClientCalls(t *testing.T, toolchain string) {
+	bin := filepath.Join(t.TempDir(), "grpcclient")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = "testdata/grpcclient" // a module of its own, with grpc-go
+	if toolchain != "local" {
+		build.Env = append(os.Environ(), "GOTOOLCHAIN="+toolchain)
+	}
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the gRPC service: %v\n%s", err, out)
+	}
+	grpcAddr, truthAddr := freeAddr(t), freeAddr(t)
+	start(t, bin, "-serve", "-addr", grpcAddr, "-truth", truthAddr)
+
+	e := &env{t: t, service: freeAddr(t)}
+	h := startHelper(t, "--header", "x-test-id", "--", bin, "-addr", e.service, "-grpc", grpcAddr)
+	h.waitReady()
+	waitFor(t, "the service to listen", 20*time.Second, func() bool { return listening.MatchString(h.stderr.String()) })
+
+	routes := []string{"/grpc/%d", "/grpcpool/%d"}
+	const total = 192
+	e.run(total, 32, func(i int) string { return fmt.Sprintf(routes[i%len(routes)], i) })
+	waitFor(t, "all request records", 10*time.Second, func() bool { return h.count("request") >= total })
+	rs := h.stop()
+
+	resp, err := http.Get("http://" + truthAddr + "/truth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls []struct {
+		TestID     string `json:"testId"`
+		RemotePort int    `json:"remotePort"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&calls); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	seen := map[key]int{}
+	for _, c := range calls {
+		seen[key{c.TestID, c.RemotePort}]++
+	}
+
+	ids := testIDs(rs)
+	traced := map[key]int{}
+	var obs []record
+	for _, r := range byType(rs, "outbound") {
+		if r.Dport != port(grpcAddr) || r.Via == "connect" {
+			continue
+		}
+		if r.Via != "grpc" {
+			t.Errorf("a gRPC call reported via %s, want grpc: %+v", r.Via, r)
+		}
+		id := "none"
+		if r.Request != nil {
+			id = ids[*r.Request]
+		}
+		traced[key{id, r.Sport}]++
+		obs = append(obs, r)
+		if r.Request != nil && (r.CallSite == nil || !regexp.MustCompile(`grpcclient/main\.go$`).MatchString(r.CallSite.File)) {
+			t.Errorf("a gRPC call without its call site in the service: %+v", r.CallSite)
+		}
+	}
+	p, rc := score(t, "gRPC calls", traced, seen)
+	t.Logf("%s: %d gRPC calls, precision %.4f recall %.4f", toolchain, total, p, rc)
+	if p != 1 || rc != 1 {
+		t.Fatalf("precision %.4f and recall %.4f must both be 1", p, rc)
+	}
+	sort.SliceStable(obs, func(i, j int) bool { return obs[i].TsNs < obs[j].TsNs })
+	first := map[int]bool{}
+	for _, r := range obs {
+		if r.Reused == !first[r.Sport] {
+			t.Errorf("call on connection :%d: reused %v, want %v (new on the connection's first call only)", r.Sport, r.Reused, first[r.Sport])
+		}
+		first[r.Sport] = true
+	}
+	checkLost(t, rs)
+}

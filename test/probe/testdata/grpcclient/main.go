@@ -1,0 +1,128 @@
+// Command grpcclient is, with -serve, a gRPC server (the standard health
+// service) that records each call's x-test-id metadata and client port,
+// and serves them as JSON at /truth on -truth; without it, an HTTP service
+// whose handlers call that server over one shared gRPC connection: /grpc
+// from the handler's goroutine, /grpcpool from a worker started with the
+// service, with the request's context.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"log"
+	"net"
+	"net/http"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+)
+
+type call struct {
+	TestID     string `json:"testId"`
+	RemotePort int    `json:"remotePort"`
+}
+
+type health struct {
+	grpc_health_v1.UnimplementedHealthServer
+	mu    sync.Mutex
+	calls []call
+}
+
+func (h *health) Check(ctx context.Context, _ *grpc_health_v1.HealthCheckRequest) (*grpc_health_v1.HealthCheckResponse, error) {
+	c := call{}
+	if md, ok := metadata.FromIncomingContext(ctx); ok && len(md.Get("x-test-id")) > 0 {
+		c.TestID = md.Get("x-test-id")[0]
+	}
+	if p, ok := peer.FromContext(ctx); ok {
+		if a, ok := p.Addr.(*net.TCPAddr); ok {
+			c.RemotePort = a.Port
+		}
+	}
+	h.mu.Lock()
+	h.calls = append(h.calls, c)
+	h.mu.Unlock()
+	return &grpc_health_v1.HealthCheckResponse{Status: grpc_health_v1.HealthCheckResponse_SERVING}, nil
+}
+
+func serve(addr, truth string) {
+	h := &health{}
+	s := grpc.NewServer()
+	grpc_health_v1.RegisterHealthServer(s, h)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	go func() {
+		log.Fatal(http.ListenAndServe(truth, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			json.NewEncoder(w).Encode(h.calls)
+		})))
+	}()
+	log.Printf("listening on %s", ln.Addr())
+	log.Fatal(s.Serve(ln))
+}
+
+type job struct {
+	ctx  context.Context
+	id   string
+	done chan error
+}
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:0", "address to listen on")
+	server := flag.Bool("serve", false, "be the gRPC server")
+	truth := flag.String("truth", "127.0.0.1:0", "with -serve: where /truth is served")
+	target := flag.String("grpc", "", "the gRPC server's address")
+	flag.Parse()
+	if *server {
+		serve(*addr, *truth)
+		return
+	}
+
+	conn, err := grpc.NewClient(*target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	client := grpc_health_v1.NewHealthClient(conn)
+	check := func(ctx context.Context, id string) error {
+		ctx = metadata.AppendToOutgoingContext(ctx, "x-test-id", id)
+		_, err := client.Check(ctx, &grpc_health_v1.HealthCheckRequest{}) // the gRPC call
+		return err
+	}
+	reply := func(w http.ResponseWriter, err error) {
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		w.Write([]byte("ok\n"))
+	}
+	jobs := make(chan job)
+	for i := 0; i < 4; i++ {
+		go func() {
+			for j := range jobs {
+				j.done <- check(j.ctx, j.id)
+			}
+		}()
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /grpc/{n}", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, check(r.Context(), r.Header.Get("X-Test-Id")))
+	})
+	mux.HandleFunc("GET /grpcpool/{n}", func(w http.ResponseWriter, r *http.Request) {
+		j := job{ctx: r.Context(), id: r.Header.Get("X-Test-Id"), done: make(chan error, 1)}
+		jobs <- j
+		reply(w, <-j.done)
+	})
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("listening on %s", ln.Addr())
+	log.Fatal(http.Serve(ln, mux))
+}
