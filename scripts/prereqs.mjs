@@ -53,13 +53,13 @@ export const PREREQS = [
   {
     pkg: 'postgresql',
     has: ['/usr/lib/postgresql/*/bin/initdb', '/usr/lib/postgresql/*/bin/postgres'],
-    for: ['test', 'demo', 'bench'],
+    for: ['test', 'test:matrix', 'demo', 'bench'],
     why: 'a real PostgreSQL server (any major version) for the database pool the sample opens',
   },
   {
     pkg: 'redis-server',
     has: 'redis-server',
-    for: ['test', 'demo', 'bench'],
+    for: ['test', 'test:matrix', 'demo', 'bench'],
     why: 'a real Redis server for the cache pool the sample opens',
   },
   { pkg: 'build-essential', has: ['make', 'g++'], for: CODE_SERVER, why: "code-server's native modules build" },
