@@ -42,6 +42,12 @@ type Offsets struct {
 	H2InternalTconn    uint64 `dwarf:"net/http/internal/http2.ClientConn,tconn" bpf:"H2iccTconn"`
 	H2InternalReqCtx   uint64 `dwarf:"net/http/internal/http2.ClientRequest,Context" bpf:"H2ireqCtx"`
 	GRPCClientConn     uint64 `dwarf:"google.golang.org/grpc/internal/transport.http2Client,conn" bpf:"GrpcClientConn"`
+	GRPCCallHdrHost    uint64 `dwarf:"google.golang.org/grpc/internal/transport.CallHdr,Host" bpf:"GrpcCallhdrHost"`
+	GRPCCallHdrMethod  uint64 `dwarf:"google.golang.org/grpc/internal/transport.CallHdr,Method" bpf:"GrpcCallhdrMethod"`
+	URLScheme          uint64 `dwarf:"net/url.URL,Scheme,required" bpf:"UrlScheme"`
+	URLHost            uint64 `dwarf:"net/url.URL,Host,required" bpf:"UrlHost"`
+	H2InternalReqMeth  uint64 `dwarf:"net/http/internal/http2.ClientRequest,Method" bpf:"H2ireqMethod"`
+	H2InternalReqURL   uint64 `dwarf:"net/http/internal/http2.ClientRequest,URL" bpf:"H2ireqUrl"`
 	GinContextFullPath uint64 `dwarf:"github.com/gin-gonic/gin.Context,fullPath" bpf:"GinFullpath"`
 	GinContextHandlers uint64 `dwarf:"github.com/gin-gonic/gin.Context,handlers" bpf:"GinHandlers"`
 	// The ServeMux pattern that matched: Request.Pattern from Go 1.23,

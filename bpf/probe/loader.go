@@ -44,6 +44,14 @@ const (
 	ProgGRPCCall       = "grpc_call"
 )
 
+// MaxPayload is how many bytes of an exchange's first write a probe
+// copies (probe.bpf.c's MAX_OP); PayloadWithoutStatements is how many when
+// statements are not captured.
+const (
+	MaxPayload               = len(probeCall{}.Op)
+	PayloadWithoutStatements = 32
+)
+
 // Uprobe puts one program on a set of instructions.
 type Uprobe struct {
 	Role    string // what it observes, for the ready record: "request-start", …
@@ -58,6 +66,10 @@ type Attachment struct {
 	Offsets inspect.Offsets
 	Headers []string // canonicalized here
 	Uprobes []Uprobe
+	// Statements: outbound uses carry enough of their first write to show
+	// a statement's text (MaxPayload bytes); otherwise only its first
+	// PayloadWithoutStatements bytes, enough for a verb or a command.
+	Statements bool
 	// ContextDeadlines are the runtime addresses of the context types'
 	// Deadline methods (inspect.ContextDeadlines plus the load bias).
 	ContextDeadlines []uint64
@@ -242,6 +254,10 @@ func configFor(a Attachment, headers []string) probeConfig {
 		cfg.SwissMaps = 1
 	}
 	cfg.N_ctxTypes = uint32(copy(cfg.CtxDeadline[:], a.ContextDeadlines))
+	cfg.CapturePayload = uint32(PayloadWithoutStatements)
+	if a.Statements {
+		cfg.CapturePayload = uint32(MaxPayload)
+	}
 	for i, h := range headers {
 		f := fnv.New64a()
 		f.Write([]byte(h))

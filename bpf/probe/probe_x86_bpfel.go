@@ -13,46 +13,59 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type probeCall struct {
+	_      structs.HostLayout
+	O      probeOutbound
+	OpLens [4]uint16
+	Op     [256]uint8
+}
+
 type probeConfig struct {
-	_              structs.HostLayout
-	Tgid           uint32
-	SwissMaps      uint32
-	G_goid         uint64
-	G_parentGoid   uint64
-	RequestMethod  uint64
-	RequestUrl     uint64
-	RequestHeader  uint64
-	UrlPath        uint64
-	PconnConn      uint64
-	PconnReused    uint64
-	ConnFd         uint64
-	NetfdFamily    uint64
-	NetfdSotype    uint64
-	NetfdLaddr     uint64
-	NetfdRaddr     uint64
-	TcpaddrIp      uint64
-	TcpaddrPort    uint64
-	TlsconnConn    uint64
-	GinFullpath    uint64
-	GinHandlers    uint64
-	RequestPattern uint64
-	RequestPat     uint64
-	PatternStr     uint64
-	N_headers      uint32
-	HeaderLen      [8]uint32
-	_              [4]byte
-	HeaderHash     [8]uint64
-	RequestCtx     uint64
-	TreqRequest    uint64
-	NetfdPfd       uint64
-	PollfdSysfd    uint64
-	H2ccTconn      uint64
-	H2iccTconn     uint64
-	H2ireqCtx      uint64
-	GrpcClientConn uint64
-	N_ctxTypes     uint32
-	_              [4]byte
-	CtxDeadline    [8]uint64
+	_                 structs.HostLayout
+	Tgid              uint32
+	SwissMaps         uint32
+	G_goid            uint64
+	G_parentGoid      uint64
+	RequestMethod     uint64
+	RequestUrl        uint64
+	RequestHeader     uint64
+	UrlPath           uint64
+	PconnConn         uint64
+	PconnReused       uint64
+	ConnFd            uint64
+	NetfdFamily       uint64
+	NetfdSotype       uint64
+	NetfdLaddr        uint64
+	NetfdRaddr        uint64
+	TcpaddrIp         uint64
+	TcpaddrPort       uint64
+	TlsconnConn       uint64
+	GinFullpath       uint64
+	GinHandlers       uint64
+	RequestPattern    uint64
+	RequestPat        uint64
+	PatternStr        uint64
+	N_headers         uint32
+	HeaderLen         [8]uint32
+	_                 [4]byte
+	HeaderHash        [8]uint64
+	RequestCtx        uint64
+	TreqRequest       uint64
+	NetfdPfd          uint64
+	PollfdSysfd       uint64
+	H2ccTconn         uint64
+	H2iccTconn        uint64
+	H2ireqCtx         uint64
+	GrpcClientConn    uint64
+	GrpcCallhdrHost   uint64
+	GrpcCallhdrMethod uint64
+	UrlScheme         uint64
+	UrlHost           uint64
+	H2ireqMethod      uint64
+	H2ireqUrl         uint64
+	CapturePayload    uint32
+	N_ctxTypes        uint32
+	CtxDeadline       [8]uint64
 }
 
 type probeConnState struct {
@@ -224,6 +237,7 @@ type probeMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type probeVariableSpecs struct {
 	CFG                *ebpf.VariableSpec `ebpf:"CFG"`
+	UnusedCall         *ebpf.VariableSpec `ebpf:"unused_call"`
 	UnusedConnState    *ebpf.VariableSpec `ebpf:"unused_conn_state"`
 	UnusedEventType    *ebpf.VariableSpec `ebpf:"unused_event_type"`
 	UnusedOutbound     *ebpf.VariableSpec `ebpf:"unused_outbound"`
@@ -288,6 +302,7 @@ func (m *probeMaps) Close() error {
 // It can be passed to loadProbeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type probeVariables struct {
 	CFG                *ebpf.Variable `ebpf:"CFG"`
+	UnusedCall         *ebpf.Variable `ebpf:"unused_call"`
 	UnusedConnState    *ebpf.Variable `ebpf:"unused_conn_state"`
 	UnusedEventType    *ebpf.Variable `ebpf:"unused_event_type"`
 	UnusedOutbound     *ebpf.Variable `ebpf:"unused_outbound"`

@@ -8,6 +8,17 @@ type (
 	Route        = probeRoute
 	RequestEnded = probeRequestEnded
 	Outbound     = probeOutbound
+	Call         = probeCall
+)
+
+// Offsets and sizes of the parts of Call.Op for an HTTP or gRPC call
+// (probe.bpf.c's OP_*); for a write, Op holds its first OpLens[0] bytes
+// and OpLens[1] is how many it wrote (at most 65535).
+const (
+	OpMethod, OpMethodMax = 0, 16
+	OpScheme, OpSchemeMax = 16, 8
+	OpHost, OpHostMax     = 24, 104
+	OpPath, OpPathMax     = 128, 128
 )
 
 // The event types of probe.bpf.c's enum event_type.

@@ -34,6 +34,7 @@ type Any struct {
 	CallSite       *Loc              `json:"callSite"`
 	TsNs           int64             `json:"tsNs"`
 	Via            string            `json:"via"`
+	Op             *Op               `json:"op"`
 	Events         uint64            `json:"events"`
 	Lost           uint64            `json:"lost"`
 	Requests       uint64            `json:"requests"`

@@ -81,6 +81,24 @@ type Outbound struct {
 	CallSite *Loc    `json:"callSite"` // the caller's line in the service, or null
 	TsNs     int64   `json:"tsNs"`     // Unix nanoseconds
 	Via      string  `json:"via"`      // which probe saw it: http (a net/http client call, HTTP/1 or HTTP/2), grpc (a gRPC-go client call), connect (a new connection), or write (an exchange on any other connection, seen at its first write)
+	Op       *Op     `json:"op,omitempty"` // what the call or exchange did, in its protocol's words; absent on a connect
+}
+
+// Op is what an outbound call or exchange did. Only what its protocol
+// needs is set: the method, scheme, host and path of an HTTP call (never a
+// header value, never the query string), a gRPC call's authority and full
+// method, a database statement and its verb, a Redis command and its key.
+type Op struct {
+	Protocol  string `json:"protocol"`            // http, grpc, postgresql, mysql, redis, tls, or tcp (not recognized)
+	Method    string `json:"method,omitempty"`    // HTTP: GET, POST, …
+	Scheme    string `json:"scheme,omitempty"`    // HTTP: http or https, from the URL
+	Host      string `json:"host,omitempty"`      // HTTP: the URL's host[:port] as the service named it; gRPC: the authority
+	Path      string `json:"path,omitempty"`      // HTTP: the URL's path, without the query; gRPC: /package.Service/Method
+	Verb      string `json:"verb,omitempty"`      // PostgreSQL, MySQL: the statement's first keyword, upper case (SELECT)
+	Statement string `json:"statement,omitempty"` // PostgreSQL, MySQL: the statement's text, at most 200 bytes; absent with --no-statements
+	Command   string `json:"command,omitempty"`   // Redis: the command, upper case (GET)
+	Key       string `json:"key,omitempty"`       // Redis: its first argument; absent with --no-statements
+	Truncated bool   `json:"truncated,omitempty"` // a field was cut to what the probe reads (256 bytes of the write; host 104, path 128)
 }
 
 // Stats counts what was seen; written periodically and at the end.

@@ -36,6 +36,9 @@ type Tracer struct {
 	Bias uint64
 	// MonoToUnix converts bpf_ktime_get_ns (CLOCK_MONOTONIC) to Unix ns.
 	MonoToUnix int64
+	// Statements: records carry a statement's text and a Redis key (else
+	// only the verb and the command).
+	Statements bool
 	// RunStats, if set, gives the probes' run counts for stats records.
 	RunStats func() []records.ProgramRuns
 
@@ -106,9 +109,14 @@ func (t *Tracer) Handle(raw []byte) {
 		if len(raw) >= int(unsafe.Sizeof(probe.Route{})) {
 			t.route((*probe.Route)(unsafe.Pointer(&raw[0])))
 		}
-	case probe.EvConnect, probe.EvRoundTrip, probe.EvWrite, probe.EvGRPCCall:
+	case probe.EvConnect:
 		if len(raw) >= int(unsafe.Sizeof(probe.Outbound{})) {
-			t.outbound((*probe.Outbound)(unsafe.Pointer(&raw[0])))
+			t.outbound((*probe.Outbound)(unsafe.Pointer(&raw[0])), nil)
+		}
+	case probe.EvRoundTrip, probe.EvWrite, probe.EvGRPCCall:
+		if len(raw) >= int(unsafe.Sizeof(probe.Call{})) {
+			c := (*probe.Call)(unsafe.Pointer(&raw[0]))
+			t.outbound(&c.O, c)
 		}
 	}
 }
@@ -227,7 +235,7 @@ func (t *Tracer) requestEnd(h *probeHeader, e *probe.RequestEnded) {
 	t.Out.Record(&r.rec, r.rec.Path, r.rec.Method)
 }
 
-func (t *Tracer) outbound(e *probe.Outbound) {
+func (t *Tracer) outbound(e *probe.Outbound, c *probe.Call) {
 	n := int(e.StackLen / 8)
 	if n > len(e.Stack) {
 		n = len(e.Stack)
@@ -268,6 +276,9 @@ func (t *Tracer) outbound(e *probe.Outbound) {
 	}
 	if t.Sym != nil {
 		rec.CallSite = t.callSite(e.Stack[:n])
+	}
+	if c != nil {
+		rec.Op = t.op(e.H.Type, c)
 	}
 	var path, method string
 	if e.H.Request != 0 {
@@ -343,6 +354,31 @@ func (t *Tracer) carriesForMany(pcs []uint64) bool {
 		}
 	}
 	return false
+}
+
+// op names what a call or an exchange did.
+func (t *Tracer) op(typ uint32, c *probe.Call) *Op {
+	part := func(off, max int, n uint16) (string, bool) {
+		l := min(int(n), max)
+		return string(c.Op[off : off+l]), int(n) >= max
+	}
+	switch typ {
+	case probe.EvWrite:
+		n := min(int(c.OpLens[0]), len(c.Op))
+		return writeOp(c.Op[:n], n == int(c.OpLens[1]), t.Statements)
+	case probe.EvGRPCCall:
+		host, c1 := part(probe.OpHost, probe.OpHostMax, c.OpLens[2])
+		path, c2 := part(probe.OpPath, probe.OpPathMax, c.OpLens[3])
+		return &Op{Protocol: "grpc", Host: host, Path: path, Truncated: c1 || c2}
+	}
+	method, c0 := part(probe.OpMethod, probe.OpMethodMax, c.OpLens[0])
+	scheme, c1 := part(probe.OpScheme, probe.OpSchemeMax, c.OpLens[1])
+	host, c2 := part(probe.OpHost, probe.OpHostMax, c.OpLens[2])
+	path, c3 := part(probe.OpPath, probe.OpPathMax, c.OpLens[3])
+	if method == "" {
+		method = "GET" // net/http: an empty Method means GET
+	}
+	return httpOp(method, scheme, host, path, c0 || c1 || c2 || c3)
 }
 
 // Pending returns how many requests have started and not ended.

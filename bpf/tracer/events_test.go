@@ -3,6 +3,7 @@ package tracer
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"unsafe"
@@ -105,7 +106,17 @@ func outbound(typ uint32, id, goid uint64, dport uint16, reused bool, stack ...u
 	}
 	copy(e.Stack[:], stack)
 	e.StackLen = uint32(8 * len(stack))
-	return raw(&e)
+	if typ == probe.EvConnect {
+		return raw(&e)
+	}
+	// A client call: GET http://10.0.0.7:PORT/stock
+	c := probe.Call{O: e}
+	put := func(i, off int, v string) { c.OpLens[i] = uint16(copy(c.Op[off:], v)) }
+	put(0, probe.OpMethod, "GET")
+	put(1, probe.OpScheme, "http")
+	put(2, probe.OpHost, fmt.Sprintf("10.0.0.7:%d", dport))
+	put(3, probe.OpPath, "/stock")
+	return raw(&c)
 }
 
 func newTracer(t *testing.T, format string) (*Tracer, *bytes.Buffer) {
@@ -218,6 +229,12 @@ func TestOutboundAttribution(t *testing.T) {
 	rt, raw, bg := rs[0], rs[1], rs[2]
 	if rt["via"] != "http" || rt["request"] != "r1" || rt["reused"] != true || rt["dst"] != "10.0.0.7" || rt["dport"] != 8081.0 || rt["src"] != "127.0.0.1" || rt["sport"] != 38610.0 {
 		t.Errorf("round trip %v", rt)
+	}
+	if op, _ := rt["op"].(map[string]any); op["protocol"] != "http" || op["method"] != "GET" || op["scheme"] != "http" || op["host"] != "10.0.0.7:8081" || op["path"] != "/stock" {
+		t.Errorf("round trip's op %v", rt["op"])
+	}
+	if raw["op"] != nil {
+		t.Errorf("a connect has no op: %v", raw["op"])
 	}
 	if cs, _ := rt["callSite"].(map[string]any); cs["func"] != "main.dialRaw" {
 		t.Errorf("call site %v: stack PCs are mapped through the load bias", rt["callSite"])

@@ -102,6 +102,32 @@ export interface OutboundRecord {
   tsNs: number;
   /** which probe saw it: http (a net/http client call, HTTP/1 or HTTP/2), grpc (a gRPC-go client call), connect (a new connection), or write (an exchange on any other connection, seen at its first write) */
   via: string;
+  /** what the call or exchange did, in its protocol's words; absent on a connect */
+  op?: OpRecord;
+}
+
+/** Op is what an outbound call or exchange did. Only what its protocol needs is set: the method, scheme, host and path of an HTTP call (never a header value, never the query string), a gRPC call's authority and full method, a database statement and its verb, a Redis command and its key. */
+export interface OpRecord {
+  /** http, grpc, postgresql, mysql, redis, tls, or tcp (not recognized) */
+  protocol: string;
+  /** HTTP: GET, POST, … */
+  method?: string;
+  /** HTTP: http or https, from the URL */
+  scheme?: string;
+  /** HTTP: the URL's host[:port] as the service named it; gRPC: the authority */
+  host?: string;
+  /** HTTP: the URL's path, without the query; gRPC: /package.Service/Method */
+  path?: string;
+  /** PostgreSQL, MySQL: the statement's first keyword, upper case (SELECT) */
+  verb?: string;
+  /** PostgreSQL, MySQL: the statement's text, at most 200 bytes; absent with --no-statements */
+  statement?: string;
+  /** Redis: the command, upper case (GET) */
+  command?: string;
+  /** Redis: its first argument; absent with --no-statements */
+  key?: string;
+  /** a field was cut to what the probe reads (256 bytes of the write; host 104, path 128) */
+  truncated?: boolean;
 }
 
 /** Stats counts what was seen; written periodically and at the end. */

@@ -27,6 +27,7 @@ trace options:
   --env NAME=VALUE       launch: add to the binary's environment (repeatable)
   --env-file FILE        launch: add its NAME=VALUE lines (kept out of the process list)
   --probe-stats          count each probe's runs and time in BPF, in stats records (costs a little)
+  --no-statements        name a database statement's verb and a Redis command, not the statement's text or the key
 `
 
 func main() {

@@ -47,6 +47,9 @@ type traceFlags struct {
 	envFile  string     // launch: more NAME=VALUE lines, kept off the command line
 	// probeStats: count each probe program's runs and time (stats records)
 	probeStats bool
+	// noStatements: outbound records name a statement's verb and a
+	// command, not the statement's text nor the key
+	noStatements bool
 }
 
 func parseTraceFlags(args []string) (*traceFlags, error) {
@@ -63,6 +66,7 @@ func parseTraceFlags(args []string) (*traceFlags, error) {
 	fs.Var(&f.env, "env", "")
 	fs.StringVar(&f.envFile, "env-file", "", "")
 	fs.BoolVar(&f.probeStats, "probe-stats", false, "")
+	fs.BoolVar(&f.noStatements, "no-statements", false, "")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -181,7 +185,7 @@ func runTrace(args []string) int {
 	}
 	defer tgt.close()
 
-	p, tr, sites, err := attach(tgt, f.headers, out)
+	p, tr, sites, err := attach(tgt, f.headers, !f.noStatements, out)
 	if err != nil {
 		tgt.abort()
 		return failTarget(jsonOut, err)
@@ -276,9 +280,9 @@ func failTarget(out *tracer.Output, err error) int {
 }
 
 // attach finds the probe sites in the binary and loads the programs.
-func attach(t *target, headers []string, out *tracer.Output) (*probe.Probe, *tracer.Tracer, []records.ProbeSite, error) {
+func attach(t *target, headers []string, statements bool, out *tracer.Output) (*probe.Probe, *tracer.Tracer, []records.ProbeSite, error) {
 	b := t.bin
-	a := probe.Attachment{PID: t.pid, Exe: t.attachPath, Headers: headers}
+	a := probe.Attachment{PID: t.pid, Exe: t.attachPath, Headers: headers, Statements: statements}
 	off := t.offsets
 	a.Offsets = off
 	pl, err := planProbes(b, off.HasGin)
@@ -316,6 +320,7 @@ func attach(t *target, headers []string, out *tracer.Output) (*probe.Probe, *tra
 		Headers:    p.Headers,
 		Bias:       t.bias,
 		MonoToUnix: monoToUnix(),
+		Statements: statements,
 	}
 	return p, tr, pl.Sites, nil
 }

@@ -91,6 +91,13 @@ struct config {
 	u64 h2icc_tconn;
 	u64 h2ireq_ctx;
 	u64 grpc_client_conn;
+	u64 grpc_callhdr_host;
+	u64 grpc_callhdr_method;
+	u64 url_scheme;
+	u64 url_host;
+	u64 h2ireq_method;
+	u64 h2ireq_url;
+	u32 capture_payload; /* how many of the first bytes of an exchange's first write to copy (<= MAX_OP) */
 	u32 n_ctx_types;
 	u64 ctx_deadline[MAX_CTX_TYPES];
 };
@@ -153,6 +160,27 @@ struct outbound {
 	u64 stack[MAX_STACK];
 };
 
+/* What a call or an exchange did, for user space to name: a use seen at a
+ * write carries the first bytes written (op_lens[0] of them; op_lens[1]:
+ * how many it wrote, at most 65535);
+ * an HTTP or gRPC client call carries its method, scheme, host and path
+ * (op_lens[0..3]) at the OP_* offsets of op. */
+#define MAX_OP 256
+#define OP_METHOD 0
+#define OP_SCHEME 16
+#define OP_HOST 24
+#define OP_PATH 128
+#define OP_METHOD_MAX 16
+#define OP_SCHEME_MAX 8
+#define OP_HOST_MAX 104
+#define OP_PATH_MAX 128
+
+struct call {
+	struct outbound o;
+	u16 op_lens[4];
+	u8 op[MAX_OP];
+};
+
 
 /* Anchors so the event types are in BTF for bpf2go's Go definitions. */
 const enum event_type *unused_event_type __attribute__((unused));
@@ -161,6 +189,7 @@ const struct route *unused_route __attribute__((unused));
 const struct request_ended *unused_request_ended __attribute__((unused));
 const struct outbound *unused_outbound __attribute__((unused));
 const struct conn_state *unused_conn_state __attribute__((unused));
+const struct call *unused_call __attribute__((unused));
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -863,23 +892,45 @@ static __always_inline u64 conn_netfd(u64 data)
  * made in the current goroutine with the context (itab, data). The request
  * is the one the context descends from (a worker serving many requests
  * passes each one's), else the goroutine's. */
-static __always_inline void report_call(struct pt_regs *ctx, u32 ev, u64 goid, u64 fd, u64 itab, u64 data, u32 reused)
+static __always_inline void report_call(struct pt_regs *ctx, u32 ev, u64 goid, u64 fd, u64 itab, u64 data, u32 reused,
+					 u64 method, u64 scheme, u64 host, u64 path)
 {
 	u64 id = data ? request_of_ctx(itab, data) : 0;
 	if (!id)
 		id = request_of(goid);
-	struct outbound *e = reserve(sizeof(*e));
+	struct call *e = reserve(sizeof(*e));
 	if (!e)
 		return;
-	fill_header(&e->h, ev, goid, id);
-	__builtin_memset(&e->t, 0, sizeof(e->t));
-	e->t.family = (u16)read_u64(fd + CFG.netfd_family);
-	read_tcpaddr(read_u64(fd + CFG.netfd_laddr + 8), e->t.saddr, &e->t.sport);
-	read_tcpaddr(read_u64(fd + CFG.netfd_raddr + 8), e->t.daddr, &e->t.dport);
-	e->reused = reused;
-	long n = bpf_get_stack(ctx, e->stack, sizeof(e->stack), BPF_F_USER_STACK);
-	e->stack_len = n > 0 ? n : 0;
+	fill_header(&e->o.h, ev, goid, id);
+	__builtin_memset(&e->o.t, 0, sizeof(e->o.t));
+	e->o.t.family = (u16)read_u64(fd + CFG.netfd_family);
+	read_tcpaddr(read_u64(fd + CFG.netfd_laddr + 8), e->o.t.saddr, &e->o.t.sport);
+	read_tcpaddr(read_u64(fd + CFG.netfd_raddr + 8), e->o.t.daddr, &e->o.t.dport);
+	e->o.reused = reused;
+	long n = bpf_get_stack(ctx, e->o.stack, sizeof(e->o.stack), BPF_F_USER_STACK);
+	e->o.stack_len = n > 0 ? n : 0;
+	/* Go strings (ptr, len) at these addresses; 0: none */
+	e->op_lens[0] = method ? read_go_string(method, (char *)e->op + OP_METHOD, OP_METHOD_MAX) : 0;
+	e->op_lens[1] = scheme ? read_go_string(scheme, (char *)e->op + OP_SCHEME, OP_SCHEME_MAX) : 0;
+	e->op_lens[2] = host ? read_go_string(host, (char *)e->op + OP_HOST, OP_HOST_MAX) : 0;
+	e->op_lens[3] = path ? read_go_string(path, (char *)e->op + OP_PATH, OP_PATH_MAX) : 0;
 	bpf_ringbuf_submit(e, wakeup_flags());
+}
+
+/* The method and URL fields of an *http.Request (or the HTTP/2 client's
+ * *ClientRequest, whose offsets differ): addresses of Go strings. */
+static __always_inline void report_http(struct pt_regs *ctx, u64 goid, u64 fd, u64 req, u64 ctx_off, u64 method_off,
+					u64 url_off, u32 reused)
+{
+	u64 itab = 0, data = 0, method = 0, url = 0;
+	if (req) {
+		itab = read_u64(req + ctx_off);
+		data = read_u64(req + ctx_off + 8);
+		method = req + method_off;
+		url = read_u64(req + url_off);
+	}
+	report_call(ctx, EV_ROUND_TRIP, goid, fd, itab, data, reused, method, url ? url + CFG.url_scheme : 0,
+		    url ? url + CFG.url_host : 0, url ? url + CFG.url_path : 0);
 }
 
 /* A call on a multiplexed connection: new only on its first call. */
@@ -910,16 +961,14 @@ int round_trip(struct pt_regs *ctx)
 	u64 req = treq ? read_u64(treq + CFG.treq_request) : 0;
 	u8 reused = 0;
 	bpf_probe_read_user(&reused, 1, (void *)(pc + CFG.pconn_reused));
-	u64 itab = req ? read_u64(req + CFG.request_ctx) : 0;
-	u64 data = req ? read_u64(req + CFG.request_ctx + 8) : 0;
-	report_call(ctx, EV_ROUND_TRIP, goid, fd, itab, data, reused);
+	report_http(ctx, goid, fd, req, CFG.request_ctx, CFG.request_method, CFG.request_url, reused);
 	return 0;
 }
 
 /* An HTTP/2 client call: (*ClientConn).roundTrip(cc, req, …) (RoundTrip
  * before Go 1.24), in the goroutine that made the request, once per call
  * on a multiplexed connection; reused after the connection's first. */
-static __always_inline int h2_call(struct pt_regs *ctx, u64 tconn, u64 req_ctx)
+static __always_inline int h2_call(struct pt_regs *ctx, u64 tconn, u64 req_ctx, u64 req_method, u64 req_url)
 {
 	u64 goid = current_goid(ctx);
 	u64 cc = GO_ARG1(ctx);
@@ -929,10 +978,7 @@ static __always_inline int h2_call(struct pt_regs *ctx, u64 tconn, u64 req_ctx)
 	if (!fd)
 		return 0;
 	u32 reused = next_call(caller_side(fd));
-	u64 req = GO_ARG2(ctx);
-	u64 itab = req ? read_u64(req + req_ctx) : 0;
-	u64 data = req ? read_u64(req + req_ctx + 8) : 0;
-	report_call(ctx, EV_ROUND_TRIP, goid, fd, itab, data, reused);
+	report_http(ctx, goid, fd, GO_ARG2(ctx), req_ctx, req_method, req_url, reused);
 	return 0;
 }
 
@@ -940,14 +986,14 @@ static __always_inline int h2_call(struct pt_regs *ctx, u64 tconn, u64 req_ctx)
 SEC("uprobe/h2_round_trip")
 int h2_round_trip(struct pt_regs *ctx)
 {
-	return h2_call(ctx, CFG.h2cc_tconn, CFG.request_ctx);
+	return h2_call(ctx, CFG.h2cc_tconn, CFG.request_ctx, CFG.request_method, CFG.request_url);
 }
 
 /* net/http/internal/http2 (Go 1.27+): req is a *ClientRequest. */
 SEC("uprobe/h2i_round_trip")
 int h2i_round_trip(struct pt_regs *ctx)
 {
-	return h2_call(ctx, CFG.h2icc_tconn, CFG.h2ireq_ctx);
+	return h2_call(ctx, CFG.h2icc_tconn, CFG.h2ireq_ctx, CFG.h2ireq_method, CFG.h2ireq_url);
 }
 
 /* A gRPC-go client call: the transport's
@@ -965,7 +1011,10 @@ int grpc_call(struct pt_regs *ctx)
 	if (!fd)
 		return 0;
 	u32 reused = next_call(caller_side(fd));
-	report_call(ctx, EV_GRPC_CALL, goid, fd, GO_ARG2(ctx), GO_ARG3(ctx), reused);
+	/* callHdr *CallHdr: Host (the authority) and Method (/pkg.Service/Method) */
+	u64 hdr = GO_ARG4(ctx);
+	report_call(ctx, EV_GRPC_CALL, goid, fd, GO_ARG2(ctx), GO_ARG3(ctx), reused, 0, 0,
+		    hdr ? hdr + CFG.grpc_callhdr_host : 0, hdr ? hdr + CFG.grpc_callhdr_method : 0);
 	return 0;
 }
 
@@ -1100,7 +1149,7 @@ static __always_inline void tuple_of_sock(struct sock *sk, struct tuple *t)
 	}
 }
 
-static __always_inline int on_write(void *tp, u64 fd)
+static __always_inline int on_write(void *tp, u64 fd, u64 buf, u64 len)
 {
 	if (!is_target())
 		return 0;
@@ -1132,33 +1181,74 @@ static __always_inline int on_write(void *tp, u64 fd)
 		return 0;
 	c->uses++;
 
-	struct outbound *e = reserve(sizeof(*e));
+	struct call *e = reserve(sizeof(*e));
 	if (!e)
 		return 0;
-	fill_header(&e->h, EV_WRITE, goid, id);
-	__builtin_memset(&e->t, 0, sizeof(e->t));
-	tuple_of_sock(sk, &e->t);
+	fill_header(&e->o.h, EV_WRITE, goid, id);
+	__builtin_memset(&e->o.t, 0, sizeof(e->o.t));
+	tuple_of_sock(sk, &e->o.t);
 	/* new while the request that connected it uses it */
-	e->reused = !(id && c->opened_by == id);
-	long n = bpf_get_stack(tp, e->stack, sizeof(e->stack), BPF_F_USER_STACK);
-	e->stack_len = n > 0 ? n : 0;
+	e->o.reused = !(id && c->opened_by == id);
+	long n = bpf_get_stack(tp, e->o.stack, sizeof(e->o.stack), BPF_F_USER_STACK);
+	e->o.stack_len = n > 0 ? n : 0;
+	e->op_lens[0] = e->op_lens[2] = e->op_lens[3] = 0;
+	e->op_lens[1] = len > 0xffff ? 0xffff : len;
+	if (CFG.capture_payload && buf && len) {
+		if (len > CFG.capture_payload)
+			len = CFG.capture_payload;
+		if (len > MAX_OP)
+			len = MAX_OP;
+		len &= (MAX_OP * 2 - 1);
+		if (len > MAX_OP)
+			len = MAX_OP;
+		if (bpf_probe_read_user(e->op, len, (void *)buf) == 0)
+			e->op_lens[0] = len;
+	}
 	bpf_ringbuf_submit(e, wakeup_flags());
 	return 0;
+}
+
+/* The first buffer of an iovec array. */
+static __always_inline void first_iov(u64 iov, u64 *buf, u64 *len)
+{
+	*buf = iov ? read_u64(iov) : 0;
+	*len = iov ? read_u64(iov + 8) : 0;
 }
 
 /* The forms Go writes to a socket with: write (net.Conn.Write), writev
  * (net.Buffers), sendto and sendmsg, and sendfile (io.Copy from a file). */
 SEC("tracepoint/syscalls/sys_enter_write")
-int sys_enter_write(struct tp_sys_enter *tp) { return on_write(tp, tp->args[0]); }
+int sys_enter_write(struct tp_sys_enter *tp)
+{
+	return on_write(tp, tp->args[0], tp->args[1], tp->args[2]);
+}
 
 SEC("tracepoint/syscalls/sys_enter_writev")
-int sys_enter_writev(struct tp_sys_enter *tp) { return on_write(tp, tp->args[0]); }
+int sys_enter_writev(struct tp_sys_enter *tp)
+{
+	u64 buf, len;
+	first_iov(tp->args[1], &buf, &len);
+	return on_write(tp, tp->args[0], buf, len);
+}
 
 SEC("tracepoint/syscalls/sys_enter_sendto")
-int sys_enter_sendto(struct tp_sys_enter *tp) { return on_write(tp, tp->args[0]); }
+int sys_enter_sendto(struct tp_sys_enter *tp)
+{
+	return on_write(tp, tp->args[0], tp->args[1], tp->args[2]);
+}
 
+/* struct user_msghdr: msg_name, msg_namelen (+pad), msg_iov, msg_iovlen */
 SEC("tracepoint/syscalls/sys_enter_sendmsg")
-int sys_enter_sendmsg(struct tp_sys_enter *tp) { return on_write(tp, tp->args[0]); }
+int sys_enter_sendmsg(struct tp_sys_enter *tp)
+{
+	u64 buf, len;
+	u64 msg = tp->args[1];
+	first_iov(msg ? read_u64(msg + 16) : 0, &buf, &len);
+	return on_write(tp, tp->args[0], buf, len);
+}
 
 SEC("tracepoint/syscalls/sys_enter_sendfile64")
-int sys_enter_sendfile64(struct tp_sys_enter *tp) { return on_write(tp, tp->args[0]); }
+int sys_enter_sendfile64(struct tp_sys_enter *tp)
+{
+	return on_write(tp, tp->args[0], 0, 0);
+}

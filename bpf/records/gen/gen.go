@@ -185,6 +185,7 @@ var tsTypes = map[string]string{
 	"[]uint64":          "number[]",
 	"[]ProbeSite":       "ProbeSiteRecord[]",
 	"[]ProgramRuns":     "ProgramRunsRecord[]",
+	"Op":                "OpRecord",
 }
 
 // tsType maps a field's Go type; optional says the key may be absent (omitempty).
