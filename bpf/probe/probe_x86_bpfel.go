@@ -14,44 +14,48 @@ import (
 )
 
 type probeConfig struct {
-	_              structs.HostLayout
-	Tgid           uint32
-	SwissMaps      uint32
-	G_goid         uint64
-	G_parentGoid   uint64
-	RequestMethod  uint64
-	RequestUrl     uint64
-	RequestHeader  uint64
-	UrlPath        uint64
-	PconnConn      uint64
-	PconnReused    uint64
-	ConnFd         uint64
-	NetfdFamily    uint64
-	NetfdSotype    uint64
-	NetfdLaddr     uint64
-	NetfdRaddr     uint64
-	TcpaddrIp      uint64
-	TcpaddrPort    uint64
-	TlsconnConn    uint64
-	GinFullpath    uint64
-	GinHandlers    uint64
-	RequestPattern uint64
-	RequestPat     uint64
-	PatternStr     uint64
-	N_headers      uint32
-	HeaderLen      [8]uint32
-	_              [4]byte
-	HeaderHash     [8]uint64
-	RequestCtx     uint64
-	TreqRequest    uint64
-	NetfdPfd       uint64
-	PollfdSysfd    uint64
-	H2ccTconn      uint64
-	H2iccTconn     uint64
-	H2ireqCtx      uint64
-	N_ctxTypes     uint32
-	_              [4]byte
-	CtxDeadline    [8]uint64
+	_                structs.HostLayout
+	Tgid             uint32
+	SwissMaps        uint32
+	G_goid           uint64
+	G_parentGoid     uint64
+	RequestMethod    uint64
+	RequestUrl       uint64
+	RequestHeader    uint64
+	UrlPath          uint64
+	PconnConn        uint64
+	PconnReused      uint64
+	ConnFd           uint64
+	NetfdFamily      uint64
+	NetfdSotype      uint64
+	NetfdLaddr       uint64
+	NetfdRaddr       uint64
+	TcpaddrIp        uint64
+	TcpaddrPort      uint64
+	TlsconnConn      uint64
+	GinFullpath      uint64
+	GinHandlers      uint64
+	ChiRoutePatterns uint64
+	EchoPath         uint64
+	EchoHandler      uint64
+	EchoAddClosure   uint64
+	RequestPattern   uint64
+	RequestPat       uint64
+	PatternStr       uint64
+	N_headers        uint32
+	HeaderLen        [8]uint32
+	_                [4]byte
+	HeaderHash       [8]uint64
+	RequestCtx       uint64
+	TreqRequest      uint64
+	NetfdPfd         uint64
+	PollfdSysfd      uint64
+	H2ccTconn        uint64
+	H2iccTconn       uint64
+	H2ireqCtx        uint64
+	N_ctxTypes       uint32
+	_                [4]byte
+	CtxDeadline      [8]uint64
 }
 
 type probeConnState struct {
@@ -135,6 +139,11 @@ type probeRoute struct {
 	Route     [128]int8
 }
 
+type probeRouteBuf struct {
+	_   structs.HostLayout
+	Buf [256]int8
+}
+
 // loadProbe returns the embedded CollectionSpec for probe.
 func loadProbe() (*ebpf.CollectionSpec, error) {
 	reader := bytes.NewReader(_ProbeBytes)
@@ -177,6 +186,8 @@ type probeSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type probeProgramSpecs struct {
+	ChiRoute           *ebpf.ProgramSpec `ebpf:"chi_route"`
+	EchoRoute          *ebpf.ProgramSpec `ebpf:"echo_route"`
 	GinHandle          *ebpf.ProgramSpec `ebpf:"gin_handle"`
 	GinHandleReturn    *ebpf.ProgramSpec `ebpf:"gin_handle_return"`
 	GinRoute           *ebpf.ProgramSpec `ebpf:"gin_route"`
@@ -211,6 +222,7 @@ type probeMapSpecs struct {
 	OutboundConns    *ebpf.MapSpec `ebpf:"outbound_conns"`
 	RequestScratch   *ebpf.MapSpec `ebpf:"request_scratch"`
 	RequestSeq       *ebpf.MapSpec `ebpf:"request_seq"`
+	RouteScratch     *ebpf.MapSpec `ebpf:"route_scratch"`
 	ServingRequest   *ebpf.MapSpec `ebpf:"serving_request"`
 }
 
@@ -257,6 +269,7 @@ type probeMaps struct {
 	OutboundConns    *ebpf.Map `ebpf:"outbound_conns"`
 	RequestScratch   *ebpf.Map `ebpf:"request_scratch"`
 	RequestSeq       *ebpf.Map `ebpf:"request_seq"`
+	RouteScratch     *ebpf.Map `ebpf:"route_scratch"`
 	ServingRequest   *ebpf.Map `ebpf:"serving_request"`
 }
 
@@ -272,6 +285,7 @@ func (m *probeMaps) Close() error {
 		m.OutboundConns,
 		m.RequestScratch,
 		m.RequestSeq,
+		m.RouteScratch,
 		m.ServingRequest,
 	)
 }
@@ -293,6 +307,8 @@ type probeVariables struct {
 //
 // It can be passed to loadProbeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type probePrograms struct {
+	ChiRoute           *ebpf.Program `ebpf:"chi_route"`
+	EchoRoute          *ebpf.Program `ebpf:"echo_route"`
 	GinHandle          *ebpf.Program `ebpf:"gin_handle"`
 	GinHandleReturn    *ebpf.Program `ebpf:"gin_handle_return"`
 	GinRoute           *ebpf.Program `ebpf:"gin_route"`
@@ -315,6 +331,8 @@ type probePrograms struct {
 
 func (p *probePrograms) Close() error {
 	return _ProbeClose(
+		p.ChiRoute,
+		p.EchoRoute,
 		p.GinHandle,
 		p.GinHandleReturn,
 		p.GinRoute,

@@ -281,7 +281,7 @@ func attach(t *target, headers []string, out *tracer.Output) (*probe.Probe, *tra
 	a := probe.Attachment{PID: t.pid, Exe: t.attachPath, Headers: headers}
 	off := t.offsets
 	a.Offsets = off
-	pl, err := planProbes(b, off.HasGin)
+	pl, err := planProbes(b, off)
 	if err != nil {
 		var u *unplaced
 		if errors.As(err, &u) && u.role == roleRequestStart && errors.Is(err, inspect.ErrNoFunc) {
@@ -295,6 +295,9 @@ func attach(t *target, headers []string, out *tracer.Output) (*probe.Probe, *tra
 	a.Uprobes = pl.Uprobes
 	for _, addr := range b.ContextDeadlines() {
 		a.ContextDeadlines = append(a.ContextDeadlines, addr+t.bias)
+	}
+	if addr := b.EchoHandlerClosure(); addr != 0 && off.HasEcho {
+		a.EchoHandlerClosure = addr + t.bias
 	}
 	p, err := probe.Load(a)
 	if err != nil {
