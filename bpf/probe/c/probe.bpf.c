@@ -705,6 +705,14 @@ struct {
 	__type(value, struct route_buf);
 } route_scratch SEC(".maps");
 
+/* s->buf[i], bounded for the verifier: the barrier keeps the compiler
+ * from dropping the mask on what it knows of i. */
+static __always_inline char route_buf_at(struct route_buf *s, u64 i)
+{
+	asm volatile("" : "+r"(i));
+	return s->buf[i & (2 * MAX_ROUTE - 1)];
+}
+
 /* chi's Context.RoutePattern(): the patterns of the routers the request
  * went through (RoutePatterns), joined, where a mounted router's trailing
  * wildcard (slash, star) and the next pattern's leading slash make one
@@ -720,7 +728,7 @@ static __always_inline u32 chi_pattern(u64 c, char *dst)
 	u64 n = read_u64(c + CFG.chi_route_patterns + 8);
 	if (!p || n == 0)
 		return 0;
-	u32 off = 0;
+	u64 off = 0;
 	bool cut = n > CHI_MAX_PATTERNS;
 	for (int i = 0; i < CHI_MAX_PATTERNS; i++) {
 		if (i >= n)
@@ -729,9 +737,7 @@ static __always_inline u32 chi_pattern(u64 c, char *dst)
 		u64 sl = read_u64(p + i * 16 + 8);
 		if (!sp || !sl)
 			continue;
-		if (off >= 2 && off <= MAX_ROUTE &&
-		    s->buf[(off - 2) & (2 * MAX_ROUTE - 1)] == '/' &&
-		    s->buf[(off - 1) & (2 * MAX_ROUTE - 1)] == '*')
+		if (off >= 2 && route_buf_at(s, off - 2) == '/' && route_buf_at(s, off - 1) == '*')
 			off -= 2;
 		if (off >= MAX_ROUTE) {
 			cut = true;
@@ -742,10 +748,13 @@ static __always_inline u32 chi_pattern(u64 c, char *dst)
 			len = MAX_ROUTE - off;
 			cut = true;
 		}
+		u64 at = off;
+		asm volatile("" : "+r"(at), "+r"(len));
+		at &= MAX_ROUTE - 1;
 		len &= 2 * MAX_ROUTE - 1;
 		if (len > MAX_ROUTE)
 			len = MAX_ROUTE;
-		if (bpf_probe_read_user(&s->buf[off & (MAX_ROUTE - 1)], len, (void *)sp) < 0)
+		if (bpf_probe_read_user(&s->buf[at], len, (void *)sp) < 0)
 			return 0;
 		off += len;
 		if (cut)
@@ -756,13 +765,14 @@ static __always_inline u32 chi_pattern(u64 c, char *dst)
 	if (cut)
 		off = MAX_ROUTE;
 	else if (!(off == 1 && s->buf[0] == '/')) {
-		if (off >= 2 && s->buf[(off - 2) & (2 * MAX_ROUTE - 1)] == '/' &&
-		    s->buf[(off - 1) & (2 * MAX_ROUTE - 1)] == '/')
+		if (off >= 2 && route_buf_at(s, off - 2) == '/' && route_buf_at(s, off - 1) == '/')
 			off -= 2;
-		if (off >= 1 && s->buf[(off - 1) & (2 * MAX_ROUTE - 1)] == '/')
+		if (off >= 1 && route_buf_at(s, off - 1) == '/')
 			off -= 1;
 	}
-	u32 len = off & (2 * MAX_ROUTE - 1);
+	u64 len = off;
+	asm volatile("" : "+r"(len));
+	len &= 2 * MAX_ROUTE - 1;
 	if (len > MAX_ROUTE)
 		len = MAX_ROUTE;
 	if (bpf_probe_read_kernel(dst, len, s->buf) < 0)
