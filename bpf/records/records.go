@@ -57,8 +57,8 @@ type Request struct {
 	Goid      uint64            `json:"goid"` // the goroutine that served it
 	Method    string            `json:"method"`
 	Path      string            `json:"path"`
-	Route     string            `json:"route"`   // the Gin route template, or the ServeMux pattern that chose the handler (Go 1.22+); empty otherwise
-	Handler   *Loc              `json:"handler"` // the Gin handler, or null (a ServeMux handler comes from the route index)
+	Route     string            `json:"route"`   // the Gin, chi or echo route template, or the ServeMux pattern that chose the handler (Go 1.22+); empty otherwise
+	Handler   *Loc              `json:"handler"` // the Gin or echo handler, or null (a chi or ServeMux handler comes from the route index)
 	Headers   map[string]string `json:"headers"` // the captured headers, lower-case names
 	TraceID   string            `json:"traceId"` // from a W3C traceparent header, or empty
 	StartNs   int64             `json:"startNs"` // Unix nanoseconds
