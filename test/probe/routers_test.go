@@ -32,7 +32,7 @@ type routerCall struct {
 // against the downstream's view). chi keeps no handler in its context: the
 // probe reports none and the route index names it, one registration per
 // method and pattern. Built with the local Go (with and without DWARF: the
-// table's chi offsets) and with Go 1.21.
+// table's chi offsets), Go 1.21, Go 1.27 and the releases under test.
 func TestChi(t *testing.T) {
 	calls := []routerCall{
 		{http.MethodGet, "/health", "/health", "health"},
@@ -69,13 +69,18 @@ type routerBuild struct {
 	stripped        bool
 }
 
+// routerBuilds: the local Go with and without DWARF, the oldest and newest
+// supported releases, and the releases under test (OL_GO_TOOLCHAINS).
 func routerBuilds() []routerBuild {
-	return []routerBuild{
-		{"local", "local", false},
-		{"local-w", "local", true},
-		{"go1.21.13", "go1.21.13", false},
-		{"go1.27.4", "go1.27.4", false},
+	bs := []routerBuild{{"local", "local", false}, {"local-w", "local", true}}
+	seen := map[string]bool{"local": true}
+	for _, tc := range append([]string{"go1.21.13", "go1.27.4"}, toolchains...) {
+		if !seen[tc] {
+			seen[tc] = true
+			bs = append(bs, routerBuild{tc, tc, false})
+		}
 	}
+	return bs
 }
 
 // funcLines finds the line of each top-level function of a Go file.
