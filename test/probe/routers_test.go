@@ -1,6 +1,7 @@
 package probe_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -44,6 +45,9 @@ func TestChi(t *testing.T) {
 	for _, tc := range routerBuilds() {
 		t.Run(tc.name, func(t *testing.T) { testRouter(t, "chi", tc.toolchain, tc.stripped, calls, false) })
 	}
+	for _, arch := range []string{"amd64", "arm64"} {
+		t.Run("sites-"+arch, func(t *testing.T) { routerSites(t, "chi", arch) })
+	}
 }
 
 // TestEcho: a service routed by echo v4 (a static route, a parameter, a
@@ -61,6 +65,9 @@ func TestEcho(t *testing.T) {
 	}
 	for _, tc := range routerBuilds() {
 		t.Run(tc.name, func(t *testing.T) { testRouter(t, "echo", tc.toolchain, tc.stripped, calls, true) })
+	}
+	for _, arch := range []string{"amd64", "arm64"} {
+		t.Run("sites-"+arch, func(t *testing.T) { routerSites(t, "echo", arch) })
 	}
 }
 
@@ -83,6 +90,74 @@ func routerBuilds() []routerBuild {
 	return bs
 }
 
+// buildRouterService builds testdata/<name> (a module of its own, at go
+// 1.21) with a toolchain ("local": the go on PATH) and more environment.
+func buildRouterService(t *testing.T, name, toolchain string, stripped bool, env ...string) (bin, src string) {
+	t.Helper()
+	src, err := filepath.Abs(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin = filepath.Join(t.TempDir(), name)
+	args := []string{"build", "-o", bin}
+	if stripped {
+		args = append(args, "-ldflags=-w")
+	}
+	build := exec.Command("go", append(args, ".")...)
+	build.Dir = src
+	build.Env = append(os.Environ(), env...)
+	if toolchain != "local" {
+		build.Env = append(build.Env, "GOTOOLCHAIN="+toolchain)
+	}
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the %s service with %s: %v\n%s", name, toolchain, err, out)
+	}
+	return bin, src
+}
+
+// routerSites: the router's probe sits on instructions the kernel
+// emulates, read byte by byte at each offset, for amd64 and arm64.
+func routerSites(t *testing.T, name, arch string) {
+	bin, _ := buildRouterService(t, name, "local", false, "GOARCH="+arch, "CGO_ENABLED=0")
+	out, err := exec.Command(helperBin, "sites", bin).Output()
+	if err != nil {
+		t.Fatalf("helper sites: %v", err)
+	}
+	var r siteReport
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	code, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, s := range r.Sites {
+		if s.Role != name+"-route" {
+			continue
+		}
+		if s.Stepped || !s.RequestPath {
+			t.Errorf("%s: %s at %s, stepped %v", s.Role, s.Func, s.Insn, s.Stepped)
+		}
+		for _, off := range s.Offsets {
+			n++
+			ok := false
+			if arch == "amd64" {
+				ok = x86Emulated(code[off : off+8])
+			} else {
+				w := uint32(code[off]) | uint32(code[off+1])<<8 | uint32(code[off+2])<<16 | uint32(code[off+3])<<24
+				ok = arm64Emulated(w)
+			}
+			if !ok {
+				t.Errorf("%s: %s at file offset %#x: bytes % x are not an instruction the kernel emulates", s.Role, s.Func, off, code[off:off+8])
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d %s-route sites, want the one call of pool.Put: %s", n, name, out)
+	}
+}
+
 // funcLines finds the line of each top-level function of a Go file.
 func funcLines(t *testing.T, file string) map[string]int {
 	t.Helper()
@@ -101,24 +176,7 @@ func funcLines(t *testing.T, file string) map[string]int {
 }
 
 func testRouter(t *testing.T, name, toolchain string, stripped bool, calls []routerCall, probeHandler bool) {
-	src, err := filepath.Abs(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), name)
-	args := []string{"build", "-o", bin}
-	if stripped {
-		args = append(args, "-ldflags=-w")
-	}
-	build := exec.Command("go", append(args, ".")...)
-	build.Dir = src // a module of its own, at go 1.21
-	build.Env = os.Environ()
-	if toolchain != "local" {
-		build.Env = append(build.Env, "GOTOOLCHAIN="+toolchain)
-	}
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the %s service with %s: %v\n%s", name, toolchain, err, out)
-	}
+	bin, src := buildRouterService(t, name, toolchain, stripped)
 	lines := funcLines(t, filepath.Join(src, "main.go"))
 
 	e := newEnv(t, "local")
