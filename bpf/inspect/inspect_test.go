@@ -312,3 +312,24 @@ func TestGoProcesses(t *testing.T) {
 		t.Fatalf("process %d not listed first: %+v", cmd.Process.Pid, found)
 	}
 }
+
+// TestEchoTable: echo v4's context layouts by release, for binaries
+// without DWARF (v4.12.0's is also checked against a real stripped build
+// by the probe tests).
+func TestEchoTable(t *testing.T) {
+	for _, c := range []struct {
+		version       string
+		path, handler uint64
+	}{
+		{"v4.10.2", 16, 88},
+		{"v4.11.4", 16, 88},
+		{"v4.12.0", 80, 144},
+		{"v4.13.4", 88, 80},
+		{"v4.15.0", 88, 80},
+	} {
+		o := echoTable(c.version)
+		if o.EchoContextPath != c.path || o.EchoContextHandler != c.handler {
+			t.Errorf("%s: path %d handler %d, want %d %d", c.version, o.EchoContextPath, o.EchoContextHandler, c.path, c.handler)
+		}
+	}
+}

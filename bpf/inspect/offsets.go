@@ -50,13 +50,20 @@ type Offsets struct {
 	H2InternalReqURL   uint64 `dwarf:"net/http/internal/http2.ClientRequest,URL" bpf:"H2ireqUrl"`
 	GinContextFullPath uint64 `dwarf:"github.com/gin-gonic/gin.Context,fullPath" bpf:"GinFullpath"`
 	GinContextHandlers uint64 `dwarf:"github.com/gin-gonic/gin.Context,handlers" bpf:"GinHandlers"`
+	// chi's routing context: the patterns of the routers a request went
+	// through. Echo's context: the matched route path and handler.
+	ChiContextRoutePatterns uint64 `dwarf:"github.com/go-chi/chi/v5.Context,RoutePatterns" bpf:"ChiRoutePatterns"`
+	EchoContextPath         uint64 `dwarf:"github.com/labstack/echo/v4.context,path" bpf:"EchoPath"`
+	EchoContextHandler      uint64 `dwarf:"github.com/labstack/echo/v4.context,handler" bpf:"EchoHandler"`
 	// The ServeMux pattern that matched: Request.Pattern from Go 1.23,
 	// Request.pat (a *pattern, its str) in Go 1.22; Go 1.21 has neither.
 	RequestPattern uint64 `dwarf:"net/http.Request,Pattern" bpf:"RequestPattern"`
 	RequestPat     uint64 `dwarf:"net/http.Request,pat" bpf:"RequestPat"`
 	PatternStr     uint64 `dwarf:"net/http.pattern,str" bpf:"PatternStr"`
 
-	HasGin bool
+	HasGin  bool
+	HasChi  bool // chi v5's routing context is known
+	HasEcho bool // echo v4's context is known
 
 	// SwissMaps: the runtime's maps are Swiss tables (Go 1.24+ unless
 	// GOEXPERIMENT=noswissmap), which changes how http.Header is read.
@@ -119,6 +126,11 @@ func (b *Binary) Offsets() (o Offsets, err error) {
 	o.HasGin = o.GinContextFullPath != 0 || b.table.LookupFunc("github.com/gin-gonic/gin.(*Engine).handleHTTPRequest") != nil
 	if !o.HasGin {
 		o.GinContextFullPath, o.GinContextHandlers = 0, 0
+	}
+	o.HasChi = o.ChiContextRoutePatterns != 0
+	o.HasEcho = o.EchoContextPath != 0 && o.EchoContextHandler != 0
+	if !o.HasEcho {
+		o.EchoContextPath, o.EchoContextHandler = 0, 0
 	}
 	o.SwissMaps = b.GoMinor >= 26 || (b.GoMinor >= 24 && !strings.Contains(b.Settings["GOEXPERIMENT"], "noswissmap"))
 	return o, nil
@@ -223,7 +235,24 @@ func (b *Binary) offsetsFromTable() (Offsets, error) {
 			}
 		}
 	}
+	if _, ok := b.Deps[chiModule]; ok {
+		o.ChiContextRoutePatterns = chiTable.ChiContextRoutePatterns
+	}
+	if v, ok := b.Deps[echoModule]; ok {
+		t := echoTable(v)
+		o.EchoContextPath, o.EchoContextHandler = t.EchoContextPath, t.EchoContextHandler
+	}
 	return o, nil
+}
+
+// EchoHandlerClosure is the link-time entry of the closure echo v4's
+// Echo.add registers for every route (it applies the route's middleware
+// and calls the handler, its first captured variable); 0 if none.
+func (b *Binary) EchoHandlerClosure() uint64 {
+	if f := b.table.LookupFunc(echoModule + ".(*Echo).add.func1"); f != nil {
+		return f.Entry
+	}
+	return 0
 }
 
 // contextTypes are the context package's types whose parent Context is

@@ -35,6 +35,8 @@ const (
 	ProgGinRoute       = "gin_route"
 	ProgGinHandle      = "gin_handle"
 	ProgGinHandleRet   = "gin_handle_return"
+	ProgChiRoute       = "chi_route"
+	ProgEchoRoute      = "echo_route"
 	ProgGoroutineStart = "goroutine_start"
 	ProgNewproc1Ret    = "newproc1_return"
 	ProgRoundTrip      = "round_trip"
@@ -73,6 +75,9 @@ type Attachment struct {
 	// ContextDeadlines are the runtime addresses of the context types'
 	// Deadline methods (inspect.ContextDeadlines plus the load bias).
 	ContextDeadlines []uint64
+	// EchoHandlerClosure is the runtime address of echo's Echo.add.func1
+	// (inspect.EchoHandlerClosure plus the load bias), 0 if none.
+	EchoHandlerClosure uint64
 }
 
 // programs maps the Prog* names to the loaded programs.
@@ -84,6 +89,8 @@ func (p *Probe) programs() map[string]*ebpf.Program {
 		ProgGinRoute:       o.GinRoute,
 		ProgGinHandle:      o.GinHandle,
 		ProgGinHandleRet:   o.GinHandleReturn,
+		ProgChiRoute:       o.ChiRoute,
+		ProgEchoRoute:      o.EchoRoute,
 		ProgGoroutineStart: o.GoroutineStart,
 		ProgNewproc1Ret:    o.Newproc1Return,
 		ProgRoundTrip:      o.RoundTrip,
@@ -258,6 +265,7 @@ func configFor(a Attachment, headers []string) probeConfig {
 	if a.Statements {
 		cfg.CapturePayload = uint32(MaxPayload)
 	}
+	cfg.EchoAddClosure = a.EchoHandlerClosure
 	for i, h := range headers {
 		f := fnv.New64a()
 		f.Write([]byte(h))

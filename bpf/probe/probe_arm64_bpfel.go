@@ -42,6 +42,10 @@ type probeConfig struct {
 	TlsconnConn       uint64
 	GinFullpath       uint64
 	GinHandlers       uint64
+	ChiRoutePatterns  uint64
+	EchoPath          uint64
+	EchoHandler       uint64
+	EchoAddClosure    uint64
 	RequestPattern    uint64
 	RequestPat        uint64
 	PatternStr        uint64
@@ -150,6 +154,11 @@ type probeRoute struct {
 	Route     [128]int8
 }
 
+type probeRouteBuf struct {
+	_   structs.HostLayout
+	Buf [256]int8
+}
+
 // loadProbe returns the embedded CollectionSpec for probe.
 func loadProbe() (*ebpf.CollectionSpec, error) {
 	reader := bytes.NewReader(_ProbeBytes)
@@ -192,7 +201,9 @@ type probeSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type probeProgramSpecs struct {
+	ChiRoute           *ebpf.ProgramSpec `ebpf:"chi_route"`
 	CtxCall            *ebpf.ProgramSpec `ebpf:"ctx_call"`
+	EchoRoute          *ebpf.ProgramSpec `ebpf:"echo_route"`
 	GinHandle          *ebpf.ProgramSpec `ebpf:"gin_handle"`
 	GinHandleReturn    *ebpf.ProgramSpec `ebpf:"gin_handle_return"`
 	GinRoute           *ebpf.ProgramSpec `ebpf:"gin_route"`
@@ -229,6 +240,7 @@ type probeMapSpecs struct {
 	OutboundConns    *ebpf.MapSpec `ebpf:"outbound_conns"`
 	RequestScratch   *ebpf.MapSpec `ebpf:"request_scratch"`
 	RequestSeq       *ebpf.MapSpec `ebpf:"request_seq"`
+	RouteScratch     *ebpf.MapSpec `ebpf:"route_scratch"`
 	ServingRequest   *ebpf.MapSpec `ebpf:"serving_request"`
 }
 
@@ -277,6 +289,7 @@ type probeMaps struct {
 	OutboundConns    *ebpf.Map `ebpf:"outbound_conns"`
 	RequestScratch   *ebpf.Map `ebpf:"request_scratch"`
 	RequestSeq       *ebpf.Map `ebpf:"request_seq"`
+	RouteScratch     *ebpf.Map `ebpf:"route_scratch"`
 	ServingRequest   *ebpf.Map `ebpf:"serving_request"`
 }
 
@@ -293,6 +306,7 @@ func (m *probeMaps) Close() error {
 		m.OutboundConns,
 		m.RequestScratch,
 		m.RequestSeq,
+		m.RouteScratch,
 		m.ServingRequest,
 	)
 }
@@ -315,7 +329,9 @@ type probeVariables struct {
 //
 // It can be passed to loadProbeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type probePrograms struct {
+	ChiRoute           *ebpf.Program `ebpf:"chi_route"`
 	CtxCall            *ebpf.Program `ebpf:"ctx_call"`
+	EchoRoute          *ebpf.Program `ebpf:"echo_route"`
 	GinHandle          *ebpf.Program `ebpf:"gin_handle"`
 	GinHandleReturn    *ebpf.Program `ebpf:"gin_handle_return"`
 	GinRoute           *ebpf.Program `ebpf:"gin_route"`
@@ -339,7 +355,9 @@ type probePrograms struct {
 
 func (p *probePrograms) Close() error {
 	return _ProbeClose(
+		p.ChiRoute,
 		p.CtxCall,
+		p.EchoRoute,
 		p.GinHandle,
 		p.GinHandleReturn,
 		p.GinRoute,

@@ -57,8 +57,8 @@ type Request struct {
 	Goid      uint64            `json:"goid"` // the goroutine that served it
 	Method    string            `json:"method"`
 	Path      string            `json:"path"`
-	Route     string            `json:"route"`   // the Gin route template, or the ServeMux pattern that chose the handler (Go 1.22+); empty otherwise
-	Handler   *Loc              `json:"handler"` // the Gin handler, or null (a ServeMux handler comes from the route index)
+	Route     string            `json:"route"`   // the Gin, chi or echo route template, or the ServeMux pattern that chose the handler (Go 1.22+); empty otherwise
+	Handler   *Loc              `json:"handler"` // the Gin or echo handler, or null (a chi or ServeMux handler comes from the route index)
 	Headers   map[string]string `json:"headers"` // the captured headers, lower-case names
 	TraceID   string            `json:"traceId"` // from a W3C traceparent header, or empty
 	StartNs   int64             `json:"startNs"` // Unix nanoseconds
@@ -77,10 +77,10 @@ type Outbound struct {
 	Sport    int     `json:"sport"`
 	Dst      string  `json:"dst"`
 	Dport    int     `json:"dport"`
-	Reused   bool    `json:"reused"`   // a connection opened before this request (kept alive, pooled, or open before the trace), not one it opened
-	CallSite *Loc    `json:"callSite"` // the caller's line in the service, or null
-	TsNs     int64   `json:"tsNs"`     // Unix nanoseconds
-	Via      string  `json:"via"`      // which probe saw it: http (a net/http client call, HTTP/1 or HTTP/2), grpc (a gRPC-go client call), connect (a new connection), or write (an exchange on any other connection, seen at its first write)
+	Reused   bool    `json:"reused"`       // a connection opened before this request (kept alive, pooled, or open before the trace), not one it opened
+	CallSite *Loc    `json:"callSite"`     // the caller's line in the service, or null
+	TsNs     int64   `json:"tsNs"`         // Unix nanoseconds
+	Via      string  `json:"via"`          // which probe saw it: http (a net/http client call, HTTP/1 or HTTP/2), grpc (a gRPC-go client call), connect (a new connection), or write (an exchange on any other connection, seen at its first write)
 	Op       *Op     `json:"op,omitempty"` // what the call or exchange did, in its protocol's words; absent on a connect
 }
 

@@ -22,7 +22,15 @@ type analyzer struct {
 	edges   []edge
 	routes  []Route
 	depth   int
+	// newPrefix: the prefix of the chi routers this function makes, when
+	// its caller mounts what it returns (the context's newRouterArg).
+	newPrefix string
+	pending   []pendingRoute
 }
+
+// newRouterArg is the context key of the prefix a function's new routers
+// are mounted under.
+const newRouterArg = -1
 
 func (ix *indexer) newAnalyzer(fi *fileInfo, fn *funcInfo, depth int) *analyzer {
 	a := &analyzer{ix: ix, fi: fi, fn: fn, litArgs: map[*ast.FuncLit][]*value{}, depth: depth}
@@ -44,11 +52,13 @@ func (ix *indexer) analyze(fn *funcInfo, ctx map[int]string) *analyzer {
 			}
 		}
 	}
+	a.newPrefix = ctx[newRouterArg]
 	a.bindParams(d.Type, func(i int) (string, bool) {
 		p, ok := ctx[i]
 		return p, ok
 	})
 	a.walk(d.Body)
+	a.finish()
 	return a
 }
 
@@ -241,8 +251,13 @@ func (a *analyzer) call(n *ast.CallExpr) {
 		if a.muxRegistration(n, sel) {
 			return
 		}
+		if _, isPkg := a.pkgRef(sel.X); !isPkg {
+			if x := a.eval(sel.X); x != nil && x.router && x.kind != "" && a.routerCall(n, sel.Sel.Name, x) {
+				return
+			}
+		}
 		if _, isRoute := routeMethods[sel.Sel.Name]; isRoute {
-			if x := a.eval(sel.X); x != nil && x.router {
+			if x := a.eval(sel.X); x != nil && x.router && x.kind == "" {
 				a.register(n, sel.Sel.Name, x.prefix)
 				return
 			}

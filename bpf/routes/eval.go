@@ -19,6 +19,7 @@ type namedType struct {
 // value is what is known about an expression.
 type value struct {
 	router  bool
+	kind    string // the router's package: "" Gin, chiKind, echoKind
 	prefix  string
 	mux     bool // a *http.ServeMux
 	typ     *namedType
@@ -104,7 +105,13 @@ func (a *analyzer) evalCall(e *ast.CallExpr) *value {
 		if ip, ok := a.pkgRef(sel.X); ok && ip == httpPath && sel.Sel.Name == "NewServeMux" {
 			return &value{mux: true}
 		}
+		if ip, ok := a.pkgRef(sel.X); ok && (ip == chiPath || ip == echoPath) {
+			return a.newRouter(ip, sel.Sel.Name)
+		}
 		if _, isPkg := a.pkgRef(sel.X); !isPkg {
+			if x := a.eval(sel.X); x != nil && x.router && x.kind != "" {
+				return a.routerResult(x, sel.Sel.Name, e)
+			}
 			if x := a.eval(sel.X); x != nil && x.router {
 				switch sel.Sel.Name {
 				case "Group":
@@ -265,24 +272,29 @@ func (a *analyzer) callee(e *ast.CallExpr) *funcInfo {
 
 // typeValue describes a variable of the given type.
 func (a *analyzer) typeValue(t ast.Expr, fi *fileInfo) *value {
-	router, nt := a.ix.typeOf(t, fi, 0)
+	kind, nt := a.ix.typeOf(t, fi, 0)
 	mux := a.ix.isServeMux(t, fi, 0)
-	if !router && nt == nil && !mux {
+	if kind == "" && nt == nil && !mux {
 		return nil
 	}
 	v := &value{typ: nt, mux: mux}
-	if router {
+	switch kind {
+	case ginKind:
 		v.router = true
 		v.prefix = "/"
+	case chiKind, echoKind:
+		v.router = true
+		v.kind = kind
 	}
 	return v
 }
 
-// typeOf reports whether t is a Gin router type (or a type embedding or
-// aliasing one) and the named type it refers to in the indexed tree.
-func (ix *indexer) typeOf(t ast.Expr, fi *fileInfo, depth int) (bool, *namedType) {
+// typeOf reports which router t is, if any (ginKind, chiKind, echoKind: a
+// router type of that package, or a type embedding or aliasing one), and
+// the named type it refers to in the indexed tree.
+func (ix *indexer) typeOf(t ast.Expr, fi *fileInfo, depth int) (string, *namedType) {
 	if depth > maxDepth {
-		return false, nil
+		return "", nil
 	}
 	switch e := t.(type) {
 	case *ast.ParenExpr:
@@ -296,7 +308,7 @@ func (ix *indexer) typeOf(t ast.Expr, fi *fileInfo, depth int) (bool, *namedType
 	case *ast.Ident:
 		if fi.ginDot && ginRouterTypes[e.Name] {
 			if _, own := fi.pkg.types[e.Name]; !own {
-				return true, nil
+				return ginKind, nil
 			}
 		}
 		if ti := fi.pkg.types[e.Name]; ti != nil {
@@ -305,14 +317,21 @@ func (ix *indexer) typeOf(t ast.Expr, fi *fileInfo, depth int) (bool, *namedType
 	case *ast.SelectorExpr:
 		id, ok := e.X.(*ast.Ident)
 		if !ok {
-			return false, nil
+			return "", nil
 		}
 		ip, ok := fi.imports[id.Name]
 		if !ok {
-			return false, nil
+			return "", nil
 		}
-		if ip == ginPath {
-			return ginRouterTypes[e.Sel.Name], nil
+		switch {
+		case ip == ginPath && ginRouterTypes[e.Sel.Name]:
+			return ginKind, nil
+		case ip == chiPath && chiRouterTypes[e.Sel.Name]:
+			return chiKind, nil
+		case ip == echoPath && echoRouterTypes[e.Sel.Name]:
+			return echoKind, nil
+		case ip == ginPath || ip == chiPath || ip == echoPath:
+			return "", nil
 		}
 		if p := ix.byPath[ip]; p != nil {
 			if ti := p.types[e.Sel.Name]; ti != nil {
@@ -320,34 +339,34 @@ func (ix *indexer) typeOf(t ast.Expr, fi *fileInfo, depth int) (bool, *namedType
 			}
 		}
 	}
-	return false, nil
+	return "", nil
 }
 
-// namedRouter reports whether a declared type is a Gin router: an alias or
-// definition of one, or a struct embedding one.
-func (ix *indexer) namedRouter(ti *typeInfo, depth int) bool {
+// namedRouter reports which router a declared type is, if any: an alias or
+// definition of one, or a struct or interface embedding one.
+func (ix *indexer) namedRouter(ti *typeInfo, depth int) string {
 	switch t := ti.spec.Type.(type) {
 	case *ast.StructType:
 		for _, f := range t.Fields.List {
 			if len(f.Names) == 0 {
-				if r, _ := ix.typeOf(f.Type, ti.file, depth+1); r {
-					return true
+				if k, _ := ix.typeOf(f.Type, ti.file, depth+1); k != "" {
+					return k
 				}
 			}
 		}
-		return false
+		return ""
 	case *ast.InterfaceType:
 		for _, f := range t.Methods.List {
 			if len(f.Names) == 0 {
-				if r, _ := ix.typeOf(f.Type, ti.file, depth+1); r {
-					return true
+				if k, _ := ix.typeOf(f.Type, ti.file, depth+1); k != "" {
+					return k
 				}
 			}
 		}
-		return false
+		return ""
 	default:
-		r, _ := ix.typeOf(t, ti.file, depth+1)
-		return r
+		k, _ := ix.typeOf(t, ti.file, depth+1)
+		return k
 	}
 }
 

@@ -1,5 +1,6 @@
 // Package routes statically indexes the route registrations found in the Go
-// source under a directory: Gin's, and net/http ServeMux patterns.
+// source under a directory: Gin's, chi's, echo's, and net/http ServeMux
+// patterns.
 //
 // The index is syntactic: files are parsed with go/parser and no type checking
 // is done. Router values are tracked through local variables, function
@@ -9,7 +10,8 @@
 // propagate into functions that receive a router as an argument. ServeMux
 // values are tracked the same way (http.NewServeMux, &http.ServeMux{},
 // variables, parameters and fields of that type), and http.Handle /
-// http.HandleFunc register on the DefaultServeMux.
+// http.HandleFunc register on the DefaultServeMux. chi and echo routers are
+// tracked the same way (see routers.go).
 package routes
 
 import (
@@ -31,13 +33,15 @@ type Loc struct {
 	Column int    `json:"column,omitempty"`
 }
 
-// Route is one route registration: Gin's, or a ServeMux pattern's.
+// Route is one route registration: Gin's, chi's, echo's, or a ServeMux
+// pattern's.
 type Route struct {
 	// Method is the HTTP method: GET, POST, ..., "ANY" for Any or a
 	// ServeMux pattern without one, or the method argument of Handle.
 	Method string `json:"method"`
-	// Path is the full path template with group prefixes joined; for a
-	// ServeMux pattern, its path ("/users/{id}").
+	// Path is the full path template with group prefixes joined (for chi,
+	// the prefixes of the routers it is mounted or nested under, as chi's
+	// RoutePattern() reads); for a ServeMux pattern, its path ("/users/{id}").
 	Path string `json:"path"`
 	// Host is a ServeMux pattern's host, if it has one.
 	Host string `json:"host,omitempty"`

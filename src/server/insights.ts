@@ -55,8 +55,9 @@ export function routeMatches(r: RouteInfo, method: string, route: string): boole
 }
 
 /**
- * The handler the route index gives a request's route (a ServeMux pattern,
- * for which the probe reports no handler): only when one handler matches.
+ * The handler the route index gives a request's route (a ServeMux pattern or
+ * a chi route, for which the probe reports no handler): only when one
+ * handler matches.
  */
 export function handlerFromIndex(routes: RouteInfo[], method: string, route: string): SourceLocation | undefined {
   let found: RouteInfo | undefined;

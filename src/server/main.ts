@@ -35,7 +35,7 @@ const connection = createConnection(ProposedFeatures.all);
 const documents = new TextDocuments(TextDocument);
 const store = new Store();
 const routes = new RouteIndex();
-// ServeMux requests carry their pattern as route but no handler: the index has it.
+// ServeMux and chi requests carry their pattern as route but no handler: the index has it.
 store.handlerOf = (method, route) => handlerFromIndex(routes.all(), method, route);
 let helperPath: string | undefined;
 let folders: string[] = [];

@@ -1,4 +1,4 @@
-// The route index (Gin routes and ServeMux patterns): the helper's
+// The route index (Gin, chi and echo routes, ServeMux patterns): the helper's
 // unprivileged `routes --dir` per workspace folder, refreshed when Go files
 // are saved.
 import { execFile } from 'node:child_process';

@@ -78,7 +78,7 @@ export class Store {
   readonly callSites = new Map<string, CallSiteAgg>();
   /**
    * The handler of a request that has a route but no handler from the probe
-   * (a ServeMux pattern): from the route index. Set by the server.
+   * (a ServeMux pattern, a chi route): from the route index. Set by the server.
    */
   handlerOf?: (method: string, route: string) => SourceLocation | undefined;
   status: TraceStatus = { state: 'idle', requests: 0 };

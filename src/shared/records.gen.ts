@@ -66,9 +66,9 @@ export interface RequestRecord {
   goid: number;
   method: string;
   path: string;
-  /** the Gin route template, or the ServeMux pattern that chose the handler (Go 1.22+); empty otherwise */
+  /** the Gin, chi or echo route template, or the ServeMux pattern that chose the handler (Go 1.22+); empty otherwise */
   route: string;
-  /** the Gin handler, or null (a ServeMux handler comes from the route index) */
+  /** the Gin or echo handler, or null (a chi or ServeMux handler comes from the route index) */
   handler: SourceLocation | null;
   /** the captured headers, lower-case names */
   headers: Record<string, string>;

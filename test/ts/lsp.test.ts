@@ -240,3 +240,81 @@ test('ServeMux: lenses on pattern handlers from the route index; requests with a
   assert.equal(row('r3')?.handler, null);
   assert.equal(row('r4')?.handler, null);
 });
+
+test('chi: lenses on handlers from the route index; a request with a chi route pattern gets the handler its method and pattern name', async () => {
+  const CHI = '/home/dev/chi/routes.go';
+  await s.connection.sendNotification(DidOpenTextDocumentNotification.type, {
+    textDocument: { uri: uri(CHI), languageId: 'go', version: 1, text: mainText },
+  });
+  // As the helper's route index lists chi registrations: method and full
+  // pattern (mounted and nested routers' prefixes joined), no ServeMux pattern.
+  await s.connection.sendNotification(routesNotification, {
+    routes: [
+      { method: 'GET', path: '/accounts/{id}', handler: { func: 'main.showAccount', file: CHI, line: 20 } },
+      { method: 'PUT', path: '/accounts/{id}', handler: { func: 'main.storeAccount', file: CHI, line: 30 } },
+      { method: 'GET', path: '/api/invoices/{id}', handler: { func: 'main.showInvoice', file: CHI, line: 40 } },
+    ],
+  });
+  await s.connection.sendNotification(traceStateNotification, { state: 'attaching', pid: 6160 });
+  const base = (await s.waitForChange((c) => c.status.state === 'attaching')).status.requests;
+  assert.deepEqual(
+    (await lenses(CHI)).map((l) => [l.range.start.line, l.command?.title]),
+    [
+      [19, '↗ tracing · no requests yet'],
+      [29, '↗ tracing · no requests yet'],
+      [39, '↗ tracing · no requests yet'],
+    ],
+  );
+  const req = (id: string, method: string, path: string, route: string) => ({
+    type: 'request',
+    id,
+    pid: 6160,
+    goid: 9,
+    method,
+    path,
+    route,
+    handler: null, // chi keeps no handler where the probe reads the route
+    headers: {},
+    traceId: '',
+    startNs: 1_000_000_000,
+    endNs: 1_003_000_000,
+  });
+  const out = (request: string, dport: number) => ({
+    type: 'outbound',
+    request,
+    pid: 6160,
+    goid: 9,
+    proto: 'tcp',
+    src: '127.0.0.1',
+    sport: 41000 + dport,
+    dst: '127.0.0.1',
+    dport,
+    reused: false,
+    callSite: null,
+    tsNs: 1_001_000_000,
+    via: 'http',
+  });
+  await s.connection.sendNotification(recordsNotification, {
+    records: [
+      { type: 'ready', pid: 6160, exe: '/home/dev/chi/chi', goVersion: 'go1.26.8', probes: [] },
+      out('c1', 18081),
+      req('c1', 'GET', '/accounts/7', '/accounts/{id}'),
+      req('c2', 'GET', '/accounts/8', '/accounts/{id}'),
+      out('c3', 15432),
+      req('c3', 'PUT', '/accounts/7', '/accounts/{id}'),
+      req('c4', 'POST', '/accounts/7', '/accounts/{id}'),
+    ] as never,
+  });
+  await s.waitForChange((c) => c.status.requests === base + 4);
+  const ls = await lenses(CHI);
+  const title = (line: number) => ls.find((l) => l.range.start.line === line - 1)?.command?.title;
+  assert.equal(title(20), '↗ 1 downstream · 127.0.0.1:18081 · 2 req · p50 3.0 ms');
+  assert.equal(title(30), '↗ 1 downstream · 127.0.0.1:15432 · 1 req · p50 3.0 ms');
+  assert.equal(title(40), '↗ tracing · no requests yet');
+  const snap = await s.connection.sendRequest(snapshotRequest, {});
+  const row = (id: string) => snap.rows.find((r) => r.request?.id === id && r.request.pid === 6160)?.request;
+  assert.deepEqual(row('c1')?.handler, { func: 'main.showAccount', file: CHI, line: 20 });
+  assert.equal(row('c3')?.handler?.func, 'main.storeAccount');
+  // No registration has POST on that pattern: no handler.
+  assert.equal(row('c4')?.handler, null);
+});

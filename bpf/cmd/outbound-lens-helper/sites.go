@@ -21,6 +21,8 @@ const (
 	ginServe  = "github.com/gin-gonic/gin.(*Engine).ServeHTTP"
 	ginHandle = "github.com/gin-gonic/gin.(*Engine).handleHTTPRequest"
 	poolPut   = "sync.(*Pool).Put"
+	chiServe  = "github.com/go-chi/chi/v5.(*Mux).ServeHTTP"
+	echoServe = "github.com/labstack/echo/v4.(*Echo).ServeHTTP"
 	pcRT      = "net/http.(*persistConn).roundTrip"
 	trRT      = "net/http.(*Transport).roundTrip"
 )
@@ -44,7 +46,9 @@ type role struct {
 	// optional: probes a library the binary may not link; its absence
 	// is not worth a note.
 	optional bool
-	options     []siteFinder
+	// needs: the offsets the role's programs read are known (nil: always).
+	needs   func(inspect.Offsets) bool
+	options []siteFinder
 }
 
 // at makes a finder of a function that finds sites in a binary.
@@ -112,6 +116,8 @@ const (
 	roleRequestEndH2   = "request-end-h2"
 	roleGoroutineStart = "goroutine-start"
 	roleGinRoute       = "gin-route"
+	roleChiRoute       = "chi-route"
+	roleEchoRoute      = "echo-route"
 	roleRoundTrip      = "round-trip"
 	roleRoundTripH2    = "round-trip-h2"
 	roleSQLCall        = "sql-call"
@@ -135,9 +141,17 @@ var roles = []role{
 		calls(roleGoroutineStart, probe.ProgGoroutineStart, "runtime.newproc.func1", "runtime.runqput"),
 		returns(roleGoroutineStart, probe.ProgNewproc1Ret, "runtime.newproc1"),
 	}},
-	{name: roleGinRoute, requestPath: true, options: []siteFinder{
+	{name: roleGinRoute, requestPath: true, needs: func(o inspect.Offsets) bool { return o.HasGin }, options: []siteFinder{
 		calls(roleGinRoute, probe.ProgGinRoute, ginServe, poolPut),
 		both(entry(roleGinRoute, probe.ProgGinHandle, ginHandle), returns(roleGinRoute, probe.ProgGinHandleRet, ginHandle)),
+	}},
+	// chi and echo put their context back into a sync.Pool after the
+	// handlers ran, as Gin does: one hit a request, at the call of Put.
+	{name: roleChiRoute, requestPath: true, needs: func(o inspect.Offsets) bool { return o.HasChi }, options: []siteFinder{
+		calls(roleChiRoute, probe.ProgChiRoute, chiServe, poolPut),
+	}},
+	{name: roleEchoRoute, requestPath: true, needs: func(o inspect.Offsets) bool { return o.HasEcho }, options: []siteFinder{
+		calls(roleEchoRoute, probe.ProgEchoRoute, echoServe, poolPut),
 	}},
 	{name: roleRoundTrip, requestPath: true, options: []siteFinder{
 		entry(roleRoundTrip, probe.ProgRoundTrip, pcRT),
@@ -173,13 +187,13 @@ type plan struct {
 	Notes   []string            // what could not be placed, or only stepped
 }
 
-// planProbes chooses the probe sites for a binary. hasGin: the binary
-// links Gin and its offsets are known.
-func planProbes(b *inspect.Binary, hasGin bool) (*plan, error) {
+// planProbes chooses the probe sites for a binary; a router's role is
+// planned only where the binary links it and its offsets are known.
+func planProbes(b *inspect.Binary, off inspect.Offsets) (*plan, error) {
 	p := &plan{}
 	endsAtReturn := false
 	for _, r := range roles {
-		if r.name == roleGinRoute && !hasGin {
+		if r.needs != nil && !r.needs(off) {
 			continue
 		}
 		if r.name == roleRequestEndH2 && endsAtReturn {

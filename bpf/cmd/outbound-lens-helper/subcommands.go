@@ -23,7 +23,8 @@ func printJSON(v any) int {
 	return 0
 }
 
-// runRoutes lists the Gin routes of the Go code under a directory.
+// runRoutes lists the Gin, chi and echo routes and ServeMux patterns of the
+// Go code under a directory.
 func runRoutes(args []string) int {
 	fs := flag.NewFlagSet("routes", flag.ContinueOnError)
 	dir := fs.String("dir", ".", "")
@@ -113,7 +114,7 @@ func runSites(args []string) int {
 		fmt.Fprintf(os.Stderr, "outbound-lens: %v\n", err)
 		return exitTarget
 	}
-	pl, err := planProbes(b, off.HasGin)
+	pl, err := planProbes(b, off)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "outbound-lens: %v\n", err)
 		return exitTarget

@@ -285,7 +285,7 @@ func attach(t *target, headers []string, statements bool, out *tracer.Output) (*
 	a := probe.Attachment{PID: t.pid, Exe: t.attachPath, Headers: headers, Statements: statements}
 	off := t.offsets
 	a.Offsets = off
-	pl, err := planProbes(b, off.HasGin)
+	pl, err := planProbes(b, off)
 	if err != nil {
 		var u *unplaced
 		if errors.As(err, &u) && u.role == roleRequestStart && errors.Is(err, inspect.ErrNoFunc) {
@@ -299,6 +299,9 @@ func attach(t *target, headers []string, statements bool, out *tracer.Output) (*
 	a.Uprobes = pl.Uprobes
 	for _, addr := range b.ContextDeadlines() {
 		a.ContextDeadlines = append(a.ContextDeadlines, addr+t.bias)
+	}
+	if addr := b.EchoHandlerClosure(); addr != 0 && off.HasEcho {
+		a.EchoHandlerClosure = addr + t.bias
 	}
 	p, err := probe.Load(a)
 	if err != nil {

@@ -74,6 +74,10 @@ struct config {
 	u64 tlsconn_conn;
 	u64 gin_fullpath;
 	u64 gin_handlers;
+	u64 chi_route_patterns; /* chi Context.RoutePatterns, 0: no chi */
+	u64 echo_path;          /* echo context.path, 0: no echo */
+	u64 echo_handler;       /* echo context.handler */
+	u64 echo_add_closure;   /* runtime address of echo.(*Echo).add.func1, 0: none */
 	u64 request_pattern; /* Request.Pattern (Go 1.23+), 0: none */
 	u64 request_pat;     /* Request.pat, a *pattern (Go 1.22+), 0: none */
 	u64 pattern_str;     /* pattern.str */
@@ -731,6 +735,158 @@ int gin_handle_return(struct pt_regs *ctx)
 	u64 c = *cp;
 	bpf_map_delete_elem(&gin_context, &goid);
 	emit_route(goid, c);
+	return 0;
+}
+
+/* ---- chi and echo ----------------------------------------------------
+ * Both routers, like Gin, put their per-request context back into a
+ * sync.Pool once the handlers have run: the probe sits on that call of
+ * Put(x any), whose third register is the context. */
+
+#define CHI_MAX_PATTERNS 8
+
+struct route_buf {
+	char buf[2 * MAX_ROUTE];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct route_buf);
+} route_scratch SEC(".maps");
+
+/* s->buf[i], bounded for the verifier: the barrier keeps the compiler
+ * from dropping the mask on what it knows of i. */
+static __always_inline char route_buf_at(struct route_buf *s, u64 i)
+{
+	asm volatile("" : "+r"(i));
+	return s->buf[i & (2 * MAX_ROUTE - 1)];
+}
+
+/* chi's Context.RoutePattern(): the patterns of the routers the request
+ * went through (RoutePatterns), joined, where a mounted router's trailing
+ * wildcard (slash, star) and the next pattern's leading slash make one
+ * slash, then "//" and "/" trimmed from the end (unless the whole is "/").
+ * Returns MAX_ROUTE when cut. */
+static __always_inline u32 chi_pattern(u64 c, char *dst)
+{
+	u32 zero = 0;
+	struct route_buf *s = bpf_map_lookup_elem(&route_scratch, &zero);
+	if (!s)
+		return 0;
+	u64 p = read_u64(c + CFG.chi_route_patterns);
+	u64 n = read_u64(c + CFG.chi_route_patterns + 8);
+	if (!p || n == 0)
+		return 0;
+	u64 off = 0;
+	bool cut = n > CHI_MAX_PATTERNS;
+	for (int i = 0; i < CHI_MAX_PATTERNS; i++) {
+		if (i >= n)
+			break;
+		u64 sp = read_u64(p + i * 16);
+		u64 sl = read_u64(p + i * 16 + 8);
+		if (!sp || !sl)
+			continue;
+		if (off >= 2 && route_buf_at(s, off - 2) == '/' && route_buf_at(s, off - 1) == '*')
+			off -= 2;
+		if (off >= MAX_ROUTE) {
+			cut = true;
+			break;
+		}
+		u64 len = sl;
+		if (len > MAX_ROUTE - off) {
+			len = MAX_ROUTE - off;
+			cut = true;
+		}
+		u64 at = off;
+		asm volatile("" : "+r"(at), "+r"(len));
+		at &= MAX_ROUTE - 1;
+		len &= 2 * MAX_ROUTE - 1;
+		if (len > MAX_ROUTE)
+			len = MAX_ROUTE;
+		if (bpf_probe_read_user(&s->buf[at], len, (void *)sp) < 0)
+			return 0;
+		off += len;
+		if (cut)
+			break;
+	}
+	if (off > MAX_ROUTE)
+		off = MAX_ROUTE;
+	if (cut)
+		off = MAX_ROUTE;
+	else if (!(off == 1 && s->buf[0] == '/')) {
+		if (off >= 2 && route_buf_at(s, off - 2) == '/' && route_buf_at(s, off - 1) == '/')
+			off -= 2;
+		if (off >= 1 && route_buf_at(s, off - 1) == '/')
+			off -= 1;
+	}
+	u64 len = off;
+	asm volatile("" : "+r"(len));
+	len &= 2 * MAX_ROUTE - 1;
+	if (len > MAX_ROUTE)
+		len = MAX_ROUTE;
+	if (bpf_probe_read_kernel(dst, len, s->buf) < 0)
+		return 0;
+	return len;
+}
+
+/* chi.(*Mux).ServeHTTP's call of mx.pool.Put(rctx), in the router that
+ * made the routing context (a mounted router reuses it and puts none):
+ * the route pattern; chi keeps no handler in its context. */
+SEC("uprobe/chi_route")
+int chi_route(struct pt_regs *ctx)
+{
+	u64 goid = current_goid(ctx);
+	u64 id = request_of(goid);
+	u64 c = GO_ARG3(ctx);
+	if (!id || !c)
+		return 0;
+	struct route *e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	fill_header(&e->h, EV_ROUTE, goid, id);
+	e->handler_pc = 0;
+	e->_pad = 0;
+	e->route_len = chi_pattern(c, e->route);
+	if (!e->route_len) {
+		bpf_ringbuf_discard(e, 0);
+		return 0;
+	}
+	bpf_ringbuf_submit(e, wakeup_flags());
+	return 0;
+}
+
+/* echo.(*Echo).ServeHTTP's call of e.pool.Put(c): the matched route path
+ * and handler the router stored in the context. Echo registers each
+ * handler wrapped in a closure (Echo.add's func1) that applies the route's
+ * middleware; the handler is that closure's first captured variable. */
+SEC("uprobe/echo_route")
+int echo_route(struct pt_regs *ctx)
+{
+	u64 goid = current_goid(ctx);
+	u64 id = request_of(goid);
+	u64 c = GO_ARG3(ctx);
+	if (!id || !c)
+		return 0;
+	struct route *e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	fill_header(&e->h, EV_ROUTE, goid, id);
+	e->_pad = 0;
+	e->route_len = read_go_string(c + CFG.echo_path, e->route, MAX_ROUTE);
+	if (!e->route_len) {
+		bpf_ringbuf_discard(e, 0);
+		return 0;
+	}
+	u64 fv = read_u64(c + CFG.echo_handler);
+	u64 pc = fv ? read_u64(fv) : 0;
+	if (pc && pc == CFG.echo_add_closure) {
+		u64 inner = read_u64(fv + 8);
+		pc = inner ? read_u64(inner) : 0;
+	}
+	e->handler_pc = pc;
+	bpf_ringbuf_submit(e, wakeup_flags());
 	return 0;
 }
 
