@@ -11,6 +11,8 @@ import (
 	"sort"
 	"testing"
 	"time"
+
+	"outboundlens/bpf/records"
 )
 
 // TestGRPCClientCalls: gRPC-go client calls, whose bytes the connection's
@@ -91,6 +93,9 @@ func testGRPCClientCalls(t *testing.T, toolchain string) {
 		}
 		traced[key{id, r.Sport}]++
 		obs = append(obs, r)
+		if r.Op == nil || *r.Op != (records.Op{Protocol: "grpc", Host: grpcAddr, Path: "/grpc.health.v1.Health/Check"}) {
+			t.Errorf("gRPC call's op %+v", r.Op)
+		}
 		if r.Request != nil && (r.CallSite == nil || !regexp.MustCompile(`grpcclient/main\.go$`).MatchString(r.CallSite.File)) {
 			t.Errorf("a gRPC call without its call site in the service: %+v", r.CallSite)
 		}

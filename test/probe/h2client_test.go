@@ -135,6 +135,12 @@ func testHTTP2ClientCalls(t *testing.T, toolchain string) {
 		}
 		traced[key{id, r.Sport}]++
 		obs = append(obs, r)
+		// What went out: GET https://127.0.0.1:PORT/tls, …
+		want := map[int]string{port(tlsSrv.Listener.Addr().String()): "https", port(h2cSrv.Listener.Addr().String()): "http"}[r.Dport]
+		if r.Op == nil || r.Op.Protocol != "http" || r.Op.Method != "GET" || r.Op.Scheme != want ||
+			r.Op.Host != fmt.Sprintf("127.0.0.1:%d", r.Dport) || (r.Op.Path != "/tls" && r.Op.Path != "/h2c" && r.Op.Path != "/pool") {
+			t.Errorf("HTTP/2 call's op %+v", r.Op)
+		}
 	}
 	p, rc := score(t, "HTTP/2 calls", traced, d.snapshot())
 	t.Logf("%s: %d HTTP/2 calls, precision %.4f recall %.4f", toolchain, total, p, rc)

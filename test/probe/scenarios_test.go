@@ -81,6 +81,10 @@ func TestAttributionUnderConcurrency(t *testing.T) {
 			if r.Dport != downPort && r.Dport != rawPort {
 				continue
 			}
+			// An HTTP call names its method and URL (the sample's calls are GETs of {downstream}/…).
+			if r.Via == "http" && (r.Op == nil || r.Op.Protocol != "http" || r.Op.Method != "GET" || r.Op.Scheme != "http" || r.Op.Host != e.down || !strings.HasPrefix(r.Op.Path, "/")) {
+				t.Errorf("HTTP call's op %+v", r.Op)
+			}
 			id := "background"
 			if r.Request != nil {
 				id = testOf[*r.Request]

@@ -1,6 +1,7 @@
 package probe_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"outboundlens/bpf/records"
 	"outboundlens/test/probe/servers"
 )
 
@@ -201,6 +203,7 @@ func TestDatabaseAndCacheUses(t *testing.T) {
 		}
 
 		ids := testIDs(rs)
+		named := map[string]int{}
 		for _, c := range []struct {
 			name string
 			port int
@@ -241,6 +244,25 @@ func TestDatabaseAndCacheUses(t *testing.T) {
 				if r.Request != nil && (r.CallSite == nil || !strings.HasSuffix(r.CallSite.File, "sample/main.go")) {
 					t.Errorf("%s use without a call site in the sample: %+v", c.name, r)
 				}
+				// What went out names the request it is attributed to.
+				if r.Op == nil {
+					t.Errorf("%s use without op: %+v", c.name, r)
+					continue
+				}
+				text := r.Op.Statement + r.Op.Key
+				if n, ok := reqKey(text); ok {
+					named[c.name]++
+					if n != id {
+						t.Errorf("%s use of %s names %q", c.name, id, text)
+					}
+					want := records.Op{Protocol: "postgresql", Verb: "SELECT", Statement: "SELECT 'ol-req-" + n[1:] + "'"}
+					if c.port == w.rd.Port {
+						want = records.Op{Protocol: "redis", Command: "GET", Key: "ol-req-" + n[1:]}
+					}
+					if *r.Op != want {
+						t.Errorf("%s op %+v, want %+v", c.name, *r.Op, want)
+					}
+				}
 			}
 			// A connection a request opened while traced carries its
 			// handshake's exchanges (Redis's HELLO) before the command, all
@@ -261,7 +283,38 @@ func TestDatabaseAndCacheUses(t *testing.T) {
 			if reused == 0 {
 				t.Errorf("%s: no use on a connection opened before it", c.name)
 			}
+			if named[c.name] != total/2 {
+				t.Errorf("%s: %d uses name their statement or key, want %d", c.name, named[c.name], total/2)
+			}
 		}
 		checkLost(t, rs)
+
+		// With --no-statements the verb and the command stay, the text goes.
+		h = startHelper(t, "--pid", fmt.Sprint(w.pid), "--no-statements")
+		h.waitReady()
+		w.e.run(8, 4, func(i int) string { return fmt.Sprintf(routes[i%2], 1000+i) })
+		waitFor(t, "the requests", 10*time.Second, func() bool { return h.count("request") >= 8 })
+		var pg, rd int
+		quiet := h.stop()
+		for _, r := range byType(quiet, "outbound") {
+			if r.Op == nil || r.Via != "write" {
+				continue
+			}
+			if r.Op.Statement != "" || r.Op.Key != "" || r.Op.Truncated {
+				t.Errorf("--no-statements: %+v", *r.Op)
+			}
+			if r.Op.Verb == "SELECT" {
+				pg++
+			}
+			if r.Op.Command == "GET" {
+				rd++
+			}
+		}
+		if pg < 4 || rd < 4 {
+			t.Errorf("--no-statements: %d SELECT and %d GET verbs, want 4 each", pg, rd)
+		}
+		if b, _ := json.Marshal(quiet); strings.Contains(string(b), "ol-req-") {
+			t.Errorf("--no-statements: statement text in the records")
+		}
 	})
 }
