@@ -406,6 +406,48 @@ var clientLibs = []string{
 	"gorm.io/",
 }
 
+// CallPath lists a stack's frames in the service's own main module
+// (package main and the packages under its module path), innermost first,
+// at most max: the call site, then its callers up to the handler. Inlined
+// calls count as frames of their own; a frame repeated in a row (a
+// recursion) is listed once.
+func (b *Binary) CallPath(pcs []uint64, max int) (path []Frame) {
+	defer func() {
+		if recover() != nil {
+			path = nil
+		}
+	}()
+	for i, pc := range pcs {
+		if i > 0 {
+			pc--
+		}
+		for _, f := range b.frames(pc) {
+			if !b.ownModule(f.fn) {
+				continue
+			}
+			fr := Frame{Func: f.fn, File: f.file, Line: f.line}
+			if n := len(path); n > 0 && path[n-1] == fr {
+				continue
+			}
+			if path = append(path, fr); len(path) == max {
+				return path
+			}
+		}
+	}
+	return path
+}
+
+func (b *Binary) ownModule(fn string) bool {
+	pkg := funcPackage(fn)
+	if pkg == "main" || strings.HasPrefix(pkg, "main.") {
+		return true
+	}
+	if b.MainModule == "" || b.MainModule == "command-line-arguments" {
+		return false
+	}
+	return pkg == b.MainModule || strings.HasPrefix(pkg, b.MainModule+"/")
+}
+
 // IsServiceCode reports whether a function symbol belongs to the service
 // rather than to the standard library or a known client library.
 func IsServiceCode(fn string) bool {

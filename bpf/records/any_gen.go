@@ -32,6 +32,7 @@ type Any struct {
 	Dport          int               `json:"dport"`
 	Reused         bool              `json:"reused"`
 	CallSite       *Loc              `json:"callSite"`
+	CallPath       []Loc             `json:"callPath"`
 	TsNs           int64             `json:"tsNs"`
 	Via            string            `json:"via"`
 	Op             *Op               `json:"op"`

@@ -77,11 +77,12 @@ type Outbound struct {
 	Sport    int     `json:"sport"`
 	Dst      string  `json:"dst"`
 	Dport    int     `json:"dport"`
-	Reused   bool    `json:"reused"`       // a connection opened before this request (kept alive, pooled, or open before the trace), not one it opened
-	CallSite *Loc    `json:"callSite"`     // the caller's line in the service, or null
-	TsNs     int64   `json:"tsNs"`         // Unix nanoseconds
-	Via      string  `json:"via"`          // which probe saw it: http (a net/http client call, HTTP/1 or HTTP/2), grpc (a gRPC-go client call), connect (a new connection), or write (an exchange on any other connection, seen at its first write)
-	Op       *Op     `json:"op,omitempty"` // what the call or exchange did, in its protocol's words; absent on a connect
+	Reused   bool    `json:"reused"`             // a connection opened before this request (kept alive, pooled, or open before the trace), not one it opened
+	CallSite *Loc    `json:"callSite"`           // the caller's line in the service, or null
+	CallPath []Loc   `json:"callPath,omitempty"` // the service's own frames (its main module) from the call site up to the handler, innermost first, at most 8
+	TsNs     int64   `json:"tsNs"`               // Unix nanoseconds
+	Via      string  `json:"via"`                // which probe saw it: http (a net/http client call, HTTP/1 or HTTP/2), grpc (a gRPC-go client call), connect (a new connection), or write (an exchange on any other connection, seen at its first write)
+	Op       *Op     `json:"op,omitempty"`       // what the call or exchange did, in its protocol's words; absent on a connect
 }
 
 // Op is what an outbound call or exchange did. Only what its protocol

@@ -18,6 +18,9 @@ type Symbols interface {
 	FuncStart(pc uint64) (fn, file string, line int, ok bool)
 	// CallSite picks the first frame in the service's own code.
 	CallSite(pcs []uint64) *Loc
+	// CallPath lists the frames of the service's main module, innermost
+	// first, at most max.
+	CallPath(pcs []uint64, max int) []Loc
 }
 
 // pending is a request that has started and not yet ended.
@@ -48,7 +51,7 @@ type Tracer struct {
 	// Symbolizing walks the binary's tables (a handler's start line is a
 	// linear search): what a handler PC or a whole user stack gave is kept.
 	handlers  map[uint64]*Loc
-	callSites map[string]*Loc
+	callSites map[string]symbolized
 	stats     Stats
 }
 
@@ -65,7 +68,7 @@ func (t *Tracer) init() {
 		t.requests = map[uint64]*pending{}
 		t.frames = map[uint64]frame{}
 		t.handlers = map[uint64]*Loc{}
-		t.callSites = map[string]*Loc{}
+		t.callSites = map[string]symbolized{}
 		t.recent.init(4096)
 		t.stats.Type = "stats"
 	}
@@ -275,7 +278,7 @@ func (t *Tracer) outbound(e *probe.Outbound, c *probe.Call) {
 		Via:    via,
 	}
 	if t.Sym != nil {
-		rec.CallSite = t.callSite(e.Stack[:n])
+		rec.CallSite, rec.CallPath = t.callSite(e.Stack[:n])
 	}
 	if c != nil {
 		rec.Op = t.op(e.H.Type, c)
@@ -316,26 +319,36 @@ var sharedClientFrames = []string{
 	"google.golang.org/grpc/internal/transport.(*http2Client).reader",
 }
 
-// callSite symbolizes a raw user stack (runtime PCs), once per distinct stack.
-func (t *Tracer) callSite(raw []uint64) *Loc {
+// maxCallPath is how many of the service's frames a record lists.
+const maxCallPath = 8
+
+type symbolized struct {
+	site *Loc
+	path []Loc
+}
+
+// callSite symbolizes a raw user stack (runtime PCs), once per distinct
+// stack: its call site and its call path.
+func (t *Tracer) callSite(raw []uint64) (*Loc, []Loc) {
 	key := string(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(raw))), len(raw)*8))
-	l, ok := t.callSites[key]
+	s, ok := t.callSites[key]
 	if !ok {
 		pcs := make([]uint64, len(raw))
 		for i, pc := range raw {
 			pcs[i] = pc - t.Bias
 		}
-		l = t.Sym.CallSite(pcs)
+		s = symbolized{site: t.Sym.CallSite(pcs), path: t.Sym.CallPath(pcs, maxCallPath)}
 		if len(t.callSites) >= maxCallSites {
 			clear(t.callSites)
 		}
-		t.callSites[key] = l
+		t.callSites[key] = s
 	}
-	if l == nil {
-		return nil
+	var site *Loc
+	if s.site != nil {
+		c := *s.site
+		site = &c
 	}
-	c := *l
-	return &c
+	return site, slices.Clone(s.path)
 }
 
 func (t *Tracer) carriesForMany(pcs []uint64) bool {

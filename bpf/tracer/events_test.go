@@ -35,6 +35,13 @@ func (fakeSymbols) FuncStart(pc uint64) (string, string, int, bool) {
 	return "", "", 0, false
 }
 
+func (f fakeSymbols) CallPath(pcs []uint64, max int) []Loc {
+	if l := f.CallSite(pcs); l != nil {
+		return []Loc{*l, {Func: "main.(*server).echo", File: "/src/main.go", Line: 110}}
+	}
+	return nil
+}
+
 func (fakeSymbols) CallSite(pcs []uint64) *Loc {
 	for _, pc := range pcs {
 		if pc == 0x600 {
@@ -235,6 +242,9 @@ func TestOutboundAttribution(t *testing.T) {
 	}
 	if raw["op"] != nil {
 		t.Errorf("a connect has no op: %v", raw["op"])
+	}
+	if cp, _ := rt["callPath"].([]any); len(cp) != 2 || cp[1].(map[string]any)["line"] != 110.0 {
+		t.Errorf("call path %v", rt["callPath"])
 	}
 	if cs, _ := rt["callSite"].(map[string]any); cs["func"] != "main.dialRaw" {
 		t.Errorf("call site %v: stack PCs are mapped through the load bias", rt["callSite"])

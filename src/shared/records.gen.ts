@@ -98,6 +98,8 @@ export interface OutboundRecord {
   reused: boolean;
   /** the caller's line in the service, or null */
   callSite: SourceLocation | null;
+  /** the service's own frames (its main module) from the call site up to the handler, innermost first, at most 8 */
+  callPath?: SourceLocation[];
   /** Unix nanoseconds */
   tsNs: number;
   /** which probe saw it: http (a net/http client call, HTTP/1 or HTTP/2), grpc (a gRPC-go client call), connect (a new connection), or write (an exchange on any other connection, seen at its first write) */

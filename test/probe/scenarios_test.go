@@ -235,6 +235,14 @@ func TestKeepAliveAndCallSite(t *testing.T) {
 			} else {
 				checkLineCallsOut(t, r.CallSite)
 			}
+			// The call path: callDown's line, then the handler's line that calls it.
+			if len(r.CallPath) < 2 || r.CallPath[0] != *r.CallSite || r.CallPath[1].Func != "main.(*server).echo" || !strings.HasPrefix(r.CallPath[1].File, e.sampleFile()) {
+				t.Errorf("call %d: call path %+v, want callDown then the echo handler", i, r.CallPath)
+			} else if src, err := os.ReadFile(r.CallPath[1].File); err == nil {
+				if line := strings.Split(string(src), "\n")[r.CallPath[1].Line-1]; !strings.Contains(line, "callDown(") {
+					t.Errorf("call %d: the handler's line %d does not call callDown: %q", i, r.CallPath[1].Line, line)
+				}
+			}
 		}
 		reqs := map[string]record{}
 		for _, r := range byType(rs, "request") {

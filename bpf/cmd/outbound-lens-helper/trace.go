@@ -333,6 +333,14 @@ type symbols struct{ b *inspect.Binary }
 
 func (s symbols) Symbolize(pc uint64) (string, string, int, bool) { return s.b.Symbolize(pc) }
 func (s symbols) FuncStart(pc uint64) (string, string, int, bool) { return s.b.FuncStart(pc) }
+func (s symbols) CallPath(pcs []uint64, max int) []tracer.Loc {
+	var out []tracer.Loc
+	for _, f := range s.b.CallPath(pcs, max) {
+		out = append(out, tracer.Loc{Func: f.Func, File: f.File, Line: f.Line})
+	}
+	return out
+}
+
 func (s symbols) CallSite(pcs []uint64) *tracer.Loc {
 	f := s.b.CallSite(pcs)
 	if f == nil {

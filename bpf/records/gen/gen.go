@@ -185,6 +185,7 @@ var tsTypes = map[string]string{
 	"[]uint64":          "number[]",
 	"[]ProbeSite":       "ProbeSiteRecord[]",
 	"[]ProgramRuns":     "ProgramRunsRecord[]",
+	"[]Loc":             "SourceLocation[]",
 	"Op":                "OpRecord",
 }
 
