@@ -534,6 +534,9 @@ func (s *server) routes() *gin.Engine {
 	api := r.Group("/api/v1")
 	api.POST("/orders", s.createOrder)
 
+	// A call whose response has the status :code (?ms=N: N ms late).
+	r.GET("/status/:code", s.status)
+
 	// Calls made by worker goroutines, and one after the handler returned.
 	r.GET("/pool/:n", s.pool)
 	r.GET("/lazy/:n", s.lazy)
@@ -674,4 +677,30 @@ func (s *server) data(c *gin.Context) {
 		return
 	}
 	c.String(http.StatusOK, got)
+}
+
+// status calls {downstream}/status/:code, which answers with that status
+// (and, with ?ms=N, N ms late), and answers 200 with the status it got.
+func (s *server) status(c *gin.Context) {
+	code, err := strconv.Atoi(c.Param("code"))
+	ms, _ := strconv.Atoi(c.DefaultQuery("ms", "0"))
+	if err != nil || code < 200 || code > 599 || ms < 0 || ms > 10000 {
+		c.String(http.StatusBadRequest, "want /status/CODE?ms=N")
+		return
+	}
+	url := fmt.Sprintf("%s/status/%d?delay=%d", s.downstream, code, ms)
+	req, err := http.NewRequestWithContext(c.Request.Context(), http.MethodGet, url, nil)
+	if err != nil {
+		badGateway(c, err)
+		return
+	}
+	req.Header.Set("X-Test-Id", c.GetHeader("X-Test-Id"))
+	resp, err := s.client.Do(req) // /status's downstream call
+	if err != nil {
+		badGateway(c, err)
+		return
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	c.String(http.StatusOK, strconv.Itoa(resp.StatusCode))
 }

@@ -45,6 +45,7 @@ type Offsets struct {
 	GRPCCallHdrHost    uint64 `dwarf:"google.golang.org/grpc/internal/transport.CallHdr,Host" bpf:"GrpcCallhdrHost"`
 	GRPCCallHdrMethod  uint64 `dwarf:"google.golang.org/grpc/internal/transport.CallHdr,Method" bpf:"GrpcCallhdrMethod"`
 	URLScheme          uint64 `dwarf:"net/url.URL,Scheme,required" bpf:"UrlScheme"`
+	ResponseStatus     uint64 `dwarf:"net/http.Response,StatusCode,required" bpf:"ResponseStatus"`
 	URLHost            uint64 `dwarf:"net/url.URL,Host,required" bpf:"UrlHost"`
 	H2InternalReqMeth  uint64 `dwarf:"net/http/internal/http2.ClientRequest,Method" bpf:"H2ireqMethod"`
 	H2InternalReqURL   uint64 `dwarf:"net/http/internal/http2.ClientRequest,URL" bpf:"H2ireqUrl"`

@@ -236,6 +236,18 @@ func (b *Binary) CallSites(caller, callee string) ([]Site, error) {
 // Only direct branches are seen; Go's jump tables (switch statements)
 // land on case bodies, which are not this kind of code.
 func (b *Binary) SitesAfterCall(caller, callee string) ([]Site, error) {
+	return b.sitesAfterCall(caller, callee, false)
+}
+
+// ResultSitesAfterCall is SitesAfterCall where, in addition, no
+// instruction between the call and the site writes a register (only
+// NOPs, compares and tests run there): the callee's results are still in
+// their registers at the site.
+func (b *Binary) ResultSitesAfterCall(caller, callee string) ([]Site, error) {
+	return b.sitesAfterCall(caller, callee, true)
+}
+
+func (b *Binary) sitesAfterCall(caller, callee string, keepResults bool) ([]Site, error) {
 	fn, code, insts, at, err := b.calls(caller, callee)
 	if err != nil {
 		return nil, err
@@ -251,20 +263,24 @@ func (b *Binary) SitesAfterCall(caller, callee string) ([]Site, error) {
 		// A NOP only if nothing else will do: older kernels emulate the
 		// one-byte 0x90 but not the multi-byte NOPs Go pads calls with.
 		var found, nop *Site
+		kept := true
 		for j := i + 1; j < len(insts) && j <= i+16; j++ {
 			if landing[insts[j].off] {
 				break
 			}
 			s := b.site(fn, code, insts[j].off)
-			if !s.Stepped && s.Insn != "nop" {
+			if !s.Stepped && s.Insn != "nop" && kept {
 				found = &s
 				break
 			}
-			if !s.Stepped && nop == nil {
+			if !s.Stepped && nop == nil && kept {
 				nop = &s
 			}
 			if s.Insn == "ret" || s.Insn == "jmp" {
 				break
+			}
+			if keepResults && !writesNoRegister(b.Arch, code[insts[j].off:insts[j].off+insts[j].len]) {
+				kept = false
 			}
 		}
 		if found == nil {
@@ -277,6 +293,19 @@ func (b *Binary) SitesAfterCall(caller, callee string) ([]Site, error) {
 		}
 	}
 	return sites, nil
+}
+
+// writesNoRegister: a NOP, a compare or a test, which set flags only.
+func writesNoRegister(arch string, code []byte) bool {
+	switch arch {
+	case "amd64":
+		x, err := x86asm.Decode(code, 64)
+		return err == nil && (x.Op == x86asm.NOP || x.Op == x86asm.TEST || x.Op == x86asm.CMP)
+	case "arm64":
+		x, err := arm64asm.Decode(code)
+		return err == nil && (x.Op == arm64asm.NOP || x.Op == arm64asm.CMP || x.Op == arm64asm.CMN || x.Op == arm64asm.TST)
+	}
+	return false
 }
 
 // ReturnSites returns the function's return instructions: what a probe

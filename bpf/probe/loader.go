@@ -43,6 +43,7 @@ const (
 	ProgH2RoundTrip    = "h2_round_trip"
 	ProgH2iRoundTrip   = "h2i_round_trip"
 	ProgCtxCall        = "ctx_call"
+	ProgRoundTripEnd   = "round_trip_end"
 	ProgGRPCCall       = "grpc_call"
 )
 
@@ -97,6 +98,7 @@ func (p *Probe) programs() map[string]*ebpf.Program {
 		ProgH2RoundTrip:    o.H2RoundTrip,
 		ProgH2iRoundTrip:   o.H2iRoundTrip,
 		ProgCtxCall:        o.CtxCall,
+		ProgRoundTripEnd:   o.RoundTripEnd,
 		ProgGRPCCall:       o.GrpcCall,
 	}
 }
@@ -261,6 +263,11 @@ func configFor(a Attachment, headers []string) probeConfig {
 		cfg.SwissMaps = 1
 	}
 	cfg.N_ctxTypes = uint32(copy(cfg.CtxDeadline[:], a.ContextDeadlines))
+	for _, u := range a.Uprobes {
+		if u.Program == ProgRoundTripEnd {
+			cfg.RoundTripEnd = 1 // calls wait for their end
+		}
+	}
 	cfg.CapturePayload = uint32(PayloadWithoutStatements)
 	if a.Statements {
 		cfg.CapturePayload = uint32(MaxPayload)

@@ -14,10 +14,20 @@ import (
 )
 
 type probeCall struct {
+	_         structs.HostLayout
+	O         probeOutbound
+	OpLens    [4]uint16
+	AwaitsEnd uint32
+	Pad       uint32
+	Op        [256]uint8
+}
+
+type probeCallEnd struct {
 	_      structs.HostLayout
-	O      probeOutbound
-	OpLens [4]uint16
-	Op     [256]uint8
+	H      probeEventHeader
+	Start  uint64
+	Status uint32
+	Failed uint32
 }
 
 type probeConfig struct {
@@ -67,8 +77,11 @@ type probeConfig struct {
 	UrlHost           uint64
 	H2ireqMethod      uint64
 	H2ireqUrl         uint64
+	ResponseStatus    uint64
+	RoundTripEnd      uint32
 	CapturePayload    uint32
 	N_ctxTypes        uint32
+	_                 [4]byte
 	CtxDeadline       [8]uint64
 }
 
@@ -103,6 +116,7 @@ const (
 	probeEventTypeEV_ROUND_TRIP    probeEventType = 5
 	probeEventTypeEV_WRITE         probeEventType = 6
 	probeEventTypeEV_GRPC_CALL     probeEventType = 7
+	probeEventTypeEV_CALL_END      probeEventType = 8
 )
 
 type probeOutbound struct {
@@ -215,6 +229,7 @@ type probeProgramSpecs struct {
 	Newproc1Return     *ebpf.ProgramSpec `ebpf:"newproc1_return"`
 	RequestEnd         *ebpf.ProgramSpec `ebpf:"request_end"`
 	RoundTrip          *ebpf.ProgramSpec `ebpf:"round_trip"`
+	RoundTripEnd       *ebpf.ProgramSpec `ebpf:"round_trip_end"`
 	ServeHttp          *ebpf.ProgramSpec `ebpf:"serve_http"`
 	SysEnterConnect    *ebpf.ProgramSpec `ebpf:"sys_enter_connect"`
 	SysEnterSendfile64 *ebpf.ProgramSpec `ebpf:"sys_enter_sendfile64"`
@@ -229,6 +244,7 @@ type probeProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type probeMapSpecs struct {
+	CallStart        *ebpf.MapSpec `ebpf:"call_start"`
 	ConnectBySock    *ebpf.MapSpec `ebpf:"connect_by_sock"`
 	ConnectByThread  *ebpf.MapSpec `ebpf:"connect_by_thread"`
 	CtxRequest       *ebpf.MapSpec `ebpf:"ctx_request"`
@@ -250,6 +266,7 @@ type probeMapSpecs struct {
 type probeVariableSpecs struct {
 	CFG                *ebpf.VariableSpec `ebpf:"CFG"`
 	UnusedCall         *ebpf.VariableSpec `ebpf:"unused_call"`
+	UnusedCallEnd      *ebpf.VariableSpec `ebpf:"unused_call_end"`
 	UnusedConnState    *ebpf.VariableSpec `ebpf:"unused_conn_state"`
 	UnusedEventType    *ebpf.VariableSpec `ebpf:"unused_event_type"`
 	UnusedOutbound     *ebpf.VariableSpec `ebpf:"unused_outbound"`
@@ -278,6 +295,7 @@ func (o *probeObjects) Close() error {
 //
 // It can be passed to loadProbeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type probeMaps struct {
+	CallStart        *ebpf.Map `ebpf:"call_start"`
 	ConnectBySock    *ebpf.Map `ebpf:"connect_by_sock"`
 	ConnectByThread  *ebpf.Map `ebpf:"connect_by_thread"`
 	CtxRequest       *ebpf.Map `ebpf:"ctx_request"`
@@ -295,6 +313,7 @@ type probeMaps struct {
 
 func (m *probeMaps) Close() error {
 	return _ProbeClose(
+		m.CallStart,
 		m.ConnectBySock,
 		m.ConnectByThread,
 		m.CtxRequest,
@@ -317,6 +336,7 @@ func (m *probeMaps) Close() error {
 type probeVariables struct {
 	CFG                *ebpf.Variable `ebpf:"CFG"`
 	UnusedCall         *ebpf.Variable `ebpf:"unused_call"`
+	UnusedCallEnd      *ebpf.Variable `ebpf:"unused_call_end"`
 	UnusedConnState    *ebpf.Variable `ebpf:"unused_conn_state"`
 	UnusedEventType    *ebpf.Variable `ebpf:"unused_event_type"`
 	UnusedOutbound     *ebpf.Variable `ebpf:"unused_outbound"`
@@ -343,6 +363,7 @@ type probePrograms struct {
 	Newproc1Return     *ebpf.Program `ebpf:"newproc1_return"`
 	RequestEnd         *ebpf.Program `ebpf:"request_end"`
 	RoundTrip          *ebpf.Program `ebpf:"round_trip"`
+	RoundTripEnd       *ebpf.Program `ebpf:"round_trip_end"`
 	ServeHttp          *ebpf.Program `ebpf:"serve_http"`
 	SysEnterConnect    *ebpf.Program `ebpf:"sys_enter_connect"`
 	SysEnterSendfile64 *ebpf.Program `ebpf:"sys_enter_sendfile64"`
@@ -369,6 +390,7 @@ func (p *probePrograms) Close() error {
 		p.Newproc1Return,
 		p.RequestEnd,
 		p.RoundTrip,
+		p.RoundTripEnd,
 		p.ServeHttp,
 		p.SysEnterConnect,
 		p.SysEnterSendfile64,

@@ -9,6 +9,7 @@ type (
 	RequestEnded = probeRequestEnded
 	Outbound     = probeOutbound
 	Call         = probeCall
+	CallEnd      = probeCallEnd
 )
 
 // Offsets and sizes of the parts of Call.Op for an HTTP or gRPC call
@@ -30,4 +31,5 @@ const (
 	EvRoundTrip    = uint32(probeEventTypeEV_ROUND_TRIP)
 	EvWrite        = uint32(probeEventTypeEV_WRITE)
 	EvGRPCCall     = uint32(probeEventTypeEV_GRPC_CALL)
+	EvCallEnd      = uint32(probeEventTypeEV_CALL_END)
 )

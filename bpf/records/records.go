@@ -90,16 +90,19 @@ type Outbound struct {
 // header value, never the query string), a gRPC call's authority and full
 // method, a database statement and its verb, a Redis command and its key.
 type Op struct {
-	Protocol  string `json:"protocol"`            // http, grpc, postgresql, mysql, redis, tls, or tcp (not recognized)
-	Method    string `json:"method,omitempty"`    // HTTP: GET, POST, …
-	Scheme    string `json:"scheme,omitempty"`    // HTTP: http or https, from the URL
-	Host      string `json:"host,omitempty"`      // HTTP: the URL's host[:port] as the service named it; gRPC: the authority
-	Path      string `json:"path,omitempty"`      // HTTP: the URL's path, without the query; gRPC: /package.Service/Method
-	Verb      string `json:"verb,omitempty"`      // PostgreSQL, MySQL: the statement's first keyword, upper case (SELECT)
-	Statement string `json:"statement,omitempty"` // PostgreSQL, MySQL: the statement's text, at most 200 bytes; absent with --no-statements
-	Command   string `json:"command,omitempty"`   // Redis: the command, upper case (GET)
-	Key       string `json:"key,omitempty"`       // Redis: its first argument; absent with --no-statements
-	Truncated bool   `json:"truncated,omitempty"` // a field was cut to what the probe reads (256 bytes of the write; host 104, path 128)
+	Protocol   string `json:"protocol"`             // http, grpc, postgresql, mysql, redis, tls, or tcp (not recognized)
+	Method     string `json:"method,omitempty"`     // HTTP: GET, POST, …
+	Scheme     string `json:"scheme,omitempty"`     // HTTP: http or https, from the URL
+	Host       string `json:"host,omitempty"`       // HTTP: the URL's host[:port] as the service named it; gRPC: the authority
+	Path       string `json:"path,omitempty"`       // HTTP: the URL's path, without the query; gRPC: /package.Service/Method
+	Verb       string `json:"verb,omitempty"`       // PostgreSQL, MySQL: the statement's first keyword, upper case (SELECT)
+	Statement  string `json:"statement,omitempty"`  // PostgreSQL, MySQL: the statement's text, at most 200 bytes; absent with --no-statements
+	Command    string `json:"command,omitempty"`    // Redis: the command, upper case (GET)
+	Key        string `json:"key,omitempty"`        // Redis: its first argument; absent with --no-statements
+	Status     int    `json:"status,omitempty"`     // HTTP/1: the response's status code
+	DurationNs int64  `json:"durationNs,omitempty"` // HTTP/1: from the call to its response's headers (or its error)
+	Failed     bool   `json:"failed,omitempty"`     // HTTP/1: the call got no response on its connection (reset, timed out, not HTTP, …); a call whose connection could not be opened has no record
+	Truncated  bool   `json:"truncated,omitempty"`  // a field was cut to what the probe reads (256 bytes of the write; host 104, path 128)
 }
 
 // Stats counts what was seen; written periodically and at the end.

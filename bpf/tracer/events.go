@@ -50,6 +50,7 @@ type Tracer struct {
 	frames   map[uint64]frame
 	// Symbolizing walks the binary's tables (a handler's start line is a
 	// linear search): what a handler PC or a whole user stack gave is kept.
+	calls     map[uint64]*pendingCall // by goroutine
 	handlers  map[uint64]*Loc
 	callSites map[string]symbolized
 	stats     Stats
@@ -68,6 +69,7 @@ func (t *Tracer) init() {
 		t.requests = map[uint64]*pending{}
 		t.frames = map[uint64]frame{}
 		t.handlers = map[uint64]*Loc{}
+		t.calls = map[uint64]*pendingCall{}
 		t.callSites = map[string]symbolized{}
 		t.recent.init(4096)
 		t.stats.Type = "stats"
@@ -120,6 +122,10 @@ func (t *Tracer) Handle(raw []byte) {
 		if len(raw) >= int(unsafe.Sizeof(probe.Call{})) {
 			c := (*probe.Call)(unsafe.Pointer(&raw[0]))
 			t.outbound(&c.O, c)
+		}
+	case probe.EvCallEnd:
+		if len(raw) >= int(unsafe.Sizeof(probe.CallEnd{})) {
+			t.callEnd((*probe.CallEnd)(unsafe.Pointer(&raw[0])))
 		}
 	}
 }
@@ -293,8 +299,59 @@ func (t *Tracer) outbound(e *probe.Outbound, c *probe.Call) {
 			path, method = t.recent.get(e.H.Request)
 		}
 	}
+	if c != nil && c.AwaitsEnd != 0 {
+		// Written when the call returns, with its status and duration.
+		if old, ok := t.calls[e.H.Goid]; ok {
+			t.emit(old) // its end was not seen
+		}
+		if len(t.calls) >= maxPendingCalls {
+			t.FlushCalls()
+		}
+		t.calls[e.H.Goid] = &pendingCall{rec: rec, path: path, method: method}
+		return
+	}
+	t.emit(&pendingCall{rec: rec, path: path, method: method})
+}
+
+// pendingCall is an HTTP/1 call's record waiting for the call to return.
+type pendingCall struct {
+	rec          *Outbound
+	path, method string
+}
+
+// maxPendingCalls bounds the calls awaiting their end (one per goroutine
+// in a call); past it they are written without.
+const maxPendingCalls = 65536
+
+func (t *Tracer) emit(p *pendingCall) {
 	t.stats.Outbound++
-	t.Out.Record(rec, path, method)
+	t.Out.Record(p.rec, p.path, p.method)
+}
+
+func (t *Tracer) callEnd(e *probe.CallEnd) {
+	p, ok := t.calls[e.H.Goid]
+	if !ok {
+		return
+	}
+	delete(t.calls, e.H.Goid)
+	if op := p.rec.Op; op != nil {
+		op.Status = int(e.Status)
+		op.Failed = e.Failed != 0
+		if e.H.Ts > e.Start {
+			op.DurationNs = int64(e.H.Ts - e.Start)
+		}
+	}
+	t.emit(p)
+}
+
+// FlushCalls writes the calls still waiting for their end (at the end of
+// a trace, or when too many wait), without status or duration.
+func (t *Tracer) FlushCalls() {
+	t.init()
+	for g, p := range t.calls {
+		delete(t.calls, g)
+		t.emit(p)
+	}
 }
 
 // sharedClientFrames are the functions under which a client library works

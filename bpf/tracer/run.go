@@ -36,12 +36,14 @@ func Run(ctx context.Context, p *probe.Probe, t *Tracer, statsEvery time.Duratio
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			t.Out.Flush()
 			if stopping {
+				t.FlushCalls()
 				s := t.Stats(p.Lost())
 				t.Out.Record(&s, "", "")
 				return t.Out.Flush()
 			}
 		case errors.Is(err, ringbuf.ErrClosed):
-			return nil
+			t.FlushCalls()
+			return t.Out.Flush()
 		default:
 			return err
 		}

@@ -101,6 +101,15 @@ func (t *truth) handler() http.Handler {
 			RemotePort:  portOf(r.RemoteAddr),
 			AtNs:        time.Now().UnixNano(),
 		})
+		// /status/N answers status N; ?delay=MS answers that late.
+		if ms, err := strconv.Atoi(r.URL.Query().Get("delay")); err == nil && ms > 0 && ms <= 10000 {
+			time.Sleep(time.Duration(ms) * time.Millisecond)
+		}
+		if code, ok := strings.CutPrefix(r.URL.Path, "/status/"); ok {
+			if n, err := strconv.Atoi(code); err == nil && n >= 200 && n <= 599 {
+				w.WriteHeader(n)
+			}
+		}
 		writeJSON(w, map[string]any{"path": r.URL.Path, "ok": true})
 	})
 	return mux

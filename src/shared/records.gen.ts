@@ -128,6 +128,12 @@ export interface OpRecord {
   command?: string;
   /** Redis: its first argument; absent with --no-statements */
   key?: string;
+  /** HTTP/1: the response's status code */
+  status?: number;
+  /** HTTP/1: from the call to its response's headers (or its error) */
+  durationNs?: number;
+  /** HTTP/1: the call got no response on its connection (reset, timed out, not HTTP, …); a call whose connection could not be opened has no record */
+  failed?: boolean;
   /** a field was cut to what the probe reads (256 bytes of the write; host 104, path 128) */
   truncated?: boolean;
 }

@@ -3,6 +3,7 @@ package probe_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -315,6 +316,81 @@ func TestDatabaseAndCacheUses(t *testing.T) {
 		}
 		if b, _ := json.Marshal(quiet); strings.Contains(string(b), "ol-req-") {
 			t.Errorf("--no-statements: statement text in the records")
+		}
+	})
+}
+
+// TestHTTPCallStatus: an HTTP/1 call's record names its response's status
+// (200, 404, 503) and its duration, at least the delay the downstream
+// itself waited and at most the inbound request's own time; a call whose
+// connection gives no response is failed. 8 in flight.
+func TestHTTPCallStatus(t *testing.T) {
+	eachToolchain(t, func(t *testing.T, toolchain string) {
+		e := newEnv(t, toolchain)
+		h := e.launch()
+		codes, delays := []int{200, 404, 503}, []int{0, 40, 5}
+		const total = 30
+		e.run(total, 8, func(i int) string { return fmt.Sprintf("/status/%d?ms=%d", codes[i%3], delays[i%3]) })
+		waitFor(t, "the requests", 10*time.Second, func() bool { return h.count("request") >= total })
+		rs := h.stop()
+
+		reqs := map[string]record{}
+		for _, r := range byType(rs, "request") {
+			reqs[r.ID] = r
+		}
+		n := 0
+		for _, r := range byType(rs, "outbound") {
+			if r.Via != "http" || r.Request == nil {
+				continue
+			}
+			req := reqs[*r.Request]
+			var code, ms int
+			if _, err := fmt.Sscanf(req.Path, "/status/%d", &code); err != nil {
+				continue
+			}
+			for i, c := range codes {
+				if c == code {
+					ms = delays[i]
+				}
+			}
+			n++
+			if r.Op == nil || r.Op.Status != code || r.Op.Failed || r.Op.Path != fmt.Sprintf("/status/%d", code) {
+				t.Errorf("%s: op %+v, want status %d", req.Path, r.Op, code)
+				continue
+			}
+			if d := time.Duration(r.Op.DurationNs); d < time.Duration(ms)*time.Millisecond || r.Op.DurationNs > req.EndNs-req.StartNs {
+				t.Errorf("%s: duration %v, want at least the downstream's %d ms and at most the request's %v", req.Path, d, ms, time.Duration(req.EndNs-req.StartNs))
+			}
+		}
+		if n != total {
+			t.Errorf("%d calls with a status, want %d", n, total)
+		}
+		checkLost(t, rs)
+
+		// A "downstream" that answers a line that is no HTTP (the raw TCP
+		// endpoint) and hangs up: the call fails, with no status.
+		gone := &env{t: t, toolchain: toolchain, down: e.raw, raw: e.raw, service: freeAddr(t)}
+		h = gone.launch()
+		resp, err := http.Get("http://" + gone.service + "/status/200")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadGateway {
+			t.Fatalf("status %d from a downstream that is no HTTP server, want 502", resp.StatusCode)
+		}
+		waitFor(t, "the request", 10*time.Second, func() bool { return h.count("request") >= 1 })
+		failed := 0
+		for _, r := range byType(h.stop(), "outbound") {
+			if r.Via == "http" {
+				if r.Op == nil || !r.Op.Failed || r.Op.Status != 0 {
+					t.Errorf("a failed call's op %+v, want failed", r.Op)
+				}
+				failed++
+			}
+		}
+		if failed != 1 {
+			t.Errorf("%d failed calls recorded, want 1", failed)
 		}
 	})
 }

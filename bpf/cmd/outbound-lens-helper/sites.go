@@ -120,6 +120,7 @@ const (
 	roleEchoRoute      = "echo-route"
 	roleRoundTrip      = "round-trip"
 	roleRoundTripH2    = "round-trip-h2"
+	roleRoundTripEnd   = "round-trip-end"
 	roleSQLCall        = "sql-call"
 	roleRedisCall      = "redis-call"
 	roleGRPCCall       = "grpc-call"
@@ -156,6 +157,13 @@ var roles = []role{
 	{name: roleRoundTrip, requestPath: true, options: []siteFinder{
 		entry(roleRoundTrip, probe.ProgRoundTrip, pcRT),
 		calls(roleRoundTrip, probe.ProgRoundTrip, trRT, pcRT),
+	}},
+	// An HTTP/1 call's response status and duration: where its results
+	// are still in their registers after the call returns.
+	{name: roleRoundTripEnd, requestPath: true, options: []siteFinder{
+		at(roleRoundTripEnd, probe.ProgRoundTripEnd, func(b *inspect.Binary) ([]inspect.Site, error) {
+			return b.ResultSitesAfterCall(trRT, pcRT)
+		}),
 	}},
 	// An HTTP/2 client call, once per call. net/http's own copy of the
 	// HTTP/2 client moved to internal/http2 in Go 1.27 (where

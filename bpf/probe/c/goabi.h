@@ -11,6 +11,7 @@
 #define GO_ARG3(r) ((r)->cx)
 #define GO_ARG4(r) ((r)->di)
 #define GO_RET1(r) ((r)->ax)
+#define GO_RET2(r) ((r)->bx)
 #elif defined(__TARGET_ARCH_arm64)
 #define GO_G(r) ((r)->regs[28])
 #define GO_REG_G_FIELD regs[28]
@@ -19,6 +20,7 @@
 #define GO_ARG3(r) ((r)->regs[2])
 #define GO_ARG4(r) ((r)->regs[3])
 #define GO_RET1(r) ((r)->regs[0])
+#define GO_RET2(r) ((r)->regs[1])
 #endif
 
 #endif

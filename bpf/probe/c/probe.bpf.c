@@ -50,6 +50,7 @@ enum event_type {
 	EV_ROUND_TRIP = 5,
 	EV_WRITE = 6,
 	EV_GRPC_CALL = 7,
+	EV_CALL_END = 8,
 };
 
 /* Set by the loader from the binary's DWARF or the per-version table. */
@@ -101,6 +102,8 @@ struct config {
 	u64 url_host;
 	u64 h2ireq_method;
 	u64 h2ireq_url;
+	u64 response_status;
+	u32 round_trip_end; /* round_trip_end is attached: calls await it */
 	u32 capture_payload; /* how many of the first bytes of an exchange's first write to copy (<= MAX_OP) */
 	u32 n_ctx_types;
 	u64 ctx_deadline[MAX_CTX_TYPES];
@@ -182,7 +185,17 @@ struct outbound {
 struct call {
 	struct outbound o;
 	u16 op_lens[4];
+	u32 awaits_end; /* a call_end event follows, in the same goroutine */
+	u32 _pad;
 	u8 op[MAX_OP];
+};
+
+/* An HTTP/1 client call returned: its response's status, or an error. */
+struct call_end {
+	struct event_header h;
+	u64 start; /* bpf_ktime_get_ns at the call */
+	u32 status;
+	u32 failed;
 };
 
 
@@ -194,6 +207,7 @@ const struct request_ended *unused_request_ended __attribute__((unused));
 const struct outbound *unused_outbound __attribute__((unused));
 const struct conn_state *unused_conn_state __attribute__((unused));
 const struct call *unused_call __attribute__((unused));
+const struct call_end *unused_call_end __attribute__((unused));
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -258,6 +272,14 @@ struct {
 	__type(key, u64);
 	__type(value, u64);
 } ctx_request SEC(".maps");
+
+/* goid -> when its HTTP/1 client call started, until it returns. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, u64);
+	__type(value, u64);
+} call_start SEC(".maps");
 
 /* goid -> the request of the goroutine's last library call that carried a
  * context descending from a request's (database/sql, go-redis): its
@@ -1049,7 +1071,7 @@ static __always_inline u64 conn_netfd(u64 data)
  * is the one the context descends from (a worker serving many requests
  * passes each one's), else the goroutine's. */
 static __always_inline void report_call(struct pt_regs *ctx, u32 ev, u64 goid, u64 fd, u64 itab, u64 data, u32 reused,
-					 u64 method, u64 scheme, u64 host, u64 path)
+					 u64 method, u64 scheme, u64 host, u64 path, u32 awaits_end)
 {
 	u64 id = data ? request_of_ctx(itab, data) : 0;
 	if (!id)
@@ -1070,13 +1092,19 @@ static __always_inline void report_call(struct pt_regs *ctx, u32 ev, u64 goid, u
 	e->op_lens[1] = scheme ? read_go_string(scheme, (char *)e->op + OP_SCHEME, OP_SCHEME_MAX) : 0;
 	e->op_lens[2] = host ? read_go_string(host, (char *)e->op + OP_HOST, OP_HOST_MAX) : 0;
 	e->op_lens[3] = path ? read_go_string(path, (char *)e->op + OP_PATH, OP_PATH_MAX) : 0;
+	e->awaits_end = awaits_end;
+	e->_pad = 0;
+	if (awaits_end) {
+		u64 now = e->o.h.ts;
+		bpf_map_update_elem(&call_start, &goid, &now, BPF_ANY);
+	}
 	bpf_ringbuf_submit(e, wakeup_flags());
 }
 
 /* The method and URL fields of an *http.Request (or the HTTP/2 client's
  * *ClientRequest, whose offsets differ): addresses of Go strings. */
 static __always_inline void report_http(struct pt_regs *ctx, u64 goid, u64 fd, u64 req, u64 ctx_off, u64 method_off,
-					u64 url_off, u32 reused)
+					u64 url_off, u32 reused, u32 awaits_end)
 {
 	u64 itab = 0, data = 0, method = 0, url = 0;
 	if (req) {
@@ -1086,7 +1114,7 @@ static __always_inline void report_http(struct pt_regs *ctx, u64 goid, u64 fd, u
 		url = read_u64(req + url_off);
 	}
 	report_call(ctx, EV_ROUND_TRIP, goid, fd, itab, data, reused, method, url ? url + CFG.url_scheme : 0,
-		    url ? url + CFG.url_host : 0, url ? url + CFG.url_path : 0);
+		    url ? url + CFG.url_host : 0, url ? url + CFG.url_path : 0, awaits_end);
 }
 
 /* A call on a multiplexed connection: new only on its first call. */
@@ -1117,7 +1145,34 @@ int round_trip(struct pt_regs *ctx)
 	u64 req = treq ? read_u64(treq + CFG.treq_request) : 0;
 	u8 reused = 0;
 	bpf_probe_read_user(&reused, 1, (void *)(pc + CFG.pconn_reused));
-	report_http(ctx, goid, fd, req, CFG.request_ctx, CFG.request_method, CFG.request_url, reused);
+	report_http(ctx, goid, fd, req, CFG.request_ctx, CFG.request_method, CFG.request_url, reused, CFG.round_trip_end);
+	return 0;
+}
+
+/* The first emulated instruction after net/http.(*Transport).roundTrip's
+ * call of (*persistConn).roundTrip returns, with only compares and tests
+ * between: its results (resp *Response, err error) are in the first
+ * result registers. */
+SEC("uprobe/round_trip_end")
+int round_trip_end(struct pt_regs *ctx)
+{
+	u64 goid = current_goid(ctx);
+	u64 *start = bpf_map_lookup_elem(&call_start, &goid);
+	if (!start)
+		return 0;
+	u64 t0 = *start;
+	bpf_map_delete_elem(&call_start, &goid);
+	struct call_end *e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	fill_header(&e->h, EV_CALL_END, goid, 0);
+	e->start = t0;
+	u64 resp = GO_RET1(ctx);
+	e->failed = GO_RET2(ctx) != 0; /* err's itab */
+	e->status = 0;
+	if (resp && !e->failed)
+		e->status = (u32)read_u64(resp + CFG.response_status);
+	bpf_ringbuf_submit(e, wakeup_flags());
 	return 0;
 }
 
@@ -1134,7 +1189,7 @@ static __always_inline int h2_call(struct pt_regs *ctx, u64 tconn, u64 req_ctx, 
 	if (!fd)
 		return 0;
 	u32 reused = next_call(caller_side(fd));
-	report_http(ctx, goid, fd, GO_ARG2(ctx), req_ctx, req_method, req_url, reused);
+	report_http(ctx, goid, fd, GO_ARG2(ctx), req_ctx, req_method, req_url, reused, 0);
 	return 0;
 }
 
@@ -1170,7 +1225,7 @@ int grpc_call(struct pt_regs *ctx)
 	/* callHdr *CallHdr: Host (the authority) and Method (/pkg.Service/Method) */
 	u64 hdr = GO_ARG4(ctx);
 	report_call(ctx, EV_GRPC_CALL, goid, fd, GO_ARG2(ctx), GO_ARG3(ctx), reused, 0, 0,
-		    hdr ? hdr + CFG.grpc_callhdr_host : 0, hdr ? hdr + CFG.grpc_callhdr_method : 0);
+		    hdr ? hdr + CFG.grpc_callhdr_host : 0, hdr ? hdr + CFG.grpc_callhdr_method : 0, 0);
 	return 0;
 }
 
