@@ -44,6 +44,7 @@ const (
 	ProgH2iRoundTrip   = "h2i_round_trip"
 	ProgCtxCall        = "ctx_call"
 	ProgRoundTripEnd   = "round_trip_end"
+	ProgDial           = "dial"
 	ProgGRPCCall       = "grpc_call"
 )
 
@@ -99,6 +100,7 @@ func (p *Probe) programs() map[string]*ebpf.Program {
 		ProgH2iRoundTrip:   o.H2iRoundTrip,
 		ProgCtxCall:        o.CtxCall,
 		ProgRoundTripEnd:   o.RoundTripEnd,
+		ProgDial:           o.Dial,
 		ProgGRPCCall:       o.GrpcCall,
 	}
 }

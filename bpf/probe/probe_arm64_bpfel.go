@@ -87,6 +87,8 @@ type probeConfig struct {
 
 type probeConnState struct {
 	_        structs.HostLayout
+	Remote   probeRemoteName
+	_        [4]byte
 	OpenedBy uint64
 	Request  uint64
 	LastRx   uint64
@@ -134,6 +136,14 @@ type probeOutbound struct {
 	Reused   uint32
 	StackLen uint32
 	Stack    [32]uint64
+	Remote   probeRemoteName
+	_        [4]byte
+}
+
+type probeRemoteName struct {
+	_    structs.HostLayout
+	Len  uint32
+	Name [64]int8
 }
 
 type probeRequestEnded struct {
@@ -217,6 +227,7 @@ type probeSpecs struct {
 type probeProgramSpecs struct {
 	ChiRoute           *ebpf.ProgramSpec `ebpf:"chi_route"`
 	CtxCall            *ebpf.ProgramSpec `ebpf:"ctx_call"`
+	Dial               *ebpf.ProgramSpec `ebpf:"dial"`
 	EchoRoute          *ebpf.ProgramSpec `ebpf:"echo_route"`
 	GinHandle          *ebpf.ProgramSpec `ebpf:"gin_handle"`
 	GinHandleReturn    *ebpf.ProgramSpec `ebpf:"gin_handle_return"`
@@ -248,6 +259,7 @@ type probeMapSpecs struct {
 	ConnectBySock    *ebpf.MapSpec `ebpf:"connect_by_sock"`
 	ConnectByThread  *ebpf.MapSpec `ebpf:"connect_by_thread"`
 	CtxRequest       *ebpf.MapSpec `ebpf:"ctx_request"`
+	DialName         *ebpf.MapSpec `ebpf:"dial_name"`
 	Events           *ebpf.MapSpec `ebpf:"events"`
 	GinContext       *ebpf.MapSpec `ebpf:"gin_context"`
 	GoroutineCall    *ebpf.MapSpec `ebpf:"goroutine_call"`
@@ -299,6 +311,7 @@ type probeMaps struct {
 	ConnectBySock    *ebpf.Map `ebpf:"connect_by_sock"`
 	ConnectByThread  *ebpf.Map `ebpf:"connect_by_thread"`
 	CtxRequest       *ebpf.Map `ebpf:"ctx_request"`
+	DialName         *ebpf.Map `ebpf:"dial_name"`
 	Events           *ebpf.Map `ebpf:"events"`
 	GinContext       *ebpf.Map `ebpf:"gin_context"`
 	GoroutineCall    *ebpf.Map `ebpf:"goroutine_call"`
@@ -317,6 +330,7 @@ func (m *probeMaps) Close() error {
 		m.ConnectBySock,
 		m.ConnectByThread,
 		m.CtxRequest,
+		m.DialName,
 		m.Events,
 		m.GinContext,
 		m.GoroutineCall,
@@ -351,6 +365,7 @@ type probeVariables struct {
 type probePrograms struct {
 	ChiRoute           *ebpf.Program `ebpf:"chi_route"`
 	CtxCall            *ebpf.Program `ebpf:"ctx_call"`
+	Dial               *ebpf.Program `ebpf:"dial"`
 	EchoRoute          *ebpf.Program `ebpf:"echo_route"`
 	GinHandle          *ebpf.Program `ebpf:"gin_handle"`
 	GinHandleReturn    *ebpf.Program `ebpf:"gin_handle_return"`
@@ -378,6 +393,7 @@ func (p *probePrograms) Close() error {
 	return _ProbeClose(
 		p.ChiRoute,
 		p.CtxCall,
+		p.Dial,
 		p.EchoRoute,
 		p.GinHandle,
 		p.GinHandleReturn,

@@ -83,6 +83,12 @@ type Outbound struct {
 	TsNs     int64   `json:"tsNs"`               // Unix nanoseconds
 	Via      string  `json:"via"`                // which probe saw it: http (a net/http client call, HTTP/1 or HTTP/2), grpc (a gRPC-go client call), connect (a new connection), or write (an exchange on any other connection, seen at its first write)
 	Op       *Op     `json:"op,omitempty"`       // what the call or exchange did, in its protocol's words; absent on a connect
+	Remote   Remote  `json:"remote"`             // the other end, as the service named it
+}
+
+// Remote is an outbound connection's other end.
+type Remote struct {
+	Name string `json:"name"` // an HTTP or gRPC call's URL host or authority, else the address the service gave its dialer when it opened the connection while traced (db.internal:5432), else dst:dport; the helper makes no DNS lookups
 }
 
 // Op is what an outbound call or exchange did. Only what its protocol

@@ -1,8 +1,10 @@
 package tracer
 
 import (
+	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"unsafe"
 
@@ -288,6 +290,16 @@ func (t *Tracer) outbound(e *probe.Outbound, c *probe.Call) {
 	}
 	if c != nil {
 		rec.Op = t.op(e.H.Type, c)
+	}
+	// The service's own words: a call's URL host or authority, else the
+	// address it gave its dialer, else the kernel's tuple.
+	if rec.Op != nil && rec.Op.Host != "" && (rec.Op.Protocol == "http" || rec.Op.Protocol == "grpc") && rec.Via != "write" {
+		rec.Remote.Name = rec.Op.Host
+	} else {
+		rec.Remote.Name = cstr(e.Remote.Name[:], e.Remote.Len)
+	}
+	if rec.Remote.Name == "" {
+		rec.Remote.Name = net.JoinHostPort(rec.Dst, strconv.Itoa(rec.Dport))
 	}
 	var path, method string
 	if e.H.Request != 0 {

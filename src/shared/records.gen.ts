@@ -106,6 +106,14 @@ export interface OutboundRecord {
   via: string;
   /** what the call or exchange did, in its protocol's words; absent on a connect */
   op?: OpRecord;
+  /** the other end, as the service named it */
+  remote: RemoteRecord;
+}
+
+/** Remote is an outbound connection's other end. */
+export interface RemoteRecord {
+  /** an HTTP or gRPC call's URL host or authority, else the address the service gave its dialer when it opened the connection while traced (db.internal:5432), else dst:dport; the helper makes no DNS lookups */
+  name: string;
 }
 
 /** Op is what an outbound call or exchange did. Only what its protocol needs is set: the method, scheme, host and path of an HTTP call (never a header value, never the query string), a gRPC call's authority and full method, a database statement and its verb, a Redis command and its key. */

@@ -163,7 +163,8 @@ func newDBWorld(t *testing.T, toolchain string) *dbWorld {
 		t.Fatal(err)
 	}
 	w.e = newEnv(t, toolchain)
-	w.e.sampleArgs = []string{"-pg", w.pg.DSN, "-redis", w.rd.Addr}
+	// Redis by name: connections the pool opens while traced are named so.
+	w.e.sampleArgs = []string{"-pg", w.pg.DSN, "-redis", fmt.Sprintf("localhost:%d", w.rd.Port)}
 	argv := w.e.sampleArgv()
 	w.pid = start(t, argv[0], argv[1:]...).cmd.Process.Pid
 	return w
@@ -228,9 +229,25 @@ func TestDatabaseAndCacheUses(t *testing.T) {
 			}
 			traced, opened := map[key]int{}, map[key]bool{}
 			reused := 0
+			dialed := map[int]bool{} // client ports of connections opened while traced
+			for _, r := range byType(rs, "outbound") {
+				if r.Dport == c.port && r.Via == "connect" {
+					dialed[r.Sport] = true
+				}
+			}
+			byName := 0
 			for _, r := range byType(rs, "outbound") {
 				if r.Dport != c.port || r.Via != "write" {
 					continue
+				}
+				// The name the service dialed, where the trace saw the dial.
+				wantName := fmt.Sprintf("%s:%d", r.Dst, r.Dport)
+				if dialed[r.Sport] && c.port == w.rd.Port {
+					wantName = fmt.Sprintf("localhost:%d", c.port)
+					byName++
+				}
+				if r.Remote.Name != wantName {
+					t.Errorf("%s use on :%d: remote name %q, want %q", c.name, r.Sport, r.Remote.Name, wantName)
 				}
 				id := "none"
 				if r.Request != nil {
@@ -283,6 +300,9 @@ func TestDatabaseAndCacheUses(t *testing.T) {
 			}
 			if reused == 0 {
 				t.Errorf("%s: no use on a connection opened before it", c.name)
+			}
+			if c.port == w.rd.Port && byName == 0 {
+				t.Errorf("Redis: no use on a connection opened while traced, so no remote name was checked")
 			}
 			if named[c.name] != total/2 {
 				t.Errorf("%s: %d uses name their statement or key, want %d", c.name, named[c.name], total/2)

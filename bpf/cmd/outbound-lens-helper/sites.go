@@ -121,6 +121,7 @@ const (
 	roleRoundTrip      = "round-trip"
 	roleRoundTripH2    = "round-trip-h2"
 	roleRoundTripEnd   = "round-trip-end"
+	roleDial           = "dial"
 	roleSQLCall        = "sql-call"
 	roleRedisCall      = "redis-call"
 	roleGRPCCall       = "grpc-call"
@@ -174,6 +175,10 @@ var roles = []role{
 		entry(roleRoundTripH2, probe.ProgH2iRoundTrip, "net/http/internal/http2.(*ClientConn).roundTrip"),
 		entry(roleRoundTripH2, probe.ProgH2RoundTrip, "net/http.(*http2ClientConn).roundTrip"),
 		entry(roleRoundTripH2, probe.ProgH2RoundTrip, "net/http.(*http2ClientConn).RoundTrip"),
+	}},
+	// The address a connection was dialed by: its name.
+	{name: roleDial, optional: true, options: []siteFinder{
+		entry(roleDial, probe.ProgDial, "net.(*Dialer).DialContext"),
 	}},
 	// Database and cache calls with a context, where a binary links them.
 	{name: roleSQLCall, optional: true, options: []siteFinder{

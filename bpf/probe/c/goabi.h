@@ -10,6 +10,8 @@
 #define GO_ARG2(r) ((r)->bx)
 #define GO_ARG3(r) ((r)->cx)
 #define GO_ARG4(r) ((r)->di)
+#define GO_ARG6(r) ((r)->r8)
+#define GO_ARG7(r) ((r)->r9)
 #define GO_RET1(r) ((r)->ax)
 #define GO_RET2(r) ((r)->bx)
 #elif defined(__TARGET_ARCH_arm64)
@@ -19,6 +21,8 @@
 #define GO_ARG2(r) ((r)->regs[1])
 #define GO_ARG3(r) ((r)->regs[2])
 #define GO_ARG4(r) ((r)->regs[3])
+#define GO_ARG6(r) ((r)->regs[5])
+#define GO_ARG7(r) ((r)->regs[6])
 #define GO_RET1(r) ((r)->regs[0])
 #define GO_RET2(r) ((r)->regs[1])
 #endif

@@ -159,12 +159,22 @@ struct tuple {
 	u8 daddr[16];
 };
 
+/* The address a goroutine gave net.Dialer, as the service named it
+ * ("db.internal:5432"): the name of the connection it opens. */
+#define MAX_NAME 64
+
+struct remote_name {
+	u32 len;
+	char name[MAX_NAME];
+};
+
 struct outbound {
 	struct event_header h;
 	struct tuple t;
 	u32 reused;
 	u32 stack_len; /* bytes */
 	u64 stack[MAX_STACK];
+	struct remote_name remote;
 };
 
 /* What a call or an exchange did, for user space to name: a use seen at a
@@ -273,6 +283,15 @@ struct {
 	__type(value, u64);
 } ctx_request SEC(".maps");
 
+/* goid -> the address it last gave net.Dialer (inherited by the
+ * goroutines it starts meanwhile: a dual-stack dial races two). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, u64);
+	__type(value, struct remote_name);
+} dial_name SEC(".maps");
+
 /* goid -> when its HTTP/1 client call started, until it returns. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -301,6 +320,7 @@ struct {
 #define IDLE_NS (1000ULL * 1000 * 1000)
 
 struct conn_state {
+	struct remote_name remote; /* what the dialer was asked for, if seen */
 	u64 opened_by;   /* request that connected it; 0: none or before the trace */
 	u64 request;     /* request of the last write */
 	u64 last_rx;     /* tcp bytes_received at the last write */
@@ -923,6 +943,12 @@ static __always_inline void inherit_request(u64 newg)
 	if (!newg)
 		return;
 	u64 parent = read_u64(newg + CFG.g_parent_goid);
+	struct remote_name *dn = bpf_map_lookup_elem(&dial_name, &parent);
+	if (dn) {
+		u64 child = goid_of(newg);
+		if (child)
+			bpf_map_update_elem(&dial_name, &child, dn, BPF_ANY);
+	}
 	u64 id = request_of_use(parent);
 	if (!id)
 		return;
@@ -1070,8 +1096,8 @@ static __always_inline u64 conn_netfd(u64 data)
  * made in the current goroutine with the context (itab, data). The request
  * is the one the context descends from (a worker serving many requests
  * passes each one's), else the goroutine's. */
-static __always_inline void report_call(struct pt_regs *ctx, u32 ev, u64 goid, u64 fd, u64 itab, u64 data, u32 reused,
-					 u64 method, u64 scheme, u64 host, u64 path, u32 awaits_end)
+static __always_inline void report_call(struct pt_regs *ctx, struct conn_state *c, u32 ev, u64 goid, u64 fd, u64 itab,
+					 u64 data, u32 reused, u64 method, u64 scheme, u64 host, u64 path, u32 awaits_end)
 {
 	u64 id = data ? request_of_ctx(itab, data) : 0;
 	if (!id)
@@ -1087,6 +1113,10 @@ static __always_inline void report_call(struct pt_regs *ctx, u32 ev, u64 goid, u
 	e->o.reused = reused;
 	long n = bpf_get_stack(ctx, e->o.stack, sizeof(e->o.stack), BPF_F_USER_STACK);
 	e->o.stack_len = n > 0 ? n : 0;
+	if (c)
+		__builtin_memcpy(&e->o.remote, &c->remote, sizeof(e->o.remote));
+	else
+		e->o.remote.len = 0;
 	/* Go strings (ptr, len) at these addresses; 0: none */
 	e->op_lens[0] = method ? read_go_string(method, (char *)e->op + OP_METHOD, OP_METHOD_MAX) : 0;
 	e->op_lens[1] = scheme ? read_go_string(scheme, (char *)e->op + OP_SCHEME, OP_SCHEME_MAX) : 0;
@@ -1103,8 +1133,8 @@ static __always_inline void report_call(struct pt_regs *ctx, u32 ev, u64 goid, u
 
 /* The method and URL fields of an *http.Request (or the HTTP/2 client's
  * *ClientRequest, whose offsets differ): addresses of Go strings. */
-static __always_inline void report_http(struct pt_regs *ctx, u64 goid, u64 fd, u64 req, u64 ctx_off, u64 method_off,
-					u64 url_off, u32 reused, u32 awaits_end)
+static __always_inline void report_http(struct pt_regs *ctx, struct conn_state *c, u64 goid, u64 fd, u64 req,
+					u64 ctx_off, u64 method_off, u64 url_off, u32 reused, u32 awaits_end)
 {
 	u64 itab = 0, data = 0, method = 0, url = 0;
 	if (req) {
@@ -1113,7 +1143,7 @@ static __always_inline void report_http(struct pt_regs *ctx, u64 goid, u64 fd, u
 		method = req + method_off;
 		url = read_u64(req + url_off);
 	}
-	report_call(ctx, EV_ROUND_TRIP, goid, fd, itab, data, reused, method, url ? url + CFG.url_scheme : 0,
+	report_call(ctx, c, EV_ROUND_TRIP, goid, fd, itab, data, reused, method, url ? url + CFG.url_scheme : 0,
 		    url ? url + CFG.url_host : 0, url ? url + CFG.url_path : 0, awaits_end);
 }
 
@@ -1140,12 +1170,12 @@ int round_trip(struct pt_regs *ctx)
 	u64 fd = conn_netfd(read_u64(pc + CFG.pconn_conn + 8));
 	if (!fd)
 		return 0;
-	caller_side(fd);
+	struct conn_state *c = caller_side(fd);
 	u64 treq = GO_ARG2(ctx);
 	u64 req = treq ? read_u64(treq + CFG.treq_request) : 0;
 	u8 reused = 0;
 	bpf_probe_read_user(&reused, 1, (void *)(pc + CFG.pconn_reused));
-	report_http(ctx, goid, fd, req, CFG.request_ctx, CFG.request_method, CFG.request_url, reused, CFG.round_trip_end);
+	report_http(ctx, c, goid, fd, req, CFG.request_ctx, CFG.request_method, CFG.request_url, reused, CFG.round_trip_end);
 	return 0;
 }
 
@@ -1188,8 +1218,9 @@ static __always_inline int h2_call(struct pt_regs *ctx, u64 tconn, u64 req_ctx, 
 	u64 fd = conn_netfd(read_u64(cc + tconn + 8));
 	if (!fd)
 		return 0;
-	u32 reused = next_call(caller_side(fd));
-	report_http(ctx, goid, fd, GO_ARG2(ctx), req_ctx, req_method, req_url, reused, 0);
+	struct conn_state *c = caller_side(fd);
+	u32 reused = next_call(c);
+	report_http(ctx, c, goid, fd, GO_ARG2(ctx), req_ctx, req_method, req_url, reused, 0);
 	return 0;
 }
 
@@ -1221,11 +1252,34 @@ int grpc_call(struct pt_regs *ctx)
 	u64 fd = conn_netfd(read_u64(t + CFG.grpc_client_conn + 8));
 	if (!fd)
 		return 0;
-	u32 reused = next_call(caller_side(fd));
+	struct conn_state *c = caller_side(fd);
+	u32 reused = next_call(c);
 	/* callHdr *CallHdr: Host (the authority) and Method (/pkg.Service/Method) */
 	u64 hdr = GO_ARG4(ctx);
-	report_call(ctx, EV_GRPC_CALL, goid, fd, GO_ARG2(ctx), GO_ARG3(ctx), reused, 0, 0,
+	report_call(ctx, c, EV_GRPC_CALL, goid, fd, GO_ARG2(ctx), GO_ARG3(ctx), reused, 0, 0,
 		    hdr ? hdr + CFG.grpc_callhdr_host : 0, hdr ? hdr + CFG.grpc_callhdr_method : 0, 0);
+	return 0;
+}
+
+/* net.(*Dialer).DialContext(d, ctx, network, address string), after its
+ * stack check: the address names the connection the goroutine opens. */
+SEC("uprobe/dial")
+int dial(struct pt_regs *ctx)
+{
+	u64 goid = current_goid(ctx);
+	u64 ptr = GO_ARG6(ctx), len = GO_ARG7(ctx);
+	if (!goid || !ptr || !len)
+		return 0;
+	struct remote_name n = {};
+	if (len > MAX_NAME)
+		len = MAX_NAME;
+	len &= (MAX_NAME * 2 - 1);
+	if (len > MAX_NAME)
+		len = MAX_NAME;
+	if (bpf_probe_read_user(n.name, len, (void *)ptr) < 0)
+		return 0;
+	n.len = len;
+	bpf_map_update_elem(&dial_name, &goid, &n, BPF_ANY);
 	return 0;
 }
 
@@ -1255,6 +1309,11 @@ int sys_enter_connect(struct tp_sys_enter_connect *tp)
 	fill_header(&p->h, EV_CONNECT, goid, goid ? request_of_use(goid) : 0);
 	__builtin_memset(&p->t, 0, sizeof(p->t));
 	p->reused = 0;
+	struct remote_name *dn = goid ? bpf_map_lookup_elem(&dial_name, &goid) : 0;
+	if (dn)
+		__builtin_memcpy(&p->remote, dn, sizeof(p->remote));
+	else
+		p->remote.len = 0;
 	long n = bpf_get_stack(tp, p->stack, sizeof(p->stack), BPF_F_USER_STACK);
 	p->stack_len = n > 0 ? n : 0;
 	return 0;
@@ -1299,6 +1358,7 @@ int inet_sock_set_state(struct tp_inet_sock_set_state *tp)
 				.request = p->h.request,
 				.last_ts = bpf_ktime_get_ns(),
 			};
+			__builtin_memcpy(&c.remote, &p->remote, sizeof(c.remote));
 			bpf_map_update_elem(&outbound_conns, &ino, &c, BPF_ANY);
 		}
 		/* the source port is bound by now (it is not yet at SYN_SENT) */
@@ -1398,6 +1458,7 @@ static __always_inline int on_write(void *tp, u64 fd, u64 buf, u64 len)
 	fill_header(&e->o.h, EV_WRITE, goid, id);
 	__builtin_memset(&e->o.t, 0, sizeof(e->o.t));
 	tuple_of_sock(sk, &e->o.t);
+	__builtin_memcpy(&e->o.remote, &c->remote, sizeof(e->o.remote));
 	/* new while the request that connected it uses it */
 	e->o.reused = !(id && c->opened_by == id);
 	long n = bpf_get_stack(tp, e->o.stack, sizeof(e->o.stack), BPF_F_USER_STACK);

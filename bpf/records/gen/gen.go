@@ -187,6 +187,7 @@ var tsTypes = map[string]string{
 	"[]ProgramRuns":     "ProgramRunsRecord[]",
 	"[]Loc":             "SourceLocation[]",
 	"Op":                "OpRecord",
+	"Remote":            "RemoteRecord",
 }
 
 // tsType maps a field's Go type; optional says the key may be absent (omitempty).
