@@ -38,6 +38,7 @@ function out(request: string | null, over: Partial<OutboundRecord> = {}): Outbou
     callSite: { func: 'main.echo', file: MAIN, line: 47 },
     tsNs: 1,
     via: 'http',
+    remote: { name: '127.0.0.1:8081' },
     ...over,
   };
 }
