@@ -217,17 +217,19 @@ func Load(a Attachment) (_ *Probe, err error) {
 		group, name string
 		prog        *ebpf.Program
 	}{
-		{"syscalls", "sys_enter_connect", p.objs.SysEnterConnect},
-		{"syscalls", "sys_exit_connect", p.objs.SysExitConnect},
+		// Every syscall's entry, raw: one link for the connects and all
+		// forms of write (removing a link waits for the kernel, one at a
+		// time, so fewer links make a faster exit).
+		{"", "sys_enter", p.objs.SysEnter},
 		{"sock", "inet_sock_set_state", p.objs.InetSockSetState},
-		{"syscalls", "sys_enter_write", p.objs.SysEnterWrite},
-		{"syscalls", "sys_enter_writev", p.objs.SysEnterWritev},
-		{"syscalls", "sys_enter_sendto", p.objs.SysEnterSendto},
-		{"syscalls", "sys_enter_sendmsg", p.objs.SysEnterSendmsg},
-		{"syscalls", "sys_enter_sendfile64", p.objs.SysEnterSendfile64},
 	}
 	for _, t := range tracepoints {
-		l, err := link.Tracepoint(t.group, t.name, t.prog, nil)
+		var l link.Link
+		if t.group == "" {
+			l, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: t.name, Program: t.prog})
+		} else {
+			l, err = link.Tracepoint(t.group, t.name, t.prog, nil)
+		}
 		if err != nil {
 			if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
 				return nil, privilegeError(err)
@@ -235,7 +237,11 @@ func Load(a Attachment) (_ *Probe, err error) {
 			return nil, errorf(records.AttachFailed, "attaching tracepoint %s:%s: %v", t.group, t.name, err)
 		}
 		p.links = append(p.links, l)
-		p.Probes = append(p.Probes, t.group+":"+t.name)
+		if t.group == "" {
+			p.Probes = append(p.Probes, "raw_syscalls:"+t.name)
+		} else {
+			p.Probes = append(p.Probes, t.group+":"+t.name)
+		}
 		p.tps = append(p.tps, tracepointProg{t.name, t.prog})
 	}
 

@@ -225,30 +225,24 @@ type probeSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type probeProgramSpecs struct {
-	ChiRoute           *ebpf.ProgramSpec `ebpf:"chi_route"`
-	CtxCall            *ebpf.ProgramSpec `ebpf:"ctx_call"`
-	Dial               *ebpf.ProgramSpec `ebpf:"dial"`
-	EchoRoute          *ebpf.ProgramSpec `ebpf:"echo_route"`
-	GinHandle          *ebpf.ProgramSpec `ebpf:"gin_handle"`
-	GinHandleReturn    *ebpf.ProgramSpec `ebpf:"gin_handle_return"`
-	GinRoute           *ebpf.ProgramSpec `ebpf:"gin_route"`
-	GoroutineStart     *ebpf.ProgramSpec `ebpf:"goroutine_start"`
-	GrpcCall           *ebpf.ProgramSpec `ebpf:"grpc_call"`
-	H2RoundTrip        *ebpf.ProgramSpec `ebpf:"h2_round_trip"`
-	H2iRoundTrip       *ebpf.ProgramSpec `ebpf:"h2i_round_trip"`
-	InetSockSetState   *ebpf.ProgramSpec `ebpf:"inet_sock_set_state"`
-	Newproc1Return     *ebpf.ProgramSpec `ebpf:"newproc1_return"`
-	RequestEnd         *ebpf.ProgramSpec `ebpf:"request_end"`
-	RoundTrip          *ebpf.ProgramSpec `ebpf:"round_trip"`
-	RoundTripEnd       *ebpf.ProgramSpec `ebpf:"round_trip_end"`
-	ServeHttp          *ebpf.ProgramSpec `ebpf:"serve_http"`
-	SysEnterConnect    *ebpf.ProgramSpec `ebpf:"sys_enter_connect"`
-	SysEnterSendfile64 *ebpf.ProgramSpec `ebpf:"sys_enter_sendfile64"`
-	SysEnterSendmsg    *ebpf.ProgramSpec `ebpf:"sys_enter_sendmsg"`
-	SysEnterSendto     *ebpf.ProgramSpec `ebpf:"sys_enter_sendto"`
-	SysEnterWrite      *ebpf.ProgramSpec `ebpf:"sys_enter_write"`
-	SysEnterWritev     *ebpf.ProgramSpec `ebpf:"sys_enter_writev"`
-	SysExitConnect     *ebpf.ProgramSpec `ebpf:"sys_exit_connect"`
+	ChiRoute         *ebpf.ProgramSpec `ebpf:"chi_route"`
+	CtxCall          *ebpf.ProgramSpec `ebpf:"ctx_call"`
+	Dial             *ebpf.ProgramSpec `ebpf:"dial"`
+	EchoRoute        *ebpf.ProgramSpec `ebpf:"echo_route"`
+	GinHandle        *ebpf.ProgramSpec `ebpf:"gin_handle"`
+	GinHandleReturn  *ebpf.ProgramSpec `ebpf:"gin_handle_return"`
+	GinRoute         *ebpf.ProgramSpec `ebpf:"gin_route"`
+	GoroutineStart   *ebpf.ProgramSpec `ebpf:"goroutine_start"`
+	GrpcCall         *ebpf.ProgramSpec `ebpf:"grpc_call"`
+	H2RoundTrip      *ebpf.ProgramSpec `ebpf:"h2_round_trip"`
+	H2iRoundTrip     *ebpf.ProgramSpec `ebpf:"h2i_round_trip"`
+	InetSockSetState *ebpf.ProgramSpec `ebpf:"inet_sock_set_state"`
+	Newproc1Return   *ebpf.ProgramSpec `ebpf:"newproc1_return"`
+	RequestEnd       *ebpf.ProgramSpec `ebpf:"request_end"`
+	RoundTrip        *ebpf.ProgramSpec `ebpf:"round_trip"`
+	RoundTripEnd     *ebpf.ProgramSpec `ebpf:"round_trip_end"`
+	ServeHttp        *ebpf.ProgramSpec `ebpf:"serve_http"`
+	SysEnter         *ebpf.ProgramSpec `ebpf:"sys_enter"`
 }
 
 // probeMapSpecs contains maps before they are loaded into the kernel.
@@ -363,30 +357,24 @@ type probeVariables struct {
 //
 // It can be passed to loadProbeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type probePrograms struct {
-	ChiRoute           *ebpf.Program `ebpf:"chi_route"`
-	CtxCall            *ebpf.Program `ebpf:"ctx_call"`
-	Dial               *ebpf.Program `ebpf:"dial"`
-	EchoRoute          *ebpf.Program `ebpf:"echo_route"`
-	GinHandle          *ebpf.Program `ebpf:"gin_handle"`
-	GinHandleReturn    *ebpf.Program `ebpf:"gin_handle_return"`
-	GinRoute           *ebpf.Program `ebpf:"gin_route"`
-	GoroutineStart     *ebpf.Program `ebpf:"goroutine_start"`
-	GrpcCall           *ebpf.Program `ebpf:"grpc_call"`
-	H2RoundTrip        *ebpf.Program `ebpf:"h2_round_trip"`
-	H2iRoundTrip       *ebpf.Program `ebpf:"h2i_round_trip"`
-	InetSockSetState   *ebpf.Program `ebpf:"inet_sock_set_state"`
-	Newproc1Return     *ebpf.Program `ebpf:"newproc1_return"`
-	RequestEnd         *ebpf.Program `ebpf:"request_end"`
-	RoundTrip          *ebpf.Program `ebpf:"round_trip"`
-	RoundTripEnd       *ebpf.Program `ebpf:"round_trip_end"`
-	ServeHttp          *ebpf.Program `ebpf:"serve_http"`
-	SysEnterConnect    *ebpf.Program `ebpf:"sys_enter_connect"`
-	SysEnterSendfile64 *ebpf.Program `ebpf:"sys_enter_sendfile64"`
-	SysEnterSendmsg    *ebpf.Program `ebpf:"sys_enter_sendmsg"`
-	SysEnterSendto     *ebpf.Program `ebpf:"sys_enter_sendto"`
-	SysEnterWrite      *ebpf.Program `ebpf:"sys_enter_write"`
-	SysEnterWritev     *ebpf.Program `ebpf:"sys_enter_writev"`
-	SysExitConnect     *ebpf.Program `ebpf:"sys_exit_connect"`
+	ChiRoute         *ebpf.Program `ebpf:"chi_route"`
+	CtxCall          *ebpf.Program `ebpf:"ctx_call"`
+	Dial             *ebpf.Program `ebpf:"dial"`
+	EchoRoute        *ebpf.Program `ebpf:"echo_route"`
+	GinHandle        *ebpf.Program `ebpf:"gin_handle"`
+	GinHandleReturn  *ebpf.Program `ebpf:"gin_handle_return"`
+	GinRoute         *ebpf.Program `ebpf:"gin_route"`
+	GoroutineStart   *ebpf.Program `ebpf:"goroutine_start"`
+	GrpcCall         *ebpf.Program `ebpf:"grpc_call"`
+	H2RoundTrip      *ebpf.Program `ebpf:"h2_round_trip"`
+	H2iRoundTrip     *ebpf.Program `ebpf:"h2i_round_trip"`
+	InetSockSetState *ebpf.Program `ebpf:"inet_sock_set_state"`
+	Newproc1Return   *ebpf.Program `ebpf:"newproc1_return"`
+	RequestEnd       *ebpf.Program `ebpf:"request_end"`
+	RoundTrip        *ebpf.Program `ebpf:"round_trip"`
+	RoundTripEnd     *ebpf.Program `ebpf:"round_trip_end"`
+	ServeHttp        *ebpf.Program `ebpf:"serve_http"`
+	SysEnter         *ebpf.Program `ebpf:"sys_enter"`
 }
 
 func (p *probePrograms) Close() error {
@@ -408,13 +396,7 @@ func (p *probePrograms) Close() error {
 		p.RoundTrip,
 		p.RoundTripEnd,
 		p.ServeHttp,
-		p.SysEnterConnect,
-		p.SysEnterSendfile64,
-		p.SysEnterSendmsg,
-		p.SysEnterSendto,
-		p.SysEnterWrite,
-		p.SysEnterWritev,
-		p.SysExitConnect,
+		p.SysEnter,
 	)
 }
 

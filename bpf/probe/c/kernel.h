@@ -124,28 +124,10 @@ struct tcp_sock {
 } __attribute__((preserve_access_index));
 
 /* Layouts of tracepoint records, from /sys/kernel/tracing/events/.../format. */
-struct tp_sys_enter_connect {
-	__u64 __common;
-	__s32 syscall_nr;
-	__u32 __pad;
-	__u64 fd;
-	__u64 uservaddr;
-	__u64 addrlen;
-};
-
-/* Any syscall's entry: its arguments as words. */
-struct tp_sys_enter {
-	__u64 __common;
-	__s32 syscall_nr;
-	__u32 __pad;
-	__u64 args[6];
-};
-
-struct tp_sys_exit_connect {
-	__u64 __common;
-	__s32 syscall_nr;
-	__u32 __pad;
-	__s64 ret;
+/* A raw tracepoint's arguments (sys_enter: the user registers, the
+ * syscall number). */
+struct bpf_raw_tracepoint_args {
+	__u64 args[0];
 };
 
 struct tp_inet_sock_set_state {

@@ -1285,11 +1285,8 @@ int dial(struct pt_regs *ctx)
 
 /* ---- outbound: every TCP connect, with the kernel's tuple ----------- */
 
-SEC("tracepoint/syscalls/sys_enter_connect")
-int sys_enter_connect(struct tp_sys_enter_connect *tp)
+static __always_inline int on_connect(void *tp)
 {
-	if (!is_target())
-		return 0;
 	/* The syscall was made by Go code: the user registers still hold g. */
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
@@ -1319,15 +1316,6 @@ int sys_enter_connect(struct tp_sys_enter_connect *tp)
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_connect")
-int sys_exit_connect(struct tp_sys_exit_connect *tp)
-{
-	if (!is_target())
-		return 0;
-	u32 tid = (u32)bpf_get_current_pid_tgid();
-	bpf_map_delete_elem(&connect_by_thread, &tid);
-	return 0;
-}
 
 SEC("tracepoint/sock/inet_sock_set_state")
 int inet_sock_set_state(struct tp_inet_sock_set_state *tp)
@@ -1487,40 +1475,59 @@ static __always_inline void first_iov(u64 iov, u64 *buf, u64 *len)
 	*len = iov ? read_u64(iov + 8) : 0;
 }
 
-/* The forms Go writes to a socket with: write (net.Conn.Write), writev
- * (net.Buffers), sendto and sendmsg, and sendfile (io.Copy from a file). */
-SEC("tracepoint/syscalls/sys_enter_write")
-int sys_enter_write(struct tp_sys_enter *tp)
-{
-	return on_write(tp, tp->args[0], tp->args[1], tp->args[2]);
-}
+/* ---- the target's syscalls ------------------------------------------ */
 
-SEC("tracepoint/syscalls/sys_enter_writev")
-int sys_enter_writev(struct tp_sys_enter *tp)
+#if defined(__TARGET_ARCH_x86)
+#define NR_WRITE 1
+#define NR_WRITEV 20
+#define NR_SENDFILE 40
+#define NR_CONNECT 42
+#define NR_SENDTO 44
+#define NR_SENDMSG 46
+#define SYSCALL_ARG1(r) BPF_CORE_READ(r, di)
+#define SYSCALL_ARG2(r) BPF_CORE_READ(r, si)
+#define SYSCALL_ARG3(r) BPF_CORE_READ(r, dx)
+#elif defined(__TARGET_ARCH_arm64)
+#define NR_WRITE 64
+#define NR_WRITEV 66
+#define NR_SENDFILE 71
+#define NR_CONNECT 203
+#define NR_SENDTO 206
+#define NR_SENDMSG 211
+#define SYSCALL_ARG1(r) BPF_CORE_READ(r, regs[0])
+#define SYSCALL_ARG2(r) BPF_CORE_READ(r, regs[1])
+#define SYSCALL_ARG3(r) BPF_CORE_READ(r, regs[2])
+#endif
+
+/* Every syscall's entry, one program for all of them (one link to remove
+ * at the end, not one per syscall): the target's connects, and the forms
+ * Go writes to a socket with: write (net.Conn.Write), writev
+ * (net.Buffers), sendto and sendmsg, and sendfile (io.Copy from a file).
+ * Other processes' syscalls return at the first test. */
+SEC("raw_tracepoint/sys_enter")
+int sys_enter(struct bpf_raw_tracepoint_args *ctx)
 {
+	if (!is_target())
+		return 0;
+	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
 	u64 buf, len;
-	first_iov(tp->args[1], &buf, &len);
-	return on_write(tp, tp->args[0], buf, len);
-}
-
-SEC("tracepoint/syscalls/sys_enter_sendto")
-int sys_enter_sendto(struct tp_sys_enter *tp)
-{
-	return on_write(tp, tp->args[0], tp->args[1], tp->args[2]);
-}
-
-/* struct user_msghdr: msg_name, msg_namelen (+pad), msg_iov, msg_iovlen */
-SEC("tracepoint/syscalls/sys_enter_sendmsg")
-int sys_enter_sendmsg(struct tp_sys_enter *tp)
-{
-	u64 buf, len;
-	u64 msg = tp->args[1];
-	first_iov(msg ? read_u64(msg + 16) : 0, &buf, &len);
-	return on_write(tp, tp->args[0], buf, len);
-}
-
-SEC("tracepoint/syscalls/sys_enter_sendfile64")
-int sys_enter_sendfile64(struct tp_sys_enter *tp)
-{
-	return on_write(tp, tp->args[0], 0, 0);
+	switch (ctx->args[1]) {
+	case NR_CONNECT:
+		return on_connect(ctx);
+	case NR_WRITE:
+	case NR_SENDTO:
+		return on_write(ctx, SYSCALL_ARG1(regs), SYSCALL_ARG2(regs), SYSCALL_ARG3(regs));
+	case NR_WRITEV:
+		first_iov(SYSCALL_ARG2(regs), &buf, &len);
+		return on_write(ctx, SYSCALL_ARG1(regs), buf, len);
+	case NR_SENDMSG: {
+		/* struct user_msghdr: msg_name, msg_namelen (+pad), msg_iov, msg_iovlen */
+		u64 msg = SYSCALL_ARG2(regs);
+		first_iov(msg ? read_u64(msg + 16) : 0, &buf, &len);
+		return on_write(ctx, SYSCALL_ARG1(regs), buf, len);
+	}
+	case NR_SENDFILE:
+		return on_write(ctx, SYSCALL_ARG1(regs), 0, 0);
+	}
+	return 0;
 }
