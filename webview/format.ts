@@ -1,5 +1,6 @@
 // Text for the panel's cells; pure, shared by the table and its filter.
-import { endpoint, type OutboundRecord } from '../src/shared/records';
+import { opName, remoteName, tuple } from '../src/shared/ops';
+import { endpoint } from '../src/shared/records';
 import type { Row } from '../src/shared/rows';
 
 export function clock(ns: number | undefined): string {
@@ -22,9 +23,7 @@ export function shortFile(file: string): string {
   return parts.slice(-2).join('/');
 }
 
-export function tuple(o: OutboundRecord): string {
-  return `${endpoint(o.src, o.sport)} → ${endpoint(o.dst, o.dport)}`;
-}
+export { tuple };
 
 export function rowTime(row: Row): number | undefined {
   return row.request?.startNs ?? row.outbound[0]?.tsNs;
