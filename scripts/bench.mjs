@@ -290,7 +290,9 @@ async function main() {
   // Probe hits per request, by program, with the kernel counting runs.
   const perRoute = {};
   for (const route of ['/health', '/echo', '/fanout', ...(servers ? ['/data/7'] : [])]) {
-    const h = await startHelper(helper, service.pid, join(dir, `hits${route.slice(1).replaceAll('/', '-')}.ndjson`), ['--probe-stats']);
+    const h = await startHelper(helper, service.pid, join(dir, `hits${route.slice(1).replaceAll('/', '-')}.ndjson`), [
+      '--probe-stats',
+    ]);
     spawnSync('wrk', ['-t1', '-c8', '-d3s', `http://${addr}${route}`], { encoding: 'utf8' });
     const r = await h.stop();
     perRoute[route] = { requests: r.requests, programs: r.stats?.programs ?? [] };

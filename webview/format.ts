@@ -1,4 +1,5 @@
 // Text for the panel's cells; pure, shared by the table and its filter.
+import { opName, remoteName, tuple } from '../src/shared/ops';
 import { endpoint, type OutboundRecord } from '../src/shared/records';
 import type { Row } from '../src/shared/rows';
 
@@ -22,9 +23,7 @@ export function shortFile(file: string): string {
   return parts.slice(-2).join('/');
 }
 
-export function tuple(o: OutboundRecord): string {
-  return `${endpoint(o.src, o.sport)} → ${endpoint(o.dst, o.dport)}`;
-}
+export { tuple };
 
 export function rowTime(row: Row): number | undefined {
   return row.request?.startNs ?? row.outbound[0]?.tsNs;
@@ -48,29 +47,53 @@ export function haystack(row: Row): string {
     parts.push(r.handler?.func ?? '', r.handler?.file ?? '', r.traceId ?? '', r.id);
     if (r.headers) parts.push(...Object.values(r.headers));
   }
-  for (const o of row.outbound) parts.push(tuple(o), o.callSite?.func ?? '', o.callSite?.file ?? '');
+  for (const o of row.outbound)
+    parts.push(tuple(o), opName(o, { full: true }), o.callSite?.func ?? '', o.callSite?.file ?? '');
   return parts.join(' ').toLowerCase();
+}
+
+/** The remotes an outbound record answers to in `host:`: its `dst:dport`, and the host its URL or authority named. */
+export function hostNames(o: OutboundRecord): string[] {
+  const ep = endpoint(o.dst, o.dport);
+  const named = remoteName(o);
+  return (named === ep ? [ep] : [ep, named]).map((h) => h.toLowerCase());
+}
+
+const WORD = /[\p{L}\p{N}_]/u;
+
+/**
+ * Whether `tok` (lower case) is in `text` (lower case) at the start of a
+ * word: `get` is in `redis get k`, not in `target`; a token that starts
+ * with punctuation (`/v1/charges`) matches anywhere.
+ */
+export function startsWord(text: string, tok: string): boolean {
+  if (!WORD.test(tok[0] ?? '')) return text.includes(tok);
+  for (let i = text.indexOf(tok); i >= 0; i = text.indexOf(tok, i + 1))
+    if (i === 0 || !WORD.test(text[i - 1])) return true;
+  return false;
 }
 
 export interface Filter {
   text: string[];
   route: string[];
   host: string[];
+  op: string[];
 }
 
-/** "route:/users host:5432 foo" → tokens; every token must match. */
+/** "route:/users host:5432 op:select foo" → tokens; every token must match. */
 export function parseFilter(q: string): Filter {
-  const f: Filter = { text: [], route: [], host: [] };
+  const f: Filter = { text: [], route: [], host: [], op: [] };
   for (const tok of q.toLowerCase().split(/\s+/).filter(Boolean)) {
     if (tok.startsWith('route:') && tok.length > 6) f.route.push(tok.slice(6));
     else if (tok.startsWith('host:') && tok.length > 5) f.host.push(tok.slice(5));
+    else if (tok.startsWith('op:') && tok.length > 3) f.op.push(tok.slice(3));
     else f.text.push(tok);
   }
   return f;
 }
 
 export function filterIsEmpty(f: Filter): boolean {
-  return !f.text.length && !f.route.length && !f.host.length;
+  return !f.text.length && !f.route.length && !f.host.length && !f.op.length;
 }
 
 export function matches(row: Row, f: Filter, hay: () => string): boolean {
@@ -79,8 +102,12 @@ export function matches(row: Row, f: Filter, hay: () => string): boolean {
     if (!f.route.every((t) => route.includes(t))) return false;
   }
   if (f.host.length) {
-    const eps = row.outbound.map((o) => endpoint(o.dst, o.dport).toLowerCase());
-    if (!f.host.every((t) => eps.some((e) => e.includes(t)))) return false;
+    const hosts = row.outbound.flatMap(hostNames);
+    if (!f.host.every((t) => hosts.some((h) => h.includes(t)))) return false;
+  }
+  if (f.op.length) {
+    const names = row.outbound.map((o) => opName(o, { full: true }).toLowerCase());
+    if (!f.op.every((t) => names.some((n) => startsWord(n, t)))) return false;
   }
   if (f.text.length) {
     const h = hay();

@@ -8,7 +8,8 @@ import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import './panel.css';
 import type { ToPanel } from '../src/shared/messages';
-import { endpoint } from '../src/shared/records';
+import { opName, remoteName } from '../src/shared/ops';
+import type { OutboundRecord } from '../src/shared/records';
 import { LOST_HINT, lostText, type Row, type TraceStatus } from '../src/shared/rows';
 import {
   clock,
@@ -66,11 +67,11 @@ let linesPlain = false; // `lines` was built with no filter and no grouping
 const app = document.getElementById('app')!;
 app.innerHTML = `
 <div class="toolbar" role="toolbar" aria-label="Outbound Lens">
-  <vscode-textfield id="filter" placeholder="Filter: text, route:/users, host:5432" aria-label="Filter requests"></vscode-textfield>
+  <vscode-textfield id="filter" placeholder="Filter: text, route:/users, host:5432, op:SELECT" aria-label="Filter requests"></vscode-textfield>
   <vscode-single-select id="group" aria-label="Group by">
     <vscode-option value="none">No grouping</vscode-option>
     <vscode-option value="route">Group by route</vscode-option>
-    <vscode-option value="remote">Group by remote endpoint</vscode-option>
+    <vscode-option value="remote">Group by remote</vscode-option>
   </vscode-single-select>
   <vscode-button id="pause" secondary>Pause</vscode-button>
   <vscode-button id="clear" secondary>Clear</vscode-button>
@@ -227,7 +228,7 @@ function buildLines(): void {
       if (state.group === 'route')
         add(r.request ? `${r.request.method} ${rowRoute(r) || r.request.path}` : rowLabel(r).path, r);
       else {
-        const eps = new Set(r.outbound.map((o) => endpoint(o.dst, o.dport)));
+        const eps = new Set(r.outbound.map(remoteName));
         if (!eps.size) add('(no outbound)', r);
         for (const e of eps) add(e, r);
       }
@@ -264,6 +265,14 @@ function link(kind: 'handler' | 'callsite', file: string | undefined, line: numb
   return `<a href="#" class="link ${kind}" data-file="${esc(file)}" data-line="${line}" title="${esc(`${file}:${line}`)}">${esc(text)}</a>`;
 }
 
+/** The operation cell: the op's name, whole in its tooltip; a dash where no operation was named (the tuple beside says it all). */
+function opCell(o: OutboundRecord): string {
+  const name = opName(o);
+  if (name === tuple(o))
+    return `<span class="op none" title="no operation named: a new connection, or bytes in no protocol recognized">—</span>`;
+  return `<span class="op" title="${esc(opName(o, { full: true }))}">${esc(name)}</span>`;
+}
+
 function lineHtml(l: Line, i: number): string {
   const focus = i === state.focus ? ' focused' : '';
   const top = `style="top:${i * ROW_H}px"`;
@@ -288,7 +297,8 @@ function lineHtml(l: Line, i: number): string {
       const o = l.row.outbound[l.index];
       const cs = o.callSite;
       return `<div class="line outbound${focus}" role="row" aria-rowindex="${i + 1}" data-i="${i}" ${top}>
-        <span></span><span class="proto">${esc(o.proto)}</span><span class="tuple" title="${esc(tuple(o))}">${esc(tuple(o))}</span>
+        <span></span><span class="proto">${esc(o.proto)}</span>${opCell(o)}
+        <span class="tuple" title="${esc(tuple(o))}">${esc(tuple(o))}</span>
         <span class="badge ${o.reused ? 'reused' : 'new'}">${o.reused ? 'reused' : 'new'}</span>
         <span class="via">${esc(o.via ?? '')}</span>
         <span class="callsite">${cs ? link('callsite', cs.file, cs.line, `${cs.func} · ${shortFile(cs.file)}:${cs.line}`) : ''}</span></div>`;

@@ -115,6 +115,7 @@ export function trace(ctx: Ctx): Handler {
       target,
       method: decision.method,
       headers: ctx.config.headers,
+      captureStatements: ctx.config.captureStatements,
       // sudo itself is the terminal's process: no shell, so no shell history
       // with the token, and its end is the terminal's end.
       openTerminal: (cmd, args) => {

@@ -4,6 +4,8 @@ import type { PrivilegeSetting } from './privileges';
 
 export interface Config {
   headers: string[];
+  /** false: only a statement's verb and a Redis command go out of the helper, never the text or the key */
+  captureStatements: boolean;
   privilegeMethod: PrivilegeSetting;
   helperPath: string;
   maxRecords: number;
@@ -14,6 +16,7 @@ export function readConfig(extensionPath: string): Config {
   const helper = c.get<string>('helperPath')?.trim();
   return {
     headers: (c.get<string[]>('headers') ?? []).filter((h) => typeof h === 'string' && h.trim()).map((h) => h.trim()),
+    captureStatements: c.get<boolean>('captureStatements') !== false,
     privilegeMethod: c.get<PrivilegeSetting>('privilegeMethod') ?? 'auto',
     helperPath: helper || defaultHelperPath(extensionPath),
     maxRecords: Math.max(100, c.get<number>('maxRecords') ?? 50000),

@@ -20,6 +20,8 @@ export interface TraceSessionOptions {
   target: TraceTarget;
   method: PrivilegeMethod;
   headers?: string[];
+  /** false: the helper names a statement's verb and a Redis command only, never the statement's text or the key (`--no-statements`). Default true. */
+  captureStatements?: boolean;
   /** Called with records in arrival order, in batches. */
   onRecords: (records: TraceRecord[]) => void;
   /**
@@ -43,15 +45,24 @@ export interface TraceResult {
   malformed: number;
 }
 
+/** What the helper reads besides the request line and the outbound tuples. */
+export interface CaptureOptions {
+  /** request headers, besides traceparent */
+  headers?: string[];
+  /** a statement's text and a Redis key (default true); false passes `--no-statements` */
+  statements?: boolean;
+}
+
 /** A launch target's environment goes in a file (envFile), not in arguments every user can read in `ps`. */
 export function helperTraceArgs(
   target: TraceTarget,
-  headers: string[] = [],
+  capture: CaptureOptions = {},
   channel?: { path: string; token: string },
   envFile?: string,
 ): string[] {
   const args = ['trace', '--format', 'ndjson'];
-  for (const h of headers) args.push('--header', h);
+  for (const h of capture.headers ?? []) args.push('--header', h);
+  if (capture.statements === false) args.push('--no-statements');
   if (channel) args.push('--connect', channel.path, '--token', channel.token);
   if ('pid' in target) args.push('--pid', String(target.pid));
   else {
@@ -112,14 +123,14 @@ export class TraceSession {
   }
 
   private async run(): Promise<TraceResult> {
-    const { helperPath, target, method, headers } = this.opts;
+    const { helperPath, target, method } = this.opts;
     try {
       this.envFile = 'launch' in target ? writeEnvFile(target.env) : undefined;
       if (method === 'terminal') return await this.runInTerminal();
       const [cmd, args] = privilegedCommand(
         method,
         helperPath,
-        helperTraceArgs(target, headers, undefined, this.envFile),
+        helperTraceArgs(target, this.capture(), undefined, this.envFile),
       );
       const child = execa(cmd, args, {
         stdin: 'pipe',
@@ -146,12 +157,16 @@ export class TraceSession {
     }
   }
 
+  private capture(): CaptureOptions {
+    return { headers: this.opts.headers, statements: this.opts.captureStatements };
+  }
+
   private async runInTerminal(): Promise<TraceResult> {
     const channel = (this.channel = openSocketChannel());
     const [cmd, args] = privilegedCommand(
       'terminal',
       this.opts.helperPath,
-      helperTraceArgs(this.opts.target, this.opts.headers, channel, this.envFile),
+      helperTraceArgs(this.opts.target, this.capture(), channel, this.envFile),
     );
     if (!this.opts.openTerminal) throw new Error('the terminal privilege method needs a terminal');
     void this.opts.openTerminal(cmd, args).then((code) => {

@@ -3,7 +3,16 @@
 // of the store and the route index, so any LSP editor gets the same text.
 import type { RouteInfo } from '../shared/protocol';
 import type { SourceLocation } from '../shared/records';
-import { p50, routeLabel, type CallSiteAgg, type EndpointCount, type HandlerAgg, type Store } from './store';
+import {
+  p50,
+  routeLabel,
+  type CallSiteAgg,
+  type EndpointCount,
+  type HandlerAgg,
+  type OpCount,
+  type RemoteCount,
+  type Store,
+} from './store';
 
 export interface HandlerLens {
   line: number; // 1-based, the handler function's first line
@@ -99,17 +108,49 @@ function sortedEndpoints(m: Map<string, EndpointCount>): EndpointCount[] {
   return [...m.values()].sort((a, b) => b.count - a.count || a.endpoint.localeCompare(b.endpoint));
 }
 
+function sortedRemotes(m: Map<string, RemoteCount>): RemoteCount[] {
+  return [...m.values()].sort((a, b) => b.count - a.count || a.remote.localeCompare(b.remote));
+}
+
+function sortedOps(r: RemoteCount): OpCount[] {
+  return [...r.ops.values()].sort(
+    (a, b) => b.count - a.count || a.protocol.localeCompare(b.protocol) || a.kind.localeCompare(b.kind),
+  );
+}
+
+/** An operation as a lens or hover names it: `GET /echo`, `postgresql SELECT`, `tls`; the protocol left out when `sameProtocol`. */
+function opLabel(op: OpCount, sameProtocol = false): string {
+  if (op.unnamed) return op.kind === 'connect' ? 'new connection' : 'no operation named';
+  return (sameProtocol ? [op.kind] : [op.protocol, op.kind]).filter(Boolean).join(' ');
+}
+
+/**
+ * A remote on a handler's lens: its name, then what was done there, most
+ * frequent first (`127.0.0.1:18081 GET /echo ×12`, `10.0.0.7:5432
+ * postgresql SELECT ×3 + INSERT ×1`); just its name when no operation was
+ * named (connects, unrecognized bytes).
+ */
+export function remoteText(r: RemoteCount): string {
+  const named = sortedOps(r).filter((op) => !op.unnamed);
+  if (!named.length) return r.remote;
+  const shown = named
+    .slice(0, 2)
+    .map((op, i) => `${opLabel(op, i > 0 && op.protocol === named[i - 1].protocol)} ×${op.count}`);
+  if (named.length > 2) shown.push(`+${named.length - 2}`);
+  return `${r.remote} ${shown.join(' + ')}`;
+}
+
 export function handlerTitle(h: HandlerAgg | undefined, tracing: boolean): { title: string; startsTrace: boolean } {
   if (!h || h.requests === 0) {
     return tracing
       ? { title: '↗ tracing · no requests yet', startsTrace: false }
       : { title: 'Trace outbound connections', startsTrace: true };
   }
-  const eps = sortedEndpoints(h.endpoints);
-  const shown = eps.slice(0, 3).map((e) => e.endpoint);
-  if (eps.length > 3) shown.push(`+${eps.length - 3}`);
+  const remotes = sortedRemotes(h.remotes);
+  const shown = remotes.slice(0, 3).map(remoteText);
+  if (remotes.length > 3) shown.push(`+${remotes.length - 3}`);
   const parts = [
-    eps.length === 0 ? '↗ no downstream' : `↗ ${eps.length} downstream · ${shown.join(', ')}`,
+    remotes.length === 0 ? '↗ no downstream' : `↗ ${remotes.length} downstream · ${shown.join(', ')}`,
     `${h.requests} req`,
   ];
   const med = p50(h.durationsMs);
@@ -149,6 +190,14 @@ export function callSiteText(c: CallSiteAgg): string {
     .join('  ');
 }
 
+/** Markdown inline code that survives backticks in the text (a statement may hold some). */
+export function code(text: string): string {
+  const runs = text.match(/`+/g) ?? [];
+  const fence = '`'.repeat(Math.max(0, ...runs.map((r) => r.length)) + 1);
+  const pad = runs.length ? ' ' : '';
+  return `${fence}${pad}${text}${pad}${fence}`;
+}
+
 export function callSiteHover(c: CallSiteAgg): string {
   const lines = [`**Outbound Lens** · \`${c.func}\` · ${c.count} use${c.count === 1 ? '' : 's'}`, ''];
   for (const e of sortedEndpoints(c.endpoints))
@@ -158,8 +207,9 @@ export function callSiteHover(c: CallSiteAgg): string {
     const req =
       u.requestKey === null ? 'no request (background)' : u.path ? `${u.method} ${u.path}` : 'request in flight';
     const trace = u.traceId ? ` · trace \`${u.traceId}\`` : '';
+    const op = u.op ? ` · ${code(u.op)}` : '';
     lines.push(
-      `- \`${u.proto} ${u.src}:${u.sport} → ${u.dst}:${u.dport}\` ${u.reused ? 'reused' : 'new'} · ${req}${trace}`,
+      `- \`${u.proto} ${u.src}:${u.sport} → ${u.dst}:${u.dport}\` ${u.reused ? 'reused' : 'new'}${op} · ${req}${trace}`,
     );
   }
   return lines.join('\n');
@@ -181,7 +231,12 @@ export function handlerHover(h: HandlerAgg): string {
     '',
   ];
   if (h.routes.size) lines.push(`Routes: ${[...h.routes].map((r) => `\`${r}\``).join(', ')}`, '');
-  for (const e of sortedEndpoints(h.endpoints))
-    lines.push(`- → \`${e.endpoint}\` ×${e.count} (${e.fresh} new, ${e.reused} reused)`);
+  // Counts only: records carry no duration of an outbound call.
+  for (const r of sortedRemotes(h.remotes)) {
+    lines.push(`- → ${code(r.remote)} ×${r.count} (${r.fresh} new, ${r.reused} reused)`);
+    const ops = sortedOps(r);
+    if (ops.length > 1 || (ops.length === 1 && !ops[0].unnamed))
+      for (const op of ops) lines.push(`  - ${op.unnamed ? opLabel(op) : code(opLabel(op))} ×${op.count}`);
+  }
   return lines.join('\n');
 }

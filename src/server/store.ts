@@ -11,16 +11,43 @@ import {
   type SourceLocation,
   type TraceRecord,
 } from '../shared/records';
+import { opKind, opName, opProtocol, remoteName, tuple } from '../shared/ops';
 import type { Row, TraceStatus } from '../shared/rows';
 
 const DURATIONS_KEPT = 2048;
 const RECENT_KEPT = 8;
+/** Distinct remotes kept per handler, and operations per remote; the rest are counted together. */
+export const REMOTES_KEPT = 32;
+export const OPS_KEPT = 32;
+/** Where the remotes and operations past those limits are counted. */
+export const OTHER = '(other)';
 
 export interface EndpointCount {
   endpoint: string;
   count: number;
   fresh: number;
   reused: number;
+}
+
+/** One kind of operation at a remote: `GET /echo`, `postgresql SELECT`, `redis GET`, `grpc /pkg.S/M`. */
+export interface OpCount {
+  /** postgresql, redis, grpc, tls, …; '' for HTTP (the method says it) and for no named operation */
+  protocol: string;
+  /** the method and path, the full gRPC method, the verb, the command; '' for none */
+  kind: string;
+  /** a connect, or bytes no protocol was recognized in: counted at the remote, not named */
+  unnamed: boolean;
+  count: number;
+}
+
+/** What a handler's requests did at one remote (remoteName: the URL's host, else dst:dport). */
+export interface RemoteCount {
+  remote: string;
+  count: number;
+  fresh: number;
+  reused: number;
+  /** by protocol and kind */
+  ops: Map<string, OpCount>;
 }
 
 export interface HandlerAgg {
@@ -32,6 +59,8 @@ export interface HandlerAgg {
   durationsMs: number[]; // ring of the last DURATIONS_KEPT
   durationsNext: number;
   endpoints: Map<string, EndpointCount>;
+  /** by remoteName, at most REMOTES_KEPT and OTHER */
+  remotes: Map<string, RemoteCount>;
 }
 
 export interface RecentUse extends Pick<OutboundRecord, 'proto' | 'src' | 'sport' | 'dst' | 'dport' | 'reused'> {
@@ -39,6 +68,8 @@ export interface RecentUse extends Pick<OutboundRecord, 'proto' | 'src' | 'sport
   traceId?: string;
   path?: string;
   method?: string;
+  /** what it did (opName), when an operation was named */
+  op?: string;
 }
 
 export interface CallSiteAgg {
@@ -167,6 +198,8 @@ export class Store {
       reused: o.reused,
       requestKey: o.request === null ? null : this.key(o.request),
     };
+    const name = opName(o, { max: 120 });
+    if (name !== tuple(o)) use.op = name;
     if (o.callSite) this.countCallSite(o.callSite, o, use);
 
     if (o.request === null) {
@@ -248,6 +281,7 @@ export class Store {
         durationsMs: [],
         durationsNext: 0,
         endpoints: new Map(),
+        remotes: new Map(),
       };
       this.handlers.set(k, a);
     }
@@ -256,7 +290,9 @@ export class Store {
 
   private countHandlerEndpoint(r: RequestRecord, o: OutboundRecord): void {
     if (!r.handler) return;
-    bump(this.handlerAgg(r.handler).endpoints, o);
+    const h = this.handlerAgg(r.handler);
+    bump(h.endpoints, o);
+    countRemote(h.remotes, o);
   }
 
   private countCallSite(cs: SourceLocation, o: OutboundRecord, use: RecentUse): void {
@@ -344,6 +380,31 @@ function bump(m: Map<string, EndpointCount>, o: OutboundRecord): void {
   c.count++;
   if (o.reused) c.reused++;
   else c.fresh++;
+}
+
+/** Counts a record at its remote and, there, its operation; past the limits under OTHER. */
+function countRemote(m: Map<string, RemoteCount>, o: OutboundRecord): void {
+  let name = remoteName(o);
+  if (!m.has(name) && m.size >= REMOTES_KEPT) name = OTHER;
+  let c = m.get(name);
+  if (!c) m.set(name, (c = { remote: name, count: 0, fresh: 0, reused: 0, ops: new Map() }));
+  c.count++;
+  if (o.reused) c.reused++;
+  else c.fresh++;
+  const protocol = opProtocol(o);
+  const kind = opKind(o);
+  const unnamed = !kind && !protocol;
+  let key = unnamed ? (o.via === 'connect' ? 'connect' : '') : `${protocol}\t${kind}`;
+  if (!c.ops.has(key) && c.ops.size >= OPS_KEPT) key = OTHER;
+  let op = c.ops.get(key);
+  if (!op) {
+    op =
+      key === OTHER
+        ? { protocol: '', kind: OTHER, unnamed: false, count: 0 }
+        : { protocol, kind: unnamed ? key : kind, unnamed, count: 0 };
+    c.ops.set(key, op);
+  }
+  op.count++;
 }
 
 /**

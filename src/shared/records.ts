@@ -1,7 +1,7 @@
 // The helper's NDJSON records (contract v1): the types and error codes are
 // generated from their Go declaration (bpf/records) into records.gen.ts.
 // Newer helpers may add fields, and TypeScript's types are open to them.
-import { RECORD_TYPES, type SourceLocation, type TraceRecord } from './records.gen';
+import { RECORD_TYPES, type OpRecord, type SourceLocation, type TraceRecord } from './records.gen';
 
 export * from './records.gen';
 
@@ -17,6 +17,16 @@ const optLoc = (v: unknown) =>
     isString((v as SourceLocation).func) &&
     isString((v as SourceLocation).file) &&
     typeof (v as SourceLocation).line === 'number');
+/** An op, or none: its names are strings (the panel and lenses print them), truncated a boolean. */
+const OP_STRINGS = ['method', 'scheme', 'host', 'path', 'verb', 'statement', 'command', 'key'] as const;
+const optOp = (v: unknown) =>
+  v === undefined ||
+  (typeof v === 'object' &&
+    v !== null &&
+    !Array.isArray(v) &&
+    isString((v as OpRecord).protocol) &&
+    OP_STRINGS.every((k) => optString((v as OpRecord)[k])) &&
+    ((v as OpRecord).truncated === undefined || typeof (v as OpRecord).truncated === 'boolean'));
 const optHeaders = (v: unknown) =>
   v === undefined || v === null || (typeof v === 'object' && !Array.isArray(v) && Object.values(v).every(isString));
 
@@ -38,7 +48,7 @@ export function asTraceRecord(v: unknown): TraceRecord | undefined {
     case 'outbound':
       if (!isString(r.dst) || typeof r.dport !== 'number') return undefined;
       if (r.request !== null && !isString(r.request)) return undefined;
-      if (!optString(r.src) || !optString(r.proto) || !optLoc(r.callSite)) return undefined;
+      if (!optString(r.src) || !optString(r.proto) || !optLoc(r.callSite) || !optOp(r.op)) return undefined;
       break;
     case 'error':
       if (!isString(r.code)) return undefined;

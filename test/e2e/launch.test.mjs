@@ -128,7 +128,8 @@ describe('build and launch from the palette (as root)', () => {
       const seen = JSON.stringify({ line: await wb.lineRect(page, echoFn.text), lenses: await wb.codeLenses(page) });
       throw new Error(`${e.message}; on screen: ${seen}`);
     });
-    check(new RegExp(`↗ 1 downstream · ${re(s.down)} · \\d+ req`).test(lens), `lens text: "${lens}"`);
+    // echo() calls GET http://<downstream>/echo: the lens names the remote and what it was asked.
+    check(new RegExp(`↗ 1 downstream · ${re(s.down)} GET /echo ×\\d+ · \\d+ req`).test(lens), `lens text: "${lens}"`);
     log(`lens: ${lens}`);
     await wb.clearNotifications(page);
     await wb.gotoLine(page, echoFn.line);

@@ -13,6 +13,7 @@ import { CodeLensRequest, DidOpenTextDocumentNotification, type CodeLens } from 
 import { readFileSync } from 'node:fs';
 import { TraceController } from '../../src/extension/traceController';
 import type { TraceSession } from '../../src/extension/traceSession';
+import { opName } from '../../src/shared/ops';
 import { snapshotRequest, type RouteInfo } from '../../src/shared/protocol';
 import { repoRoot } from './support/fixtures';
 import { startServer, type ServerHandle } from './support/lspClient';
@@ -126,7 +127,8 @@ test('e2e: real helper → trace core → insight server code lens on /echo', { 
     const t = await lensesAt(echo.handler.line);
     return t?.includes(HTTP) ? t : undefined;
   });
-  assert.match(title, /↗ 1 downstream · 127\.0\.0\.1:18281 · \d+ req · p50/);
+  // It names what the handler asked there: echo() calls GET http://127.0.0.1:18281/echo.
+  assert.match(title, /↗ 1 downstream · 127\.0\.0\.1:18281 GET \/echo ×\d+ · \d+ req · p50/);
 
   // The source port in the records is the one the downstream saw.
   const truth = (await (await fetch(`http://${HTTP}/truth`)).json()) as {
@@ -144,6 +146,8 @@ test('e2e: real helper → trace core → insight server code lens on /echo', { 
   const out = row.outbound.find((o) => o.dport === 18281);
   assert.ok(out, `an outbound record to ${HTTP}: ${JSON.stringify(row.outbound)}`);
   assert.equal(out.sport, seen.remotePort, 'sport in the records = remotePort the downstream saw');
+  // The record says what went out, as the panel names it.
+  assert.equal(opName(out), `GET ${HTTP}/echo`, JSON.stringify(out));
 
   // Stop: the helper ends, probes detached, the service it launched stopped.
   const r = await session.stop();

@@ -318,3 +318,79 @@ test('chi: lenses on handlers from the route index; a request with a chi route p
   // No registration has POST on that pattern: no handler.
   assert.equal(row('c4')?.handler, null);
 });
+
+test('ops: the lens names what each remote was asked, the hover counts it per remote, without latency', async () => {
+  const OPS = '/home/dev/ops/main.go';
+  await s.connection.sendNotification(DidOpenTextDocumentNotification.type, {
+    textDocument: { uri: uri(OPS), languageId: 'go', version: 1, text: mainText },
+  });
+  await s.connection.sendNotification(routesNotification, {
+    routes: [{ method: 'GET', path: '/order', handler: { func: 'main.order', file: OPS, line: 10 } }],
+  });
+  await s.connection.sendNotification(traceStateNotification, { state: 'attaching', pid: 7170 });
+  const base = (await s.waitForChange((c) => c.status.state === 'attaching')).status.requests;
+  let sport = 42000;
+  const out = (request: string, dport: number, via: string, op?: Record<string, unknown>) => ({
+    type: 'outbound',
+    request,
+    pid: 7170,
+    goid: 3,
+    proto: 'tcp',
+    src: '127.0.0.1',
+    sport: sport++,
+    dst: '127.0.0.1',
+    dport,
+    reused: true,
+    callSite: { func: 'main.order', file: OPS, line: 12 },
+    tsNs: 1_001_000_000,
+    via,
+    ...(op ? { op } : {}),
+  });
+  const records: unknown[] = [
+    { type: 'ready', pid: 7170, exe: '/home/dev/ops/ops', goVersion: 'go1.26.8', probes: [] },
+  ];
+  for (let i = 0; i < 3; i++) {
+    records.push(
+      out(`o${i}`, 18081, 'http', { protocol: 'http', method: 'GET', host: '127.0.0.1:18081', path: '/echo' }),
+      out(`o${i}`, 5432, 'write', {
+        protocol: 'postgresql',
+        verb: 'SELECT',
+        statement: `SELECT * FROM t WHERE id = ${i}`,
+      }),
+      {
+        type: 'request',
+        id: `o${i}`,
+        pid: 7170,
+        goid: 3,
+        method: 'GET',
+        path: '/order',
+        route: '/order',
+        handler: { func: 'main.order', file: OPS, line: 10 },
+        headers: {},
+        traceId: '',
+        startNs: 1_000_000_000,
+        endNs: 1_004_000_000,
+      },
+    );
+  }
+  await s.connection.sendNotification(recordsNotification, { records: records as never });
+  await s.waitForChange((c) => c.status.requests === base + 3);
+  const ls = await lenses(OPS);
+  assert.equal(
+    ls.find((l) => l.range.start.line === 9)?.command?.title,
+    '↗ 2 downstream · 127.0.0.1:18081 GET /echo ×3, 127.0.0.1:5432 postgresql SELECT ×3 · 3 req · p50 4.0 ms',
+  );
+  const hover = await s.connection.sendRequest(HoverRequest.type, {
+    textDocument: { uri: uri(OPS) },
+    position: { line: 9, character: 0 },
+  });
+  const text = (hover?.contents as MarkupContent).value;
+  assert.match(text, /- → `127\.0\.0\.1:18081` ×3 \(0 new, 3 reused\)\n {2}- `GET \/echo` ×3/);
+  assert.match(text, /- → `127\.0\.0\.1:5432` ×3 \(0 new, 3 reused\)\n {2}- `postgresql SELECT` ×3/);
+  assert.doesNotMatch(text.slice(text.indexOf('- →')), /p50|p95| ms/);
+  const cs = await s.connection.sendRequest(HoverRequest.type, {
+    textDocument: { uri: uri(OPS) },
+    position: { line: 11, character: 1 },
+  });
+  assert.match((cs?.contents as MarkupContent).value, /`SELECT \* FROM t WHERE id = 2`/);
+});

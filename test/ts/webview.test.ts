@@ -93,7 +93,7 @@ test('a row expands to its outbound records; clicking the call site opens it', a
   await page.locator('#lines .line.row', { hasText: '/users/42' }).click();
   const outs = page.locator('#lines .line.outbound');
   assert.equal(await outs.count(), 2);
-  assert.match((await outs.first().textContent()) ?? '', /tcp\s*127\.0\.0\.1:38622 → 127\.0\.0\.1:18081\s*new/);
+  assert.match((await outs.first().textContent()) ?? '', /tcp\s*—\s*127\.0\.0\.1:38622 → 127\.0\.0\.1:18081\s*new/);
   await outs.nth(1).locator('a.callsite').click();
   const last = (await posted(page)).at(-1);
   assert.deepEqual(last, { type: 'open', file: '/home/dev/sample/store.go', line: 22 });
@@ -358,5 +358,137 @@ test('lost events show in the status line, with why in its tooltip', async () =>
   assert.match((await p.locator('#status').getAttribute('title')) ?? '', /ring buffer/);
   await send(p, { type: 'status', status: { state: 'tracing', pid: 7, requests: 3 } });
   assert.doesNotMatch((await p.locator('#status').textContent()) ?? '', /lost/);
+  await p.close();
+});
+
+/** Rows of one trace whose outbound records name what they did. */
+function opRows(): Row[] {
+  const base = {
+    type: 'outbound' as const,
+    pid: 1,
+    proto: 'tcp',
+    src: '127.0.0.1',
+    reused: true,
+    callSite: { func: 'main.h', file: MAIN, line: 10 },
+  };
+  const req = (id: string, path: string, startNs: number): RequestRecord => ({
+    type: 'request',
+    id,
+    pid: 1,
+    goid: 1,
+    method: 'GET',
+    path,
+    route: path,
+    handler: { func: 'main.h', file: MAIN, line: 9 },
+    headers: {},
+    traceId: '',
+    startNs,
+    endNs: startNs + 1e6,
+  });
+  const stmt = 'SELECT id, name, email, created_at FROM users WHERE id = $1 AND deleted_at IS NULL';
+  const records = [
+    {
+      ...base,
+      request: 'a',
+      goid: 1,
+      sport: 40001,
+      dst: '10.9.8.7',
+      dport: 443,
+      tsNs: 2e9,
+      via: 'http',
+      op: { protocol: 'http', method: 'POST', scheme: 'https', host: 'api.stripe.com', path: '/v1/charges' },
+    },
+    req('a', '/pay', 2e9),
+    {
+      ...base,
+      request: 'b',
+      goid: 2,
+      sport: 40002,
+      dst: '127.0.0.1',
+      dport: 5432,
+      tsNs: 3e9,
+      via: 'write',
+      op: { protocol: 'postgresql', verb: 'SELECT', statement: stmt },
+    },
+    {
+      ...base,
+      request: 'b',
+      goid: 2,
+      sport: 40003,
+      dst: '127.0.0.1',
+      dport: 6379,
+      tsNs: 3e9 + 1,
+      via: 'write',
+      op: { protocol: 'redis', command: 'GET', key: 'session:42' },
+    },
+    req('b', '/users/42', 3e9),
+    { ...base, request: 'c', goid: 3, sport: 40004, dst: '127.0.0.1', dport: 5432, tsNs: 4e9, via: 'connect' },
+    {
+      ...base,
+      request: 'c',
+      goid: 3,
+      sport: 40004,
+      dst: '127.0.0.1',
+      dport: 5432,
+      tsNs: 4e9 + 1,
+      via: 'write',
+      op: { protocol: 'postgresql', verb: 'INSERT' },
+    },
+    req('c', '/target', 4e9),
+  ] as (OutboundRecord | RequestRecord)[];
+  const s = new Store();
+  s.ingest(records);
+  return s.rowsAfter(0);
+}
+
+test('outbound lines name their operation; host:, op: and grouping by remote use it', async () => {
+  const p = await openPanel();
+  await send(p, { type: 'snapshot', rows: opRows(), dropped: 0, status: { state: 'tracing', pid: 1, requests: 3 } });
+  await p.waitForSelector('#lines .line.row');
+  assert.equal(await rowCount(p), 3);
+  for (const path of ['/pay', '/users/42', '/target']) await p.locator('#lines .line.row', { hasText: path }).click();
+  const ops = p.locator('#lines .line.outbound .op');
+  assert.deepEqual(await ops.allTextContents(), [
+    'POST api.stripe.com/v1/charges',
+    'SELECT id, name, email, created_at FROM users WHERE id = $1…',
+    'redis GET session:42',
+    '—',
+    'INSERT',
+  ]);
+  // The cell is cut; its tooltip has the whole statement.
+  assert.equal(
+    await ops.nth(1).getAttribute('title'),
+    'SELECT id, name, email, created_at FROM users WHERE id = $1 AND deleted_at IS NULL',
+  );
+  const paths = () => p.locator('#lines .line.row .path').allTextContents();
+  await setFilter(p, 'op:SELECT');
+  assert.deepEqual(await paths(), ['/users/42']);
+  // op: matches at a word's start: GET is Redis's GET, not the GET in /target's route or "target".
+  await setFilter(p, 'op:get');
+  assert.deepEqual(await paths(), ['/users/42']);
+  await setFilter(p, 'op:/v1/charges');
+  assert.deepEqual(await paths(), ['/pay']);
+  await setFilter(p, 'op:insert host:5432');
+  assert.deepEqual(await paths(), ['/target']);
+  await setFilter(p, 'host:stripe');
+  assert.deepEqual(await paths(), ['/pay']);
+  await setFilter(p, 'host:10.9.8.7:443');
+  assert.deepEqual(await paths(), ['/pay']);
+  await setFilter(p, 'op:update');
+  assert.equal(await rowCount(p), 0);
+  // The free text finds a statement's words too.
+  await setFilter(p, 'deleted_at');
+  assert.deepEqual(await paths(), ['/users/42']);
+  await setFilter(p, '');
+  await p.evaluate(() => {
+    const el = document.getElementById('group') as HTMLElement & { value: string };
+    el.value = 'remote';
+    el.dispatchEvent(new Event('change'));
+  });
+  const groups = await p.locator('#lines .line.group').allTextContents();
+  assert.equal(groups.length, 3);
+  assert.match(groups[0], /127\.0\.0\.1:5432\s*2 req/);
+  assert.match(groups[1], /127\.0\.0\.1:6379\s*1 req/);
+  assert.match(groups[2], /api\.stripe\.com\s*1 req/);
   await p.close();
 });

@@ -164,10 +164,11 @@ const tests = [
       log(`tracing pid ${pid}: "${started.title}"; helper pid(s) ${helperTracePids(pid).join(', ')}`);
 
       // The probes are attached a moment after the helper starts: send requests until one is counted.
-      const want = new RegExp(`^↗ 1 downstream · ${down.replace(/\./g, '\\.')} · \\d+ req`);
+      // echo() calls GET http://<downstream>/echo: the lens names the remote and what it was asked.
+      const want = new RegExp(`^↗ 1 downstream · ${down.replace(/\./g, '\\.')} GET /echo ×\\d+ · \\d+ req`);
       let i = 0;
       const first = await until(
-        `the lens above echo() to read "↗ 1 downstream · ${down} · N req"`,
+        `the lens above echo() to read "↗ 1 downstream · ${down} GET /echo ×N · N req"`,
         async () => {
           if (state.traceEnded) throw new Error(`the trace ended${traceEndedNote()}`);
           const r = await httpGet(`http://${serviceAddr()}/echo`, { 'X-Test-Id': `electron-warmup-${++i}` });

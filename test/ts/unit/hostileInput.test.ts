@@ -10,6 +10,7 @@ import { MAX_LINE, NdjsonParser } from '../../../src/extension/ndjson';
 import { asTraceRecord, type TraceRecord } from '../../../src/shared/records';
 import { Store } from '../../../src/server/store';
 import { callSiteHints, handlerHover, handlerLenses } from '../../../src/server/insights';
+import { opKind, opName, remoteName } from '../../../src/shared/ops';
 
 const FILE = '/src/main.go';
 
@@ -34,6 +35,25 @@ const loc = fc.oneof(
   anyJson,
 );
 const ids = fc.constantFrom('r1', 'r2', 'r3', '__proto__', 'constructor', '');
+
+/** An outbound record's op, of any shape. */
+const opish = fc.oneof(
+  fc.record(
+    {
+      protocol: fc.oneof(fc.constantFrom('http', 'grpc', 'postgresql', 'mysql', 'redis', 'tls', 'tcp'), anyJson),
+      method: anyJson,
+      host: anyJson,
+      path: anyJson,
+      verb: anyJson,
+      statement: fc.oneof(fc.string(), anyJson),
+      command: anyJson,
+      key: anyJson,
+      truncated: anyJson,
+    },
+    { requiredKeys: [] },
+  ),
+  anyJson,
+);
 
 /** Records with the right type and fields of any shape: what a damaged or foreign stream may hold. */
 const recordish = fc.oneof(
@@ -65,6 +85,8 @@ const recordish = fc.oneof(
       reused: anyJson,
       callSite: loc,
       tsNs: anyJson,
+      via: anyJson,
+      op: opish,
     },
     { requiredKeys: ['type'] },
   ),
@@ -116,7 +138,10 @@ test('the reader and the store take any bytes: no throw, chunking does not matte
       const chunked = parseChunked(bytes, cuts);
       assert.deepEqual(chunked.records, whole.records);
       assert.equal(chunked.parser.malformed, whole.parser.malformed);
-      for (const r of chunked.records) assert.ok(asTraceRecord(r));
+      for (const r of chunked.records) {
+        assert.ok(asTraceRecord(r));
+        if (r.type === 'outbound') for (const f of [opName, opKind, remoteName]) assert.equal(typeof f(r), 'string');
+      }
 
       const store = new Store(10);
       for (const r of chunked.records) {
@@ -128,6 +153,52 @@ test('the reader and the store take any bytes: no throw, chunking does not matte
       exercise(store);
     }),
     { numRuns: 400, seed: 20261202 },
+  );
+});
+
+test('an outbound record with an op of any shape is refused, or named: never a throw', () => {
+  fc.assert(
+    fc.property(opish, (op) => {
+      const o = asTraceRecord({
+        type: 'outbound',
+        request: 'r1',
+        pid: 1,
+        goid: 1,
+        proto: 'tcp',
+        src: '127.0.0.1',
+        sport: 1,
+        dst: '127.0.0.1',
+        dport: 2,
+        reused: false,
+        callSite: { func: 'main.echo', file: FILE, line: 4 },
+        tsNs: 1,
+        via: 'write',
+        op,
+      });
+      if (!o || o.type !== 'outbound') return;
+      for (const f of [opName, opKind, remoteName]) assert.equal(typeof f(o), 'string');
+      const store = new Store(10);
+      store.ingest([
+        o,
+        { ...o, request: null },
+        {
+          type: 'request',
+          id: 'r1',
+          pid: 1,
+          goid: 1,
+          method: 'GET',
+          path: '/echo',
+          route: '/echo',
+          handler: { func: 'main.echo', file: FILE, line: 3 },
+          headers: {},
+          traceId: '',
+          startNs: 1,
+          endNs: 2,
+        },
+      ]);
+      exercise(store);
+    }),
+    { numRuns: 2000, seed: 20261203 },
   );
 });
 

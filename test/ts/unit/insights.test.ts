@@ -3,13 +3,15 @@ import { test } from 'node:test';
 import {
   callSiteHints,
   handlerFromIndex,
+  handlerHover,
   handlerLenses,
   handlerTitle,
   indexRouteLabel,
   sameFile,
 } from '../../../src/server/insights';
-import { Store } from '../../../src/server/store';
+import { OPS_KEPT, OTHER, REMOTES_KEPT, Store } from '../../../src/server/store';
 import type { RouteInfo } from '../../../src/shared/protocol';
+import type { OpRecord, TraceRecord } from '../../../src/shared/records';
 import { fixtureRecords } from '../support/fixtures';
 
 const MAIN = '/home/dev/sample/main.go';
@@ -130,4 +132,189 @@ test('ServeMux patterns: the index gives a recorded pattern its handler, only wh
   assert.equal(lens.title, '↗ no downstream · 1 req · p50 3.0 ms');
   assert.equal(lens.route, 'ANY /users/{id}');
   assert.deepEqual([...s.handlers.values()][0].routes, new Set(['DELETE /users/{id}']));
+});
+
+/** One handler's requests calling an HTTP service, PostgreSQL, Redis and a gRPC service, as the helper names them. */
+function opsStore(): Store {
+  const H = { func: 'main.checkout', file: MAIN, line: 200 };
+  const CS = { func: 'main.checkout', file: MAIN, line: 210 };
+  const recs: TraceRecord[] = [];
+  let n = 0;
+  const out = (request: string, dst: string, dport: number, via: string, op?: OpRecord, reused = true): void => {
+    n++;
+    recs.push({
+      type: 'outbound',
+      request,
+      pid: 1,
+      goid: 1,
+      proto: 'tcp',
+      src: '127.0.0.1',
+      sport: 40000 + n,
+      dst,
+      dport,
+      reused,
+      callSite: CS,
+      tsNs: n,
+      via,
+      ...(op ? { op } : {}),
+    });
+  };
+  for (let i = 0; i < 12; i++) {
+    const id = `q${i}`;
+    out(id, '127.0.0.1', 18081, 'http', {
+      protocol: 'http',
+      method: 'GET',
+      scheme: 'http',
+      host: '127.0.0.1:18081',
+      path: '/echo',
+    });
+    if (i < 3)
+      out(id, '127.0.0.1', 5432, 'write', {
+        protocol: 'postgresql',
+        verb: 'SELECT',
+        statement: `SELECT name FROM users WHERE id = ${i}`,
+      });
+    if (i === 0) {
+      out(id, '127.0.0.1', 5432, 'connect', undefined, false);
+      out(id, '127.0.0.1', 5432, 'write', { protocol: 'postgresql', verb: 'INSERT' }, false);
+      out(id, '10.0.0.5', 50051, 'grpc', { protocol: 'grpc', host: 'users:50051', path: '/users.Users/Get' });
+    }
+    if (i < 2) out(id, '127.0.0.1', 6379, 'write', { protocol: 'redis', command: 'GET', key: `session:${i}` });
+    recs.push({
+      type: 'request',
+      id,
+      pid: 1,
+      goid: 1,
+      method: 'POST',
+      path: '/checkout',
+      route: '/checkout',
+      handler: H,
+      headers: {},
+      traceId: '',
+      startNs: 0,
+      endNs: 2e6,
+    });
+  }
+  const s = new Store();
+  s.ingest(recs);
+  return s;
+}
+
+test('a handler lens names what was done at each remote, most frequent first', () => {
+  const s = opsStore();
+  const [lens] = handlerLenses(s, [], MAIN).filter((l) => l.line === 200);
+  assert.equal(
+    lens.title,
+    '↗ 4 downstream · 127.0.0.1:18081 GET /echo ×12, 127.0.0.1:5432 postgresql SELECT ×3 + INSERT ×1, 127.0.0.1:6379 redis GET ×2, +1 · 12 req · p50 2.0 ms',
+  );
+  // The fixture's records name no operation: remotes alone, as before.
+  const f = new Store();
+  f.ingest(fixtureRecords());
+  assert.equal(
+    handlerLenses(f, routes, MAIN).find((l) => l.line === 58)!.title,
+    '↗ 2 downstream · 127.0.0.1:15432, 127.0.0.1:18081 · 1 req · p50 4.0 ms',
+  );
+});
+
+test('a handler hover gives per remote its count and its operations, and no latency', () => {
+  const h = [...opsStore().handlers.values()][0];
+  const text = handlerHover(h);
+  const lines = text.split('\n');
+  const at = (l: string) => lines.indexOf(l);
+  assert.ok(at('- → `127.0.0.1:18081` ×12 (0 new, 12 reused)') > 0, text);
+  assert.equal(lines[at('- → `127.0.0.1:18081` ×12 (0 new, 12 reused)') + 1], '  - `GET /echo` ×12');
+  const pg = at('- → `127.0.0.1:5432` ×5 (2 new, 3 reused)');
+  assert.deepEqual(lines.slice(pg + 1, pg + 4), [
+    '  - `postgresql SELECT` ×3',
+    '  - new connection ×1',
+    '  - `postgresql INSERT` ×1',
+  ]);
+  const grpc = at('- → `users:50051` ×1 (0 new, 1 reused)');
+  assert.equal(lines[grpc + 1], '  - `grpc /users.Users/Get` ×1');
+  // The request line may carry the handler's p50; no remote line speaks of time.
+  for (const l of lines.filter((x) => x.startsWith('- →') || x.startsWith('  -')))
+    assert.doesNotMatch(l, /p50|p95|ms\b/);
+  // Statements and keys name one request, not an operation: not in the aggregate.
+  assert.doesNotMatch(text, /session:|FROM users/);
+});
+
+test('a call site hover names what each recent use did', () => {
+  const s = opsStore();
+  s.ingest([
+    {
+      type: 'outbound',
+      request: null,
+      pid: 1,
+      goid: 9,
+      proto: 'tcp',
+      src: '127.0.0.1',
+      sport: 41000,
+      dst: '127.0.0.1',
+      dport: 6379,
+      reused: true,
+      callSite: { func: 'main.checkout', file: MAIN, line: 210 },
+      tsNs: 99,
+      via: 'write',
+      op: { protocol: 'redis', command: 'SET', key: 'a`b' },
+    },
+  ]);
+  const hint = callSiteHints(s, MAIN).find((c) => c.line === 210)!;
+  const recent = hint.hover.split('\n').filter((l) => l.startsWith('- `tcp'));
+  assert.equal(recent.length, 8);
+  assert.equal(
+    recent[0],
+    '- `tcp 127.0.0.1:41000 → 127.0.0.1:6379` reused · `` redis SET a`b `` · no request (background)',
+    'a backtick in a key keeps the code span whole',
+  );
+  assert.match(recent[1], /reused · `GET 127\.0\.0\.1:18081\/echo` · POST \/checkout$/);
+});
+
+test('remotes and operations past their limits are counted together, not kept', () => {
+  const s = new Store();
+  const recs: TraceRecord[] = [];
+  for (let i = 0; i < REMOTES_KEPT + 10; i++)
+    for (const [host, path] of [
+      [`h${i}`, '/a'],
+      ['shared', `/item/${i}`],
+    ])
+      recs.push({
+        type: 'outbound',
+        request: `x${i}`,
+        pid: 1,
+        goid: 1,
+        proto: 'tcp',
+        src: '127.0.0.1',
+        sport: 1,
+        dst: '127.0.0.1',
+        dport: 80,
+        reused: true,
+        callSite: null,
+        tsNs: 1,
+        via: 'http',
+        op: { protocol: 'http', method: 'GET', host, path },
+      });
+  for (let i = 0; i < REMOTES_KEPT + 10; i++)
+    recs.push({
+      type: 'request',
+      id: `x${i}`,
+      pid: 1,
+      goid: 1,
+      method: 'GET',
+      path: '/',
+      route: '/',
+      handler: { func: 'main.h', file: MAIN, line: 300 },
+      headers: {},
+      traceId: '',
+      startNs: 0,
+      endNs: 1,
+    });
+  s.ingest(recs);
+  const h = [...s.handlers.values()][0];
+  assert.equal(h.remotes.size, REMOTES_KEPT + 1);
+  const other = h.remotes.get(OTHER)!;
+  const shared = h.remotes.get('shared')!;
+  assert.ok(shared.ops.size <= OPS_KEPT + 1 && shared.ops.get(OTHER)!.count > 0);
+  const total = [...h.remotes.values()].reduce((n, r) => n + r.count, 0);
+  assert.equal(total, 2 * (REMOTES_KEPT + 10), 'every record is counted somewhere');
+  assert.ok(other.count > 0);
 });

@@ -30,8 +30,8 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
-test('helper arguments: pid, launch, headers, connect', () => {
-  assert.deepEqual(helperTraceArgs({ pid: 42 }, ['x-request-id']), [
+test('helper arguments: pid, launch, headers, statements, connect', () => {
+  assert.deepEqual(helperTraceArgs({ pid: 42 }, { headers: ['x-request-id'] }), [
     'trace',
     '--format',
     'ndjson',
@@ -40,7 +40,7 @@ test('helper arguments: pid, launch, headers, connect', () => {
     '--pid',
     '42',
   ]);
-  assert.deepEqual(helperTraceArgs({ launch: ['/bin/svc', '-addr', ':1'] }, [], { path: '/tmp/s', token: 't' }), [
+  assert.deepEqual(helperTraceArgs({ launch: ['/bin/svc', '-addr', ':1'] }, {}, { path: '/tmp/s', token: 't' }), [
     'trace',
     '--format',
     'ndjson',
@@ -56,12 +56,57 @@ test('helper arguments: pid, launch, headers, connect', () => {
   assert.deepEqual(
     helperTraceArgs(
       { launch: ['/tmp/b/svc', '-v'], cwd: '/home/dev/svc', env: { DSN: 'secret' } },
-      [],
+      {},
       undefined,
       '/tmp/e/env',
     ),
     ['trace', '--format', 'ndjson', '--cwd', '/home/dev/svc', '--env-file', '/tmp/e/env', '--', '/tmp/b/svc', '-v'],
   );
+});
+
+test('captureStatements false becomes --no-statements; true or unset adds nothing', () => {
+  assert.deepEqual(helperTraceArgs({ pid: 7 }, { headers: ['x-a'], statements: false }), [
+    'trace',
+    '--format',
+    'ndjson',
+    '--header',
+    'x-a',
+    '--no-statements',
+    '--pid',
+    '7',
+  ]);
+  assert.deepEqual(helperTraceArgs({ pid: 7 }, { statements: true }), helperTraceArgs({ pid: 7 }));
+  assert.ok(!helperTraceArgs({ pid: 7 }, { statements: true }).includes('--no-statements'));
+});
+
+test('the session hands captureStatements to the helper it starts', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ol-args-'));
+  process.env.FAKE_MODE = 'exit';
+  try {
+    for (const captureStatements of [false, true, undefined]) {
+      process.env.FAKE_ARGS_OUT = join(dir, `args-${captureStatements}`);
+      const s = new TraceSession({
+        helperPath: fake,
+        target: { launch: ['/bin/true'] },
+        method: 'direct',
+        headers: ['x-request-id'],
+        captureStatements,
+        onRecords: () => undefined,
+      });
+      await s.done;
+      const args: string[] = JSON.parse(readFileSync(process.env.FAKE_ARGS_OUT, 'utf8'));
+      assert.equal(
+        args.includes('--no-statements'),
+        captureStatements === false,
+        `captureStatements ${captureStatements}`,
+      );
+      assert.equal(args[args.indexOf('--header') + 1], 'x-request-id');
+    }
+  } finally {
+    delete process.env.FAKE_MODE;
+    delete process.env.FAKE_ARGS_OUT;
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('the launch environment goes to a private file, never to the arguments', () => {
