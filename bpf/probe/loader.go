@@ -40,6 +40,8 @@ const (
 	ProgRoundTrip      = "round_trip"
 	ProgH2RoundTrip    = "h2_round_trip"
 	ProgH2iRoundTrip   = "h2i_round_trip"
+	ProgGRPCStart      = "grpc_start"
+	ProgGRPCEnd        = "grpc_end"
 )
 
 // Uprobe puts one program on a set of instructions.
@@ -59,6 +61,9 @@ type Attachment struct {
 	// ContextDeadlines are the runtime addresses of the context types'
 	// Deadline methods (inspect.ContextDeadlines plus the load bias).
 	ContextDeadlines []uint64
+	// GRPCMetadataKey is inspect.GRPCMetadataKeyName: how the probes know
+	// a gRPC call's incoming metadata in its context (0: not read).
+	GRPCMetadataKey uint32
 }
 
 // programs maps the Prog* names to the loaded programs.
@@ -75,6 +80,8 @@ func (p *Probe) programs() map[string]*ebpf.Program {
 		ProgRoundTrip:      o.RoundTrip,
 		ProgH2RoundTrip:    o.H2RoundTrip,
 		ProgH2iRoundTrip:   o.H2iRoundTrip,
+		ProgGRPCStart:      o.GrpcStart,
+		ProgGRPCEnd:        o.GrpcEnd,
 	}
 }
 
@@ -241,7 +248,12 @@ func configFor(a Attachment, headers []string) probeConfig {
 		f.Write([]byte(h))
 		cfg.HeaderLen[i] = uint32(len(h))
 		cfg.HeaderHash[i] = f.Sum64()
+		// gRPC metadata keys are lower case
+		f.Reset()
+		f.Write([]byte(strings.ToLower(h)))
+		cfg.MdHeaderHash[i] = f.Sum64()
 	}
+	cfg.GrpcMdKeyName = a.GRPCMetadataKey
 	return cfg
 }
 

@@ -14,44 +14,50 @@ import (
 )
 
 type probeConfig struct {
-	_              structs.HostLayout
-	Tgid           uint32
-	SwissMaps      uint32
-	G_goid         uint64
-	G_parentGoid   uint64
-	RequestMethod  uint64
-	RequestUrl     uint64
-	RequestHeader  uint64
-	UrlPath        uint64
-	PconnConn      uint64
-	PconnReused    uint64
-	ConnFd         uint64
-	NetfdFamily    uint64
-	NetfdSotype    uint64
-	NetfdLaddr     uint64
-	NetfdRaddr     uint64
-	TcpaddrIp      uint64
-	TcpaddrPort    uint64
-	TlsconnConn    uint64
-	GinFullpath    uint64
-	GinHandlers    uint64
-	RequestPattern uint64
-	RequestPat     uint64
-	PatternStr     uint64
-	N_headers      uint32
-	HeaderLen      [8]uint32
-	_              [4]byte
-	HeaderHash     [8]uint64
-	RequestCtx     uint64
-	TreqRequest    uint64
-	NetfdPfd       uint64
-	PollfdSysfd    uint64
-	H2ccTconn      uint64
-	H2iccTconn     uint64
-	H2ireqCtx      uint64
-	N_ctxTypes     uint32
-	_              [4]byte
-	CtxDeadline    [8]uint64
+	_                structs.HostLayout
+	Tgid             uint32
+	SwissMaps        uint32
+	G_goid           uint64
+	G_parentGoid     uint64
+	RequestMethod    uint64
+	RequestUrl       uint64
+	RequestHeader    uint64
+	UrlPath          uint64
+	PconnConn        uint64
+	PconnReused      uint64
+	ConnFd           uint64
+	NetfdFamily      uint64
+	NetfdSotype      uint64
+	NetfdLaddr       uint64
+	NetfdRaddr       uint64
+	TcpaddrIp        uint64
+	TcpaddrPort      uint64
+	TlsconnConn      uint64
+	GinFullpath      uint64
+	GinHandlers      uint64
+	RequestPattern   uint64
+	RequestPat       uint64
+	PatternStr       uint64
+	GrpcStreamStream uint64
+	GrpcStreamMethod uint64
+	GrpcInfoImpl     uint64
+	GrpcMdKeyName    uint32
+	GrpcPad          uint32
+	MdHeaderHash     [8]uint64
+	N_headers        uint32
+	HeaderLen        [8]uint32
+	_                [4]byte
+	HeaderHash       [8]uint64
+	RequestCtx       uint64
+	TreqRequest      uint64
+	NetfdPfd         uint64
+	PollfdSysfd      uint64
+	H2ccTconn        uint64
+	H2iccTconn       uint64
+	H2ireqCtx        uint64
+	N_ctxTypes       uint32
+	_                [4]byte
+	CtxDeadline      [8]uint64
 }
 
 type probeConnState struct {
@@ -84,7 +90,14 @@ const (
 	probeEventTypeEV_CONNECT       probeEventType = 4
 	probeEventTypeEV_ROUND_TRIP    probeEventType = 5
 	probeEventTypeEV_WRITE         probeEventType = 6
+	probeEventTypeEV_GRPC_CALL     probeEventType = 16
 )
+
+type probeGrpcCall struct {
+	_        structs.HostLayout
+	H        probeEventHeader
+	ImplType uint64
+}
 
 type probeOutbound struct {
 	_ structs.HostLayout
@@ -181,6 +194,8 @@ type probeProgramSpecs struct {
 	GinHandleReturn    *ebpf.ProgramSpec `ebpf:"gin_handle_return"`
 	GinRoute           *ebpf.ProgramSpec `ebpf:"gin_route"`
 	GoroutineStart     *ebpf.ProgramSpec `ebpf:"goroutine_start"`
+	GrpcEnd            *ebpf.ProgramSpec `ebpf:"grpc_end"`
+	GrpcStart          *ebpf.ProgramSpec `ebpf:"grpc_start"`
 	H2RoundTrip        *ebpf.ProgramSpec `ebpf:"h2_round_trip"`
 	H2iRoundTrip       *ebpf.ProgramSpec `ebpf:"h2i_round_trip"`
 	InetSockSetState   *ebpf.ProgramSpec `ebpf:"inet_sock_set_state"`
@@ -207,6 +222,7 @@ type probeMapSpecs struct {
 	Events           *ebpf.MapSpec `ebpf:"events"`
 	GinContext       *ebpf.MapSpec `ebpf:"gin_context"`
 	GoroutineRequest *ebpf.MapSpec `ebpf:"goroutine_request"`
+	GrpcServing      *ebpf.MapSpec `ebpf:"grpc_serving"`
 	Lost             *ebpf.MapSpec `ebpf:"lost"`
 	OutboundConns    *ebpf.MapSpec `ebpf:"outbound_conns"`
 	RequestScratch   *ebpf.MapSpec `ebpf:"request_scratch"`
@@ -221,6 +237,7 @@ type probeVariableSpecs struct {
 	CFG                *ebpf.VariableSpec `ebpf:"CFG"`
 	UnusedConnState    *ebpf.VariableSpec `ebpf:"unused_conn_state"`
 	UnusedEventType    *ebpf.VariableSpec `ebpf:"unused_event_type"`
+	UnusedGrpcCall     *ebpf.VariableSpec `ebpf:"unused_grpc_call"`
 	UnusedOutbound     *ebpf.VariableSpec `ebpf:"unused_outbound"`
 	UnusedRequestEnded *ebpf.VariableSpec `ebpf:"unused_request_ended"`
 	UnusedRequestStart *ebpf.VariableSpec `ebpf:"unused_request_start"`
@@ -253,6 +270,7 @@ type probeMaps struct {
 	Events           *ebpf.Map `ebpf:"events"`
 	GinContext       *ebpf.Map `ebpf:"gin_context"`
 	GoroutineRequest *ebpf.Map `ebpf:"goroutine_request"`
+	GrpcServing      *ebpf.Map `ebpf:"grpc_serving"`
 	Lost             *ebpf.Map `ebpf:"lost"`
 	OutboundConns    *ebpf.Map `ebpf:"outbound_conns"`
 	RequestScratch   *ebpf.Map `ebpf:"request_scratch"`
@@ -268,6 +286,7 @@ func (m *probeMaps) Close() error {
 		m.Events,
 		m.GinContext,
 		m.GoroutineRequest,
+		m.GrpcServing,
 		m.Lost,
 		m.OutboundConns,
 		m.RequestScratch,
@@ -283,6 +302,7 @@ type probeVariables struct {
 	CFG                *ebpf.Variable `ebpf:"CFG"`
 	UnusedConnState    *ebpf.Variable `ebpf:"unused_conn_state"`
 	UnusedEventType    *ebpf.Variable `ebpf:"unused_event_type"`
+	UnusedGrpcCall     *ebpf.Variable `ebpf:"unused_grpc_call"`
 	UnusedOutbound     *ebpf.Variable `ebpf:"unused_outbound"`
 	UnusedRequestEnded *ebpf.Variable `ebpf:"unused_request_ended"`
 	UnusedRequestStart *ebpf.Variable `ebpf:"unused_request_start"`
@@ -297,6 +317,8 @@ type probePrograms struct {
 	GinHandleReturn    *ebpf.Program `ebpf:"gin_handle_return"`
 	GinRoute           *ebpf.Program `ebpf:"gin_route"`
 	GoroutineStart     *ebpf.Program `ebpf:"goroutine_start"`
+	GrpcEnd            *ebpf.Program `ebpf:"grpc_end"`
+	GrpcStart          *ebpf.Program `ebpf:"grpc_start"`
 	H2RoundTrip        *ebpf.Program `ebpf:"h2_round_trip"`
 	H2iRoundTrip       *ebpf.Program `ebpf:"h2i_round_trip"`
 	InetSockSetState   *ebpf.Program `ebpf:"inet_sock_set_state"`
@@ -319,6 +341,8 @@ func (p *probePrograms) Close() error {
 		p.GinHandleReturn,
 		p.GinRoute,
 		p.GoroutineStart,
+		p.GrpcEnd,
+		p.GrpcStart,
 		p.H2RoundTrip,
 		p.H2iRoundTrip,
 		p.InetSockSetState,

@@ -8,6 +8,7 @@ type (
 	Route        = probeRoute
 	RequestEnded = probeRequestEnded
 	Outbound     = probeOutbound
+	GRPCCall     = probeGrpcCall
 )
 
 // The event types of probe.bpf.c's enum event_type.
@@ -18,4 +19,5 @@ const (
 	EvConnect      = uint32(probeEventTypeEV_CONNECT)
 	EvRoundTrip    = uint32(probeEventTypeEV_ROUND_TRIP)
 	EvWrite        = uint32(probeEventTypeEV_WRITE)
+	EvGRPCCall     = uint32(probeEventTypeEV_GRPC_CALL)
 )

@@ -18,6 +18,9 @@ type Symbols interface {
 	FuncStart(pc uint64) (fn, file string, line int, ok bool)
 	// CallSite picks the first frame in the service's own code.
 	CallSite(pcs []uint64) *Loc
+	// GRPCMethod finds the method of the service implementation's type
+	// (a link-time type descriptor address) for a gRPC full method.
+	GRPCMethod(typeAddr uint64, fullMethod string) (fn, file string, line int, ok bool)
 }
 
 // pending is a request that has started and not yet ended.
@@ -95,6 +98,10 @@ func (t *Tracer) Handle(raw []byte) {
 	case probe.EvRoute:
 		if len(raw) >= int(unsafe.Sizeof(probe.Route{})) {
 			t.route((*probe.Route)(unsafe.Pointer(&raw[0])))
+		}
+	case probe.EvGRPCCall:
+		if len(raw) >= int(unsafe.Sizeof(probe.GRPCCall{})) {
+			t.grpcCall((*probe.GRPCCall)(unsafe.Pointer(&raw[0])))
 		}
 	case probe.EvConnect, probe.EvRoundTrip, probe.EvWrite:
 		if len(raw) >= int(unsafe.Sizeof(probe.Outbound{})) {
@@ -183,6 +190,24 @@ func (t *Tracer) route(e *probe.Route) {
 	}
 	if e.HandlerPc != 0 && t.Sym != nil {
 		if fn, file, line, ok := t.Sym.FuncStart(e.HandlerPc - t.Bias); ok {
+			r.rec.Handler = &Loc{Func: fn, File: file, Line: line}
+		}
+	}
+}
+
+// grpcCall completes a gRPC call's request: its route is the full method
+// (its path), its handler the service implementation's method.
+func (t *Tracer) grpcCall(e *probe.GRPCCall) {
+	r := t.requests[e.H.Request]
+	if r == nil {
+		return
+	}
+	r.rec.Route = r.rec.Path
+	if slices.Contains(r.rec.Truncated, "path") {
+		r.cut("route")
+	}
+	if e.ImplType != 0 && t.Sym != nil {
+		if fn, file, line, ok := t.Sym.GRPCMethod(e.ImplType-t.Bias, r.rec.Path); ok {
 			r.rec.Handler = &Loc{Func: fn, File: file, Line: line}
 		}
 	}

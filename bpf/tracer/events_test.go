@@ -34,6 +34,13 @@ func (fakeSymbols) FuncStart(pc uint64) (string, string, int, bool) {
 	return "", "", 0, false
 }
 
+func (fakeSymbols) GRPCMethod(typeAddr uint64, fullMethod string) (string, string, int, bool) {
+	if typeAddr == 0x800 && fullMethod == "/grpc.testing.TestService/UnaryCall" {
+		return "main.(*server).UnaryCall", "/src/main.go", 70, true
+	}
+	return "", "", 0, false
+}
+
 func (fakeSymbols) CallSite(pcs []uint64) *Loc {
 	for _, pc := range pcs {
 		if pc == 0x600 {

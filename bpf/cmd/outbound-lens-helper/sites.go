@@ -111,7 +111,26 @@ const (
 	roleGinRoute       = "gin-route"
 	roleRoundTrip      = "round-trip"
 	roleRoundTripH2    = "round-trip-h2"
+	roleGRPCStart      = "grpc-start"
+	roleGRPCEnd        = "grpc-end"
 )
+
+// gRPC servers (grpc-go): each stream is served in a goroutine of its own
+// by (*Server).handleStream, which calls processUnaryRPC or
+// processStreamingRPC, which call the method's handler and then write the
+// stream's status. handleStream returns right after them (no emulated
+// instruction follows either call), so the call ends at the entry of
+// WriteStatus, which the same goroutine runs once the handler returned
+// (the transport's method before grpc-go 1.7x, the stream's since).
+const (
+	grpcUnary     = "google.golang.org/grpc.(*Server).processUnaryRPC"
+	grpcStreaming = "google.golang.org/grpc.(*Server).processStreamingRPC"
+)
+
+var grpcWriteStatus = []string{
+	"google.golang.org/grpc/internal/transport.(*ServerStream).WriteStatus",
+	"google.golang.org/grpc/internal/transport.(*http2Server).WriteStatus",
+}
 
 var roles = []role{
 	{name: roleRequestStart, requestPath: true, required: true, options: []siteFinder{
@@ -137,6 +156,12 @@ var roles = []role{
 		entry(roleRoundTrip, probe.ProgRoundTrip, pcRT),
 		calls(roleRoundTrip, probe.ProgRoundTrip, trRT, pcRT),
 	}},
+	{name: roleGRPCStart, requestPath: true, options: []siteFinder{
+		both(entry(roleGRPCStart, probe.ProgGRPCStart, grpcUnary), entry(roleGRPCStart, probe.ProgGRPCStart, grpcStreaming)),
+	}},
+	{name: roleGRPCEnd, requestPath: true, options: []siteFinder{
+		firstOf(grpcWriteStatus, func(fn string) siteFinder { return entry(roleGRPCEnd, probe.ProgGRPCEnd, fn) }),
+	}},
 	// An HTTP/2 client call, once per call. net/http's own copy of the
 	// HTTP/2 client moved to internal/http2 in Go 1.27 (where
 	// net/http.(*http2ClientConn).RoundTrip remains, as an adapter of
@@ -157,13 +182,26 @@ type plan struct {
 }
 
 // planProbes chooses the probe sites for a binary. hasGin: the binary
-// links Gin and its offsets are known.
-func planProbes(b *inspect.Binary, hasGin bool) (*plan, error) {
+// links Gin and its offsets are known; hasGRPC: it serves gRPC with
+// grpc-go, whose stream layout is known; then its HTTP server's probes
+// are not required (a gRPC-only service has no net/http server).
+func planProbes(b *inspect.Binary, hasGin, hasGRPC bool) (*plan, error) {
 	p := &plan{}
 	endsAtReturn := false
 	for _, r := range roles {
 		if r.name == roleGinRoute && !hasGin {
 			continue
+		}
+		if (r.name == roleGRPCStart || r.name == roleGRPCEnd) && !hasGRPC {
+			continue
+		}
+		if hasGRPC {
+			switch r.name {
+			case roleRequestStart, roleRequestEnd:
+				r.required = false
+			case roleGRPCStart, roleGRPCEnd:
+				r.required = true
+			}
 		}
 		if r.name == roleRequestEndH2 && endsAtReturn {
 			continue // the RETs of serverHandler.ServeHTTP end HTTP/2 requests too

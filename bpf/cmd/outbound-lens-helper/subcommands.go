@@ -113,7 +113,7 @@ func runSites(args []string) int {
 		fmt.Fprintf(os.Stderr, "outbound-lens: %v\n", err)
 		return exitTarget
 	}
-	pl, err := planProbes(b, off.HasGin)
+	pl, err := planProbes(b, off.HasGin, b.HasGRPCServer(off))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "outbound-lens: %v\n", err)
 		return exitTarget

@@ -60,17 +60,17 @@ func openBinary(path, name string) (*inspect.Binary, inspect.Offsets, error) {
 		}
 		return nil, inspect.Offsets{}, &probe.Error{Code: code, Err: err}
 	}
-	if _, err := b.Func("net/http.serverHandler.ServeHTTP"); err != nil {
+	off, offErr := b.Offsets()
+	if _, err := b.Func("net/http.serverHandler.ServeHTTP"); err != nil && (offErr != nil || !b.HasGRPCServer(off)) {
 		b.Close()
 		if errors.Is(err, inspect.ErrUnsupportedBinary) {
 			return nil, inspect.Offsets{}, &probe.Error{Code: records.UnsupportedBinary, Err: err}
 		}
-		return nil, inspect.Offsets{}, &probe.Error{Code: records.NotHTTPServer, Err: fmt.Errorf("%s does not serve HTTP with net/http: Outbound Lens traces Go HTTP services", name)}
+		return nil, inspect.Offsets{}, &probe.Error{Code: records.NotHTTPServer, Err: fmt.Errorf("%s does not serve HTTP with net/http (nor gRPC with grpc-go): Outbound Lens traces Go HTTP services", name)}
 	}
-	off, err := b.Offsets()
-	if err != nil {
+	if offErr != nil {
 		b.Close()
-		return nil, inspect.Offsets{}, &probe.Error{Code: records.UnsupportedBinary, Err: err}
+		return nil, inspect.Offsets{}, &probe.Error{Code: records.UnsupportedBinary, Err: offErr}
 	}
 	return b, off, nil
 }

@@ -281,7 +281,7 @@ func attach(t *target, headers []string, out *tracer.Output) (*probe.Probe, *tra
 	a := probe.Attachment{PID: t.pid, Exe: t.attachPath, Headers: headers}
 	off := t.offsets
 	a.Offsets = off
-	pl, err := planProbes(b, off.HasGin)
+	pl, err := planProbes(b, off.HasGin, b.HasGRPCServer(off))
 	if err != nil {
 		var u *unplaced
 		if errors.As(err, &u) && u.role == roleRequestStart && errors.Is(err, inspect.ErrNoFunc) {
@@ -293,6 +293,9 @@ func attach(t *target, headers []string, out *tracer.Output) (*probe.Probe, *tra
 		fmt.Fprintf(os.Stderr, "outbound-lens: %s\n", n)
 	}
 	a.Uprobes = pl.Uprobes
+	if b.HasGRPCServer(off) {
+		a.GRPCMetadataKey = b.GRPCMetadataKeyName()
+	}
 	for _, addr := range b.ContextDeadlines() {
 		a.ContextDeadlines = append(a.ContextDeadlines, addr+t.bias)
 	}
@@ -325,6 +328,9 @@ type symbols struct{ b *inspect.Binary }
 
 func (s symbols) Symbolize(pc uint64) (string, string, int, bool) { return s.b.Symbolize(pc) }
 func (s symbols) FuncStart(pc uint64) (string, string, int, bool) { return s.b.FuncStart(pc) }
+func (s symbols) GRPCMethod(typeAddr uint64, fullMethod string) (string, string, int, bool) {
+	return s.b.GRPCMethod(typeAddr, fullMethod)
+}
 func (s symbols) CallSite(pcs []uint64) *tracer.Loc {
 	f := s.b.CallSite(pcs)
 	if f == nil {

@@ -10,6 +10,7 @@
 #define GO_ARG2(r) ((r)->bx)
 #define GO_ARG3(r) ((r)->cx)
 #define GO_ARG4(r) ((r)->di)
+#define GO_ARG5(r) ((r)->si)
 #define GO_RET1(r) ((r)->ax)
 #elif defined(__TARGET_ARCH_arm64)
 #define GO_G(r) ((r)->regs[28])
@@ -18,6 +19,7 @@
 #define GO_ARG2(r) ((r)->regs[1])
 #define GO_ARG3(r) ((r)->regs[2])
 #define GO_ARG4(r) ((r)->regs[3])
+#define GO_ARG5(r) ((r)->regs[4])
 #define GO_RET1(r) ((r)->regs[0])
 #endif
 

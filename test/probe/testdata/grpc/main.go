@@ -1,0 +1,153 @@
+// Command grpc is a gRPC service (grpc-go's interop TestService) whose
+// methods call an HTTP downstream, once from the method itself and once
+// from a goroutine it starts, each with the X-Test-Id the caller sent as
+// metadata. With -load it is the client instead: it makes -n calls, -c in
+// flight, alternating the unary and the server-streaming method, and sends
+// each call's test id as x-test-id metadata (and a traceparent).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/metadata"
+)
+
+type server struct {
+	testgrpc.UnimplementedTestServiceServer
+	downstream string
+	client     *http.Client
+}
+
+func (s *server) call(ctx context.Context, id, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.downstream+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("X-Test-Id", id)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(io.Discard, resp.Body)
+	return err
+}
+
+// both calls the downstream from this goroutine, then from one it starts.
+func (s *server) both(ctx context.Context, id string) error {
+	if err := s.call(ctx, id, "/direct"); err != nil {
+		return err
+	}
+	done := make(chan error)
+	go func() { done <- s.call(context.Background(), id, "/child") }()
+	return <-done
+}
+
+func testID(ctx context.Context) string {
+	md, _ := metadata.FromIncomingContext(ctx)
+	if v := md.Get("x-test-id"); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+func (s *server) UnaryCall(ctx context.Context, in *testgrpc.SimpleRequest) (*testgrpc.SimpleResponse, error) {
+	if err := s.both(ctx, testID(ctx)); err != nil {
+		return nil, err
+	}
+	return &testgrpc.SimpleResponse{Payload: in.GetPayload()}, nil
+}
+
+func (s *server) StreamingOutputCall(in *testgrpc.StreamingOutputCallRequest, stream testgrpc.TestService_StreamingOutputCallServer) error {
+	ctx := stream.Context()
+	if err := s.both(ctx, testID(ctx)); err != nil {
+		return err
+	}
+	for i := 0; i < 3; i++ {
+		if err := stream.Send(&testgrpc.StreamingOutputCallResponse{Payload: in.GetPayload()}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:0", "address to listen on (or, with -load, to call)")
+	downstream := flag.String("downstream", "", "base URL of the HTTP downstream")
+	load := flag.Bool("load", false, "be the client")
+	n := flag.Int("n", 64, "calls to make (-load)")
+	c := flag.Int("c", 32, "calls in flight (-load)")
+	flag.Parse()
+	if *load {
+		if err := runLoad(*addr, *n, *c); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
+	lis, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	gs := grpc.NewServer()
+	testgrpc.RegisterTestServiceServer(gs, &server{downstream: *downstream, client: &http.Client{}})
+	fmt.Fprintf(os.Stderr, "listening on %s\n", lis.Addr())
+	log.Fatal(gs.Serve(lis))
+}
+
+func runLoad(addr string, n, inFlight int) error {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	client := testgrpc.NewTestServiceClient(conn)
+	sem := make(chan struct{}, inFlight)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for i := 0; i < n; i++ {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(i int) {
+			defer func() { <-sem; wg.Done() }()
+			id := fmt.Sprintf("g%d", i)
+			ctx := metadata.AppendToOutgoingContext(context.Background(),
+				"x-test-id", id,
+				"traceparent", fmt.Sprintf("00-%032x-%016x-01", i+1, i+1))
+			var err error
+			if i%2 == 0 {
+				_, err = client.UnaryCall(ctx, &testgrpc.SimpleRequest{})
+			} else {
+				var st testgrpc.TestService_StreamingOutputCallClient
+				if st, err = client.StreamingOutputCall(ctx, &testgrpc.StreamingOutputCallRequest{}); err == nil {
+					for err == nil {
+						_, err = st.Recv()
+					}
+					if err == io.EOF {
+						err = nil
+					}
+				}
+			}
+			if err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = fmt.Errorf("call %s: %w", id, err)
+				}
+				mu.Unlock()
+			}
+		}(i)
+	}
+	wg.Wait()
+	return firstErr
+}
