@@ -102,7 +102,7 @@ func (b *Binary) TypeName(addr uint64) (name string, ok bool) {
 func (b *Binary) GRPCMetadataKeyName() uint32 {
 	base, ok := b.typesBase()
 	ro := b.elf.Section(".rodata")
-	if !ok || ro == nil || b.table.LookupFunc("google.golang.org/grpc/metadata.NewIncomingContext") == nil {
+	if !ok || ro == nil {
 		return 0
 	}
 	data, err := ro.Data()

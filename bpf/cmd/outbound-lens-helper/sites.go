@@ -119,16 +119,17 @@ const (
 // by (*Server).handleStream, which calls processUnaryRPC or
 // processStreamingRPC, which call the method's handler and then write the
 // stream's status. handleStream returns right after them (no emulated
-// instruction follows either call), so the call ends at the entry of
-// WriteStatus, which the same goroutine runs once the handler returned
-// (the transport's method before grpc-go 1.7x, the stream's since).
+// instruction follows either call), so the call ends at the entry of the
+// HTTP/2 transport's writeStatus (WriteStatus before grpc-go 1.7x), which
+// the same goroutine runs once the handler returned (the stream's
+// WriteStatus, which calls it, is inlined).
 const (
 	grpcUnary     = "google.golang.org/grpc.(*Server).processUnaryRPC"
 	grpcStreaming = "google.golang.org/grpc.(*Server).processStreamingRPC"
 )
 
 var grpcWriteStatus = []string{
-	"google.golang.org/grpc/internal/transport.(*ServerStream).WriteStatus",
+	"google.golang.org/grpc/internal/transport.(*http2Server).writeStatus",
 	"google.golang.org/grpc/internal/transport.(*http2Server).WriteStatus",
 }
 

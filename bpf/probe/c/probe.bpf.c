@@ -728,7 +728,7 @@ static __always_inline bool ctx_walkable(u64 itab);
 
 /* The incoming metadata map of a gRPC call's context: the value of the
  * valueCtx whose key is a metadata.mdIncomingKey (known by its type's
- * name offset), a rawMD whose first word is the MD map. */
+ * name offset), an MD: a map, so the interface's data word itself. */
 static __always_inline u64 incoming_metadata(u64 itab, u64 data)
 {
 	if (!CFG.grpc_md_key_name)
@@ -739,8 +739,7 @@ static __always_inline u64 incoming_metadata(u64 itab, u64 data)
 		u64 kt = read_u64(data + 16); /* valueCtx.key's type */
 		u32 name = 0;
 		if (kt && bpf_probe_read_user(&name, sizeof(name), (void *)(kt + 40)) == 0 && name == CFG.grpc_md_key_name) {
-			u64 raw = read_u64(data + 40); /* valueCtx.val's data */
-			return raw ? read_u64(raw) : 0;
+			return read_u64(data + 40); /* valueCtx.val's data */
 		}
 		itab = read_u64(data);
 		data = read_u64(data + 8);
@@ -766,10 +765,9 @@ int grpc_start(struct pt_regs *ctx)
 	bpf_map_update_elem(&goroutine_request, &goid, &id, BPF_ANY);
 	u64 citab = GO_ARG2(ctx);
 	u64 cdata = GO_ARG3(ctx);
-	if (cdata) {
+	bpf_map_update_elem(&grpc_serving, &goid, &cdata, BPF_ANY);
+	if (cdata)
 		bpf_map_update_elem(&ctx_request, &cdata, &id, BPF_ANY);
-		bpf_map_update_elem(&grpc_serving, &goid, &cdata, BPF_ANY);
-	}
 
 	struct request_start *e = bpf_map_lookup_elem(&request_scratch, &zero);
 	if (!e)
@@ -801,22 +799,25 @@ int grpc_start(struct pt_regs *ctx)
 	return 0;
 }
 
-/* The stream's WriteStatus, at entry, in the goroutine that ran the
- * handler: the call ends (a second WriteStatus finds no request). */
+/* The HTTP/2 transport's writeStatus, at entry: the call ends when the
+ * goroutine that started it (and ran the handler) writes its status; a
+ * stream the handler's goroutines write to, or a second status, finds no
+ * call started there. */
 SEC("uprobe/grpc_end")
 int grpc_end(struct pt_regs *ctx)
 {
 	u64 goid = current_goid(ctx);
+	u64 *cp = bpf_map_lookup_elem(&grpc_serving, &goid);
+	if (!cp)
+		return 0;
+	u64 cdata = *cp;
+	bpf_map_delete_elem(&grpc_serving, &goid);
+	if (cdata)
+		bpf_map_delete_elem(&ctx_request, &cdata);
 	u64 id = request_of(goid);
 	if (!id)
 		return 0;
 	bpf_map_delete_elem(&goroutine_request, &goid);
-	u64 *cp = bpf_map_lookup_elem(&grpc_serving, &goid);
-	if (cp) {
-		u64 cdata = *cp;
-		bpf_map_delete_elem(&ctx_request, &cdata);
-		bpf_map_delete_elem(&grpc_serving, &goid);
-	}
 	struct request_ended *e = reserve(sizeof(*e));
 	if (!e)
 		return 0;
