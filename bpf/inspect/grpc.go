@@ -32,20 +32,30 @@ const (
 )
 
 // typesBase is the link-time address of the runtime's type descriptors,
-// which a type's name offset counts from: the linker's type:* symbol
-// (type.* before Go 1.20), else the start of .rodata, where it puts them.
-func (b *Binary) typesBase() (uint64, bool) {
+// which a type's name offset counts from (moduledata.types): the linker's
+// runtime.types symbol, else the start of the section it puts them in
+// (.go.type from Go 1.27, .rodata before).
+func (b *Binary) typesBase() (uint64, *elf.Section, bool) {
+	sect := b.elf.Section(".go.type")
+	if sect == nil {
+		sect = b.elf.Section(".rodata")
+	}
 	if syms, err := b.elf.Symbols(); err == nil {
 		for _, s := range syms {
-			if s.Name == "type:*" || s.Name == "type.*" {
-				return s.Value, true
+			if s.Name == "runtime.types" {
+				for _, sc := range b.elf.Sections {
+					if sc.Type == elf.SHT_PROGBITS && s.Value >= sc.Addr && s.Value < sc.Addr+sc.Size {
+						sect = sc
+					}
+				}
+				return s.Value, sect, sect != nil
 			}
 		}
 	}
-	if s := b.elf.Section(".rodata"); s != nil {
-		return s.Addr, true
+	if sect == nil {
+		return 0, nil, false
 	}
-	return 0, false
+	return sect.Addr, sect, true
 }
 
 // readAt reads the executable's bytes at a link-time address.
@@ -67,7 +77,7 @@ func (b *Binary) readAt(addr uint64, n int) []byte {
 // address: "*main.server", "main.server" (package names, not paths).
 func (b *Binary) TypeName(addr uint64) (name string, ok bool) {
 	defer noPanic(&ok)
-	base, ok := b.typesBase()
+	base, _, ok := b.typesBase()
 	if !ok || addr == 0 {
 		return "", false
 	}
@@ -100,9 +110,8 @@ func (b *Binary) TypeName(addr uint64) (name string, ok bool) {
 // metadata context key (metadata.mdIncomingKey): the probes know that
 // key's valueCtx by it. 0: not found.
 func (b *Binary) GRPCMetadataKeyName() uint32 {
-	base, ok := b.typesBase()
-	ro := b.elf.Section(".rodata")
-	if !ok || ro == nil {
+	base, ro, ok := b.typesBase()
+	if !ok {
 		return 0
 	}
 	data, err := ro.Data()

@@ -1,7 +1,8 @@
 // Command grpc is a gRPC service (grpc-go's interop TestService) whose
-// methods call an HTTP downstream, once from the method itself and once
-// from a goroutine it starts, each with the X-Test-Id the caller sent as
-// metadata. With -load it is the client instead: it makes -n calls, -c in
+// methods call an HTTP downstream three times, each with the X-Test-Id the
+// caller sent as metadata: from the method itself, from a goroutine it
+// starts (with context.Background()), and from a worker started with the
+// service, with the call's context. With -load it is the client instead: it makes -n calls, -c in
 // flight, alternating the unary and the server-streaming method, and sends
 // each call's test id as x-test-id metadata (and a traceparent).
 package main
@@ -27,6 +28,20 @@ type server struct {
 	testgrpc.UnimplementedTestServiceServer
 	downstream string
 	client     *http.Client
+	jobs       chan job
+}
+
+// job is a call a worker makes for a method, with its context.
+type job struct {
+	ctx  context.Context
+	id   string
+	done chan error
+}
+
+func (s *server) worker() {
+	for j := range s.jobs {
+		j.done <- s.call(j.ctx, j.id, "/pool")
+	}
 }
 
 func (s *server) call(ctx context.Context, id, path string) error {
@@ -44,13 +59,18 @@ func (s *server) call(ctx context.Context, id, path string) error {
 	return err
 }
 
-// both calls the downstream from this goroutine, then from one it starts.
-func (s *server) both(ctx context.Context, id string) error {
+// all calls the downstream from this goroutine, then from one it starts,
+// then from a worker.
+func (s *server) all(ctx context.Context, id string) error {
 	if err := s.call(ctx, id, "/direct"); err != nil {
 		return err
 	}
 	done := make(chan error)
 	go func() { done <- s.call(context.Background(), id, "/child") }()
+	if err := <-done; err != nil {
+		return err
+	}
+	s.jobs <- job{ctx: ctx, id: id, done: done}
 	return <-done
 }
 
@@ -63,7 +83,7 @@ func testID(ctx context.Context) string {
 }
 
 func (s *server) UnaryCall(ctx context.Context, in *testgrpc.SimpleRequest) (*testgrpc.SimpleResponse, error) {
-	if err := s.both(ctx, testID(ctx)); err != nil {
+	if err := s.all(ctx, testID(ctx)); err != nil {
 		return nil, err
 	}
 	return &testgrpc.SimpleResponse{Payload: in.GetPayload()}, nil
@@ -71,7 +91,7 @@ func (s *server) UnaryCall(ctx context.Context, in *testgrpc.SimpleRequest) (*te
 
 func (s *server) StreamingOutputCall(in *testgrpc.StreamingOutputCallRequest, stream testgrpc.TestService_StreamingOutputCallServer) error {
 	ctx := stream.Context()
-	if err := s.both(ctx, testID(ctx)); err != nil {
+	if err := s.all(ctx, testID(ctx)); err != nil {
 		return err
 	}
 	for i := 0; i < 3; i++ {
@@ -100,7 +120,11 @@ func main() {
 		log.Fatal(err)
 	}
 	gs := grpc.NewServer()
-	testgrpc.RegisterTestServiceServer(gs, &server{downstream: *downstream, client: &http.Client{}})
+	srv := &server{downstream: *downstream, client: &http.Client{}, jobs: make(chan job)}
+	for i := 0; i < 4; i++ {
+		go srv.worker()
+	}
+	testgrpc.RegisterTestServiceServer(gs, srv)
 	fmt.Fprintf(os.Stderr, "listening on %s\n", lis.Addr())
 	log.Fatal(gs.Serve(lis))
 }

@@ -1,0 +1,151 @@
+package probe_test
+
+import (
+	"bufio"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestGRPC: a grpc-go service (unary and server-streaming methods, 32
+// calls in flight) is traced: each call is a request record whose route
+// and path are the full method, whose handler is the implementing method
+// (its line in the source), with the x-test-id and traceparent metadata;
+// the HTTP calls its methods make (directly, from a goroutine they start
+// with context.Background(), and from a worker started with the service,
+// with the call's context) are attributed to the call. Truth: the downstream's own view (test id, client port). The
+// service needs Go 1.24 (grpc-go's go.mod): it is built with each
+// toolchain under test from Go 1.24 on.
+func TestGRPC(t *testing.T) {
+	ran := 0
+	for _, tc := range toolchains {
+		if minor := goMinorOf(tc); tc != "local" && minor < 24 {
+			continue
+		}
+		ran++
+		t.Run(tc, func(t *testing.T) { testGRPC(t, tc) })
+	}
+	if ran == 0 {
+		t.Fatalf("no toolchain under test (%v) is Go 1.24 or newer", toolchains)
+	}
+}
+
+// funcLine is the line of the first line of src that starts with decl.
+func funcLine(t *testing.T, src, decl string) int {
+	f, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for n := 1; s.Scan(); n++ {
+		if strings.HasPrefix(s.Text(), decl) {
+			return n
+		}
+	}
+	t.Fatalf("%s declares no %q", src, decl)
+	return 0
+}
+
+func testGRPC(t *testing.T, toolchain string) {
+	d := &h2Downstream{seen: map[key]int{}, proto: map[string]int{}}
+	down := httptest.NewServer(d)
+	defer down.Close()
+
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "grpcservice")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = "testdata/grpc" // a module of its own, with grpc-go
+	if toolchain != "local" {
+		build.Env = append(os.Environ(), "GOTOOLCHAIN="+toolchain)
+	}
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the gRPC service: %v\n%s", err, out)
+	}
+	src, err := filepath.Abs("testdata/grpc/main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	methods := map[string]string{ // route -> the implementing method
+		"/grpc.testing.TestService/UnaryCall":           "UnaryCall",
+		"/grpc.testing.TestService/StreamingOutputCall": "StreamingOutputCall",
+	}
+	lines := map[string]int{}
+	for _, m := range methods {
+		lines[m] = funcLine(t, src, "func (s *server) "+m+"(")
+	}
+
+	addr := freeAddr(t)
+	h := startHelper(t, "--header", "x-test-id", "--", bin, "-addr", addr, "-downstream", down.URL)
+	h.waitReady()
+	waitFor(t, "the service to listen", 20*time.Second, func() bool { return listening.MatchString(h.stderr.String()) })
+
+	const total = 128 // half unary, half server-streaming
+	load := exec.Command(bin, "-load", "-addr", addr, "-n", fmt.Sprint(total), "-c", "32")
+	if out, err := load.CombinedOutput(); err != nil {
+		t.Fatalf("the gRPC calls: %v\n%s", err, out)
+	}
+	waitFor(t, "all request records", 10*time.Second, func() bool { return h.count("request") >= total })
+	rs := h.stop()
+
+	reqs := byType(rs, "request")
+	if len(reqs) != total {
+		t.Fatalf("%d request records, want %d", len(reqs), total)
+	}
+	seenIDs := map[string]bool{}
+	perRoute := map[string]int{}
+	for _, r := range reqs {
+		var i int
+		if _, err := fmt.Sscanf(r.Headers["x-test-id"], "g%d", &i); err != nil {
+			t.Errorf("request %s: x-test-id %q is not the caller's: %+v", r.ID, r.Headers["x-test-id"], r)
+			continue
+		}
+		seenIDs[r.Headers["x-test-id"]] = true
+		want := "/grpc.testing.TestService/UnaryCall"
+		if i%2 == 1 {
+			want = "/grpc.testing.TestService/StreamingOutputCall"
+		}
+		perRoute[r.Route]++
+		if r.Route != want || r.Path != want || r.Method != "POST" {
+			t.Errorf("request %s (call %d): method %q path %q route %q, want POST %s", r.ID, i, r.Method, r.Path, r.Route, want)
+		}
+		m := methods[want]
+		if r.Handler == nil || r.Handler.Func != "main.(*server)."+m || r.Handler.File != src || r.Handler.Line != lines[m] {
+			t.Errorf("request %s (call %d): handler %+v, want main.(*server).%s at %s:%d", r.ID, i, r.Handler, m, src, lines[m])
+		}
+		if tp := fmt.Sprintf("00-%032x-%016x-01", i+1, i+1); r.Headers["traceparent"] != tp || r.TraceID != fmt.Sprintf("%032x", i+1) {
+			t.Errorf("request %s (call %d): traceparent %q traceId %q, want %q", r.ID, i, r.Headers["traceparent"], r.TraceID, tp)
+		}
+		if r.EndNs < r.StartNs {
+			t.Errorf("request %s ends (%d) before it starts (%d)", r.ID, r.EndNs, r.StartNs)
+		}
+	}
+	if len(seenIDs) != total {
+		t.Errorf("%d distinct calls among the request records, want %d", len(seenIDs), total)
+	}
+
+	ids := testIDs(rs)
+	dport := port(down.Listener.Addr().String())
+	traced := map[key]int{}
+	for _, r := range byType(rs, "outbound") {
+		if r.Dport != dport || r.Via == "connect" {
+			continue // the dial of a connection; its call is reported by the round trip
+		}
+		id := "none"
+		if r.Request != nil {
+			id = ids[*r.Request]
+		}
+		traced[key{id, r.Sport}]++
+	}
+	p, rc := score(t, "gRPC methods' calls", traced, d.snapshot())
+	t.Logf("%s: %d gRPC calls (%v), %d downstream calls, precision %.4f recall %.4f", toolchain, total, perRoute, 3*total, p, rc)
+	if p != 1 || rc != 1 {
+		t.Fatalf("precision %.4f and recall %.4f must both be 1", p, rc)
+	}
+	checkLost(t, rs)
+}
