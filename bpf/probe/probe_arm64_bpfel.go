@@ -42,7 +42,7 @@ type probeConfig struct {
 	GrpcStreamMethod uint64
 	GrpcInfoImpl     uint64
 	GrpcMdKeyName    uint32
-	GrpcPad          uint32
+	_                [4]byte
 	MdHeaderHash     [8]uint64
 	N_headers        uint32
 	HeaderLen        [8]uint32

@@ -85,7 +85,6 @@ struct config {
 	u64 grpc_stream_method;
 	u64 grpc_info_impl;
 	u32 grpc_md_key_name;
-	u32 _grpc_pad;
 	u64 md_header_hash[MAX_HEADERS];
 	u32 n_headers;
 	u32 header_len[MAX_HEADERS];
