@@ -35,6 +35,38 @@ func TestGRPC(t *testing.T) {
 	}
 }
 
+// TestGRPCProbeSitesAreEmulated: in the gRPC service, built for amd64 and
+// arm64 with each toolchain under test from Go 1.24, the gRPC probes are
+// placed, on instructions the kernel emulates, without net/http's server
+// probes (a gRPC-only service has no net/http server).
+func TestGRPCProbeSitesAreEmulated(t *testing.T) {
+	for _, tc := range toolchains {
+		if minor := goMinorOf(tc); tc != "local" && minor < 24 {
+			continue
+		}
+		for _, arch := range []string{"amd64", "arm64"} {
+			t.Run(tc+"/"+arch, func(t *testing.T) {
+				bin := filepath.Join(t.TempDir(), "grpcservice")
+				build := exec.Command("go", "build", "-o", bin, ".")
+				build.Dir = "testdata/grpc"
+				build.Env = append(os.Environ(), "GOARCH="+arch, "CGO_ENABLED=0")
+				if tc != "local" {
+					build.Env = append(build.Env, "GOTOOLCHAIN="+tc)
+				}
+				if out, err := build.CombinedOutput(); err != nil {
+					t.Fatalf("building the gRPC service: %v\n%s", err, out)
+				}
+				roles := checkSitesEmulated(t, bin, arch)
+				for _, want := range []string{"grpc-start", "grpc-end", "goroutine-start", "round-trip"} {
+					if !roles[want] {
+						t.Errorf("no %s probe placed", want)
+					}
+				}
+			})
+		}
+	}
+}
+
 // funcLine is the line of the first line of src that starts with decl.
 func funcLine(t *testing.T, src, decl string) int {
 	f, err := os.Open(src)

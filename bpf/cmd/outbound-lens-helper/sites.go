@@ -118,14 +118,18 @@ const (
 // gRPC servers (grpc-go): each stream is served in a goroutine of its own
 // by (*Server).handleStream, which calls processUnaryRPC or
 // processStreamingRPC, which call the method's handler and then write the
-// stream's status. handleStream returns right after them (no emulated
+// stream's status. A call starts at their entry (arm64: handleStream's bl
+// to them). On amd64 handleStream returns right after them (no emulated
 // instruction follows either call), so the call ends at the entry of the
 // HTTP/2 transport's writeStatus (WriteStatus before grpc-go 1.7x), which
 // the same goroutine runs once the handler returned (the stream's
-// WriteStatus, which calls it, is inlined).
+// WriteStatus, which calls it, is inlined); on arm64, where that entry is
+// stepped, at the first emulated instruction after handleStream's calls
+// return (its ret, which arm64 emulates).
 const (
-	grpcUnary     = "google.golang.org/grpc.(*Server).processUnaryRPC"
-	grpcStreaming = "google.golang.org/grpc.(*Server).processStreamingRPC"
+	grpcHandleStream = "google.golang.org/grpc.(*Server).handleStream"
+	grpcUnary        = "google.golang.org/grpc.(*Server).processUnaryRPC"
+	grpcStreaming    = "google.golang.org/grpc.(*Server).processStreamingRPC"
 )
 
 var grpcWriteStatus = []string{
@@ -159,9 +163,11 @@ var roles = []role{
 	}},
 	{name: roleGRPCStart, requestPath: true, options: []siteFinder{
 		both(entry(roleGRPCStart, probe.ProgGRPCStart, grpcUnary), entry(roleGRPCStart, probe.ProgGRPCStart, grpcStreaming)),
+		both(calls(roleGRPCStart, probe.ProgGRPCStart, grpcHandleStream, grpcUnary), calls(roleGRPCStart, probe.ProgGRPCStart, grpcHandleStream, grpcStreaming)),
 	}},
 	{name: roleGRPCEnd, requestPath: true, options: []siteFinder{
 		firstOf(grpcWriteStatus, func(fn string) siteFinder { return entry(roleGRPCEnd, probe.ProgGRPCEnd, fn) }),
+		both(afterCall(roleGRPCEnd, probe.ProgGRPCEnd, grpcHandleStream, grpcUnary), afterCall(roleGRPCEnd, probe.ProgGRPCEnd, grpcHandleStream, grpcStreaming)),
 	}},
 	// An HTTP/2 client call, once per call. net/http's own copy of the
 	// HTTP/2 client moved to internal/http2 in Go 1.27 (where

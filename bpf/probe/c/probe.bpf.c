@@ -747,8 +747,9 @@ static __always_inline u64 incoming_metadata(u64 itab, u64 data)
 }
 
 /* (*Server).processUnaryRPC and processStreamingRPC(s, ctx, stream, info,
- * desc, trInfo), at entry: a call starts in the goroutine that will run
- * its handler; calls made with ctx (or a context derived from it) are its. */
+ * desc, trInfo), at entry (arm64: handleStream's bl to them): a call
+ * starts in the goroutine that will run its handler; calls made with ctx
+ * (or a context derived from it) are its. */
 SEC("uprobe/grpc_start")
 int grpc_start(struct pt_regs *ctx)
 {
@@ -798,10 +799,12 @@ int grpc_start(struct pt_regs *ctx)
 	return 0;
 }
 
-/* The HTTP/2 transport's writeStatus, at entry: the call ends when the
- * goroutine that started it (and ran the handler) writes its status; a
- * stream the handler's goroutines write to, or a second status, finds no
- * call started there. */
+/* The HTTP/2 transport's writeStatus, at entry (arm64: the first emulated
+ * instruction after handleStream's call of processUnaryRPC or
+ * processStreamingRPC returns): the call ends when the goroutine that
+ * started it (and ran the handler) writes its status; a stream the
+ * handler's goroutines write to, or a second status, finds no call
+ * started there. */
 SEC("uprobe/grpc_end")
 int grpc_end(struct pt_regs *ctx)
 {
