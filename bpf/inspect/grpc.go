@@ -23,6 +23,12 @@ func (b *Binary) HasGRPCServer(o Offsets) bool {
 	return o.GRPCStreamMethod != 0 && b.table.LookupFunc(grpcProcessUnary) != nil && b.table.LookupFunc(grpcProcessStreaming) != nil
 }
 
+// LinksGRPCServer says whether the binary has grpc-go's server, whatever
+// is known of its layout.
+func (b *Binary) LinksGRPCServer() bool {
+	return b.table.LookupFunc(grpcProcessUnary) != nil
+}
+
 // abi.Type (Go 1.21+): TFlag at 20, Str (a nameOff from the types base) at 40.
 const (
 	typeTFlag         = 20

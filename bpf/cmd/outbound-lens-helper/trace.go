@@ -295,6 +295,8 @@ func attach(t *target, headers []string, out *tracer.Output) (*probe.Probe, *tra
 	a.Uprobes = pl.Uprobes
 	if b.HasGRPCServer(off) {
 		a.GRPCMetadataKey = b.GRPCMetadataKeyName()
+	} else if b.LinksGRPCServer() {
+		fmt.Fprintf(os.Stderr, "outbound-lens: %s serves gRPC, but without DWARF its calls are not recorded (rebuild without -w)\n", t.exe)
 	}
 	for _, addr := range b.ContextDeadlines() {
 		a.ContextDeadlines = append(a.ContextDeadlines, addr+t.bias)
