@@ -9,7 +9,9 @@
 // propagate into functions that receive a router as an argument. ServeMux
 // values are tracked the same way (http.NewServeMux, &http.ServeMux{},
 // variables, parameters and fields of that type), and http.Handle /
-// http.HandleFunc register on the DefaultServeMux.
+// http.HandleFunc register on the DefaultServeMux. A gRPC service's
+// generated RegisterFooServer(s, impl) gives a route per method impl's type
+// declares, when the generated package is in the workspace.
 package routes
 
 import (
@@ -34,10 +36,12 @@ type Loc struct {
 // Route is one route registration: Gin's, or a ServeMux pattern's.
 type Route struct {
 	// Method is the HTTP method: GET, POST, ..., "ANY" for Any or a
-	// ServeMux pattern without one, or the method argument of Handle.
+	// ServeMux pattern without one, or the method argument of Handle;
+	// POST for a gRPC method.
 	Method string `json:"method"`
 	// Path is the full path template with group prefixes joined; for a
-	// ServeMux pattern, its path ("/users/{id}").
+	// ServeMux pattern, its path ("/users/{id}"); for a gRPC method, its
+	// full method ("/pkg.Service/Method"), what requests record as route.
 	Path string `json:"path"`
 	// Host is a ServeMux pattern's host, if it has one.
 	Host string `json:"host,omitempty"`
