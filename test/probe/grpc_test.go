@@ -20,7 +20,9 @@ import (
 // with context.Background(), and from a worker started with the service,
 // with the call's context) are attributed to the call. Truth: the downstream's own view (test id, client port). The
 // service needs Go 1.24 (grpc-go's go.mod): it is built with each
-// toolchain under test from Go 1.24 on.
+// toolchain under test from Go 1.24 on. Served by grpc-go's own server
+// (Serve), and mounted in net/http's HTTP/2 server (ServeHTTP, h2c), where
+// each call is the HTTP request that carries it.
 func TestGRPC(t *testing.T) {
 	ran := 0
 	for _, tc := range toolchains {
@@ -28,7 +30,8 @@ func TestGRPC(t *testing.T) {
 			continue
 		}
 		ran++
-		t.Run(tc, func(t *testing.T) { testGRPC(t, tc) })
+		t.Run(tc+"/Serve", func(t *testing.T) { testGRPC(t, tc, false) })
+		t.Run(tc+"/ServeHTTP", func(t *testing.T) { testGRPC(t, tc, true) })
 	}
 	if ran == 0 {
 		t.Fatalf("no toolchain under test (%v) is Go 1.24 or newer", toolchains)
@@ -84,7 +87,7 @@ func funcLine(t *testing.T, src, decl string) int {
 	return 0
 }
 
-func testGRPC(t *testing.T, toolchain string) {
+func testGRPC(t *testing.T, toolchain string, serveHTTP bool) {
 	d := &h2Downstream{seen: map[key]int{}, proto: map[string]int{}}
 	down := httptest.NewServer(d)
 	defer down.Close()
@@ -113,7 +116,11 @@ func testGRPC(t *testing.T, toolchain string) {
 	}
 
 	addr := freeAddr(t)
-	h := startHelper(t, "--header", "x-test-id", "--", bin, "-addr", addr, "-downstream", down.URL)
+	args := []string{"--header", "x-test-id", "--", bin, "-addr", addr, "-downstream", down.URL}
+	if serveHTTP {
+		args = append(args, "-servehttp")
+	}
+	h := startHelper(t, args...)
 	h.waitReady()
 	waitFor(t, "the service to listen", 20*time.Second, func() bool { return listening.MatchString(h.stderr.String()) })
 

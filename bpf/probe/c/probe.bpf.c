@@ -746,6 +746,20 @@ static __always_inline u64 incoming_metadata(u64 itab, u64 data)
 	return 0;
 }
 
+/* Reports the service implementation serving request id, from the
+ * call's *serviceInfo. */
+static __always_inline void emit_grpc_call(u64 goid, u64 id, u64 info)
+{
+	if (!id)
+		return;
+	struct grpc_call *c = reserve(sizeof(*c));
+	if (!c)
+		return;
+	fill_header(&c->h, EV_GRPC_CALL, goid, id);
+	c->impl_type = info ? read_u64(info + CFG.grpc_info_impl) : 0;
+	bpf_ringbuf_submit(c, wakeup_flags());
+}
+
 /* (*Server).processUnaryRPC and processStreamingRPC(s, ctx, stream, info,
  * desc, trInfo), at entry (arm64: handleStream's bl to them): a call
  * starts in the goroutine that will run its handler; calls made with ctx
@@ -757,6 +771,15 @@ int grpc_start(struct pt_regs *ctx)
 	u64 stream = GO_ARG4(ctx);
 	if (!goid || !stream)
 		return 0;
+	/* A gRPC server mounted in net/http (Server.ServeHTTP) serves the call
+	 * in a goroutine the HTTP handler starts: the call is the HTTP request
+	 * that carries it, which gets its route and handler. (A goroutine that
+	 * started a call of its own before holds that call, not a carrier.) */
+	u64 carrier = request_of(goid);
+	if (carrier && !bpf_map_lookup_elem(&grpc_serving, &goid)) {
+		emit_grpc_call(goid, carrier, GO_ARG5(ctx));
+		return 0;
+	}
 	u32 zero = 0;
 	u64 *seq = bpf_map_lookup_elem(&request_seq, &zero);
 	if (!seq)
@@ -789,13 +812,7 @@ int grpc_start(struct pt_regs *ctx)
 	if (bpf_ringbuf_output(&events, e, size, wakeup_flags()))
 		count_lost();
 
-	u64 info = GO_ARG5(ctx);
-	struct grpc_call *c = reserve(sizeof(*c));
-	if (!c)
-		return 0;
-	fill_header(&c->h, EV_GRPC_CALL, goid, id);
-	c->impl_type = info ? read_u64(info + CFG.grpc_info_impl) : 0;
-	bpf_ringbuf_submit(c, wakeup_flags());
+	emit_grpc_call(goid, id, GO_ARG5(ctx));
 	return 0;
 }
 

@@ -2,9 +2,11 @@
 // methods call an HTTP downstream three times, each with the X-Test-Id the
 // caller sent as metadata: from the method itself, from a goroutine it
 // starts (with context.Background()), and from a worker started with the
-// service, with the call's context. With -load it is the client instead: it makes -n calls, -c in
-// flight, alternating the unary and the server-streaming method, and sends
-// each call's test id as x-test-id metadata (and a traceparent).
+// service, with the call's context. With -servehttp it serves gRPC through
+// net/http's HTTP/2 server (h2c). With -load it is the client instead: it
+// makes -n calls, -c in flight, alternating the unary and the
+// server-streaming method, and sends each call's test id as x-test-id
+// metadata (and a traceparent).
 package main
 
 import (
@@ -106,6 +108,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "address to listen on (or, with -load, to call)")
 	downstream := flag.String("downstream", "", "base URL of the HTTP downstream")
 	load := flag.Bool("load", false, "be the client")
+	viaHTTP := flag.Bool("servehttp", false, "serve gRPC through net/http (h2c) with grpc.Server.ServeHTTP")
 	n := flag.Int("n", 64, "calls to make (-load)")
 	c := flag.Int("c", 32, "calls in flight (-load)")
 	flag.Parse()
@@ -126,6 +129,12 @@ func main() {
 	}
 	testgrpc.RegisterTestServiceServer(gs, srv)
 	fmt.Fprintf(os.Stderr, "listening on %s\n", lis.Addr())
+	if *viaHTTP {
+		var h2c http.Protocols
+		h2c.SetUnencryptedHTTP2(true)
+		hs := &http.Server{Handler: gs, Protocols: &h2c}
+		log.Fatal(hs.Serve(lis))
+	}
 	log.Fatal(gs.Serve(lis))
 }
 
