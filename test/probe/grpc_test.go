@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -65,6 +66,9 @@ func TestGRPCProbeSitesAreEmulated(t *testing.T) {
 						t.Errorf("no %s probe placed", want)
 					}
 				}
+				if roles["request-start"] {
+					t.Errorf("a net/http server probe placed in a service without one")
+				}
 			})
 		}
 	}
@@ -95,6 +99,9 @@ func testGRPC(t *testing.T, toolchain string, serveHTTP bool) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "grpcservice")
 	build := exec.Command("go", "build", "-o", bin, ".")
+	if serveHTTP {
+		build.Args = []string{"go", "build", "-tags", "servehttp", "-o", bin, "."}
+	}
 	build.Dir = "testdata/grpc" // a module of its own, with grpc-go
 	if toolchain != "local" {
 		build.Env = append(os.Environ(), "GOTOOLCHAIN="+toolchain)
@@ -121,7 +128,12 @@ func testGRPC(t *testing.T, toolchain string, serveHTTP bool) {
 		args = append(args, "-servehttp")
 	}
 	h := startHelper(t, args...)
-	h.waitReady()
+	ready := h.waitReady()
+	// Without the servehttp tag the service has no net/http server: it is
+	// traced for its gRPC calls alone.
+	if hasHTTP := slices.Contains(ready.Probes, "net/http.serverHandler.ServeHTTP"); hasHTTP != serveHTTP {
+		t.Fatalf("net/http's server probed: %v, want %v (probes %v)", hasHTTP, serveHTTP, ready.Probes)
+	}
 	waitFor(t, "the service to listen", 20*time.Second, func() bool { return listening.MatchString(h.stderr.String()) })
 
 	const total = 128 // half unary, half server-streaming
@@ -187,4 +199,24 @@ func testGRPC(t *testing.T, toolchain string, serveHTTP bool) {
 		t.Fatalf("precision %.4f and recall %.4f must both be 1", p, rc)
 	}
 	checkLost(t, rs)
+}
+
+// TestGRPCWithoutDWARF: a gRPC-only service built without DWARF (-w) is
+// refused with NOT_HTTP_SERVER, saying that its gRPC calls need DWARF.
+func TestGRPCWithoutDWARF(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "grpcservice")
+	build := exec.Command("go", "build", "-ldflags=-w", "-o", bin, ".")
+	build.Dir = "testdata/grpc"
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the gRPC service: %v\n%s", err, out)
+	}
+	h := startHelper(t, "--", bin, "-addr", freeAddr(t))
+	rs := h.wait(20 * time.Second)
+	if h.exit == 0 {
+		t.Errorf("exit code 0, want non-zero")
+	}
+	errs := byType(rs, "error")
+	if len(errs) != 1 || errs[0].Code != "NOT_HTTP_SERVER" || !strings.Contains(errs[0].Message, "DWARF") {
+		t.Fatalf("want one NOT_HTTP_SERVER error naming DWARF, got %+v\nstderr: %s", rs, h.stderr.String())
+	}
 }

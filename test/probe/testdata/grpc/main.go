@@ -2,9 +2,10 @@
 // methods call an HTTP downstream three times, each with the X-Test-Id the
 // caller sent as metadata: from the method itself, from a goroutine it
 // starts (with context.Background()), and from a worker started with the
-// service, with the call's context. With -servehttp it serves gRPC through
-// net/http's HTTP/2 server (h2c). With -load it is the client instead: it
-// makes -n calls, -c in flight, alternating the unary and the
+// service, with the call's context. With -servehttp (built with -tags
+// servehttp) it serves gRPC through net/http's HTTP/2 server (h2c);
+// without the tag it has no net/http server. With -load it is the client
+// instead: it makes -n calls, -c in flight, alternating the unary and the
 // server-streaming method, and sends each call's test id as x-test-id
 // metadata (and a traceparent).
 package main
@@ -104,6 +105,10 @@ func (s *server) StreamingOutputCall(in *testgrpc.StreamingOutputCallRequest, st
 	return nil
 }
 
+// serveHTTP serves gs through net/http (servehttp.go); nil in a build
+// without the servehttp tag, which has no net/http server at all.
+var serveHTTP func(gs *grpc.Server, lis net.Listener) error
+
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "address to listen on (or, with -load, to call)")
 	downstream := flag.String("downstream", "", "base URL of the HTTP downstream")
@@ -130,10 +135,10 @@ func main() {
 	testgrpc.RegisterTestServiceServer(gs, srv)
 	fmt.Fprintf(os.Stderr, "listening on %s\n", lis.Addr())
 	if *viaHTTP {
-		var h2c http.Protocols
-		h2c.SetUnencryptedHTTP2(true)
-		hs := &http.Server{Handler: gs, Protocols: &h2c}
-		log.Fatal(hs.Serve(lis))
+		if serveHTTP == nil {
+			log.Fatal("-servehttp needs a build with -tags servehttp")
+		}
+		log.Fatal(serveHTTP(gs, lis))
 	}
 	log.Fatal(gs.Serve(lis))
 }
