@@ -15,7 +15,7 @@ const args = [
   '40m',
   '-v',
   '-run',
-  'TestAttributionUnderConcurrency|TestKeepAliveAndCallSite|TestFanoutAndBackground|TestOnlyTargetProcess|TestProbeSitesAreEmulated',
+  'TestAttributionUnderConcurrency|TestKeepAliveAndCallSite|TestFanoutAndBackground|TestOnlyTargetProcess|TestProbeSitesAreEmulated|TestGRPC',
   './...',
 ];
 const [cmd, argv] = isRoot() ? ['go', args] : ['sudo', ['-E', 'env', `PATH=${process.env.PATH}`, 'go', ...args]];
