@@ -13,13 +13,14 @@ import (
 	"time"
 )
 
-// TestGRPC: a grpc-go service (unary and server-streaming methods, 32
-// calls in flight) is traced: each call is a request record whose route
-// and path are the full method, whose handler is the implementing method
-// (its line in the source), with the x-test-id and traceparent metadata;
-// the HTTP calls its methods make (directly, from a goroutine they start
-// with context.Background(), and from a worker started with the service,
-// with the call's context) are attributed to the call. Truth: the downstream's own view (test id, client port). The
+// TestGRPC: a grpc-go service (unary, server-streaming and bidirectional
+// methods, 32 calls in flight) is traced: each call is a request record
+// whose route and path are the full method, whose handler is the
+// implementing method (its line in the source), with the x-test-id and
+// traceparent metadata; the HTTP calls its methods make (directly, from a
+// goroutine they start with context.Background(), and from a worker
+// started with the service, with the call's context) are attributed to the
+// call. Truth: the downstream's own view (test id, client port). The
 // service needs Go 1.24 (grpc-go's go.mod): it is built with each
 // toolchain under test from Go 1.24 on. Served by grpc-go's own server
 // (Serve), and mounted in net/http's HTTP/2 server (ServeHTTP, h2c), where
@@ -113,9 +114,11 @@ func testGRPC(t *testing.T, toolchain string, serveHTTP bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	methods := map[string]string{ // route -> the implementing method
-		"/grpc.testing.TestService/UnaryCall":           "UnaryCall",
-		"/grpc.testing.TestService/StreamingOutputCall": "StreamingOutputCall",
+	// route -> the implementing method, by call number modulo 3
+	routes := []string{"/grpc.testing.TestService/UnaryCall", "/grpc.testing.TestService/StreamingOutputCall", "/grpc.testing.TestService/FullDuplexCall"}
+	methods := map[string]string{}
+	for _, r := range routes {
+		methods[r] = r[strings.LastIndex(r, "/")+1:]
 	}
 	lines := map[string]int{}
 	for _, m := range methods {
@@ -136,7 +139,7 @@ func testGRPC(t *testing.T, toolchain string, serveHTTP bool) {
 	}
 	waitFor(t, "the service to listen", 20*time.Second, func() bool { return listening.MatchString(h.stderr.String()) })
 
-	const total = 128 // half unary, half server-streaming
+	const total = 129 // a third each unary, server-streaming, bidirectional
 	load := exec.Command(bin, "-load", "-addr", addr, "-n", fmt.Sprint(total), "-c", "32")
 	if out, err := load.CombinedOutput(); err != nil {
 		t.Fatalf("the gRPC calls: %v\n%s", err, out)
@@ -157,10 +160,7 @@ func testGRPC(t *testing.T, toolchain string, serveHTTP bool) {
 			continue
 		}
 		seenIDs[r.Headers["x-test-id"]] = true
-		want := "/grpc.testing.TestService/UnaryCall"
-		if i%2 == 1 {
-			want = "/grpc.testing.TestService/StreamingOutputCall"
-		}
+		want := routes[i%3]
 		perRoute[r.Route]++
 		if r.Route != want || r.Path != want || r.Method != "POST" {
 			t.Errorf("request %s (call %d): method %q path %q route %q, want POST %s", r.ID, i, r.Method, r.Path, r.Route, want)

@@ -5,9 +5,9 @@
 // service, with the call's context. With -servehttp (built with -tags
 // servehttp) it serves gRPC through net/http's HTTP/2 server (h2c);
 // without the tag it has no net/http server. With -load it is the client
-// instead: it makes -n calls, -c in flight, alternating the unary and the
-// server-streaming method, and sends each call's test id as x-test-id
-// metadata (and a traceparent).
+// instead: it makes -n calls, -c in flight, in turn to the unary, the
+// server-streaming and the bidirectional method, and sends each call's test
+// id as x-test-id metadata (and a traceparent).
 package main
 
 import (
@@ -109,6 +109,29 @@ func (s *server) StreamingOutputCall(in *testgrpc.StreamingOutputCallRequest, st
 // without the servehttp tag, which has no net/http server at all.
 var serveHTTP func(gs *grpc.Server, lis net.Listener) error
 
+// FullDuplexCall answers each request with a reply, sent from a goroutine
+// of its own, after the downstream calls.
+func (s *server) FullDuplexCall(stream testgrpc.TestService_FullDuplexCallServer) error {
+	ctx := stream.Context()
+	for {
+		in, err := stream.Recv()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.all(ctx, testID(ctx)); err != nil {
+			return err
+		}
+		sent := make(chan error)
+		go func() { sent <- stream.Send(&testgrpc.StreamingOutputCallResponse{Payload: in.GetPayload()}) }()
+		if err := <-sent; err != nil {
+			return err
+		}
+	}
+}
+
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "address to listen on (or, with -load, to call)")
 	downstream := flag.String("downstream", "", "base URL of the HTTP downstream")
@@ -164,9 +187,23 @@ func runLoad(addr string, n, inFlight int) error {
 				"x-test-id", id,
 				"traceparent", fmt.Sprintf("00-%032x-%016x-01", i+1, i+1))
 			var err error
-			if i%2 == 0 {
+			switch i % 3 {
+			case 0:
 				_, err = client.UnaryCall(ctx, &testgrpc.SimpleRequest{})
-			} else {
+			case 2:
+				var st testgrpc.TestService_FullDuplexCallClient
+				if st, err = client.FullDuplexCall(ctx); err == nil {
+					if err = st.Send(&testgrpc.StreamingOutputCallRequest{}); err == nil {
+						err = st.CloseSend()
+					}
+					for err == nil {
+						_, err = st.Recv()
+					}
+					if err == io.EOF {
+						err = nil
+					}
+				}
+			default:
 				var st testgrpc.TestService_StreamingOutputCallClient
 				if st, err = client.StreamingOutputCall(ctx, &testgrpc.StreamingOutputCallRequest{}); err == nil {
 					for err == nil {
