@@ -45,7 +45,14 @@ type Tracer struct {
 	requests map[uint64]*pending
 	recent   recentRequests // ended requests, for late outbound lines in text format
 	frames   map[uint64]frame
+	grpc     map[grpcImpl]*Loc // resolved once per service type and method
 	stats    Stats
+}
+
+// grpcImpl is a service implementation's type and a gRPC full method.
+type grpcImpl struct {
+	typ    uint64
+	method string
 }
 
 type frame struct {
@@ -56,6 +63,7 @@ func (t *Tracer) init() {
 	if t.requests == nil {
 		t.requests = map[uint64]*pending{}
 		t.frames = map[uint64]frame{}
+		t.grpc = map[grpcImpl]*Loc{}
 		t.recent.init(4096)
 		t.stats.Type = "stats"
 	}
@@ -195,6 +203,10 @@ func (t *Tracer) route(e *probe.Route) {
 	}
 }
 
+// maxGRPCImpls bounds the resolved gRPC methods kept (a path is the
+// client's to choose).
+const maxGRPCImpls = 4096
+
 // grpcCall completes a gRPC call's request: its route is the full method
 // (its path), its handler the service implementation's method.
 func (t *Tracer) grpcCall(e *probe.GRPCCall) {
@@ -206,10 +218,22 @@ func (t *Tracer) grpcCall(e *probe.GRPCCall) {
 	if slices.Contains(r.rec.Truncated, "path") {
 		r.cut("route")
 	}
-	if e.ImplType != 0 && t.Sym != nil {
-		if fn, file, line, ok := t.Sym.GRPCMethod(e.ImplType-t.Bias, r.rec.Path); ok {
-			r.rec.Handler = &Loc{Func: fn, File: file, Line: line}
+	if e.ImplType == 0 || t.Sym == nil {
+		return
+	}
+	k := grpcImpl{e.ImplType - t.Bias, r.rec.Path}
+	loc, ok := t.grpc[k]
+	if !ok {
+		if fn, file, line, found := t.Sym.GRPCMethod(k.typ, k.method); found {
+			loc = &Loc{Func: fn, File: file, Line: line}
 		}
+		if len(t.grpc) < maxGRPCImpls {
+			t.grpc[k] = loc
+		}
+	}
+	if loc != nil {
+		l := *loc
+		r.rec.Handler = &l
 	}
 }
 
