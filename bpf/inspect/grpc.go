@@ -5,6 +5,7 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"strings"
+	"sync"
 )
 
 // gRPC servers (grpc-go). Their probes need DWARF for the stream's layout;
@@ -42,6 +43,19 @@ const (
 // runtime.types symbol, else the start of the section it puts them in
 // (.go.type from Go 1.27, .rodata before).
 func (b *Binary) typesBase() (uint64, *elf.Section, bool) {
+	b.types.once.Do(func() { b.types.addr, b.types.sect, b.types.ok = b.findTypesBase() })
+	return b.types.addr, b.types.sect, b.types.ok
+}
+
+// typesInfo is typesBase's answer, found once.
+type typesInfo struct {
+	once sync.Once
+	addr uint64
+	sect *elf.Section
+	ok   bool
+}
+
+func (b *Binary) findTypesBase() (uint64, *elf.Section, bool) {
 	sect := b.elf.Section(".go.type")
 	if sect == nil {
 		sect = b.elf.Section(".rodata")
