@@ -77,6 +77,7 @@ type Binary struct {
 	table *gosym.Table
 	dwarf *dwarf.Data
 	inl   inlineIndex
+	types typesInfo // where the runtime's type descriptors start (grpc.go)
 }
 
 // Func is a function's place in the executable.

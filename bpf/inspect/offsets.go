@@ -61,6 +61,12 @@ type Offsets struct {
 	RequestPattern uint64 `dwarf:"net/http.Request,Pattern" bpf:"RequestPattern"`
 	RequestPat     uint64 `dwarf:"net/http.Request,pat" bpf:"RequestPat"`
 	PatternStr     uint64 `dwarf:"net/http.pattern,str" bpf:"PatternStr"`
+	// gRPC servers (grpc-go, from DWARF only): a stream's full method, in
+	// the Stream that ServerStream embeds (grpc-go 1.7x+; Stream itself
+	// before), and the service implementation a call is served by.
+	GRPCServerStreamStream uint64 `dwarf:"google.golang.org/grpc/internal/transport.ServerStream,Stream" bpf:"GrpcStreamStream"`
+	GRPCStreamMethod       uint64 `dwarf:"google.golang.org/grpc/internal/transport.Stream,method" bpf:"GrpcStreamMethod"`
+	GRPCServiceImpl        uint64 `dwarf:"google.golang.org/grpc.serviceInfo,serviceImpl" bpf:"GrpcInfoImpl"`
 
 	HasGin  bool
 	HasChi  bool // chi v5's routing context is known

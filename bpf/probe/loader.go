@@ -46,6 +46,8 @@ const (
 	ProgRoundTripEnd   = "round_trip_end"
 	ProgDial           = "dial"
 	ProgGRPCCall       = "grpc_call"
+	ProgGRPCStart      = "grpc_start"
+	ProgGRPCEnd        = "grpc_end"
 )
 
 // MaxPayload is how many bytes of an exchange's first write a probe
@@ -80,6 +82,9 @@ type Attachment struct {
 	// EchoHandlerClosure is the runtime address of echo's Echo.add.func1
 	// (inspect.EchoHandlerClosure plus the load bias), 0 if none.
 	EchoHandlerClosure uint64
+	// GRPCMetadataKey is inspect.GRPCMetadataKeyName: how the probes know
+	// a gRPC call's incoming metadata in its context (0: not read).
+	GRPCMetadataKey uint32
 }
 
 // programs maps the Prog* names to the loaded programs.
@@ -102,6 +107,8 @@ func (p *Probe) programs() map[string]*ebpf.Program {
 		ProgRoundTripEnd:   o.RoundTripEnd,
 		ProgDial:           o.Dial,
 		ProgGRPCCall:       o.GrpcCall,
+		ProgGRPCStart:      o.GrpcStart,
+		ProgGRPCEnd:        o.GrpcEnd,
 	}
 }
 
@@ -286,7 +293,12 @@ func configFor(a Attachment, headers []string) probeConfig {
 		f.Write([]byte(h))
 		cfg.HeaderLen[i] = uint32(len(h))
 		cfg.HeaderHash[i] = f.Sum64()
+		// gRPC metadata keys are lower case
+		f.Reset()
+		f.Write([]byte(strings.ToLower(h)))
+		cfg.MdHeaderHash[i] = f.Sum64()
 	}
+	cfg.GrpcMdKeyName = a.GRPCMetadataKey
 	return cfg
 }
 

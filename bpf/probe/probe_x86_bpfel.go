@@ -59,6 +59,12 @@ type probeConfig struct {
 	RequestPattern    uint64
 	RequestPat        uint64
 	PatternStr        uint64
+	GrpcStreamStream  uint64
+	GrpcStreamMethod  uint64
+	GrpcInfoImpl      uint64
+	GrpcMdKeyName     uint32
+	_                 [4]byte
+	MdHeaderHash      [8]uint64
 	N_headers         uint32
 	HeaderLen         [8]uint32
 	_                 [4]byte
@@ -119,7 +125,14 @@ const (
 	probeEventTypeEV_WRITE         probeEventType = 6
 	probeEventTypeEV_GRPC_CALL     probeEventType = 7
 	probeEventTypeEV_CALL_END      probeEventType = 8
+	probeEventTypeEV_GRPC_IMPL     probeEventType = 9
 )
+
+type probeGrpcImpl struct {
+	_        structs.HostLayout
+	H        probeEventHeader
+	ImplType uint64
+}
 
 type probeOutbound struct {
 	_ structs.HostLayout
@@ -234,6 +247,8 @@ type probeProgramSpecs struct {
 	GinRoute         *ebpf.ProgramSpec `ebpf:"gin_route"`
 	GoroutineStart   *ebpf.ProgramSpec `ebpf:"goroutine_start"`
 	GrpcCall         *ebpf.ProgramSpec `ebpf:"grpc_call"`
+	GrpcEnd          *ebpf.ProgramSpec `ebpf:"grpc_end"`
+	GrpcStart        *ebpf.ProgramSpec `ebpf:"grpc_start"`
 	H2RoundTrip      *ebpf.ProgramSpec `ebpf:"h2_round_trip"`
 	H2iRoundTrip     *ebpf.ProgramSpec `ebpf:"h2i_round_trip"`
 	InetSockSetState *ebpf.ProgramSpec `ebpf:"inet_sock_set_state"`
@@ -258,6 +273,7 @@ type probeMapSpecs struct {
 	GinContext       *ebpf.MapSpec `ebpf:"gin_context"`
 	GoroutineCall    *ebpf.MapSpec `ebpf:"goroutine_call"`
 	GoroutineRequest *ebpf.MapSpec `ebpf:"goroutine_request"`
+	GrpcServing      *ebpf.MapSpec `ebpf:"grpc_serving"`
 	Lost             *ebpf.MapSpec `ebpf:"lost"`
 	OutboundConns    *ebpf.MapSpec `ebpf:"outbound_conns"`
 	RequestScratch   *ebpf.MapSpec `ebpf:"request_scratch"`
@@ -275,6 +291,7 @@ type probeVariableSpecs struct {
 	UnusedCallEnd      *ebpf.VariableSpec `ebpf:"unused_call_end"`
 	UnusedConnState    *ebpf.VariableSpec `ebpf:"unused_conn_state"`
 	UnusedEventType    *ebpf.VariableSpec `ebpf:"unused_event_type"`
+	UnusedGrpcImpl     *ebpf.VariableSpec `ebpf:"unused_grpc_impl"`
 	UnusedOutbound     *ebpf.VariableSpec `ebpf:"unused_outbound"`
 	UnusedRequestEnded *ebpf.VariableSpec `ebpf:"unused_request_ended"`
 	UnusedRequestStart *ebpf.VariableSpec `ebpf:"unused_request_start"`
@@ -310,6 +327,7 @@ type probeMaps struct {
 	GinContext       *ebpf.Map `ebpf:"gin_context"`
 	GoroutineCall    *ebpf.Map `ebpf:"goroutine_call"`
 	GoroutineRequest *ebpf.Map `ebpf:"goroutine_request"`
+	GrpcServing      *ebpf.Map `ebpf:"grpc_serving"`
 	Lost             *ebpf.Map `ebpf:"lost"`
 	OutboundConns    *ebpf.Map `ebpf:"outbound_conns"`
 	RequestScratch   *ebpf.Map `ebpf:"request_scratch"`
@@ -329,6 +347,7 @@ func (m *probeMaps) Close() error {
 		m.GinContext,
 		m.GoroutineCall,
 		m.GoroutineRequest,
+		m.GrpcServing,
 		m.Lost,
 		m.OutboundConns,
 		m.RequestScratch,
@@ -347,6 +366,7 @@ type probeVariables struct {
 	UnusedCallEnd      *ebpf.Variable `ebpf:"unused_call_end"`
 	UnusedConnState    *ebpf.Variable `ebpf:"unused_conn_state"`
 	UnusedEventType    *ebpf.Variable `ebpf:"unused_event_type"`
+	UnusedGrpcImpl     *ebpf.Variable `ebpf:"unused_grpc_impl"`
 	UnusedOutbound     *ebpf.Variable `ebpf:"unused_outbound"`
 	UnusedRequestEnded *ebpf.Variable `ebpf:"unused_request_ended"`
 	UnusedRequestStart *ebpf.Variable `ebpf:"unused_request_start"`
@@ -366,6 +386,8 @@ type probePrograms struct {
 	GinRoute         *ebpf.Program `ebpf:"gin_route"`
 	GoroutineStart   *ebpf.Program `ebpf:"goroutine_start"`
 	GrpcCall         *ebpf.Program `ebpf:"grpc_call"`
+	GrpcEnd          *ebpf.Program `ebpf:"grpc_end"`
+	GrpcStart        *ebpf.Program `ebpf:"grpc_start"`
 	H2RoundTrip      *ebpf.Program `ebpf:"h2_round_trip"`
 	H2iRoundTrip     *ebpf.Program `ebpf:"h2i_round_trip"`
 	InetSockSetState *ebpf.Program `ebpf:"inet_sock_set_state"`
@@ -388,6 +410,8 @@ func (p *probePrograms) Close() error {
 		p.GinRoute,
 		p.GoroutineStart,
 		p.GrpcCall,
+		p.GrpcEnd,
+		p.GrpcStart,
 		p.H2RoundTrip,
 		p.H2iRoundTrip,
 		p.InetSockSetState,

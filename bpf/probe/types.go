@@ -9,6 +9,7 @@ type (
 	RequestEnded = probeRequestEnded
 	Outbound     = probeOutbound
 	Call         = probeCall
+	GRPCImpl     = probeGrpcImpl
 	CallEnd      = probeCallEnd
 )
 
@@ -32,4 +33,5 @@ const (
 	EvWrite        = uint32(probeEventTypeEV_WRITE)
 	EvGRPCCall     = uint32(probeEventTypeEV_GRPC_CALL)
 	EvCallEnd      = uint32(probeEventTypeEV_CALL_END)
+	EvGRPCImpl     = uint32(probeEventTypeEV_GRPC_IMPL)
 )

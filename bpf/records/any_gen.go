@@ -36,7 +36,7 @@ type Any struct {
 	TsNs           int64             `json:"tsNs"`
 	Via            string            `json:"via"`
 	Op             *Op               `json:"op"`
-	Remote         Remote            `json:"remote"`
+	Remote         *Remote           `json:"remote"`
 	Events         uint64            `json:"events"`
 	Lost           uint64            `json:"lost"`
 	Requests       uint64            `json:"requests"`

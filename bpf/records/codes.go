@@ -15,7 +15,7 @@ const (
 	UnsupportedGo     Code = "UNSUPPORTED_GO"     // built with a Go release outside the supported ones
 	UnsupportedArch   Code = "UNSUPPORTED_ARCH"   // built for an architecture the probes do not cover
 	UnsupportedBinary Code = "UNSUPPORTED_BINARY" // the file could not be read as a Go executable (malformed ELF headers, build info, .gopclntab or DWARF), or the helper cannot place its probes in it
-	NotHTTPServer     Code = "NOT_HTTP_SERVER"    // the target does not serve HTTP with net/http
+	NotHTTPServer     Code = "NOT_HTTP_SERVER"    // the target serves neither HTTP with net/http nor gRPC with grpc-go
 	Target            Code = "TARGET"             // the target could not be read (its file, its memory map)
 	LoadFailed        Code = "LOAD_FAILED"        // the kernel refused the BPF programs
 	AttachFailed      Code = "ATTACH_FAILED"      // a probe could not be attached

@@ -54,12 +54,12 @@ type Request struct {
 	Type      string            `json:"type" record:"request"`
 	ID        string            `json:"id"` // what outbound records name in their request field
 	PID       int               `json:"pid"`
-	Goid      uint64            `json:"goid"` // the goroutine that served it
-	Method    string            `json:"method"`
-	Path      string            `json:"path"`
-	Route     string            `json:"route"`   // the Gin, chi or echo route template, or the ServeMux pattern that chose the handler (Go 1.22+); empty otherwise
-	Handler   *Loc              `json:"handler"` // the Gin or echo handler, or null (a chi or ServeMux handler comes from the route index)
-	Headers   map[string]string `json:"headers"` // the captured headers, lower-case names
+	Goid      uint64            `json:"goid"`    // the goroutine that served it
+	Method    string            `json:"method"`  // POST for a gRPC call
+	Path      string            `json:"path"`    // a gRPC call's full method (/pkg.Service/Method)
+	Route     string            `json:"route"`   // the Gin, chi or echo route template, the ServeMux pattern that chose the handler (Go 1.22+), or a gRPC call's full method; empty otherwise
+	Handler   *Loc              `json:"handler"` // the Gin or echo handler, the method of the gRPC service implementation, or null (a chi or ServeMux handler comes from the route index)
+	Headers   map[string]string `json:"headers"` // the captured headers (a gRPC call's metadata), lower-case names
 	TraceID   string            `json:"traceId"` // from a W3C traceparent header, or empty
 	StartNs   int64             `json:"startNs"` // Unix nanoseconds
 	EndNs     int64             `json:"endNs"`
@@ -83,7 +83,7 @@ type Outbound struct {
 	TsNs     int64   `json:"tsNs"`               // Unix nanoseconds
 	Via      string  `json:"via"`                // which probe saw it: http (a net/http client call, HTTP/1 or HTTP/2), grpc (a gRPC-go client call), connect (a new connection), or write (an exchange on any other connection, seen at its first write)
 	Op       *Op     `json:"op,omitempty"`       // what the call or exchange did, in its protocol's words; absent on a connect
-	Remote   Remote  `json:"remote"`             // the other end, as the service named it
+	Remote   *Remote `json:"remote,omitempty"`   // the other end, as the service named it (always written by this helper; absent in older recordings)
 }
 
 // Remote is an outbound connection's other end.

@@ -248,7 +248,7 @@ func (a *analyzer) call(n *ast.CallExpr) {
 		return
 	}
 	if sel, ok := unparen(n.Fun).(*ast.SelectorExpr); ok {
-		if a.muxRegistration(n, sel) {
+		if a.muxRegistration(n, sel) || a.grpcRegistration(n, sel) {
 			return
 		}
 		if _, isPkg := a.pkgRef(sel.X); !isPkg {

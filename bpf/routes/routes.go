@@ -11,7 +11,9 @@
 // values are tracked the same way (http.NewServeMux, &http.ServeMux{},
 // variables, parameters and fields of that type), and http.Handle /
 // http.HandleFunc register on the DefaultServeMux. chi and echo routers are
-// tracked the same way (see routers.go).
+// tracked the same way (see routers.go). A gRPC service's generated
+// RegisterFooServer(s, impl) gives a route per method impl's type
+// declares, when the generated package is in the workspace.
 package routes
 
 import (
@@ -37,11 +39,14 @@ type Loc struct {
 // pattern's.
 type Route struct {
 	// Method is the HTTP method: GET, POST, ..., "ANY" for Any or a
-	// ServeMux pattern without one, or the method argument of Handle.
+	// ServeMux pattern without one, or the method argument of Handle;
+	// POST for a gRPC method.
 	Method string `json:"method"`
 	// Path is the full path template with group prefixes joined (for chi,
 	// the prefixes of the routers it is mounted or nested under, as chi's
-	// RoutePattern() reads); for a ServeMux pattern, its path ("/users/{id}").
+	// RoutePattern() reads); for a ServeMux pattern, its path ("/users/{id}");
+	// for a gRPC method, its full method ("/pkg.Service/Method"), what
+	// requests record as route.
 	Path string `json:"path"`
 	// Host is a ServeMux pattern's host, if it has one.
 	Host string `json:"host,omitempty"`

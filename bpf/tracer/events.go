@@ -23,6 +23,9 @@ type Symbols interface {
 	// CallPath lists the frames of the service's main module, innermost
 	// first, at most max.
 	CallPath(pcs []uint64, max int) []Loc
+	// GRPCMethod finds the method of the service implementation's type
+	// (a link-time type descriptor address) for a gRPC full method.
+	GRPCMethod(typeAddr uint64, fullMethod string) (fn, file string, line int, ok bool)
 }
 
 // pending is a request that has started and not yet ended.
@@ -55,12 +58,19 @@ type Tracer struct {
 	calls     map[uint64]*pendingCall // by goroutine
 	handlers  map[uint64]*Loc
 	callSites map[string]symbolized
+	grpc      map[grpcImpl]*Loc // resolved once per service type and method
 	stats     Stats
 }
 
 // maxCallSites bounds the call-site cache: a service has few distinct
 // stacks at its outbound calls; past this many the cache starts over.
 const maxCallSites = 8192
+
+// grpcImpl is a service implementation's type and a gRPC full method.
+type grpcImpl struct {
+	typ    uint64
+	method string
+}
 
 type frame struct {
 	shared bool // in sharedClientFrames
@@ -73,6 +83,7 @@ func (t *Tracer) init() {
 		t.handlers = map[uint64]*Loc{}
 		t.calls = map[uint64]*pendingCall{}
 		t.callSites = map[string]symbolized{}
+		t.grpc = map[grpcImpl]*Loc{}
 		t.recent.init(4096)
 		t.stats.Type = "stats"
 	}
@@ -115,6 +126,10 @@ func (t *Tracer) Handle(raw []byte) {
 	case probe.EvRoute:
 		if len(raw) >= int(unsafe.Sizeof(probe.Route{})) {
 			t.route((*probe.Route)(unsafe.Pointer(&raw[0])))
+		}
+	case probe.EvGRPCImpl:
+		if len(raw) >= int(unsafe.Sizeof(probe.GRPCImpl{})) {
+			t.grpcCall((*probe.GRPCImpl)(unsafe.Pointer(&raw[0])))
 		}
 	case probe.EvConnect:
 		if len(raw) >= int(unsafe.Sizeof(probe.Outbound{})) {
@@ -225,6 +240,40 @@ func (t *Tracer) route(e *probe.Route) {
 	}
 }
 
+// maxGRPCImpls bounds the resolved gRPC methods kept (a path is the
+// client's to choose).
+const maxGRPCImpls = 4096
+
+// grpcCall completes a gRPC call's request: its route is the full method
+// (its path), its handler the service implementation's method.
+func (t *Tracer) grpcCall(e *probe.GRPCImpl) {
+	r := t.requests[e.H.Request]
+	if r == nil {
+		return
+	}
+	r.rec.Route = r.rec.Path
+	if slices.Contains(r.rec.Truncated, "path") {
+		r.cut("route")
+	}
+	if e.ImplType == 0 || t.Sym == nil {
+		return
+	}
+	k := grpcImpl{e.ImplType - t.Bias, r.rec.Path}
+	loc, ok := t.grpc[k]
+	if !ok {
+		if fn, file, line, found := t.Sym.GRPCMethod(k.typ, k.method); found {
+			loc = &Loc{Func: fn, File: file, Line: line}
+		}
+		if len(t.grpc) < maxGRPCImpls {
+			t.grpc[k] = loc
+		}
+	}
+	if loc != nil {
+		l := *loc
+		r.rec.Handler = &l
+	}
+}
+
 // requestEnd writes the request; e, when the end event carries one, has
 // the ServeMux pattern that chose its handler, which becomes the route
 // unless Gin reported one.
@@ -293,14 +342,14 @@ func (t *Tracer) outbound(e *probe.Outbound, c *probe.Call) {
 	}
 	// The service's own words: a call's URL host or authority, else the
 	// address it gave its dialer, else the kernel's tuple.
+	name := cstr(e.Remote.Name[:], e.Remote.Len)
 	if rec.Op != nil && rec.Op.Host != "" && (rec.Op.Protocol == "http" || rec.Op.Protocol == "grpc") && rec.Via != "write" {
-		rec.Remote.Name = rec.Op.Host
-	} else {
-		rec.Remote.Name = cstr(e.Remote.Name[:], e.Remote.Len)
+		name = rec.Op.Host
 	}
-	if rec.Remote.Name == "" {
-		rec.Remote.Name = net.JoinHostPort(rec.Dst, strconv.Itoa(rec.Dport))
+	if name == "" {
+		name = net.JoinHostPort(rec.Dst, strconv.Itoa(rec.Dport))
 	}
+	rec.Remote = &records.Remote{Name: name}
 	var path, method string
 	if e.H.Request != 0 {
 		id := requestID(e.H.Request)

@@ -42,6 +42,13 @@ func (f fakeSymbols) CallPath(pcs []uint64, max int) []Loc {
 	return nil
 }
 
+func (fakeSymbols) GRPCMethod(typeAddr uint64, fullMethod string) (string, string, int, bool) {
+	if typeAddr == 0x800 && fullMethod == "/grpc.testing.TestService/UnaryCall" {
+		return "main.(*server).UnaryCall", "/src/main.go", 70, true
+	}
+	return "", "", 0, false
+}
+
 func (fakeSymbols) CallSite(pcs []uint64) *Loc {
 	for _, pc := range pcs {
 		if pc == 0x600 {
@@ -187,6 +194,34 @@ func TestRequestLifecycle(t *testing.T) {
 // A ServeMux pattern arrives with the request's end and becomes the route;
 // a Gin route, reported before the end, wins over it; a pattern that filled
 // the probe's buffer is marked as cut.
+// A gRPC call: its route is its path (the full method), its handler the
+// method the service implementation's type (mapped through the load bias)
+// has for it.
+func TestGRPCCall(t *testing.T) {
+	tr, buf := newTracer(t, "ndjson")
+	const fm = "/grpc.testing.TestService/UnaryCall"
+	tr.Handle(requestStart(9, 12, "POST", fm, "", "x"))
+	var c probe.GRPCImpl
+	c.H = header(probe.EvGRPCImpl, 12, 9, 1100)
+	c.ImplType = 0x800 + bias
+	tr.Handle(raw(&c))
+	tr.Handle(end(9, 12))
+	rs := decoded(t, tr, buf)
+	if len(rs) != 1 {
+		t.Fatalf("records %v", rs)
+	}
+	r := rs[0]
+	if r["route"] != fm || r["path"] != fm || r["method"] != "POST" {
+		t.Errorf("route %v path %v method %v, want POST %s", r["route"], r["path"], r["method"], fm)
+	}
+	if h, _ := r["handler"].(map[string]any); h["func"] != "main.(*server).UnaryCall" || h["line"] != 70.0 {
+		t.Errorf("handler %v", r["handler"])
+	}
+	if h, _ := r["headers"].(map[string]any); h["x-request-id"] != "x" {
+		t.Errorf("headers %v", r["headers"])
+	}
+}
+
 func TestServeMuxPatternRoute(t *testing.T) {
 	tr, buf := newTracer(t, "ndjson")
 	tr.Handle(requestStart(1, 11, "GET", "/users/42"))

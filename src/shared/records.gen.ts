@@ -64,13 +64,15 @@ export interface RequestRecord {
   pid: number;
   /** the goroutine that served it */
   goid: number;
+  /** POST for a gRPC call */
   method: string;
+  /** a gRPC call's full method (/pkg.Service/Method) */
   path: string;
-  /** the Gin, chi or echo route template, or the ServeMux pattern that chose the handler (Go 1.22+); empty otherwise */
+  /** the Gin, chi or echo route template, the ServeMux pattern that chose the handler (Go 1.22+), or a gRPC call's full method; empty otherwise */
   route: string;
-  /** the Gin or echo handler, or null (a chi or ServeMux handler comes from the route index) */
+  /** the Gin or echo handler, the method of the gRPC service implementation, or null (a chi or ServeMux handler comes from the route index) */
   handler: SourceLocation | null;
-  /** the captured headers, lower-case names */
+  /** the captured headers (a gRPC call's metadata), lower-case names */
   headers: Record<string, string>;
   /** from a W3C traceparent header, or empty */
   traceId: string;
@@ -106,8 +108,8 @@ export interface OutboundRecord {
   via: string;
   /** what the call or exchange did, in its protocol's words; absent on a connect */
   op?: OpRecord;
-  /** the other end, as the service named it */
-  remote: RemoteRecord;
+  /** the other end, as the service named it (always written by this helper; absent in older recordings) */
+  remote?: RemoteRecord;
 }
 
 /** Remote is an outbound connection's other end. */
@@ -201,7 +203,7 @@ export const ErrorCode = {
   UNSUPPORTED_ARCH: 'UNSUPPORTED_ARCH',
   /** the file could not be read as a Go executable (malformed ELF headers, build info, .gopclntab or DWARF), or the helper cannot place its probes in it */
   UNSUPPORTED_BINARY: 'UNSUPPORTED_BINARY',
-  /** the target does not serve HTTP with net/http */
+  /** the target serves neither HTTP with net/http nor gRPC with grpc-go */
   NOT_HTTP_SERVER: 'NOT_HTTP_SERVER',
   /** the target could not be read (its file, its memory map) */
   TARGET: 'TARGET',

@@ -74,43 +74,7 @@ func TestProbeSitesAreEmulated(t *testing.T) {
 		for _, arch := range []string{"amd64", "arm64"} {
 			t.Run(tc+"/"+arch, func(t *testing.T) {
 				bin := sampleFor(t, tc, "", "GOARCH="+arch, "CGO_ENABLED=0")
-				out, err := exec.Command(helperBin, "sites", bin).Output()
-				if err != nil {
-					t.Fatalf("helper sites: %v", err)
-				}
-				var r siteReport
-				if err := json.Unmarshal(out, &r); err != nil {
-					t.Fatalf("%v\n%s", err, out)
-				}
-				if r.Arch != arch {
-					t.Fatalf("arch %q, want %q", r.Arch, arch)
-				}
-				code, err := os.ReadFile(bin)
-				if err != nil {
-					t.Fatal(err)
-				}
-				roles := map[string]bool{}
-				for _, s := range r.Sites {
-					roles[s.Role] = true
-					if !s.RequestPath {
-						continue
-					}
-					if s.Stepped {
-						t.Errorf("%s: %s at a single-stepped %s", s.Role, s.Func, s.Insn)
-					}
-					for _, off := range s.Offsets {
-						ok := false
-						if arch == "amd64" {
-							ok = x86Emulated(code[off : off+8])
-						} else {
-							w := uint32(code[off]) | uint32(code[off+1])<<8 | uint32(code[off+2])<<16 | uint32(code[off+3])<<24
-							ok = arm64Emulated(w)
-						}
-						if !ok {
-							t.Errorf("%s: %s at file offset %#x: bytes % x are not an instruction the kernel emulates", s.Role, s.Func, off, code[off:off+8])
-						}
-					}
-				}
+				roles := checkSitesEmulated(t, bin, arch)
 				for _, want := range []string{"request-start", "request-end", "goroutine-start", "gin-route", "round-trip"} {
 					if !roles[want] {
 						t.Errorf("no %s probe placed", want)
@@ -119,4 +83,49 @@ func TestProbeSitesAreEmulated(t *testing.T) {
 			})
 		}
 	}
+}
+
+// checkSitesEmulated asks the helper where its probes go in bin and checks
+// that every site on a request's path is an instruction the kernel
+// emulates, by reading its bytes; it returns the roles placed.
+func checkSitesEmulated(t *testing.T, bin, arch string) map[string]bool {
+	t.Helper()
+	out, err := exec.Command(helperBin, "sites", bin).Output()
+	if err != nil {
+		t.Fatalf("helper sites: %v", err)
+	}
+	var r siteReport
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if r.Arch != arch {
+		t.Fatalf("arch %q, want %q", r.Arch, arch)
+	}
+	code, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles := map[string]bool{}
+	for _, s := range r.Sites {
+		roles[s.Role] = true
+		if !s.RequestPath {
+			continue
+		}
+		if s.Stepped {
+			t.Errorf("%s: %s at a single-stepped %s", s.Role, s.Func, s.Insn)
+		}
+		for _, off := range s.Offsets {
+			ok := false
+			if arch == "amd64" {
+				ok = x86Emulated(code[off : off+8])
+			} else {
+				w := uint32(code[off]) | uint32(code[off+1])<<8 | uint32(code[off+2])<<16 | uint32(code[off+3])<<24
+				ok = arm64Emulated(w)
+			}
+			if !ok {
+				t.Errorf("%s: %s at file offset %#x: bytes % x are not an instruction the kernel emulates", s.Role, s.Func, off, code[off:off+8])
+			}
+		}
+	}
+	return roles
 }

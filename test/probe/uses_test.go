@@ -246,8 +246,8 @@ func TestDatabaseAndCacheUses(t *testing.T) {
 					wantName = fmt.Sprintf("localhost:%d", c.port)
 					byName++
 				}
-				if r.Remote.Name != wantName {
-					t.Errorf("%s use on :%d: remote name %q, want %q", c.name, r.Sport, r.Remote.Name, wantName)
+				if r.Remote == nil || r.Remote.Name != wantName {
+					t.Errorf("%s use on :%d: remote %+v, want name %q", c.name, r.Sport, r.Remote, wantName)
 				}
 				id := "none"
 				if r.Request != nil {

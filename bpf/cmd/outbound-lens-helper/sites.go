@@ -125,7 +125,31 @@ const (
 	roleSQLCall        = "sql-call"
 	roleRedisCall      = "redis-call"
 	roleGRPCCall       = "grpc-call"
+	roleGRPCStart      = "grpc-start"
+	roleGRPCEnd        = "grpc-end"
 )
+
+// gRPC servers (grpc-go): each stream is served in a goroutine of its own
+// by (*Server).handleStream, which calls processUnaryRPC or
+// processStreamingRPC, which call the method's handler and then write the
+// stream's status. A call starts at their entry (arm64: handleStream's bl
+// to them). On amd64 handleStream returns right after them (no emulated
+// instruction follows either call), so the call ends at the entry of the
+// HTTP/2 transport's writeStatus (WriteStatus before grpc-go 1.7x), which
+// the same goroutine runs once the handler returned (the stream's
+// WriteStatus, which calls it, is inlined); on arm64, where that entry is
+// stepped, at the first emulated instruction after handleStream's calls
+// return (its ret, which arm64 emulates).
+const (
+	grpcHandleStream = "google.golang.org/grpc.(*Server).handleStream"
+	grpcUnary        = "google.golang.org/grpc.(*Server).processUnaryRPC"
+	grpcStreaming    = "google.golang.org/grpc.(*Server).processStreamingRPC"
+)
+
+var grpcWriteStatus = []string{
+	"google.golang.org/grpc/internal/transport.(*http2Server).writeStatus",
+	"google.golang.org/grpc/internal/transport.(*http2Server).WriteStatus",
+}
 
 var roles = []role{
 	{name: roleRequestStart, requestPath: true, required: true, options: []siteFinder{
@@ -166,6 +190,14 @@ var roles = []role{
 			return b.ResultSitesAfterCall(trRT, pcRT)
 		}),
 	}},
+	{name: roleGRPCStart, requestPath: true, options: []siteFinder{
+		both(entry(roleGRPCStart, probe.ProgGRPCStart, grpcUnary), entry(roleGRPCStart, probe.ProgGRPCStart, grpcStreaming)),
+		both(calls(roleGRPCStart, probe.ProgGRPCStart, grpcHandleStream, grpcUnary), calls(roleGRPCStart, probe.ProgGRPCStart, grpcHandleStream, grpcStreaming)),
+	}},
+	{name: roleGRPCEnd, requestPath: true, options: []siteFinder{
+		firstOf(grpcWriteStatus, func(fn string) siteFinder { return entry(roleGRPCEnd, probe.ProgGRPCEnd, fn) }),
+		both(afterCall(roleGRPCEnd, probe.ProgGRPCEnd, grpcHandleStream, grpcUnary), afterCall(roleGRPCEnd, probe.ProgGRPCEnd, grpcHandleStream, grpcStreaming)),
+	}},
 	// An HTTP/2 client call, once per call. net/http's own copy of the
 	// HTTP/2 client moved to internal/http2 in Go 1.27 (where
 	// net/http.(*http2ClientConn).RoundTrip remains, as an adapter of
@@ -200,14 +232,27 @@ type plan struct {
 	Notes   []string            // what could not be placed, or only stepped
 }
 
-// planProbes chooses the probe sites for a binary; a router's role is
-// planned only where the binary links it and its offsets are known.
-func planProbes(b *inspect.Binary, off inspect.Offsets) (*plan, error) {
+// planProbes chooses the probe sites for a binary: a router's role only
+// where the binary links it and its offsets are known; hasGRPC: it serves
+// gRPC with grpc-go, whose stream layout is known; then its HTTP server's
+// probes are not required (a gRPC-only service has no net/http server).
+func planProbes(b *inspect.Binary, off inspect.Offsets, hasGRPC bool) (*plan, error) {
 	p := &plan{}
 	endsAtReturn := false
 	for _, r := range roles {
 		if r.needs != nil && !r.needs(off) {
 			continue
+		}
+		if (r.name == roleGRPCStart || r.name == roleGRPCEnd) && !hasGRPC {
+			continue
+		}
+		if hasGRPC {
+			switch r.name {
+			case roleRequestStart, roleRequestEnd:
+				r.required = false
+			case roleGRPCStart, roleGRPCEnd:
+				r.required = true
+			}
 		}
 		if r.name == roleRequestEndH2 && endsAtReturn {
 			continue // the RETs of serverHandler.ServeHTTP end HTTP/2 requests too

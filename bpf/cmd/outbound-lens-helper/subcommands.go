@@ -114,7 +114,7 @@ func runSites(args []string) int {
 		fmt.Fprintf(os.Stderr, "outbound-lens: %v\n", err)
 		return exitTarget
 	}
-	pl, err := planProbes(b, off)
+	pl, err := planProbes(b, off, b.HasGRPCServer(off))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "outbound-lens: %v\n", err)
 		return exitTarget

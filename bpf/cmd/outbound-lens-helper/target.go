@@ -60,17 +60,21 @@ func openBinary(path, name string) (*inspect.Binary, inspect.Offsets, error) {
 		}
 		return nil, inspect.Offsets{}, &probe.Error{Code: code, Err: err}
 	}
-	if _, err := b.Func("net/http.serverHandler.ServeHTTP"); err != nil {
+	off, offErr := b.Offsets()
+	if _, err := b.Func("net/http.serverHandler.ServeHTTP"); err != nil && (offErr != nil || !b.HasGRPCServer(off)) {
+		grpcOnly := b.LinksGRPCServer()
 		b.Close()
 		if errors.Is(err, inspect.ErrUnsupportedBinary) {
 			return nil, inspect.Offsets{}, &probe.Error{Code: records.UnsupportedBinary, Err: err}
 		}
-		return nil, inspect.Offsets{}, &probe.Error{Code: records.NotHTTPServer, Err: fmt.Errorf("%s does not serve HTTP with net/http: Outbound Lens traces Go HTTP services", name)}
+		if grpcOnly {
+			return nil, inspect.Offsets{}, &probe.Error{Code: records.NotHTTPServer, Err: fmt.Errorf("%s serves gRPC with grpc-go, whose calls Outbound Lens records only from the binary's DWARF: rebuild it without -w", name)}
+		}
+		return nil, inspect.Offsets{}, &probe.Error{Code: records.NotHTTPServer, Err: fmt.Errorf("%s does not serve HTTP with net/http (nor gRPC with grpc-go): Outbound Lens traces Go HTTP services", name)}
 	}
-	off, err := b.Offsets()
-	if err != nil {
+	if offErr != nil {
 		b.Close()
-		return nil, inspect.Offsets{}, &probe.Error{Code: records.UnsupportedBinary, Err: err}
+		return nil, inspect.Offsets{}, &probe.Error{Code: records.UnsupportedBinary, Err: offErr}
 	}
 	return b, off, nil
 }

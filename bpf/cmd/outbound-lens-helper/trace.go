@@ -285,7 +285,7 @@ func attach(t *target, headers []string, statements bool, out *tracer.Output) (*
 	a := probe.Attachment{PID: t.pid, Exe: t.attachPath, Headers: headers, Statements: statements}
 	off := t.offsets
 	a.Offsets = off
-	pl, err := planProbes(b, off)
+	pl, err := planProbes(b, off, b.HasGRPCServer(off))
 	if err != nil {
 		var u *unplaced
 		if errors.As(err, &u) && u.role == roleRequestStart && errors.Is(err, inspect.ErrNoFunc) {
@@ -297,6 +297,11 @@ func attach(t *target, headers []string, statements bool, out *tracer.Output) (*
 		fmt.Fprintf(os.Stderr, "outbound-lens: %s\n", n)
 	}
 	a.Uprobes = pl.Uprobes
+	if b.HasGRPCServer(off) {
+		a.GRPCMetadataKey = b.GRPCMetadataKeyName()
+	} else if b.LinksGRPCServer() {
+		fmt.Fprintf(os.Stderr, "outbound-lens: %s serves gRPC, but without DWARF its calls are not recorded (rebuild without -w)\n", t.exe)
+	}
 	for _, addr := range b.ContextDeadlines() {
 		a.ContextDeadlines = append(a.ContextDeadlines, addr+t.bias)
 	}
@@ -341,6 +346,9 @@ func (s symbols) CallPath(pcs []uint64, max int) []tracer.Loc {
 	return out
 }
 
+func (s symbols) GRPCMethod(typeAddr uint64, fullMethod string) (string, string, int, bool) {
+	return s.b.GRPCMethod(typeAddr, fullMethod)
+}
 func (s symbols) CallSite(pcs []uint64) *tracer.Loc {
 	f := s.b.CallSite(pcs)
 	if f == nil {

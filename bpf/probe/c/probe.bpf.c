@@ -51,6 +51,7 @@ enum event_type {
 	EV_WRITE = 6,
 	EV_GRPC_CALL = 7,
 	EV_CALL_END = 8,
+	EV_GRPC_IMPL = 9, /* a gRPC call's service implementation (server side) */
 };
 
 /* Set by the loader from the binary's DWARF or the per-version table. */
@@ -82,6 +83,15 @@ struct config {
 	u64 request_pattern; /* Request.Pattern (Go 1.23+), 0: none */
 	u64 request_pat;     /* Request.pat, a *pattern (Go 1.22+), 0: none */
 	u64 pattern_str;     /* pattern.str */
+	/* gRPC servers (grpc-go): ServerStream's embedded Stream and its method
+	 * (0: no gRPC server), serviceInfo.serviceImpl; the nameOff of the
+	 * incoming metadata's context key type's name (0: not found) and the
+	 * lower-case names' hashes of the headers asked for. */
+	u64 grpc_stream_stream;
+	u64 grpc_stream_method;
+	u64 grpc_info_impl;
+	u32 grpc_md_key_name;
+	u64 md_header_hash[MAX_HEADERS];
 	u32 n_headers;
 	u32 header_len[MAX_HEADERS];
 	u64 header_hash[MAX_HEADERS];
@@ -462,9 +472,10 @@ struct header_scan {
 	u64 base;   /* bucket array or group array */
 	u64 count;  /* buckets or groups */
 	u32 found;
+	u32 lower;  /* gRPC metadata: lower-case keys */
 };
 
-static __always_inline int match_name(u64 key_ptr, u64 key_len)
+static __always_inline int match_name(u64 key_ptr, u64 key_len, u32 lower)
 {
 	int idx = -1;
 	for (int j = 0; j < MAX_HEADERS; j++) {
@@ -491,20 +502,20 @@ static __always_inline int match_name(u64 key_ptr, u64 key_len)
 	for (int j = 0; j < MAX_HEADERS; j++) {
 		if (j >= CFG.n_headers)
 			break;
-		if (CFG.header_len[j] == key_len && CFG.header_hash[j] == h)
+		if (CFG.header_len[j] == key_len && (lower ? CFG.md_header_hash[j] : CFG.header_hash[j]) == h)
 			return j;
 	}
 	return -1;
 }
 
 /* key: Go string at key_addr; elem: []string at elem_addr. */
-static __always_inline void check_slot(struct request_start *e, u64 key_addr, u64 elem_addr)
+static __always_inline void check_slot(struct request_start *e, u32 lower, u64 key_addr, u64 elem_addr)
 {
 	u64 key_ptr = read_u64(key_addr);
 	u64 key_len = read_u64(key_addr + 8);
 	if (!key_ptr || !key_len || key_len > MAX_HEADER_NAME)
 		return;
-	int j = match_name(key_ptr, key_len);
+	int j = match_name(key_ptr, key_len, lower);
 	if (j < 0 || j >= MAX_HEADERS)
 		return;
 	u64 vals = read_u64(elem_addr);
@@ -540,7 +551,7 @@ static long scan_hmap_bucket(u64 index, void *arg)
 		for (int i = 0; i < 8; i++) {
 			if (tophash[i] < HMAP_MIN_TOPHASH) /* empty or evacuated */
 				continue;
-			check_slot(s->e, b + 8 + i * 16, b + 8 + 8 * 16 + i * 24);
+			check_slot(s->e, s->lower, b + 8 + i * 16, b + 8 + 8 * 16 + i * 24);
 		}
 		b = read_u64(b + HMAP_BUCKET_SIZE - 8);
 	}
@@ -552,7 +563,7 @@ static long scan_hmap_bucket(u64 index, void *arg)
 #define SWISS_SLOT_SIZE (16 + 24)
 #define SWISS_GROUP_SIZE (8 + 8 * SWISS_SLOT_SIZE)
 
-static __always_inline void scan_swiss_group(struct request_start *e, u64 g)
+static __always_inline void scan_swiss_group(struct request_start *e, u32 lower, u64 g)
 {
 	u64 ctrl = read_u64(g);
 	for (int i = 0; i < 8; i++) {
@@ -560,7 +571,7 @@ static __always_inline void scan_swiss_group(struct request_start *e, u64 g)
 		if (c & 0x80)
 			continue;
 		u64 slot = g + 8 + i * SWISS_SLOT_SIZE;
-		check_slot(e, slot, slot + 16);
+		check_slot(e, lower, slot, slot + 16);
 	}
 }
 
@@ -569,7 +580,7 @@ static long scan_swiss_group_cb(u64 index, void *arg)
 	struct header_scan *s = arg;
 	if (index >= s->count)
 		return 1;
-	scan_swiss_group(s->e, s->base + index * SWISS_GROUP_SIZE);
+	scan_swiss_group(s->e, s->lower, s->base + index * SWISS_GROUP_SIZE);
 	return 0;
 }
 
@@ -580,7 +591,7 @@ static long scan_swiss_table_cb(u64 index, void *arg)
 	u64 table = read_u64(s->base + index * 8);
 	if (!table)
 		return 0;
-	struct header_scan g = { .e = s->e };
+	struct header_scan g = { .e = s->e, .lower = s->lower };
 	g.base = read_u64(table + 16);
 	g.count = read_u64(table + 24) + 1;
 	if (g.count > 64)
@@ -589,14 +600,13 @@ static long scan_swiss_table_cb(u64 index, void *arg)
 	return 0;
 }
 
-static __always_inline void read_headers(struct request_start *e, u64 req)
+/* Reads the headers asked for out of a map[string][]string: an
+ * http.Header (canonical keys) or gRPC metadata (lower-case keys). */
+static __always_inline void read_header_map(struct request_start *e, u64 m, u32 lower)
 {
-	if (!CFG.n_headers)
-		return;
-	u64 m = read_u64(req + CFG.request_header);
 	if (!m)
 		return;
-	struct header_scan s = { .e = e };
+	struct header_scan s = { .e = e, .lower = lower };
 	if (CFG.swiss_maps) {
 		/* internal/runtime/maps.Map: used, seed, dirPtr, dirLen, ... */
 		u64 dir = read_u64(m + 16);
@@ -604,7 +614,7 @@ static __always_inline void read_headers(struct request_start *e, u64 req)
 		if (!dir)
 			return;
 		if (dir_len == 0) {
-			scan_swiss_group(e, dir);
+			scan_swiss_group(e, lower, dir);
 			return;
 		}
 		if (dir_len < 0 || dir_len > 16)
@@ -631,6 +641,13 @@ static __always_inline void read_headers(struct request_start *e, u64 req)
 		if (s.count)
 			bpf_loop(s.count, scan_hmap_bucket, &s, 0);
 	}
+}
+
+static __always_inline void read_headers(struct request_start *e, u64 req)
+{
+	if (!CFG.n_headers)
+		return;
+	read_header_map(e, read_u64(req + CFG.request_header), 0);
 }
 
 /* ---- inbound requests ---------------------------------------------- */
@@ -928,6 +945,153 @@ int echo_route(struct pt_regs *ctx)
 		pc = inner ? read_u64(inner) : 0;
 	}
 	e->handler_pc = pc;
+	bpf_ringbuf_submit(e, wakeup_flags());
+	return 0;
+}
+
+/* ---- gRPC servers (grpc-go) -------------------------------------------
+ * grpc-go serves each stream in a goroutine of its own, which runs
+ * (*Server).handleStream -> processUnaryRPC or processStreamingRPC, and
+ * those call the method's handler. A call's request starts at their entry
+ * and ends when that goroutine writes the stream's status, after the
+ * handler returned. */
+
+/* The service implementation of a gRPC call, for its handler. */
+struct grpc_impl {
+	struct event_header h;
+	u64 impl_type; /* runtime type of serviceInfo.serviceImpl, 0: none */
+};
+
+const struct grpc_impl *unused_grpc_impl __attribute__((unused));
+
+/* goid -> the context data word the call's request is claimed by. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, u64);
+	__type(value, u64);
+} grpc_serving SEC(".maps");
+
+static __always_inline bool ctx_walkable(u64 itab);
+
+/* The incoming metadata map of a gRPC call's context: the value of the
+ * valueCtx whose key is a metadata.mdIncomingKey (known by its type's
+ * name offset), an MD: a map, so the interface's data word itself. */
+static __always_inline u64 incoming_metadata(u64 itab, u64 data)
+{
+	if (!CFG.grpc_md_key_name)
+		return 0;
+	for (int i = 0; i < MAX_CTX_DEPTH; i++) {
+		if (!data || !ctx_walkable(itab))
+			return 0;
+		u64 kt = read_u64(data + 16); /* valueCtx.key's type */
+		u32 name = 0;
+		if (kt && bpf_probe_read_user(&name, sizeof(name), (void *)(kt + 40)) == 0 && name == CFG.grpc_md_key_name) {
+			return read_u64(data + 40); /* valueCtx.val's data */
+		}
+		itab = read_u64(data);
+		data = read_u64(data + 8);
+	}
+	return 0;
+}
+
+/* Reports the service implementation serving request id, from the
+ * call's *serviceInfo. */
+static __always_inline void emit_grpc_impl(u64 goid, u64 id, u64 info)
+{
+	if (!id)
+		return;
+	struct grpc_impl *c = reserve(sizeof(*c));
+	if (!c)
+		return;
+	fill_header(&c->h, EV_GRPC_IMPL, goid, id);
+	c->impl_type = info ? read_u64(info + CFG.grpc_info_impl) : 0;
+	bpf_ringbuf_submit(c, wakeup_flags());
+}
+
+/* (*Server).processUnaryRPC and processStreamingRPC(s, ctx, stream, info,
+ * desc, trInfo), at entry (arm64: handleStream's bl to them): a call
+ * starts in the goroutine that will run its handler; calls made with ctx
+ * (or a context derived from it) are its. */
+SEC("uprobe/grpc_start")
+int grpc_start(struct pt_regs *ctx)
+{
+	u64 goid = current_goid(ctx);
+	u64 stream = GO_ARG4(ctx);
+	if (!goid || !stream)
+		return 0;
+	/* A gRPC server mounted in net/http (Server.ServeHTTP) serves the call
+	 * in a goroutine the HTTP handler starts: the call is the HTTP request
+	 * that carries it, which gets its route and handler. (A goroutine that
+	 * started a call of its own before holds that call, not a carrier.) */
+	u64 carrier = request_of(goid);
+	if (carrier && !bpf_map_lookup_elem(&grpc_serving, &goid)) {
+		emit_grpc_impl(goid, carrier, GO_ARG5(ctx));
+		return 0;
+	}
+	u32 zero = 0;
+	u64 *seq = bpf_map_lookup_elem(&request_seq, &zero);
+	if (!seq)
+		return 0;
+	u64 id = __sync_fetch_and_add(seq, 1) + 1;
+	bpf_map_update_elem(&goroutine_request, &goid, &id, BPF_ANY);
+	u64 citab = GO_ARG2(ctx);
+	u64 cdata = GO_ARG3(ctx);
+	bpf_map_update_elem(&grpc_serving, &goid, &cdata, BPF_ANY);
+	if (cdata)
+		bpf_map_update_elem(&ctx_request, &cdata, &id, BPF_ANY);
+
+	struct request_start *e = bpf_map_lookup_elem(&request_scratch, &zero);
+	if (!e)
+		return 0;
+	fill_header(&e->h, EV_REQUEST_START, goid, id);
+	__builtin_memcpy(e->method, "POST", 4);
+	e->method_len = 4;
+	e->path_len = read_go_string(stream + CFG.grpc_stream_stream + CFG.grpc_stream_method, e->path, MAX_PATH);
+	for (int j = 0; j < MAX_HEADERS; j++) {
+		e->headers[j].len = 0;
+		e->headers[j].present = 0;
+	}
+	if (CFG.n_headers)
+		read_header_map(e, incoming_metadata(citab, cdata), 1);
+	u32 n = CFG.n_headers;
+	if (n > MAX_HEADERS)
+		n = MAX_HEADERS;
+	u64 size = offsetof(struct request_start, headers) + n * sizeof(struct header_value);
+	if (bpf_ringbuf_output(&events, e, size, wakeup_flags()))
+		count_lost();
+
+	emit_grpc_impl(goid, id, GO_ARG5(ctx));
+	return 0;
+}
+
+/* The HTTP/2 transport's writeStatus, at entry (arm64: the first emulated
+ * instruction after handleStream's call of processUnaryRPC or
+ * processStreamingRPC returns): the call ends when the goroutine that
+ * started it (and ran the handler) writes its status; a stream the
+ * handler's goroutines write to, or a second status, finds no call
+ * started there. */
+SEC("uprobe/grpc_end")
+int grpc_end(struct pt_regs *ctx)
+{
+	u64 goid = current_goid(ctx);
+	u64 *cp = bpf_map_lookup_elem(&grpc_serving, &goid);
+	if (!cp)
+		return 0;
+	u64 cdata = *cp;
+	bpf_map_delete_elem(&grpc_serving, &goid);
+	if (cdata)
+		bpf_map_delete_elem(&ctx_request, &cdata);
+	u64 id = request_of(goid);
+	if (!id)
+		return 0;
+	bpf_map_delete_elem(&goroutine_request, &goid);
+	struct request_ended *e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	fill_header(&e->h, EV_REQUEST_END, goid, id);
+	e->_pad = 0;
+	e->route_len = 0;
 	bpf_ringbuf_submit(e, wakeup_flags());
 	return 0;
 }

@@ -318,3 +318,54 @@ test('remotes and operations past their limits are counted together, not kept', 
   assert.equal(total, 2 * (REMOTES_KEPT + 10), 'every record is counted somewhere');
   assert.ok(other.count > 0);
 });
+
+test('gRPC methods: the index route and the recorded call name the implementing method', () => {
+  const SVC = '/home/dev/greeter/main.go';
+  const grpc: RouteInfo[] = [
+    {
+      method: 'POST',
+      path: '/helloworld.Greeter/SayHello',
+      handler: { func: 'main.(*greeter).SayHello', file: SVC, line: 17 },
+    },
+  ];
+  assert.equal(indexRouteLabel(grpc[0]), 'POST /helloworld.Greeter/SayHello');
+  assert.equal(handlerLenses(new Store(), grpc, SVC)[0].title, 'Trace outbound connections');
+  assert.equal(handlerFromIndex(grpc, 'POST', '/helloworld.Greeter/SayHello')?.func, 'main.(*greeter).SayHello');
+
+  const s = new Store();
+  s.ingest([
+    {
+      type: 'outbound',
+      request: 'r1',
+      pid: 1,
+      goid: 9,
+      proto: 'tcp',
+      src: '127.0.0.1',
+      sport: 40000,
+      dst: '127.0.0.1',
+      dport: 18081,
+      reused: false,
+      callSite: { func: 'main.(*greeter).SayHello', file: SVC, line: 20 },
+      tsNs: 1_000_000,
+      via: 'http',
+    },
+    {
+      type: 'request',
+      id: 'r1',
+      pid: 1,
+      goid: 9,
+      method: 'POST',
+      path: '/helloworld.Greeter/SayHello',
+      route: '/helloworld.Greeter/SayHello',
+      handler: { func: 'main.(*greeter).SayHello', file: SVC, line: 17 },
+      headers: { 'x-request-id': 'a' },
+      traceId: '',
+      startNs: 0,
+      endNs: 2_000_000,
+    },
+  ]);
+  const lens = handlerLenses(s, grpc, SVC);
+  assert.equal(lens.length, 1);
+  assert.equal(lens[0].title, '↗ 1 downstream · 127.0.0.1:18081 · 1 req · p50 2.0 ms');
+  assert.equal(lens[0].route, 'POST /helloworld.Greeter/SayHello');
+});
