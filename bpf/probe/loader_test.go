@@ -74,3 +74,35 @@ func TestConfigOffsetsDeclaredOnce(t *testing.T) {
 		t.Errorf("config %+v", c)
 	}
 }
+
+// Both ways of attaching uprobes work here: one uprobe_multi link per
+// program (kernels from 6.6), and one uprobe per site (the fallback).
+func TestLoadBothLinkKinds(t *testing.T) {
+	b, err := inspect.Open("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	site, err := b.EntrySite("net.(*Dialer).DialContext")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := Attachment{PID: os.Getpid(), Exe: "/proc/self/exe", Uprobes: []Uprobe{{Role: "dial", Program: ProgDial, Sites: []inspect.Site{site}}}}
+	for _, multi := range []bool{true, false} {
+		p, err := load(a, nil, nil, multi)
+		if os.Geteuid() != 0 {
+			var pe *Error
+			if !errors.As(err, &pe) || pe.Code != "NO_PRIVILEGES" {
+				t.Fatalf("unprivileged load: want NO_PRIVILEGES, got %v", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("multi=%v: %v", multi, err)
+		}
+		if len(p.links) != 3 || len(p.attached) != 1 {
+			t.Errorf("multi=%v: %d links, programs %v; want the uprobe and the 2 tracepoints", multi, len(p.links), p.attached)
+		}
+		p.Close()
+	}
+}
