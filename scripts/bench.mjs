@@ -372,8 +372,12 @@ async function main() {
     );
   }
   console.log('\nprobe hits per request (the kernel counting BPF runs, --probe-stats; wrk -c8 -d3s per route)');
+  // The class of a program's sites on the request's path (else of all its
+  // sites); a program with no uprobe site is a tracepoint.
   const classOf = (program) => {
-    const cls = [...new Set(sites.filter((s) => s.program === program).map((s) => s.insn))];
+    const mine = sites.filter((s) => s.program === program);
+    const onPath = mine.filter((s) => s.requestPath);
+    const cls = [...new Set((onPath.length ? onPath : mine).map((s) => s.insn))];
     if (!cls.length) return 'tracepoint';
     return cls.length === 1 ? cls[0] : cls.join('/');
   };

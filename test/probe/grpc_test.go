@@ -26,17 +26,9 @@ import (
 // (Serve), and mounted in net/http's HTTP/2 server (ServeHTTP, h2c), where
 // each call is the HTTP request that carries it.
 func TestGRPC(t *testing.T) {
-	ran := 0
-	for _, tc := range toolchains {
-		if minor := goMinorOf(tc); tc != "local" && minor < 24 {
-			continue
-		}
-		ran++
+	for _, tc := range toolchainsFrom(t, 24) {
 		t.Run(tc+"/Serve", func(t *testing.T) { testGRPC(t, tc, false) })
 		t.Run(tc+"/ServeHTTP", func(t *testing.T) { testGRPC(t, tc, true) })
-	}
-	if ran == 0 {
-		t.Fatalf("no toolchain under test (%v) is Go 1.24 or newer", toolchains)
 	}
 }
 
@@ -45,10 +37,7 @@ func TestGRPC(t *testing.T) {
 // placed, on instructions the kernel emulates, without net/http's server
 // probes (a gRPC-only service has no net/http server).
 func TestGRPCProbeSitesAreEmulated(t *testing.T) {
-	for _, tc := range toolchains {
-		if minor := goMinorOf(tc); tc != "local" && minor < 24 {
-			continue
-		}
+	for _, tc := range toolchainsFrom(t, 24) {
 		for _, arch := range []string{"amd64", "arm64"} {
 			t.Run(tc+"/"+arch, func(t *testing.T) {
 				bin := filepath.Join(t.TempDir(), "grpcservice")

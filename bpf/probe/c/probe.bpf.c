@@ -653,23 +653,49 @@ static __always_inline void read_headers(struct request_start *e, u64 req)
 /* ---- inbound requests ---------------------------------------------- */
 
 /* net/http.serverHandler.ServeHTTP(sh, rw ResponseWriter, req *Request) */
+/* A request starts on goroutine goid: a new id (in *id), the goroutine's
+ * from now on, and the scratch request_start for it, with its header
+ * filled and no header value yet. */
+static __always_inline struct request_start *start_request(u64 goid, u64 *id)
+{
+	u32 zero = 0;
+	u64 *seq = bpf_map_lookup_elem(&request_seq, &zero);
+	if (!seq)
+		return 0;
+	*id = __sync_fetch_and_add(seq, 1) + 1;
+	bpf_map_update_elem(&goroutine_request, &goid, id, BPF_ANY);
+	struct request_start *e = bpf_map_lookup_elem(&request_scratch, &zero);
+	if (!e)
+		return 0;
+	fill_header(&e->h, EV_REQUEST_START, goid, *id);
+	for (int j = 0; j < MAX_HEADERS; j++) {
+		e->headers[j].len = 0;
+		e->headers[j].present = 0;
+	}
+	return e;
+}
+
+/* Sends a request_start without the header slots that were not asked for. */
+static __always_inline void send_request_start(struct request_start *e)
+{
+	u32 n = CFG.n_headers;
+	if (n > MAX_HEADERS)
+		n = MAX_HEADERS;
+	u64 size = offsetof(struct request_start, headers) + n * sizeof(struct header_value);
+	if (bpf_ringbuf_output(&events, e, size, wakeup_flags()))
+		count_lost();
+}
+
 SEC("uprobe/serve_http")
 int serve_http(struct pt_regs *ctx)
 {
 	u64 goid = current_goid(ctx);
 	if (!goid)
 		return 0;
-	u32 zero = 0;
-	u64 *seq = bpf_map_lookup_elem(&request_seq, &zero);
-	if (!seq)
-		return 0;
-	u64 id = __sync_fetch_and_add(seq, 1) + 1;
-	bpf_map_update_elem(&goroutine_request, &goid, &id, BPF_ANY);
-
-	struct request_start *e = bpf_map_lookup_elem(&request_scratch, &zero);
+	u64 id = 0;
+	struct request_start *e = start_request(goid, &id);
 	if (!e)
 		return 0;
-	fill_header(&e->h, EV_REQUEST_START, goid, id);
 	u64 req = GO_ARG4(ctx);
 	bpf_map_update_elem(&serving_request, &goid, &req, BPF_ANY);
 	u64 rctx = read_u64(req + CFG.request_ctx + 8);
@@ -678,17 +704,8 @@ int serve_http(struct pt_regs *ctx)
 	e->method_len = read_go_string(req + CFG.request_method, e->method, MAX_METHOD);
 	u64 url = read_u64(req + CFG.request_url);
 	e->path_len = url ? read_go_string(url + CFG.url_path, e->path, MAX_PATH) : 0;
-	for (int j = 0; j < MAX_HEADERS; j++) {
-		e->headers[j].len = 0;
-		e->headers[j].present = 0;
-	}
 	read_headers(e, req);
-	u32 n = CFG.n_headers;
-	if (n > MAX_HEADERS)
-		n = MAX_HEADERS;
-	u64 size = offsetof(struct request_start, headers) + n * sizeof(struct header_value);
-	if (bpf_ringbuf_output(&events, e, size, wakeup_flags()))
-		count_lost();
+	send_request_start(e);
 	return 0;
 }
 
@@ -1029,37 +1046,21 @@ int grpc_start(struct pt_regs *ctx)
 		emit_grpc_impl(goid, carrier, GO_ARG5(ctx));
 		return 0;
 	}
-	u32 zero = 0;
-	u64 *seq = bpf_map_lookup_elem(&request_seq, &zero);
-	if (!seq)
+	u64 id = 0;
+	struct request_start *e = start_request(goid, &id);
+	if (!e)
 		return 0;
-	u64 id = __sync_fetch_and_add(seq, 1) + 1;
-	bpf_map_update_elem(&goroutine_request, &goid, &id, BPF_ANY);
 	u64 citab = GO_ARG2(ctx);
 	u64 cdata = GO_ARG3(ctx);
 	bpf_map_update_elem(&grpc_serving, &goid, &cdata, BPF_ANY);
 	if (cdata)
 		bpf_map_update_elem(&ctx_request, &cdata, &id, BPF_ANY);
-
-	struct request_start *e = bpf_map_lookup_elem(&request_scratch, &zero);
-	if (!e)
-		return 0;
-	fill_header(&e->h, EV_REQUEST_START, goid, id);
 	__builtin_memcpy(e->method, "POST", 4);
 	e->method_len = 4;
 	e->path_len = read_go_string(stream + CFG.grpc_stream_stream + CFG.grpc_stream_method, e->path, MAX_PATH);
-	for (int j = 0; j < MAX_HEADERS; j++) {
-		e->headers[j].len = 0;
-		e->headers[j].present = 0;
-	}
 	if (CFG.n_headers)
 		read_header_map(e, incoming_metadata(citab, cdata), 1);
-	u32 n = CFG.n_headers;
-	if (n > MAX_HEADERS)
-		n = MAX_HEADERS;
-	u64 size = offsetof(struct request_start, headers) + n * sizeof(struct header_value);
-	if (bpf_ringbuf_output(&events, e, size, wakeup_flags()))
-		count_lost();
+	send_request_start(e);
 
 	emit_grpc_impl(goid, id, GO_ARG5(ctx));
 	return 0;
