@@ -37,6 +37,12 @@ if (want('go')) {
     ['test', '-run=^$', '-fuzz=FuzzInspect', '-fuzztime=30s', '-fuzzminimizetime=1x', './inspect/'],
     { cwd: join(root, 'bpf') },
   );
+  step(
+    'fuzz reading what went out (10 s)',
+    'go',
+    ['test', '-run=^$', '-fuzz=FuzzWriteOp', '-fuzztime=10s', '-fuzzminimizetime=1x', './tracer/'],
+    { cwd: join(root, 'bpf') },
+  );
 }
 if (want('ts') && existsSync(join(root, 'scripts', 'test-ts.mjs'))) {
   ensureNodeModules();
