@@ -1,9 +1,14 @@
 package probe_test
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -11,26 +16,60 @@ import (
 	"time"
 )
 
-// TestHTTP2ServerRequests: requests served over HTTP/2 (h2c, many streams
-// multiplexed on one connection, each handled in a goroutine of its own)
-// are recorded and each one's outbound call is attributed to it, checked
-// against the downstream's own view of the source port. Their end comes
-// from the HTTP/2 response writer's handlerDone probe, not conn.serve's,
-// and their route is the ServeMux pattern read there.
+// TestHTTP2ServerRequests: requests served over HTTP/2 (h2c, and TLS with
+// ALPN h2; many streams multiplexed on one connection, each handled in a
+// goroutine of its own) are recorded and each one's outbound call is
+// attributed to it, checked against the downstream's own view of the
+// source port. Their end comes from the HTTP/2 response writer's
+// handlerDone probe, not conn.serve's, and their route is the ServeMux
+// pattern read there.
 func TestHTTP2ServerRequests(t *testing.T) {
+	t.Run("h2c", func(t *testing.T) { testHTTP2Server(t, false) })
+	t.Run("tls", func(t *testing.T) { testHTTP2Server(t, true) })
+}
+
+func testHTTP2Server(t *testing.T, useTLS bool) {
 	e := newEnv(t, "local")
-	bin := filepath.Join(t.TempDir(), "h2c")
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "h2c")
 	if out, err := exec.Command("go", "build", "-o", bin, "./testdata/h2c").CombinedOutput(); err != nil {
 		t.Fatalf("building the h2c service: %v\n%s", err, out)
 	}
 	addr := freeAddr(t)
-	h := startHelper(t, "--header", "x-test-id", "--", bin, "-addr", addr, "-downstream", "http://"+e.down)
+	args := []string{"--header", "x-test-id", "--", bin, "-addr", addr, "-downstream", "http://" + e.down}
+	var p http.Protocols
+	tr := &http.Transport{Protocols: &p}
+	scheme := "http"
+	if useTLS {
+		// httptest's certificate (for 127.0.0.1), handed to the service.
+		srv := httptest.NewTLSServer(http.NotFoundHandler())
+		srv.Close()
+		pair := srv.TLS.Certificates[0]
+		key, err := x509.MarshalPKCS8PrivateKey(pair.PrivateKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+		if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pair.Certificate[0]}), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "-cert", certFile, "-key", keyFile)
+		roots := x509.NewCertPool()
+		roots.AddCert(srv.Certificate())
+		tr.TLSClientConfig = &tls.Config{RootCAs: roots}
+		p.SetHTTP2(true)
+		scheme = "https"
+	} else {
+		p.SetUnencryptedHTTP2(true)
+	}
+	h := startHelper(t, args...)
 	h.waitReady()
 	waitFor(t, "the h2c service to listen", 20*time.Second, func() bool { return listening.MatchString(h.stderr.String()) })
 
-	var p http.Protocols
-	p.SetUnencryptedHTTP2(true)
-	h2 := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{Protocols: &p}}
+	h2 := &http.Client{Timeout: 20 * time.Second, Transport: tr}
 	const n = 24
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -38,7 +77,7 @@ func TestHTTP2ServerRequests(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/hello", nil)
+			req, _ := http.NewRequest(http.MethodGet, scheme+"://"+addr+"/hello", nil)
 			req.Header.Set("X-Test-Id", fmt.Sprintf("h2-%d", i))
 			resp, err := h2.Do(req)
 			if err != nil {

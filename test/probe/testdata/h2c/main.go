@@ -1,5 +1,6 @@
 // Command h2c is an HTTP service that speaks HTTP/2 without TLS (h2c, Go
-// 1.24's http.Protocols) as well as HTTP/1: its one handler calls the
+// 1.24's http.Protocols) as well as HTTP/1, or, with -cert and -key, HTTP/2
+// over TLS (ALPN h2) as well as HTTP/1 over TLS: its one handler calls the
 // downstream over HTTP/1, forwarding X-Test-Id, so the downstream's /truth
 // names the inbound request behind each outbound connection use.
 package main
@@ -18,6 +19,8 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "")
 	down := flag.String("downstream", "", "downstream base URL")
+	cert := flag.String("cert", "", "PEM certificate: serve TLS")
+	key := flag.String("key", "", "PEM private key of -cert")
 	flag.Parse()
 	client := &http.Client{Timeout: 10 * time.Second}
 	mux := http.NewServeMux()
@@ -41,6 +44,11 @@ func main() {
 	fmt.Fprintf(os.Stderr, "listening on %s\n", ln.Addr())
 	var p http.Protocols
 	p.SetHTTP1(true)
+	if *cert != "" {
+		p.SetHTTP2(true)
+		srv := &http.Server{Handler: mux, Protocols: &p, ReadHeaderTimeout: 10 * time.Second}
+		log.Fatal(srv.ServeTLS(ln, *cert, *key))
+	}
 	p.SetUnencryptedHTTP2(true)
 	srv := &http.Server{Handler: mux, Protocols: &p, ReadHeaderTimeout: 10 * time.Second}
 	log.Fatal(srv.Serve(ln))
