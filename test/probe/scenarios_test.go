@@ -38,7 +38,14 @@ type key struct {
 // outbound record is checked against what the downstream itself saw.
 func TestAttributionUnderConcurrency(t *testing.T) {
 	eachToolchain(t, func(t *testing.T, toolchain string) {
-		e := newEnv(t, toolchain)
+		attributionUnderConcurrency(t, newEnv(t, toolchain))
+	})
+}
+
+// attributionUnderConcurrency runs the scenario on e's build of the sample.
+func attributionUnderConcurrency(t *testing.T, e *env) {
+	toolchain := e.toolchain
+	{
 		e.heartbeat = 20 * time.Millisecond
 		h := e.launch()
 
@@ -151,7 +158,7 @@ func TestAttributionUnderConcurrency(t *testing.T) {
 		}
 		checkReuse(t, rs)
 		checkLost(t, rs)
-	})
+	}
 }
 
 func port(addr string) int {
@@ -489,7 +496,8 @@ func TestStrippedBinary(t *testing.T) {
 // distributions' Go packaging and of hardened builds), one linked by the C
 // toolchain (cgo), a -trimpath build and a stripped PIE give the same
 // answers as the plain build: every PC read at run time is mapped back
-// through the load bias.
+// through the load bias; and each runs the whole concurrency scenario
+// (TestAttributionUnderConcurrency) with precision and recall 1.
 func TestBuildForms(t *testing.T) {
 	for _, form := range []struct {
 		name, ldflags string
@@ -529,6 +537,10 @@ func TestBuildForms(t *testing.T) {
 					t.Errorf("%s: call site %+v, want main.(*server).callDown", req.Route, mine[0].CallSite)
 				}
 			}
+			// And the whole concurrency scenario, as exact as on a plain build.
+			a := newEnv(t, e.toolchain)
+			a.ldflags, a.buildEnv = form.ldflags, form.env
+			attributionUnderConcurrency(t, a)
 		})
 	}
 }
