@@ -1,7 +1,8 @@
 // Build and launch from the command palette, as root: the workspace service
 // starts under tracing with the outboundLens.launch settings; the panel's
 // rows match the downstream's ground truth; a call site opens; the code lens
-// and the line decoration name the downstream; stop from the status bar.
+// and the line decoration name the downstream; stop from the status bar; a
+// net/http ServeMux handler (the downstream stand-in's) has a lens too.
 // Then a module with several main packages asks which one to launch.
 import { copyFileSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +28,7 @@ describe('build and launch from the palette (as root)', () => {
     log(`workbench up at ${s.cs.url}`);
   });
   const echoFn = wb.lineOf(sampleMain, /^func \(s \*server\) echo\(/);
+  const truthFn = wb.lineOf(join(sampleDir, 'downstream', 'main.go'), /mux\.HandleFunc\("\/truth", func/);
   let callSite; // the /echo call site the panel links to, found by the first scenario
 
   test('launch: trace from the palette, build and launch the workspace service', async (t) => {
@@ -203,6 +205,20 @@ describe('build and launch from the palette (as root)', () => {
       (d) => d.startsWith('outbound-lens-env-') && statSync(join(tmpdir(), d)).mtimeMs >= startedAt,
     );
     check(!envFiles.length, `the launch environment files outlive the trace: ${envFiles.join(', ')}`);
+  });
+
+  test('a net/http ServeMux handler gets a code lens too', async () => {
+    const { page } = s;
+    // The downstream stand-in routes with http.ServeMux: its /truth handler.
+    await wb.openFile(page, 'downstream/main.go');
+    await wb.gotoLine(page, truthFn.line);
+    const lens = await until(
+      'the code lens above the ServeMux /truth handler',
+      () => wb.lensAbove(page, truthFn.text),
+      30000,
+    );
+    check(/Trace outbound connections/.test(lens), `the lens above the /truth handler reads "${lens}"`);
+    await s.shot('servemux-lens');
   });
 
   test('build and launch: a module with several main packages asks which one', async () => {

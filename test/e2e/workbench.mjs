@@ -493,7 +493,9 @@ export async function typeInTerminal(page, text) {
 }
 
 /** Ctrl+P, type the name, Enter. */
+/** Quick open `name` (a path suffix: downstream/main.go); its tab is titled by the file's base name. */
 export async function openFile(page, name) {
+  const tab = name.split('/').pop();
   await focusWorkbench(page);
   await page.keyboard.press('Control+P');
   await page.waitForSelector('.quick-input-widget:not([style*="display: none"]) input');
@@ -502,7 +504,7 @@ export async function openFile(page, name) {
     page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().isVisible(),
   );
   await page.keyboard.press('Enter');
-  await until(`an editor tab for ${name}`, () => activeTabTitle(page).then((t) => t === name));
+  await until(`an editor tab for ${name}`, () => activeTabTitle(page).then((t) => t === tab));
 }
 
 export async function focusWorkbench(page) {
