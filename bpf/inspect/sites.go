@@ -242,7 +242,9 @@ func (b *Binary) SitesAfterCall(caller, callee string) ([]Site, error) {
 // ResultSitesAfterCall is SitesAfterCall where, in addition, no
 // instruction between the call and the site writes a register (only
 // NOPs, compares and tests run there): the callee's results are still in
-// their registers at the site.
+// their registers at the site. Other paths of the function may join
+// before the site (a shared error check): the program there must act
+// only on a call it saw start.
 func (b *Binary) ResultSitesAfterCall(caller, callee string) ([]Site, error) {
 	return b.sitesAfterCall(caller, callee, true)
 }
@@ -265,7 +267,10 @@ func (b *Binary) sitesAfterCall(caller, callee string, keepResults bool) ([]Site
 		var found, nop *Site
 		kept := true
 		for j := i + 1; j < len(insts) && j <= i+16; j++ {
-			if landing[insts[j].off] {
+			// Another path may join here. A site for the results may
+			// still come after: its program runs only for a call it saw
+			// start in the same goroutine.
+			if landing[insts[j].off] && !keepResults {
 				break
 			}
 			s := b.site(fn, code, insts[j].off)
