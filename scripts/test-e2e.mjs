@@ -15,6 +15,7 @@
 //   OL_E2E_REUSE_VSIX=1     use the existing VSIX instead of `npm run package`
 //   OL_E2E_README_SHOTS=1   copy the panel, code lens and decoration screenshots to media/screenshots/
 //   OL_E2E_KEEP=1           keep the temporary profiles (their logs)
+//   OL_E2E_ONLY=launch      run only the test files whose name contains it
 //   OL_E2E_VERBOSE=1        echo the started processes' output
 import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -36,7 +37,7 @@ process.env.OL_E2E_PRODUCT_READY = '1';
 
 const dir = join(root, 'test', 'e2e');
 const files = readdirSync(dir)
-  .filter((f) => f.endsWith('.test.mjs'))
+  .filter((f) => f.endsWith('.test.mjs') && f.includes(process.env.OL_E2E_ONLY ?? ''))
   .sort()
   .map((f) => join(dir, f));
 const abort = new AbortController();

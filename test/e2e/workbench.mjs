@@ -492,18 +492,24 @@ export async function typeInTerminal(page, text) {
   await page.keyboard.press('Enter');
 }
 
-/** Ctrl+P, type the name, Enter. */
-/** Quick open `name` (a path suffix: downstream/main.go); its tab is titled by the file's base name. */
+/**
+ * Ctrl+P, type the name, open it. `name` may be a path suffix
+ * (downstream/main.go): quick open shows the base name with its folder
+ * beside it, and that row is clicked; the tab is titled by the base name.
+ */
 export async function openFile(page, name) {
-  const tab = name.split('/').pop();
+  const parts = name.split('/');
+  const tab = parts.pop();
+  const dir = parts.join('/');
   await focusWorkbench(page);
   await page.keyboard.press('Control+P');
   await page.waitForSelector('.quick-input-widget:not([style*="display: none"]) input');
   await page.keyboard.type(name, { delay: 10 });
-  await until(`quick open to list ${name}`, () =>
-    page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().isVisible(),
-  );
-  await page.keyboard.press('Enter');
+  let row = page.locator('.quick-input-list .monaco-list-row', { hasText: tab });
+  if (dir) row = row.filter({ hasText: dir });
+  await until(`quick open to list ${name}`, () => row.first().isVisible());
+  if (dir) await row.first().click();
+  else await page.keyboard.press('Enter');
   await until(`an editor tab for ${name}`, () => activeTabTitle(page).then((t) => t === tab));
 }
 
