@@ -1618,6 +1618,8 @@ static __always_inline int on_write(void *tp, u64 fd, u64 buf, u64 len)
 	e->o.stack_len = n > 0 ? n : 0;
 	e->op_lens[0] = e->op_lens[2] = e->op_lens[3] = 0;
 	e->op_lens[1] = len > 0xffff ? 0xffff : len;
+	e->awaits_end = 0;
+	e->_pad = 0;
 	if (CFG.capture_payload && buf && len) {
 		if (len > CFG.capture_payload)
 			len = CFG.capture_payload;
