@@ -1,5 +1,5 @@
 // Text for the panel's cells; pure, shared by the table and its filter.
-import { opName, remoteName, tuple } from '../src/shared/ops';
+import { opName, remoteName, statusMatches, tuple } from '../src/shared/ops';
 import { endpoint, type OutboundRecord } from '../src/shared/records';
 import type { Row } from '../src/shared/rows';
 
@@ -78,22 +78,24 @@ export interface Filter {
   route: string[];
   host: string[];
   op: string[];
+  status: string[];
 }
 
-/** "route:/users host:5432 op:select foo" → tokens; every token must match. */
+/** "route:/users host:5432 op:select status:5xx foo" → tokens; every token must match. */
 export function parseFilter(q: string): Filter {
-  const f: Filter = { text: [], route: [], host: [], op: [] };
+  const f: Filter = { text: [], route: [], host: [], op: [], status: [] };
   for (const tok of q.toLowerCase().split(/\s+/).filter(Boolean)) {
     if (tok.startsWith('route:') && tok.length > 6) f.route.push(tok.slice(6));
     else if (tok.startsWith('host:') && tok.length > 5) f.host.push(tok.slice(5));
     else if (tok.startsWith('op:') && tok.length > 3) f.op.push(tok.slice(3));
+    else if (tok.startsWith('status:') && tok.length > 7) f.status.push(tok.slice(7));
     else f.text.push(tok);
   }
   return f;
 }
 
 export function filterIsEmpty(f: Filter): boolean {
-  return !f.text.length && !f.route.length && !f.host.length && !f.op.length;
+  return !f.text.length && !f.route.length && !f.host.length && !f.op.length && !f.status.length;
 }
 
 export function matches(row: Row, f: Filter, hay: () => string): boolean {
@@ -108,6 +110,9 @@ export function matches(row: Row, f: Filter, hay: () => string): boolean {
   if (f.op.length) {
     const names = row.outbound.map((o) => opName(o, { full: true }).toLowerCase());
     if (!f.op.every((t) => names.some((n) => startsWord(n, t)))) return false;
+  }
+  if (f.status.length) {
+    if (!f.status.every((t) => row.outbound.some((o) => statusMatches(o, t)))) return false;
   }
   if (f.text.length) {
     const h = hay();

@@ -8,7 +8,7 @@ import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import './panel.css';
 import type { ToPanel } from '../src/shared/messages';
-import { opName, remoteName } from '../src/shared/ops';
+import { callFailed, opName, remoteName } from '../src/shared/ops';
 import type { OutboundRecord } from '../src/shared/records';
 import { LOST_HINT, lostText, type Row, type TraceStatus } from '../src/shared/rows';
 import {
@@ -67,7 +67,7 @@ let linesPlain = false; // `lines` was built with no filter and no grouping
 const app = document.getElementById('app')!;
 app.innerHTML = `
 <div class="toolbar" role="toolbar" aria-label="Outbound Lens">
-  <vscode-textfield id="filter" placeholder="Filter: text, route:/users, host:5432, op:SELECT" aria-label="Filter requests"></vscode-textfield>
+  <vscode-textfield id="filter" placeholder="Filter: text, route:/users, host:5432, op:SELECT, status:5xx" aria-label="Filter requests"></vscode-textfield>
   <vscode-single-select id="group" aria-label="Group by">
     <vscode-option value="none">No grouping</vscode-option>
     <vscode-option value="route">Group by route</vscode-option>
@@ -270,7 +270,8 @@ function opCell(o: OutboundRecord): string {
   const name = opName(o);
   if (name === tuple(o))
     return `<span class="op none" title="no operation named: a new connection, or bytes in no protocol recognized">—</span>`;
-  return `<span class="op" title="${esc(opName(o, { full: true }))}">${esc(name)}</span>`;
+  const cls = callFailed(o) ? 'op failed' : 'op';
+  return `<span class="${cls}" title="${esc(opName(o, { full: true }))}">${esc(name)}</span>`;
 }
 
 function lineHtml(l: Line, i: number): string {

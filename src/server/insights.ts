@@ -5,6 +5,7 @@ import type { RouteInfo } from '../shared/protocol';
 import type { SourceLocation } from '../shared/records';
 import {
   p50,
+  p95,
   routeLabel,
   type CallSiteAgg,
   type EndpointCount,
@@ -231,9 +232,13 @@ export function handlerHover(h: HandlerAgg): string {
     '',
   ];
   if (h.routes.size) lines.push(`Routes: ${[...h.routes].map((r) => `\`${r}\``).join(', ')}`, '');
-  // Counts only: records carry no duration of an outbound call.
+  // Durations where calls carry one (net/http's HTTP/1 calls); failures: a 5xx or no response.
   for (const r of sortedRemotes(h.remotes)) {
-    lines.push(`- → ${code(r.remote)} ×${r.count} (${r.fresh} new, ${r.reused} reused)`);
+    const m50 = p50(r.durationsMs);
+    const m95 = p95(r.durationsMs);
+    const timing = m50 !== undefined && m95 !== undefined ? ` · p50 ${formatMs(m50)} · p95 ${formatMs(m95)}` : '';
+    const failed = r.failed ? ` · **${r.failed} failed**` : '';
+    lines.push(`- → ${code(r.remote)} ×${r.count} (${r.fresh} new, ${r.reused} reused)${timing}${failed}`);
     const ops = sortedOps(r);
     if (ops.length > 1 || (ops.length === 1 && !ops[0].unnamed))
       for (const op of ops) lines.push(`  - ${op.unnamed ? opLabel(op) : code(opLabel(op))} ×${op.count}`);

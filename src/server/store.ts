@@ -11,10 +11,12 @@ import {
   type SourceLocation,
   type TraceRecord,
 } from '../shared/records';
-import { opKind, opName, opProtocol, remoteName, tuple } from '../shared/ops';
+import { callFailed, opKind, opName, opProtocol, remoteName, tuple } from '../shared/ops';
 import type { Row, TraceStatus } from '../shared/rows';
 
 const DURATIONS_KEPT = 2048;
+/** Call durations kept per remote of a handler, for its p50 and p95. */
+export const CALL_DURATIONS_KEPT = 512;
 const RECENT_KEPT = 8;
 /** Distinct remotes kept per handler, and operations per remote; the rest are counted together. */
 export const REMOTES_KEPT = 32;
@@ -46,6 +48,11 @@ export interface RemoteCount {
   count: number;
   fresh: number;
   reused: number;
+  /** calls that went wrong (a 5xx, or no response) */
+  failed: number;
+  /** the durations of the last CALL_DURATIONS_KEPT calls that have one (HTTP/1), in ms: a ring */
+  durationsMs: number[];
+  durationsNext: number;
   /** by protocol and kind */
   ops: Map<string, OpCount>;
 }
@@ -387,10 +394,30 @@ function countRemote(m: Map<string, RemoteCount>, o: OutboundRecord): void {
   let name = remoteName(o);
   if (!m.has(name) && m.size >= REMOTES_KEPT) name = OTHER;
   let c = m.get(name);
-  if (!c) m.set(name, (c = { remote: name, count: 0, fresh: 0, reused: 0, ops: new Map() }));
+  if (!c)
+    m.set(
+      name,
+      (c = {
+        remote: name,
+        count: 0,
+        fresh: 0,
+        reused: 0,
+        failed: 0,
+        durationsMs: [],
+        durationsNext: 0,
+        ops: new Map(),
+      }),
+    );
   c.count++;
   if (o.reused) c.reused++;
   else c.fresh++;
+  if (callFailed(o)) c.failed++;
+  const ns = o.op?.durationNs;
+  if (typeof ns === 'number' && Number.isFinite(ns) && ns > 0) {
+    if (c.durationsMs.length < CALL_DURATIONS_KEPT) c.durationsMs.push(ns / 1e6);
+    else c.durationsMs[c.durationsNext] = ns / 1e6;
+    c.durationsNext = (c.durationsNext + 1) % CALL_DURATIONS_KEPT;
+  }
   const protocol = opProtocol(o);
   const kind = opKind(o);
   const unnamed = !kind && !protocol;
@@ -422,4 +449,11 @@ export function p50(values: readonly number[]): number | undefined {
   const s = [...values].sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** The 95th percentile (nearest rank) of the kept durations; undefined when there are none. */
+export function p95(values: readonly number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(0.95 * s.length) - 1)];
 }

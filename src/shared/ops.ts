@@ -47,7 +47,7 @@ export function opName(o: OutboundRecord, opts: { max?: number; full?: boolean }
   switch (op?.protocol) {
     case 'http': {
       const where = `${op.host || endpoint(o.dst, o.dport)}${op.path ?? ''}`;
-      return `${op.method || 'HTTP'} ${where}${cut}`;
+      return `${op.method || 'HTTP'} ${where}${cut}${outcome(o)}`;
     }
     case 'grpc':
       return `grpc ${op.path || op.host || endpoint(o.dst, o.dport)}${cut}`;
@@ -66,6 +66,29 @@ export function opName(o: OutboundRecord, opts: { max?: number; full?: boolean }
     default:
       return tuple(o);
   }
+}
+
+/** ` → 502`, ` → failed`, or '' where the call's outcome is not known. */
+export function outcome(o: OutboundRecord): string {
+  if (o.op?.failed) return ' → failed';
+  return o.op?.status ? ` → ${o.op.status}` : '';
+}
+
+/** A call that went wrong: a 5xx status, or no response at all (reset, timed out, …). */
+export function callFailed(o: OutboundRecord): boolean {
+  return !!o.op?.failed || (o.op?.status ?? 0) >= 500;
+}
+
+/**
+ * Whether a call's outcome matches a `status:` filter token: `5xx` (any
+ * 500–599), `404`, or `failed` (no response, or a 5xx).
+ */
+export function statusMatches(o: OutboundRecord, tok: string): boolean {
+  const status = o.op?.status ?? 0;
+  if (tok === 'failed') return callFailed(o);
+  const m = /^([1-5])xx$/.exec(tok);
+  if (m) return status >= Number(m[1]) * 100 && status < Number(m[1]) * 100 + 100;
+  return /^\d{3}$/.test(tok) && status === Number(tok);
 }
 
 /**

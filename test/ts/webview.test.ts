@@ -396,7 +396,15 @@ function opRows(): Row[] {
       dport: 443,
       tsNs: 2e9,
       via: 'http',
-      op: { protocol: 'http', method: 'POST', scheme: 'https', host: 'api.stripe.com', path: '/v1/charges' },
+      op: {
+        protocol: 'http',
+        method: 'POST',
+        scheme: 'https',
+        host: 'api.stripe.com',
+        path: '/v1/charges',
+        status: 502,
+        durationNs: 1.2e9,
+      },
     },
     req('a', '/pay', 2e9),
     {
@@ -441,7 +449,7 @@ function opRows(): Row[] {
   return s.rowsAfter(0);
 }
 
-test('outbound lines name their operation; host:, op: and grouping by remote use it', async () => {
+test('outbound lines name their operation and outcome; host:, op:, status: and grouping by remote use it', async () => {
   const p = await openPanel();
   await send(p, { type: 'snapshot', rows: opRows(), dropped: 0, status: { state: 'tracing', pid: 1, requests: 3 } });
   await p.waitForSelector('#lines .line.row');
@@ -449,7 +457,7 @@ test('outbound lines name their operation; host:, op: and grouping by remote use
   for (const path of ['/pay', '/users/42', '/target']) await p.locator('#lines .line.row', { hasText: path }).click();
   const ops = p.locator('#lines .line.outbound .op');
   assert.deepEqual(await ops.allTextContents(), [
-    'POST api.stripe.com/v1/charges',
+    'POST api.stripe.com/v1/charges → 502',
     'SELECT id, name, email, created_at FROM users WHERE id = $1…',
     'redis GET session:42',
     '—',
@@ -460,7 +468,18 @@ test('outbound lines name their operation; host:, op: and grouping by remote use
     await ops.nth(1).getAttribute('title'),
     'SELECT id, name, email, created_at FROM users WHERE id = $1 AND deleted_at IS NULL',
   );
+  // A failed call (a 5xx, or no response) stands out.
+  assert.equal(await p.locator('#lines .line.outbound .op.failed').count(), 1);
+  assert.match((await p.locator('#lines .line.outbound .op.failed').textContent()) ?? '', /→ 502$/);
   const paths = () => p.locator('#lines .line.row .path').allTextContents();
+  await setFilter(p, 'status:5xx');
+  assert.deepEqual(await paths(), ['/pay']);
+  await setFilter(p, 'status:502');
+  assert.deepEqual(await paths(), ['/pay']);
+  await setFilter(p, 'status:failed');
+  assert.deepEqual(await paths(), ['/pay']);
+  await setFilter(p, 'status:2xx');
+  assert.equal(await rowCount(p), 0);
   await setFilter(p, 'op:SELECT');
   assert.deepEqual(await paths(), ['/users/42']);
   // op: matches at a word's start: GET is Redis's GET, not the GET in /target's route or "target".

@@ -216,7 +216,7 @@ test('a handler lens names what was done at each remote, most frequent first', (
   );
 });
 
-test('a handler hover gives per remote its count and its operations, and no latency', () => {
+test('a handler hover gives per remote its count and its operations, and no latency where calls carry none', () => {
   const h = [...opsStore().handlers.values()][0];
   const text = handlerHover(h);
   const lines = text.split('\n');
@@ -236,6 +236,55 @@ test('a handler hover gives per remote its count and its operations, and no late
     assert.doesNotMatch(l, /p50|p95|ms\b/);
   // Statements and keys name one request, not an operation: not in the aggregate.
   assert.doesNotMatch(text, /session:|FROM users/);
+});
+
+test('a handler hover gives p50 and p95 per remote where calls carry durations, and its failed calls', () => {
+  const s = new Store();
+  const recs: TraceRecord[] = [];
+  for (let i = 0; i < 20; i++) {
+    const id = `d${i}`;
+    recs.push({
+      type: 'outbound',
+      request: id,
+      pid: 1,
+      goid: 1,
+      proto: 'tcp',
+      src: '127.0.0.1',
+      sport: 40000 + i,
+      dst: '10.0.0.7',
+      dport: 443,
+      reused: i > 0,
+      callSite: null,
+      tsNs: i,
+      via: 'http',
+      // 1..20 ms; the last two are 502s
+      op: {
+        protocol: 'http',
+        method: 'POST',
+        host: 'api.stripe.com',
+        path: '/v1/charges',
+        status: i >= 18 ? 502 : 200,
+        durationNs: (i + 1) * 1e6,
+      },
+    });
+    recs.push({
+      type: 'request',
+      id,
+      pid: 1,
+      goid: 1,
+      method: 'POST',
+      path: '/pay',
+      route: '/pay',
+      handler: { func: 'main.pay', file: MAIN, line: 300 },
+      headers: {},
+      traceId: '',
+      startNs: 0,
+      endNs: 30e6,
+    });
+  }
+  s.ingest(recs);
+  const text = handlerHover([...s.handlers.values()][0]);
+  assert.ok(text.includes('- → `api.stripe.com` ×20 (1 new, 19 reused) · p50 11 ms · p95 19 ms · **2 failed**'), text);
 });
 
 test('a call site hover names what each recent use did', () => {

@@ -1,7 +1,16 @@
 // The names of outbound operations, as the panel, lenses and hovers show them.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { opKind, opName, opProtocol, remoteName, shorten, STATEMENT_CHARS } from '../../../src/shared/ops';
+import {
+  callFailed,
+  opKind,
+  opName,
+  opProtocol,
+  remoteName,
+  shorten,
+  statusMatches,
+  STATEMENT_CHARS,
+} from '../../../src/shared/ops';
 import type { OpRecord, OutboundRecord } from '../../../src/shared/records';
 
 function out(op: OpRecord | undefined, via = 'write', dst = '127.0.0.1', dport = 5432): OutboundRecord {
@@ -111,4 +120,29 @@ test('shorten keeps short text and cuts long text to the limit', () => {
   assert.equal(shorten('abc', 3), 'abc');
   assert.equal(shorten('abcdef', 4), 'abc…');
   assert.equal(shorten('ab   cdef', 4), 'ab…');
+});
+
+test('an HTTP call names its outcome; 5xx and no response are failures; status: tokens', () => {
+  const call = (status?: number, failed?: boolean) =>
+    out(
+      {
+        protocol: 'http',
+        method: 'POST',
+        scheme: 'https',
+        host: 'api.stripe.com',
+        path: '/v1/charges',
+        status,
+        failed,
+      },
+      'http',
+    );
+  assert.equal(opName(call(502)), 'POST api.stripe.com/v1/charges → 502');
+  assert.equal(opName(call(undefined, true)), 'POST api.stripe.com/v1/charges → failed');
+  assert.equal(opName(call()), 'POST api.stripe.com/v1/charges');
+  assert.ok(callFailed(call(503)) && callFailed(call(undefined, true)));
+  assert.ok(!callFailed(call(404)) && !callFailed(call(200)) && !callFailed(call()));
+  assert.ok(statusMatches(call(503), '5xx') && !statusMatches(call(404), '5xx'));
+  assert.ok(statusMatches(call(404), '4xx') && statusMatches(call(404), '404') && !statusMatches(call(404), '403'));
+  assert.ok(statusMatches(call(undefined, true), 'failed') && statusMatches(call(500), 'failed'));
+  assert.ok(!statusMatches(call(200), 'failed') && !statusMatches(call(), '2xx') && !statusMatches(call(200), 'x'));
 });
