@@ -147,7 +147,7 @@ test('e2e: real helper → trace core → insight server code lens on /echo', { 
   assert.ok(out, `an outbound record to ${HTTP}: ${JSON.stringify(row.outbound)}`);
   assert.equal(out.sport, seen.remotePort, 'sport in the records = remotePort the downstream saw');
   // The record says what went out, as the panel names it.
-  assert.equal(opName(out), `GET ${HTTP}/echo`, JSON.stringify(out));
+  assert.equal(opName(out), `GET ${HTTP}/echo → 200`, JSON.stringify(out));
 
   // Stop: the helper ends, probes detached, the service it launched stopped.
   const r = await session.stop();
