@@ -91,6 +91,13 @@ type probeConfig struct {
 	CtxDeadline       [8]uint64
 }
 
+type probeConnFlag uint32
+
+const (
+	probeConnFlagCONN_PREEXISTING probeConnFlag = 1
+	probeConnFlagCONN_CALLER_SIDE probeConnFlag = 2
+)
+
 type probeConnState struct {
 	_        structs.HostLayout
 	Remote   probeRemoteName
@@ -133,6 +140,19 @@ type probeGrpcImpl struct {
 	H        probeEventHeader
 	ImplType uint64
 }
+
+type probeOpLayout uint32
+
+const (
+	probeOpLayoutOP_METHOD     probeOpLayout = 0
+	probeOpLayoutOP_SCHEME     probeOpLayout = 16
+	probeOpLayoutOP_HOST       probeOpLayout = 24
+	probeOpLayoutOP_PATH       probeOpLayout = 128
+	probeOpLayoutOP_METHOD_MAX probeOpLayout = 16
+	probeOpLayoutOP_SCHEME_MAX probeOpLayout = 8
+	probeOpLayoutOP_HOST_MAX   probeOpLayout = 104
+	probeOpLayoutOP_PATH_MAX   probeOpLayout = 128
+)
 
 type probeOutbound struct {
 	_ structs.HostLayout
@@ -289,9 +309,11 @@ type probeVariableSpecs struct {
 	CFG                *ebpf.VariableSpec `ebpf:"CFG"`
 	UnusedCall         *ebpf.VariableSpec `ebpf:"unused_call"`
 	UnusedCallEnd      *ebpf.VariableSpec `ebpf:"unused_call_end"`
+	UnusedConnFlag     *ebpf.VariableSpec `ebpf:"unused_conn_flag"`
 	UnusedConnState    *ebpf.VariableSpec `ebpf:"unused_conn_state"`
 	UnusedEventType    *ebpf.VariableSpec `ebpf:"unused_event_type"`
 	UnusedGrpcImpl     *ebpf.VariableSpec `ebpf:"unused_grpc_impl"`
+	UnusedOpLayout     *ebpf.VariableSpec `ebpf:"unused_op_layout"`
 	UnusedOutbound     *ebpf.VariableSpec `ebpf:"unused_outbound"`
 	UnusedRequestEnded *ebpf.VariableSpec `ebpf:"unused_request_ended"`
 	UnusedRequestStart *ebpf.VariableSpec `ebpf:"unused_request_start"`
@@ -364,9 +386,11 @@ type probeVariables struct {
 	CFG                *ebpf.Variable `ebpf:"CFG"`
 	UnusedCall         *ebpf.Variable `ebpf:"unused_call"`
 	UnusedCallEnd      *ebpf.Variable `ebpf:"unused_call_end"`
+	UnusedConnFlag     *ebpf.Variable `ebpf:"unused_conn_flag"`
 	UnusedConnState    *ebpf.Variable `ebpf:"unused_conn_state"`
 	UnusedEventType    *ebpf.Variable `ebpf:"unused_event_type"`
 	UnusedGrpcImpl     *ebpf.Variable `ebpf:"unused_grpc_impl"`
+	UnusedOpLayout     *ebpf.Variable `ebpf:"unused_op_layout"`
 	UnusedOutbound     *ebpf.Variable `ebpf:"unused_outbound"`
 	UnusedRequestEnded *ebpf.Variable `ebpf:"unused_request_ended"`
 	UnusedRequestStart *ebpf.Variable `ebpf:"unused_request_start"`

@@ -12,9 +12,6 @@ import (
 	"github.com/cilium/ebpf"
 )
 
-// connPreexisting mirrors probe.bpf.c's CONN_PREEXISTING.
-const connPreexisting = 1
-
 // OpenOutbound lists the socket inodes of the TCP connections process pid
 // has open and did not accept: connected sockets whose local port is none
 // of the process's listening ports. Read from /proc when a trace starts,
@@ -54,7 +51,7 @@ func OpenOutbound(pid int) ([]uint64, error) {
 // TrackConnections makes the probes report every use of these sockets.
 func (p *Probe) TrackConnections(inodes []uint64) error {
 	for _, ino := range inodes {
-		st := probeConnState{Flags: connPreexisting}
+		st := probeConnState{Flags: uint32(probeConnFlagCONN_PREEXISTING)}
 		// NoExist: a connection the probes saw already is known better.
 		if err := p.objs.OutboundConns.Update(ino, st, ebpf.UpdateNoExist); err != nil && !errors.Is(err, ebpf.ErrKeyExist) {
 			return fmt.Errorf("tracking socket %d: %w", ino, err)

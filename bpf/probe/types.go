@@ -14,13 +14,13 @@ type (
 )
 
 // Offsets and sizes of the parts of Call.Op for an HTTP or gRPC call
-// (probe.bpf.c's OP_*); for a write, Op holds its first OpLens[0] bytes
+// (probe.bpf.c's enum op_layout); for a write, Op holds its first OpLens[0] bytes
 // and OpLens[1] is how many it wrote (at most 65535).
 const (
-	OpMethod, OpMethodMax = 0, 16
-	OpScheme, OpSchemeMax = 16, 8
-	OpHost, OpHostMax     = 24, 104
-	OpPath, OpPathMax     = 128, 128
+	OpMethod, OpMethodMax = int(probeOpLayoutOP_METHOD), int(probeOpLayoutOP_METHOD_MAX)
+	OpScheme, OpSchemeMax = int(probeOpLayoutOP_SCHEME), int(probeOpLayoutOP_SCHEME_MAX)
+	OpHost, OpHostMax     = int(probeOpLayoutOP_HOST), int(probeOpLayoutOP_HOST_MAX)
+	OpPath, OpPathMax     = int(probeOpLayoutOP_PATH), int(probeOpLayoutOP_PATH_MAX)
 )
 
 // The event types of probe.bpf.c's enum event_type.

@@ -193,14 +193,16 @@ struct outbound {
  * an HTTP or gRPC client call carries its method, scheme, host and path
  * (op_lens[0..3]) at the OP_* offsets of op. */
 #define MAX_OP 256
-#define OP_METHOD 0
-#define OP_SCHEME 16
-#define OP_HOST 24
-#define OP_PATH 128
-#define OP_METHOD_MAX 16
-#define OP_SCHEME_MAX 8
-#define OP_HOST_MAX 104
-#define OP_PATH_MAX 128
+enum op_layout {
+	OP_METHOD = 0,
+	OP_SCHEME = 16,
+	OP_HOST = 24,
+	OP_PATH = 128,
+	OP_METHOD_MAX = 16,
+	OP_SCHEME_MAX = 8,
+	OP_HOST_MAX = 104,
+	OP_PATH_MAX = 128,
+};
 
 struct call {
 	struct outbound o;
@@ -226,7 +228,9 @@ const struct route *unused_route __attribute__((unused));
 const struct request_ended *unused_request_ended __attribute__((unused));
 const struct outbound *unused_outbound __attribute__((unused));
 const struct conn_state *unused_conn_state __attribute__((unused));
+const enum conn_flag *unused_conn_flag __attribute__((unused));
 const struct call *unused_call __attribute__((unused));
+const enum op_layout *unused_op_layout __attribute__((unused));
 const struct call_end *unused_call_end __attribute__((unused));
 
 struct {
@@ -325,8 +329,10 @@ struct {
  * the trace started. Every write to one is a use; a write starts a new
  * exchange (and an outbound record) when bytes came in since the last
  * write, the connection was idle, or another request writes. */
-#define CONN_PREEXISTING 1
-#define CONN_CALLER_SIDE 2 /* reported by the client's own probe (round_trip) */
+enum conn_flag {
+	CONN_PREEXISTING = 1, /* found open in /proc when the trace started */
+	CONN_CALLER_SIDE = 2, /* reported by the client's own probe (round_trip) */
+};
 #define IDLE_NS (1000ULL * 1000 * 1000)
 
 struct conn_state {
@@ -1450,13 +1456,16 @@ int dial(struct pt_regs *ctx)
 
 /* ---- outbound: every TCP connect, with the kernel's tuple ----------- */
 
-static __always_inline int on_connect(void *tp)
+/* The goroutine that made a syscall: Go code made it, so the user
+ * registers the syscall entry saved still hold g. */
+static __always_inline u64 syscall_goid(struct pt_regs *regs)
 {
-	/* The syscall was made by Go code: the user registers still hold g. */
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	u64 g = BPF_CORE_READ(regs, GO_REG_G_FIELD);
-	u64 goid = goid_of(g);
+	return goid_of(BPF_CORE_READ(regs, GO_REG_G_FIELD));
+}
+
+static __always_inline int on_connect(void *tp, struct pt_regs *regs)
+{
+	u64 goid = syscall_goid(regs);
 
 	u32 tid = (u32)bpf_get_current_pid_tgid();
 	struct outbound *p = bpf_map_lookup_elem(&connect_by_thread, &tid);
@@ -1573,10 +1582,9 @@ static __always_inline void tuple_of_sock(struct sock *sk, struct tuple *t)
 	}
 }
 
-static __always_inline int on_write(void *tp, u64 fd, u64 buf, u64 len)
+/* A write by the target (sys_enter checked the process). */
+static __always_inline int on_write(void *tp, struct pt_regs *regs, u64 fd, u64 buf, u64 len)
 {
-	if (!is_target())
-		return 0;
 	struct file *f = file_of_fd(fd);
 	u64 ino = inode_of_file(f);
 	if (!ino)
@@ -1590,10 +1598,7 @@ static __always_inline int on_write(void *tp, u64 fd, u64 buf, u64 len)
 		return 0;
 	u64 rx = BPF_CORE_READ((struct tcp_sock *)sk, bytes_received);
 
-	/* The syscall was made by Go code: the user registers still hold g. */
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	u64 goid = goid_of(BPF_CORE_READ(regs, GO_REG_G_FIELD));
+	u64 goid = syscall_goid(regs);
 	u64 id = goid ? request_of_use(goid) : 0;
 	u64 now = bpf_ktime_get_ns();
 
@@ -1680,21 +1685,21 @@ int sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	u64 buf, len;
 	switch (ctx->args[1]) {
 	case NR_CONNECT:
-		return on_connect(ctx);
+		return on_connect(ctx, regs);
 	case NR_WRITE:
 	case NR_SENDTO:
-		return on_write(ctx, SYSCALL_ARG1(regs), SYSCALL_ARG2(regs), SYSCALL_ARG3(regs));
+		return on_write(ctx, regs, SYSCALL_ARG1(regs), SYSCALL_ARG2(regs), SYSCALL_ARG3(regs));
 	case NR_WRITEV:
 		first_iov(SYSCALL_ARG2(regs), &buf, &len);
-		return on_write(ctx, SYSCALL_ARG1(regs), buf, len);
+		return on_write(ctx, regs, SYSCALL_ARG1(regs), buf, len);
 	case NR_SENDMSG: {
 		/* struct user_msghdr: msg_name, msg_namelen (+pad), msg_iov, msg_iovlen */
 		u64 msg = SYSCALL_ARG2(regs);
 		first_iov(msg ? read_u64(msg + 16) : 0, &buf, &len);
-		return on_write(ctx, SYSCALL_ARG1(regs), buf, len);
+		return on_write(ctx, regs, SYSCALL_ARG1(regs), buf, len);
 	}
 	case NR_SENDFILE:
-		return on_write(ctx, SYSCALL_ARG1(regs), 0, 0);
+		return on_write(ctx, regs, SYSCALL_ARG1(regs), 0, 0);
 	}
 	return 0;
 }
