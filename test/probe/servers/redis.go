@@ -22,7 +22,7 @@ type Redis struct {
 	Dir  string // the temporary directory (its working directory)
 
 	proc     *process
-	out      *lockedBuffer // what the server printed
+	out      *LockedBuffer // what the server printed
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -47,7 +47,7 @@ func StartRedis(port int) (*Redis, error) {
 				return nil, err
 			}
 		}
-		r := &Redis{Dir: dir, Port: port, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), out: &lockedBuffer{}}
+		r := &Redis{Dir: dir, Port: port, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), out: &LockedBuffer{}}
 		err = r.run(bin)
 		if err == nil {
 			return r, nil
@@ -395,19 +395,20 @@ func unquoteArgs(s string) ([]string, error) {
 	return out, nil
 }
 
-// lockedBuffer collects a process's output for error messages.
-type lockedBuffer struct {
+// LockedBuffer collects a process's output, written and read from
+// different goroutines (the tests' processes use it too).
+type LockedBuffer struct {
 	mu sync.Mutex
 	b  strings.Builder
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *LockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *LockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
