@@ -300,10 +300,6 @@ func (t *Tracer) outbound(e *probe.Outbound, c *probe.Call) {
 	if n > len(e.Stack) {
 		n = len(e.Stack)
 	}
-	pcs := make([]uint64, 0, n)
-	for _, pc := range e.Stack[:n] {
-		pcs = append(pcs, pc-t.Bias)
-	}
 	via := "http"
 	switch e.H.Type {
 	case probe.EvGRPCCall:
@@ -317,7 +313,7 @@ func (t *Tracer) outbound(e *probe.Outbound, c *probe.Call) {
 		// reported by the round trip that uses it, with the caller's call
 		// site; the bytes a client's own loops send for all its callers
 		// (HTTP/2 window updates and pings) belong to none of them.
-		if t.carriesForMany(pcs) {
+		if t.carriesForMany(e.Stack[:n]) {
 			return
 		}
 	}
@@ -469,14 +465,16 @@ func (t *Tracer) callSite(raw []uint64) (*Loc, []Loc) {
 	return site, slices.Clone(s.path)
 }
 
-func (t *Tracer) carriesForMany(pcs []uint64) bool {
+// carriesForMany reports whether a raw user stack (runtime PCs) runs
+// under one of sharedClientFrames.
+func (t *Tracer) carriesForMany(raw []uint64) bool {
 	if t.Sym == nil {
 		return false
 	}
-	for _, pc := range pcs {
+	for _, pc := range raw {
 		f, ok := t.frames[pc]
 		if !ok {
-			fn, _, _, _ := t.Sym.Symbolize(pc - 1)
+			fn, _, _, _ := t.Sym.Symbolize(pc - t.Bias - 1)
 			f = frame{shared: slices.ContainsFunc(sharedClientFrames, func(p string) bool { return strings.HasPrefix(fn, p) })}
 			t.frames[pc] = f
 		}
