@@ -150,7 +150,11 @@ func (b *Binary) frames(pc uint64) []logicalFrame {
 	if b.dwarf == nil || !b.HasDWARF {
 		return []logicalFrame{b.ownLine(pc, fn, file, line)}
 	}
-	b.inl.once.Do(func() { b.inl.build(b.dwarf) })
+	b.inl.once.Do(func() {
+		if d, err := b.fullDWARF(); err == nil {
+			b.inl.build(d)
+		}
+	})
 	progs := b.inl.progs
 	i := sort.Search(len(progs), func(i int) bool { return progs[i].lo > pc }) - 1
 	if i < 0 || pc >= progs[i].hi {

@@ -4,6 +4,8 @@
 package inspect
 
 import (
+	"bytes"
+	"compress/zlib"
 	"debug/buildinfo"
 	"debug/dwarf"
 	"debug/elf"
@@ -75,7 +77,8 @@ type Binary struct {
 	f     file
 	elf   *elf.File
 	table *gosym.Table
-	dwarf *dwarf.Data
+	dwarf *dwarf.Data // the entries only (typesDWARF)
+	info  []byte      // .debug_info, decompressed
 	inl   inlineIndex
 	types typesInfo // where the runtime's type descriptors start (grpc.go)
 }
@@ -157,11 +160,82 @@ func openFile(path string, f file) (b *Binary, err error) {
 	if b.table, err = readTable(ef); err != nil {
 		return nil, fmt.Errorf("%s %w: reading the Go symbol table: %v", path, ErrUnsupportedBinary, err)
 	}
-	if d, err := ef.DWARF(); err == nil {
-		b.dwarf = d
+	if d, info, err := typesDWARF(ef); err == nil {
+		b.dwarf, b.info = d, info
 		b.HasDWARF = hasInfo(d)
 	}
 	return b, nil
+}
+
+// typesDWARF reads the debug info's entries only (.debug_info and what its
+// entries refer to), not the line, location and range tables: the struct
+// offsets need no more, and decompressing all of it was most of the time
+// to attach. The inlined-call index reads the whole DWARF when it is first
+// needed (fullDWARF).
+func typesDWARF(ef *elf.File) (*dwarf.Data, []byte, error) {
+	read := func(name string) ([]byte, error) {
+		if s := ef.Section(".debug_" + name); s != nil {
+			return s.Data() // decompresses SHF_COMPRESSED sections
+		}
+		s := ef.Section(".zdebug_" + name)
+		if s == nil {
+			return nil, nil
+		}
+		// Go before 1.22 names its zlib-compressed sections .zdebug_*:
+		// "ZLIB", the size (big endian), the zlib stream.
+		z, err := s.Data()
+		if err != nil {
+			return nil, err
+		}
+		if len(z) < 12 || string(z[:4]) != "ZLIB" {
+			return z, nil
+		}
+		size := binary.BigEndian.Uint64(z[4:12])
+		if size > 1<<32 {
+			return nil, fmt.Errorf("section .zdebug_%s: size %d", name, size)
+		}
+		zr, err := zlib.NewReader(bytes.NewReader(z[12:]))
+		if err != nil {
+			return nil, err
+		}
+		defer zr.Close()
+		out := make([]byte, size)
+		_, err = io.ReadFull(zr, out)
+		return out, err
+	}
+	abbrev, err := read("abbrev")
+	if err != nil {
+		return nil, nil, err
+	}
+	info, err := read("info")
+	if err != nil || info == nil {
+		return nil, nil, fmt.Errorf("no .debug_info: %v", err)
+	}
+	str, err := read("str")
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := dwarf.New(abbrev, nil, nil, info, nil, nil, nil, str)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, name := range []string{"addr", "line_str", "str_offsets"} {
+		data, err := read(name)
+		if err != nil {
+			return nil, nil, err
+		}
+		if data != nil {
+			if err := d.AddSection(".debug_"+name, data); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	return d, info, nil
+}
+
+// fullDWARF is all of the binary's DWARF (line tables and ranges too).
+func (b *Binary) fullDWARF() (*dwarf.Data, error) {
+	return b.elf.DWARF()
 }
 
 // goMinor parses "go1.26.8", "go1.27rc1", "go1.22.0 X:nocoverageredesign".

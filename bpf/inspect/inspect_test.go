@@ -241,6 +241,33 @@ func TestOffsets(t *testing.T) {
 	}
 }
 
+// The offsets come from the largest "runtime" unit alone (where the linker
+// puts the types), and agree with a walk of every unit; compressed DWARF
+// and not.
+func TestOffsetsFromTypesUnit(t *testing.T) {
+	for _, name := range []string{"full", "pie", "fuzz"} {
+		b := open(t, testBinaries(t)[name])
+		units := typeUnits(b.dwarf, b.info, b.elf.ByteOrder)
+		if len(units) == 0 {
+			t.Fatalf("%s: no runtime unit found", name)
+		}
+		fast, err := offsetsFromUnits(b.dwarf, units[:1])
+		if err != nil {
+			t.Fatalf("%s: the largest runtime unit lacks offsets: %v", name, err)
+		}
+		all, err := offsetsFromUnits(b.dwarf, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fast != all {
+			t.Errorf("%s: the types unit gives\n %+v\nevery unit gives\n %+v", name, fast, all)
+		}
+		if got, _ := offsetsFromDWARF(b.dwarf, units); got != all {
+			t.Errorf("%s: offsetsFromDWARF %+v", name, got)
+		}
+	}
+}
+
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func TestBadInput(t *testing.T) {

@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"debug/dwarf"
+	"encoding/binary"
 	"fmt"
 	"reflect"
 	"strings"
@@ -148,7 +149,7 @@ func (b *Binary) DWARFOffsets() (Offsets, error) {
 	if !b.HasDWARF {
 		return Offsets{}, fmt.Errorf("%s has no debug info", b.Path)
 	}
-	o, err := offsetsFromDWARF(b.dwarf)
+	o, err := offsetsFromDWARF(b.dwarf, typeUnits(b.dwarf, b.info, b.elf.ByteOrder))
 	if err != nil {
 		return Offsets{}, fmt.Errorf("%s: %w", b.Path, err)
 	}
@@ -156,7 +157,67 @@ func (b *Binary) DWARFOffsets() (Offsets, error) {
 	return o, nil
 }
 
-func offsetsFromDWARF(d *dwarf.Data) (Offsets, error) {
+// typeUnits are the offsets of the first entries of the compile units
+// named "runtime", the largest first: Go's linker puts every type's entry
+// there. Nil if the unit headers cannot be read.
+func typeUnits(d *dwarf.Data, info []byte, order binary.ByteOrder) []dwarf.Offset {
+	var units []dwarf.Offset
+	var largest uint64
+	r := d.Reader()
+	for off := uint64(0); off+4 <= uint64(len(info)); {
+		n := uint64(order.Uint32(info[off:]))
+		hdr, offSize := uint64(4), uint64(4)
+		if n == 0xffffffff { // 64-bit DWARF
+			if off+12 > uint64(len(info)) {
+				return nil
+			}
+			n, hdr, offSize = order.Uint64(info[off+4:]), 12, 8
+		}
+		if n < 2 || n > uint64(len(info))-off-hdr {
+			return nil
+		}
+		// The unit's first entry follows its header: version, then
+		// (DWARF 5) unit type and address size, the abbreviations'
+		// offset, (DWARF 4) the address size.
+		first := off + hdr + 2 + offSize + 1
+		if order.Uint16(info[off+hdr:]) >= 5 {
+			first++
+		}
+		r.Seek(dwarf.Offset(first))
+		e, err := r.Next()
+		if err != nil || e == nil || e.Tag != dwarf.TagCompileUnit {
+			return nil
+		}
+		if name, _ := e.Val(dwarf.AttrName).(string); name == "runtime" {
+			// the types make theirs by far the largest unit: try it first
+			if n > largest {
+				units = append([]dwarf.Offset{dwarf.Offset(first)}, units...)
+				largest = n
+			} else {
+				units = append(units, dwarf.Offset(first))
+			}
+		}
+		off += hdr + n
+	}
+	return units
+}
+
+// offsetsFromDWARF reads the offsets from the first of units (typeUnits),
+// else from all of them, else, if that finds a required one missing, from
+// every unit.
+func offsetsFromDWARF(d *dwarf.Data, units []dwarf.Offset) (Offsets, error) {
+	if len(units) > 0 {
+		if o, err := offsetsFromUnits(d, units[:1]); err == nil {
+			return o, nil
+		}
+		if o, err := offsetsFromUnits(d, units); err == nil {
+			return o, nil
+		}
+	}
+	return offsetsFromUnits(d, nil)
+}
+
+func offsetsFromUnits(d *dwarf.Data, units []dwarf.Offset) (Offsets, error) {
 	want := map[string]map[string]bool{}
 	for _, f := range OffsetFields {
 		if want[f.Type] == nil {
@@ -166,6 +227,12 @@ func offsetsFromDWARF(d *dwarf.Data) (Offsets, error) {
 	}
 	found := map[string]map[string]uint64{}
 	r := d.Reader()
+	all := units == nil
+	if !all && len(units) > 0 {
+		r.Seek(units[0])
+		units = units[1:]
+	}
+	inUnit := false
 	for {
 		e, err := r.Next()
 		if err != nil {
@@ -173,6 +240,18 @@ func offsetsFromDWARF(d *dwarf.Data) (Offsets, error) {
 		}
 		if e == nil {
 			break
+		}
+		if e.Tag == dwarf.TagCompileUnit && !all {
+			if inUnit { // past the unit: on to the next one asked for
+				if len(units) == 0 {
+					break
+				}
+				r.Seek(units[0])
+				units = units[1:]
+				inUnit = false
+				continue
+			}
+			inUnit = true
 		}
 		if e.Tag != dwarf.TagStructType {
 			if e.Tag != dwarf.TagCompileUnit && e.Children {
