@@ -48,6 +48,9 @@ const (
 	ProgGRPCCall       = "grpc_call"
 	ProgGRPCStart      = "grpc_start"
 	ProgGRPCEnd        = "grpc_end"
+
+	progSysEnter  = "sys_enter"           // raw_syscalls:sys_enter
+	progSockState = "inet_sock_set_state" // sock:inet_sock_set_state
 )
 
 // MaxPayload is how many bytes of an exchange's first write a probe
@@ -87,34 +90,10 @@ type Attachment struct {
 	GRPCMetadataKey uint32
 }
 
-// programs maps the Prog* names to the loaded programs.
-func (p *Probe) programs() map[string]*ebpf.Program {
-	o := &p.objs
-	return map[string]*ebpf.Program{
-		ProgRequestStart:   o.ServeHttp,
-		ProgRequestEnd:     o.RequestEnd,
-		ProgGinRoute:       o.GinRoute,
-		ProgGinHandle:      o.GinHandle,
-		ProgGinHandleRet:   o.GinHandleReturn,
-		ProgChiRoute:       o.ChiRoute,
-		ProgEchoRoute:      o.EchoRoute,
-		ProgGoroutineStart: o.GoroutineStart,
-		ProgNewproc1Ret:    o.Newproc1Return,
-		ProgRoundTrip:      o.RoundTrip,
-		ProgH2RoundTrip:    o.H2RoundTrip,
-		ProgH2iRoundTrip:   o.H2iRoundTrip,
-		ProgCtxCall:        o.CtxCall,
-		ProgRoundTripEnd:   o.RoundTripEnd,
-		ProgDial:           o.Dial,
-		ProgGRPCCall:       o.GrpcCall,
-		ProgGRPCStart:      o.GrpcStart,
-		ProgGRPCEnd:        o.GrpcEnd,
-	}
-}
-
 // Probe is the loaded and attached set of programs.
 type Probe struct {
-	objs    probeObjects
+	objs    probeMaps
+	progs   map[string]*ebpf.Program // the loaded programs, by their C names (the Prog* names and the tracepoints')
 	links   []link.Link
 	Reader  *ringbuf.Reader
 	Headers []string // canonical header names, index = slot in events
@@ -194,8 +173,29 @@ func load(a Attachment, headers []string, memlockErr error, multi bool) (_ *Prob
 		}
 	}
 
+	// Only the programs this binary's plan uses: the verifier's time is
+	// most of the time to attach.
+	need := map[string]bool{progSysEnter: true, progSockState: true}
+	for _, u := range a.Uprobes {
+		if spec.Programs[u.Program] == nil {
+			return nil, errorf(records.Internal, "no BPF program %q for %s", u.Program, u.Role)
+		}
+		need[u.Program] = true
+	}
+	for name := range spec.Programs {
+		if !need[name] {
+			delete(spec.Programs, name)
+		}
+	}
 	p := &Probe{Headers: headers}
-	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
+	coll, err := ebpf.NewCollection(spec)
+	if err == nil {
+		err = coll.Assign(&p.objs)
+		p.progs = coll.Programs
+		coll.Programs = nil
+		coll.Close() // what Assign did not take: nothing, unless a map is unused
+	}
+	if err != nil {
 		if multi && (errors.Is(err, ebpf.ErrNotSupported) || errors.Is(err, syscall.EINVAL)) {
 			return nil, errNoMulti
 		}
@@ -221,7 +221,7 @@ func load(a Attachment, headers []string, memlockErr error, multi bool) (_ *Prob
 	if err != nil {
 		return nil, errorf(records.Target, "opening %s: %v", a.Exe, err)
 	}
-	progs := p.programs()
+	progs := p.progs
 	// One link per program, for all its sites.
 	type group struct {
 		addrs []uint64
@@ -231,9 +231,6 @@ func load(a Attachment, headers []string, memlockErr error, multi bool) (_ *Prob
 	groups := map[string]*group{}
 	var order []string
 	for _, u := range a.Uprobes {
-		if progs[u.Program] == nil {
-			return nil, errorf(records.Internal, "no BPF program %q for %s", u.Program, u.Role)
-		}
 		g := groups[u.Program]
 		if g == nil {
 			g = &group{}
@@ -280,8 +277,8 @@ func load(a Attachment, headers []string, memlockErr error, multi bool) (_ *Prob
 		// Every syscall's entry, raw: one link for the connects and all
 		// forms of write (removing a link waits for the kernel, one at a
 		// time, so fewer links make a faster exit).
-		{"", "sys_enter", p.objs.SysEnter},
-		{"sock", "inet_sock_set_state", p.objs.InetSockSetState},
+		{"", progSysEnter, progs[progSysEnter]},
+		{"sock", progSockState, progs[progSockState]},
 	}
 	for _, t := range tracepoints {
 		var l link.Link
@@ -388,7 +385,7 @@ func (p *Probe) RunStats() []records.ProgramRuns {
 			out = append(out, records.ProgramRuns{Program: name, Runs: st.RunCount, Ns: uint64(st.Runtime.Nanoseconds())})
 		}
 	}
-	progs := p.programs()
+	progs := p.progs
 	for _, name := range p.attached {
 		add(name, progs[name])
 	}
@@ -430,4 +427,8 @@ func (p *Probe) Close() {
 	wg.Wait()
 	p.links = nil
 	p.objs.Close()
+	for _, prog := range p.progs {
+		prog.Close()
+	}
+	p.progs = nil
 }
