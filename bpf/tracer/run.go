@@ -17,13 +17,17 @@ import (
 func Run(ctx context.Context, p *probe.Probe, t *Tracer, statsEvery time.Duration) error {
 	var rec ringbuf.Record
 	nextStats := time.Now().Add(statsEvery)
+	// The deadline matters only when the reader waits, after it drained the
+	// buffer: it is set then, not for every record.
+	armed := false
 	for {
 		stopping := ctx.Err() != nil
 		if stopping {
 			// Drain what is already in the buffer, then stop.
 			p.Reader.SetDeadline(time.Now())
-		} else {
+		} else if !armed {
 			p.Reader.SetDeadline(time.Now().Add(100 * time.Millisecond))
+			armed = true
 		}
 		err := p.Reader.ReadInto(&rec)
 		switch {
@@ -31,9 +35,11 @@ func Run(ctx context.Context, p *probe.Probe, t *Tracer, statsEvery time.Duratio
 			t.Handle(rec.RawSample)
 			if rec.Remaining == 0 {
 				t.Out.Flush()
+				armed = false
 			}
 			continue
 		case errors.Is(err, os.ErrDeadlineExceeded):
+			armed = false
 			t.Out.Flush()
 			if stopping {
 				t.FlushCalls()
