@@ -16,8 +16,13 @@ type Output struct {
 	mu   sync.Mutex
 	w    *bufio.Writer
 	enc  *json.Encoder
+	buf  []byte
 	text bool
 }
+
+// jsonAppender is what the records' generated AppendJSON gives: the bytes
+// encoding/json would write, without its reflection.
+type jsonAppender interface{ AppendJSON([]byte) []byte }
 
 func NewOutput(w io.Writer, format string) (*Output, error) {
 	bw := bufio.NewWriterSize(w, 64<<10)
@@ -39,6 +44,11 @@ func (o *Output) Record(r any, path, method string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if !o.text {
+		if a, ok := r.(jsonAppender); ok {
+			o.buf = append(a.AppendJSON(o.buf[:0]), '\n')
+			o.w.Write(o.buf)
+			return
+		}
 		o.enc.Encode(r)
 		return
 	}

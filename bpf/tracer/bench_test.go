@@ -1,0 +1,35 @@
+package tracer
+
+import (
+	"io"
+	"testing"
+
+	"outboundlens/bpf/probe"
+)
+
+// The helper's own cost per traced request: a request with its route and
+// end (as /health gives), and one with a client call (as /echo gives).
+func BenchmarkRequest(b *testing.B) {
+	out, _ := NewOutput(io.Discard, "ndjson")
+	tr := &Tracer{PID: 42, Out: out, Sym: fakeSymbols{}, Headers: []string{"Traceparent"}, Bias: bias, MonoToUnix: 1e9}
+	evs := [][]byte{requestStart(1, 7, "GET", "/health"), route(1, 7, "/health", 0x700+bias), end(1, 7)}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		for _, e := range evs {
+			tr.Handle(e)
+		}
+	}
+}
+
+func BenchmarkRequestWithCall(b *testing.B) {
+	out, _ := NewOutput(io.Discard, "ndjson")
+	tr := &Tracer{PID: 42, Out: out, Sym: fakeSymbols{}, Headers: []string{"Traceparent"}, Bias: bias, MonoToUnix: 1e9}
+	evs := [][]byte{requestStart(1, 7, "GET", "/echo"), outbound(probe.EvRoundTrip, 1, 7, 8080, true, 0x600+bias, 0x700+bias),
+		route(1, 7, "/echo", 0x700+bias), end(1, 7)}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		for _, e := range evs {
+			tr.Handle(e)
+		}
+	}
+}
