@@ -4,8 +4,9 @@
 //
 // This package is the one declaration. `go generate ./records` (in bpf/)
 // derives the rest from it: the TypeScript types and error codes
-// (src/shared/records.gen.ts), the README's record tables, and Any (every
-// field in one struct, for decoding a mixed stream). The records/gen test
+// (src/shared/records.gen.ts), the README's record tables, Any (every
+// field in one struct, for decoding a mixed stream) and each type's
+// AppendJSON (what the helper writes with). The records/gen test
 // fails when a derived copy differs.
 package records
 

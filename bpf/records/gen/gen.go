@@ -1,6 +1,6 @@
 // Command gen derives the record contract's copies from bpf/records: the
 // TypeScript types and error codes (src/shared/records.gen.ts), the README's
-// record and error-code tables, and records.Any. Run it with
+// record and error-code tables, records.Any and the types' AppendJSON. Run it with
 // `go generate ./records` in bpf/; its test fails when a copy differs.
 package main
 
