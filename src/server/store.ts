@@ -465,7 +465,8 @@ function countRemote(m: Map<string, RemoteCount>, o: OutboundRecord): void {
   else c.fresh++;
   if (callFailed(o)) {
     c.failed++;
-    let outcome = o.op?.failed ? 'failed' : String(o.op?.status);
+    const status = o.op?.status;
+    let outcome = o.op?.failed ? 'failed' : Number.isInteger(status) ? String(status) : OTHER;
     if (!c.failures.has(outcome) && c.failures.size >= FAILURES_KEPT) outcome = OTHER;
     c.failures.set(outcome, (c.failures.get(outcome) ?? 0) + 1);
   }
