@@ -1,5 +1,7 @@
-// End-of-line decorations on the lines that made outbound calls, e.g.
-// "→ 127.0.0.1:8081 ×41 (3 new, 38 reused)", with recent tuples on hover.
+// End-of-line decorations on every line of the outbound calls' call paths
+// (the line that makes a call, and each line further out that led to it),
+// e.g. "→ 127.0.0.1:8081 GET /echo ×41 (3 new, 38 reused) · p50 2.1 ms",
+// with recent tuples on hover.
 // The text comes from the insight server (the same text as its inlay hints).
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';

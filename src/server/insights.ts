@@ -8,7 +8,6 @@ import {
   p95,
   routeLabel,
   type CallSiteAgg,
-  type EndpointCount,
   type HandlerAgg,
   type OpCount,
   type RemoteCount,
@@ -105,10 +104,6 @@ export function formatMs(ms: number): string {
   return `${Math.round(ms)} ms`;
 }
 
-function sortedEndpoints(m: Map<string, EndpointCount>): EndpointCount[] {
-  return [...m.values()].sort((a, b) => b.count - a.count || a.endpoint.localeCompare(b.endpoint));
-}
-
 function sortedRemotes(m: Map<string, RemoteCount>): RemoteCount[] {
   return [...m.values()].sort((a, b) => b.count - a.count || a.remote.localeCompare(b.remote));
 }
@@ -185,10 +180,37 @@ export function handlerLenses(store: Store, routes: RouteInfo[], file: string): 
   return out.sort((a, b) => a.line - b.line);
 }
 
+/**
+ * What a remote's failed calls were, most frequent first: `2×502 + 1×failed`
+ * (a status, or `failed` for no response); '' when none failed.
+ */
+export function failuresText(r: RemoteCount): string {
+  const all = [...r.failures.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  const shown = all.slice(0, 3).map(([outcome, n]) => `${n}×${outcome}`);
+  if (all.length > 3) shown.push(`+${all.length - 3}`);
+  return shown.join(' + ');
+}
+
+/**
+ * A remote at the end of a call-site line: its name, what was asked there
+ * (the most frequent operation, `+N` for the other kinds), how many calls
+ * (new, reused), their p50 where records carry a duration, their failures:
+ * `→ api.stripe.com POST /v1/charges ×12 (2 new, 10 reused) · p50 80 ms · 2×502`.
+ */
+export function lineRemoteText(r: RemoteCount): string {
+  const named = sortedOps(r).filter((op) => !op.unnamed);
+  const op = named.length ? ` ${opLabel(named[0])}${named.length > 1 ? ` +${named.length - 1}` : ''}` : '';
+  const parts = [`→ ${r.remote}${op} ×${r.count} (${r.fresh} new, ${r.reused} reused)`];
+  const med = p50(r.durationsMs);
+  if (med !== undefined) parts.push(`p50 ${formatMs(med)}`);
+  const failed = failuresText(r);
+  if (failed) parts.push(failed);
+  return parts.join(' · ');
+}
+
+/** The end-of-line text of a line on the calls' paths: each remote, most calls first. */
 export function callSiteText(c: CallSiteAgg): string {
-  return sortedEndpoints(c.endpoints)
-    .map((e) => `→ ${e.endpoint} ×${e.count} (${e.fresh} new, ${e.reused} reused)`)
-    .join('  ');
+  return sortedRemotes(c.remotes).map(lineRemoteText).join('  ');
 }
 
 /** Markdown inline code that survives backticks in the text (a statement may hold some). */
@@ -199,10 +221,32 @@ export function code(text: string): string {
   return `${fence}${pad}${text}${pad}${fence}`;
 }
 
+/** A remote in a hover, then its operations: count (new, reused), p50 and p95 where known, failed calls. */
+function remoteHoverLines(r: RemoteCount): string[] {
+  const m50 = p50(r.durationsMs);
+  const m95 = p95(r.durationsMs);
+  const timing = m50 !== undefined && m95 !== undefined ? ` · p50 ${formatMs(m50)} · p95 ${formatMs(m95)}` : '';
+  const failed = r.failed ? ` · **${r.failed} failed** (${failuresText(r)})` : '';
+  const lines = [`- → ${code(r.remote)} ×${r.count} (${r.fresh} new, ${r.reused} reused)${timing}${failed}`];
+  const ops = sortedOps(r);
+  if (ops.length > 1 || (ops.length === 1 && !ops[0].unnamed))
+    for (const op of ops) lines.push(`  - ${op.unnamed ? opLabel(op) : code(opLabel(op))} ×${op.count}`);
+  return lines;
+}
+
 export function callSiteHover(c: CallSiteAgg): string {
   const lines = [`**Outbound Lens** · \`${c.func}\` · ${c.count} use${c.count === 1 ? '' : 's'}`, ''];
-  for (const e of sortedEndpoints(c.endpoints))
-    lines.push(`- → \`${e.endpoint}\` ×${e.count} (${e.fresh} new, ${e.reused} reused)`);
+  // A line further out on the calls' paths: which callees the calls went through.
+  if (c.callees.size) {
+    if (c.direct) lines.push(`- made on this line ×${c.direct}`);
+    const callees = [...c.callees.values()].sort((a, b) => b.count - a.count || a.line - b.line);
+    for (const f of callees) {
+      const where = f.file ? ` (${baseName(f.file)}:${f.line})` : '';
+      lines.push(`- through ${code(f.func)}${where} ×${f.count}`);
+    }
+    lines.push('');
+  }
+  for (const r of sortedRemotes(c.remotes)) lines.push(...remoteHoverLines(r));
   lines.push('', 'Recent:', '');
   for (const u of [...c.recent].reverse()) {
     const req =
@@ -233,15 +277,6 @@ export function handlerHover(h: HandlerAgg): string {
   ];
   if (h.routes.size) lines.push(`Routes: ${[...h.routes].map((r) => `\`${r}\``).join(', ')}`, '');
   // Durations where calls carry one (net/http's HTTP/1 calls); failures: a 5xx or no response.
-  for (const r of sortedRemotes(h.remotes)) {
-    const m50 = p50(r.durationsMs);
-    const m95 = p95(r.durationsMs);
-    const timing = m50 !== undefined && m95 !== undefined ? ` · p50 ${formatMs(m50)} · p95 ${formatMs(m95)}` : '';
-    const failed = r.failed ? ` · **${r.failed} failed**` : '';
-    lines.push(`- → ${code(r.remote)} ×${r.count} (${r.fresh} new, ${r.reused} reused)${timing}${failed}`);
-    const ops = sortedOps(r);
-    if (ops.length > 1 || (ops.length === 1 && !ops[0].unnamed))
-      for (const op of ops) lines.push(`  - ${op.unnamed ? opLabel(op) : code(opLabel(op))} ×${op.count}`);
-  }
+  for (const r of sortedRemotes(h.remotes)) lines.push(...remoteHoverLines(r));
   return lines.join('\n');
 }

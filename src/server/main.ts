@@ -210,18 +210,20 @@ connection.onHover((p): Hover | null => {
   const file = uriToPath(p.textDocument.uri);
   if (!file) return null;
   const line = p.position.line + 1;
+  // A line on the calls' paths, a handler's line, or both (a one-line handler that calls out).
+  const hover = (value: string) => ({ contents: { kind: 'markdown' as const, value } });
   const hint = callSiteHints(store, file).find((h) => h.line === line);
-  if (hint) return { contents: { kind: 'markdown', value: hint.hover } };
+  const withHint = (handler: string) => hover(hint ? `${handler}\n\n---\n\n${hint.hover}` : handler);
   for (const r of routes.all()) {
     if (r.handler.line === line && sameFile(r.handler.file, file)) {
       const h = findHandler(store, r);
-      if (h) return { contents: { kind: 'markdown', value: handlerHover(h) } };
+      if (h) return withHint(handlerHover(h));
     }
   }
   for (const h of store.handlers.values()) {
-    if (h.line === line && sameFile(h.file, file)) return { contents: { kind: 'markdown', value: handlerHover(h) } };
+    if (h.line === line && sameFile(h.file, file)) return withHint(handlerHover(h));
   }
-  return null;
+  return hint ? hover(hint.hover) : null;
 });
 
 documents.listen(connection);

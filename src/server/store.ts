@@ -1,6 +1,7 @@
 // The correlation store: rows for the panel (bounded by maxRecords) and
-// cumulative aggregates per handler and per call site (bounded by the number
-// of handlers and call sites, which the code fixes).
+// cumulative aggregates per handler and per line of the outbound calls' call
+// paths (bounded by the number of handlers and lines, which the code fixes;
+// remotes, operations, failures and callees per line are capped too).
 //
 // A request record arrives when the request ENDS, so its outbound records
 // usually come first: they wait in `pending` until the request shows up.
@@ -21,6 +22,12 @@ const RECENT_KEPT = 8;
 /** Distinct remotes kept per handler, and operations per remote; the rest are counted together. */
 export const REMOTES_KEPT = 32;
 export const OPS_KEPT = 32;
+/** Failure outcomes (a 5xx status, no response) kept per remote; the rest are counted together. */
+export const FAILURES_KEPT = 8;
+/** How many frames of a record's call path count: the helper writes at most 8. */
+export const CALL_PATH_KEPT = 8;
+/** The next frames inward (the callees a line's calls went through) kept per line. */
+export const CALLEES_KEPT = 8;
 /** Where the remotes and operations past those limits are counted. */
 export const OTHER = '(other)';
 
@@ -50,6 +57,8 @@ export interface RemoteCount {
   reused: number;
   /** calls that went wrong (a 5xx, or no response) */
   failed: number;
+  /** those calls by outcome: the status (`502`), or `failed` for no response; at most FAILURES_KEPT and OTHER */
+  failures: Map<string, number>;
   /** the durations of the last CALL_DURATIONS_KEPT calls that have one (HTTP/1), in ms: a ring */
   durationsMs: number[];
   durationsNext: number;
@@ -79,12 +88,31 @@ export interface RecentUse extends Pick<OutboundRecord, 'proto' | 'src' | 'sport
   op?: string;
 }
 
+/** A callee a line's calls went through: the next frame inward on their call paths. */
+export interface CalleeCount {
+  func: string;
+  file: string;
+  line: number;
+  count: number;
+}
+
+/**
+ * What the outbound calls made at one line of the service did: the line
+ * that makes them (the innermost frame, callSite), or any line further out
+ * on their call paths (a handler's line that calls a helper which calls
+ * out). A record counts once at each distinct line of its path.
+ */
 export interface CallSiteAgg {
   func: string;
   file: string;
   line: number;
   count: number;
-  endpoints: Map<string, EndpointCount>;
+  /** the calls made at this very line (it was their innermost frame) */
+  direct: number;
+  /** by remoteName, at most REMOTES_KEPT and OTHER */
+  remotes: Map<string, RemoteCount>;
+  /** the calls made through a callee, by its frame (file:line), at most CALLEES_KEPT and OTHER */
+  callees: Map<string, CalleeCount>;
   recent: RecentUse[];
 }
 
@@ -207,7 +235,7 @@ export class Store {
     };
     const name = opName(o, { max: 120 });
     if (name !== tuple(o)) use.op = name;
-    if (o.callSite) this.countCallSite(o.callSite, o, use);
+    this.countCallPath(o, use);
 
     if (o.request === null) {
       const key = `${this.epoch}:bg${++this.bgCounter}`;
@@ -302,17 +330,40 @@ export class Store {
     countRemote(h.remotes, o);
   }
 
-  private countCallSite(cs: SourceLocation, o: OutboundRecord, use: RecentUse): void {
-    const k = `${cs.file}:${cs.line}`;
-    let a = this.callSites.get(k);
-    if (!a) {
-      a = { func: cs.func, file: cs.file, line: cs.line, count: 0, endpoints: new Map(), recent: [] };
-      this.callSites.set(k, a);
+  /**
+   * Counts a record at every distinct line of its call path (its call site
+   * alone when it has no path): once per line, however often recursion
+   * repeats it.
+   */
+  private countCallPath(o: OutboundRecord, use: RecentUse): void {
+    const frames = o.callPath?.length ? o.callPath.slice(0, CALL_PATH_KEPT) : o.callSite ? [o.callSite] : [];
+    const seen = new Set<string>();
+    for (let i = 0; i < frames.length; i++) {
+      const f = frames[i];
+      const k = `${f.file}:${f.line}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      let a = this.callSites.get(k);
+      if (!a) {
+        a = {
+          func: f.func,
+          file: f.file,
+          line: f.line,
+          count: 0,
+          direct: 0,
+          remotes: new Map(),
+          callees: new Map(),
+          recent: [],
+        };
+        this.callSites.set(k, a);
+      }
+      a.count++;
+      if (i === 0) a.direct++;
+      else countCallee(a.callees, frames[i - 1]);
+      countRemote(a.remotes, o);
+      a.recent.push(use);
+      if (a.recent.length > RECENT_KEPT) a.recent.shift();
     }
-    a.count++;
-    bump(a.endpoints, o);
-    a.recent.push(use);
-    if (a.recent.length > RECENT_KEPT) a.recent.shift();
   }
 
   /** Adds or re-adds a row (with `added` more records held) and gives it the next seq. */
@@ -403,6 +454,7 @@ function countRemote(m: Map<string, RemoteCount>, o: OutboundRecord): void {
         fresh: 0,
         reused: 0,
         failed: 0,
+        failures: new Map(),
         durationsMs: [],
         durationsNext: 0,
         ops: new Map(),
@@ -411,7 +463,13 @@ function countRemote(m: Map<string, RemoteCount>, o: OutboundRecord): void {
   c.count++;
   if (o.reused) c.reused++;
   else c.fresh++;
-  if (callFailed(o)) c.failed++;
+  if (callFailed(o)) {
+    c.failed++;
+    const status = o.op?.status;
+    let outcome = o.op?.failed ? 'failed' : Number.isInteger(status) ? String(status) : OTHER;
+    if (!c.failures.has(outcome) && c.failures.size >= FAILURES_KEPT) outcome = OTHER;
+    c.failures.set(outcome, (c.failures.get(outcome) ?? 0) + 1);
+  }
   const ns = o.op?.durationNs;
   if (typeof ns === 'number' && Number.isFinite(ns) && ns > 0) {
     if (c.durationsMs.length < CALL_DURATIONS_KEPT) c.durationsMs.push(ns / 1e6);
@@ -432,6 +490,19 @@ function countRemote(m: Map<string, RemoteCount>, o: OutboundRecord): void {
     c.ops.set(key, op);
   }
   op.count++;
+}
+
+/** Counts a call at the callee it went through; past CALLEES_KEPT under OTHER. */
+function countCallee(m: Map<string, CalleeCount>, f: SourceLocation): void {
+  let k = `${f.file}:${f.line}`;
+  if (!m.has(k) && m.size >= CALLEES_KEPT) k = OTHER;
+  let c = m.get(k);
+  if (!c) m.set(k, (c = k === OTHER ? { func: OTHER, file: '', line: 0, count: 0 } : { ...pick(f), count: 0 }));
+  c.count++;
+}
+
+function pick(f: SourceLocation): SourceLocation {
+  return { func: f.func, file: f.file, line: f.line };
 }
 
 /**

@@ -17,6 +17,9 @@ const optLoc = (v: unknown) =>
     isString((v as SourceLocation).func) &&
     isString((v as SourceLocation).file) &&
     typeof (v as SourceLocation).line === 'number');
+/** A call path, or none: every frame a source location (the store counts each frame's line). */
+const optPath = (v: unknown) =>
+  v === undefined || v === null || (Array.isArray(v) && v.every((f) => f !== null && f !== undefined && optLoc(f)));
 /** An op, or none: its names are strings (the panel and lenses print them), truncated a boolean. */
 const OP_STRINGS = ['method', 'scheme', 'host', 'path', 'verb', 'statement', 'command', 'key'] as const;
 const optOp = (v: unknown) =>
@@ -49,6 +52,7 @@ export function asTraceRecord(v: unknown): TraceRecord | undefined {
       if (!isString(r.dst) || typeof r.dport !== 'number') return undefined;
       if (r.request !== null && !isString(r.request)) return undefined;
       if (!optString(r.src) || !optString(r.proto) || !optLoc(r.callSite) || !optOp(r.op)) return undefined;
+      if (!optPath(r.callPath)) return undefined;
       break;
     case 'error':
       if (!isString(r.code)) return undefined;

@@ -1,7 +1,8 @@
 // Build and launch from the command palette, as root: the workspace service
 // starts under tracing with the outboundLens.launch settings; the panel's
 // rows match the downstream's ground truth; a call site opens; the code lens
-// and the line decoration name the downstream; stop from the status bar; a
+// and the line decorations name the downstream (on the helper that calls
+// out, and on the /echo handler's line that calls the helper); stop from the status bar; a
 // net/http ServeMux handler (the downstream stand-in's) has a lens too.
 // Then a module with several main packages asks which one to launch.
 import { copyFileSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
@@ -30,6 +31,7 @@ describe('build and launch from the palette (as root)', () => {
   const echoFn = wb.lineOf(sampleMain, /^func \(s \*server\) echo\(/);
   const truthFn = wb.lineOf(join(sampleDir, 'downstream', 'main.go'), /mux\.HandleFunc\("\/truth", func/);
   let callSite; // the /echo call site the panel links to, found by the first scenario
+  let helperCalls = 0; // the calls the decoration on that line counts
 
   test('launch: trace from the palette, build and launch the workspace service', async (t) => {
     const { page } = s;
@@ -152,11 +154,42 @@ describe('build and launch from the palette (as root)', () => {
       20000,
       1000,
     );
-    check(new RegExp(`→ ${re(s.down)} ×\\d+ \\(\\d+ new, \\d+ reused\\)`).test(after), `decoration text: ${after}`);
+    // The remote, what it was asked (the most frequent operation, +N other kinds), how many calls, new and reused.
+    const m = new RegExp(`→ ${re(s.down)} GET /[^ ]+(?: \\+\\d+)? ×(\\d+) \\(\\d+ new, \\d+ reused\\)`).exec(after);
+    check(m, `decoration text: ${after}`);
+    helperCalls = Number(m[1]);
     log(`decoration on line ${callSite.line} (${text}): ${after}`);
     await wb.clearNotifications(page);
     await wb.gotoLine(page, callSite.line);
     await s.shot('decoration');
+  });
+
+  test("decoration on the /echo handler's own line that calls the helper", async () => {
+    const { page } = s;
+    check(helperCalls > 0, 'no decoration on the call site from the previous scenario');
+    // echo() calls callDown, which makes the call: the handler's line is on the call path.
+    const lines = readFileSync(sampleMain, 'utf8').split('\n');
+    const at = lines.findIndex((l, i) => i >= echoFn.line && /\bs\.callDown\(/.test(l));
+    check(at >= echoFn.line && at < echoFn.line + 5, `no callDown call in echo() after line ${echoFn.line}`);
+    const line = at + 1;
+    check(line !== callSite.line, `the /echo call site is the handler's own line ${line}, not the helper's`);
+    const text = lines[at].trim();
+    const after = await until(
+      `the end-of-line decoration on echo()'s line ${line}`,
+      async () => {
+        await wb.gotoLine(page, line);
+        const a = await wb.decorationAfter(page, text);
+        return a && a.includes(`→ ${s.down}`) && a;
+      },
+      20000,
+      1000,
+    );
+    // Only /echo's calls went through this line: its one operation, fewer calls than the helper's line counts.
+    const m = new RegExp(`→ ${re(s.down)} GET /echo ×(\\d+) \\(\\d+ new, \\d+ reused\\)`).exec(after);
+    check(m, `decoration text on echo()'s line: ${after}`);
+    const calls = Number(m[1]);
+    check(calls >= 2 && calls < helperCalls, `echo()'s line counts ${calls} calls, the helper's line ${helperCalls}`);
+    log(`decoration on line ${line} (${text}): ${after}`);
   });
 
   test('the panel lists every request; a fan-out expands to its three calls', async () => {

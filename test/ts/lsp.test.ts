@@ -394,3 +394,90 @@ test('ops: the lens names what each remote was asked, the hover counts it per re
   });
   assert.match((cs?.contents as MarkupContent).value, /`SELECT \* FROM t WHERE id = 2`/);
 });
+
+test('call paths: the decorations request gives every line of the path; a handler line on a path hovers both', async () => {
+  const PATHS = '/home/dev/paths/main.go';
+  await s.connection.sendNotification(DidOpenTextDocumentNotification.type, {
+    textDocument: { uri: uri(PATHS), languageId: 'go', version: 1, text: mainText },
+  });
+  await s.connection.sendNotification(routesNotification, {
+    routes: [
+      { method: 'GET', path: '/a', handler: { func: 'main.a', file: PATHS, line: 20 } },
+      // A one-line handler: its own line calls the helper.
+      { method: 'GET', path: '/b', handler: { func: 'main.b', file: PATHS, line: 30 } },
+    ],
+  });
+  await s.connection.sendNotification(traceStateNotification, { state: 'attaching', pid: 7171 });
+  const base = (await s.waitForChange((c) => c.status.state === 'attaching')).status.requests;
+  const helper = { func: 'main.call', file: PATHS, line: 12 };
+  const records: unknown[] = [
+    { type: 'ready', pid: 7171, exe: '/home/dev/paths/paths', goVersion: 'go1.26.8', probes: [] },
+  ];
+  const calls: [string, { func: string; file: string; line: number }, number][] = [
+    ['a', { func: 'main.a', file: PATHS, line: 21 }, 200],
+    ['a', { func: 'main.a', file: PATHS, line: 21 }, 502],
+    ['b', { func: 'main.b', file: PATHS, line: 30 }, 200],
+  ];
+  calls.forEach(([route, frame, status], i) =>
+    records.push(
+      {
+        type: 'outbound',
+        request: `p${i}`,
+        pid: 7171,
+        goid: 5 + i,
+        proto: 'tcp',
+        src: '127.0.0.1',
+        sport: 43000 + i,
+        dst: '127.0.0.1',
+        dport: 18081,
+        reused: i > 0,
+        callSite: helper,
+        callPath: [helper, frame],
+        tsNs: 1_001_000_000,
+        via: 'http',
+        op: { protocol: 'http', method: 'GET', host: '127.0.0.1:18081', path: `/${route}`, status, durationNs: 2e6 },
+      },
+      {
+        type: 'request',
+        id: `p${i}`,
+        pid: 7171,
+        goid: 5 + i,
+        method: 'GET',
+        path: `/${route}`,
+        route: `/${route}`,
+        handler: { func: `main.${route}`, file: PATHS, line: route === 'a' ? 20 : 30 },
+        headers: {},
+        traceId: '',
+        startNs: 1_000_000_000,
+        endNs: 1_004_000_000,
+      },
+    ),
+  );
+  await s.connection.sendNotification(recordsNotification, { records: records as never });
+  await s.waitForChange((c) => c.status.requests === base + 3);
+  const d = await s.connection.sendRequest(decorationsRequest, { uri: uri(PATHS) });
+  assert.deepEqual(
+    d.map((x) => [x.line, x.text]),
+    [
+      [12, '→ 127.0.0.1:18081 GET /a +1 ×3 (1 new, 2 reused) · p50 2.0 ms · 1×502'],
+      [21, '→ 127.0.0.1:18081 GET /a ×2 (1 new, 1 reused) · p50 2.0 ms · 1×502'],
+      [30, '→ 127.0.0.1:18081 GET /b ×1 (0 new, 1 reused) · p50 2.0 ms'],
+    ],
+  );
+  const hoverAt = async (line: number) =>
+    (
+      (
+        await s.connection.sendRequest(HoverRequest.type, {
+          textDocument: { uri: uri(PATHS) },
+          position: { line: line - 1, character: 1 },
+        })
+      )?.contents as MarkupContent
+    ).value;
+  assert.match(
+    await hoverAt(21),
+    /^\*\*Outbound Lens\*\* · `main\.a` · 2 uses\n\n- through `main\.call` \(main\.go:12\) ×2/,
+  );
+  const both = await hoverAt(30);
+  assert.match(both, /^\*\*Outbound Lens\*\* · `main\.b` · 1 request/, 'the handler hover first');
+  assert.match(both, /\n---\n\n\*\*Outbound Lens\*\* · `main\.b` · 1 use\n\n- through `main\.call`/, 'then the line');
+});

@@ -80,7 +80,7 @@ test('fixture: per-call-site aggregates with recent tuples and trace ids', () =>
   assert.equal(cs.recent[0].traceId, '4bf92f3577b34da6a3ce929d0e0e4736', 'trace id filled in when the request arrives');
   assert.equal(cs.recent[0].path, '/echo');
   assert.equal(s.callSites.get(`${MAIN}:82`)!.count, 2);
-  assert.equal(s.callSites.get('/home/dev/sample/store.go:22')!.endpoints.get('127.0.0.1:15432')!.fresh, 1);
+  assert.equal(s.callSites.get('/home/dev/sample/store.go:22')!.remotes.get('127.0.0.1:15432')!.fresh, 1);
 });
 
 test('p50 of durations', () => {
