@@ -135,6 +135,12 @@ const (
 	probeEventTypeEV_GRPC_IMPL     probeEventType = 9
 )
 
+type probeGoroutineReq struct {
+	_   structs.HostLayout
+	Id  uint64
+	Req uint64
+}
+
 type probeGrpcImpl struct {
 	_        structs.HostLayout
 	H        probeEventHeader
@@ -299,7 +305,6 @@ type probeMapSpecs struct {
 	RequestScratch   *ebpf.MapSpec `ebpf:"request_scratch"`
 	RequestSeq       *ebpf.MapSpec `ebpf:"request_seq"`
 	RouteScratch     *ebpf.MapSpec `ebpf:"route_scratch"`
-	ServingRequest   *ebpf.MapSpec `ebpf:"serving_request"`
 }
 
 // probeVariableSpecs contains global variables before they are loaded into the kernel.
@@ -355,7 +360,6 @@ type probeMaps struct {
 	RequestScratch   *ebpf.Map `ebpf:"request_scratch"`
 	RequestSeq       *ebpf.Map `ebpf:"request_seq"`
 	RouteScratch     *ebpf.Map `ebpf:"route_scratch"`
-	ServingRequest   *ebpf.Map `ebpf:"serving_request"`
 }
 
 func (m *probeMaps) Close() error {
@@ -375,7 +379,6 @@ func (m *probeMaps) Close() error {
 		m.RequestScratch,
 		m.RequestSeq,
 		m.RouteScratch,
-		m.ServingRequest,
 	)
 }
 

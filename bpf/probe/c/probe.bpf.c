@@ -238,12 +238,22 @@ struct {
 	__uint(max_entries, 8 << 20);
 } events SEC(".maps");
 
-/* goid -> request id, for request goroutines and their descendants. */
+/* What a goroutine works for: a request id, for request goroutines and
+ * their descendants; and for the goroutine serving an HTTP request, its
+ * *http.Request (0 for the others), from the request's start to its end,
+ * where the ServeMux pattern the handler was chosen by is read and the
+ * request's context is released. One value, so the start and the end each
+ * touch one entry. */
+struct goroutine_req {
+	u64 id;
+	u64 req;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 131072);
 	__type(key, u64);
-	__type(value, u64);
+	__type(value, struct goroutine_req);
 } goroutine_request SEC(".maps");
 
 /* goid -> *gin.Context, between handleHTTPRequest's entry and its RET
@@ -254,16 +264,6 @@ struct {
 	__type(key, u64);
 	__type(value, u64);
 } gin_context SEC(".maps");
-
-/* goid -> *http.Request, from the request's start to its end, where the
- * ServeMux pattern the handler was chosen by is read and the request's
- * context is released. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, u64);
-	__type(value, u64);
-} serving_request SEC(".maps");
 
 /* Connect in flight: first keyed by thread (syscall entry), then by socket
  * (SYN_SENT) until the handshake completes (ESTABLISHED) with the tuple. */
@@ -434,8 +434,8 @@ static __always_inline void fill_header(struct event_header *h, u32 type, u64 go
 
 static __always_inline u64 request_of(u64 goid)
 {
-	u64 *r = bpf_map_lookup_elem(&goroutine_request, &goid);
-	return r ? *r : 0;
+	struct goroutine_req *r = bpf_map_lookup_elem(&goroutine_request, &goid);
+	return r ? r->id : 0;
 }
 
 /* The request a connection use by goroutine goid counts for: that of the
@@ -662,14 +662,15 @@ static __always_inline void read_headers(struct request_start *e, u64 req)
 /* A request starts on goroutine goid: a new id (in *id), the goroutine's
  * from now on, and the scratch request_start for it, with its header
  * filled and no header value yet. */
-static __always_inline struct request_start *start_request(u64 goid, u64 *id)
+static __always_inline struct request_start *start_request(u64 goid, u64 req, u64 *id)
 {
 	u32 zero = 0;
 	u64 *seq = bpf_map_lookup_elem(&request_seq, &zero);
 	if (!seq)
 		return 0;
 	*id = __sync_fetch_and_add(seq, 1) + 1;
-	bpf_map_update_elem(&goroutine_request, &goid, id, BPF_ANY);
+	struct goroutine_req v = { .id = *id, .req = req };
+	bpf_map_update_elem(&goroutine_request, &goid, &v, BPF_ANY);
 	struct request_start *e = bpf_map_lookup_elem(&request_scratch, &zero);
 	if (!e)
 		return 0;
@@ -699,11 +700,10 @@ int serve_http(struct pt_regs *ctx)
 	if (!goid)
 		return 0;
 	u64 id = 0;
-	struct request_start *e = start_request(goid, &id);
+	u64 req = GO_ARG4(ctx);
+	struct request_start *e = start_request(goid, req, &id);
 	if (!e)
 		return 0;
-	u64 req = GO_ARG4(ctx);
-	bpf_map_update_elem(&serving_request, &goid, &req, BPF_ANY);
 	u64 rctx = read_u64(req + CFG.request_ctx + 8);
 	if (rctx)
 		bpf_map_update_elem(&ctx_request, &rctx, &id, BPF_ANY);
@@ -736,16 +736,13 @@ SEC("uprobe/request_end")
 int request_end(struct pt_regs *ctx)
 {
 	u64 goid = current_goid(ctx);
-	u64 id = request_of(goid);
-	if (!id)
+	struct goroutine_req *r = bpf_map_lookup_elem(&goroutine_request, &goid);
+	if (!r || !r->id)
 		return 0;
+	u64 id = r->id, req = r->req;
 	bpf_map_delete_elem(&goroutine_request, &goid);
 	bpf_map_delete_elem(&goroutine_call, &goid);
-	u64 req = 0;
-	u64 *rp = bpf_map_lookup_elem(&serving_request, &goid);
-	if (rp) {
-		req = *rp;
-		bpf_map_delete_elem(&serving_request, &goid);
+	if (req) {
 		/* its context is no longer the request's to claim */
 		u64 rctx = read_u64(req + CFG.request_ctx + 8);
 		if (rctx)
@@ -1053,7 +1050,7 @@ int grpc_start(struct pt_regs *ctx)
 		return 0;
 	}
 	u64 id = 0;
-	struct request_start *e = start_request(goid, &id);
+	struct request_start *e = start_request(goid, 0, &id);
 	if (!e)
 		return 0;
 	u64 citab = GO_ARG2(ctx);
@@ -1124,8 +1121,9 @@ static __always_inline void inherit_request(u64 newg)
 	if (!id)
 		return;
 	u64 child = goid_of(newg);
+	struct goroutine_req v = { .id = id };
 	if (child)
-		bpf_map_update_elem(&goroutine_request, &child, &id, BPF_ANY);
+		bpf_map_update_elem(&goroutine_request, &child, &v, BPF_ANY);
 }
 
 /* runtime.newproc's system-stack closure calls runqput(pp, newg, true)
