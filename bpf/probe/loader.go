@@ -122,6 +122,13 @@ func CanonicalHeaders(names []string) []string {
 	return out
 }
 
+// Prepare starts reading the kernel's BTF (the CO-RE relocations need it)
+// in the background, for Load to find parsed: call it before the slower
+// work that precedes Load (inspecting the binary).
+func Prepare() {
+	go btf.LoadKernelSpec()
+}
+
 // Load checks the kernel, loads the programs with the binary's offsets and
 // attaches them. Close releases everything.
 func Load(a Attachment) (_ *Probe, err error) {

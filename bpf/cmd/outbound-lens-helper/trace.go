@@ -174,6 +174,7 @@ func runTrace(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
+	probe.Prepare() // while the target's binary is read
 	var tgt *target
 	if len(f.launch) > 0 {
 		tgt, err = launchTarget(f.launch, f.dir, f.env)
