@@ -18,7 +18,7 @@ type probeCall struct {
 	O         probeOutbound
 	OpLens    [4]uint16
 	AwaitsEnd uint32
-	Pad       uint32
+	HelloOnly uint32
 	Op        [256]uint8
 }
 
@@ -96,6 +96,7 @@ type probeConnFlag uint32
 const (
 	probeConnFlagCONN_PREEXISTING probeConnFlag = 1
 	probeConnFlagCONN_CALLER_SIDE probeConnFlag = 2
+	probeConnFlagCONN_WRITTEN     probeConnFlag = 4
 )
 
 type probeConnState struct {

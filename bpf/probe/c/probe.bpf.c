@@ -114,7 +114,7 @@ struct config {
 	u64 h2ireq_url;
 	u64 response_status;
 	u32 round_trip_end; /* round_trip_end is attached: calls await it */
-	u32 capture_payload; /* how many of the first bytes of an exchange's first write to copy (<= MAX_OP) */
+	u32 capture_payload; /* how many of the first bytes of an exchange's first write to copy (<= MAX_OP; a ClientHello: MAX_OP) */
 	u32 n_ctx_types;
 	u64 ctx_deadline[MAX_CTX_TYPES];
 };
@@ -208,7 +208,7 @@ struct call {
 	struct outbound o;
 	u16 op_lens[4];
 	u32 awaits_end; /* a call_end event follows, in the same goroutine */
-	u32 _pad;
+	u32 hello_only; /* a write: a TLS ClientHello in the exchange the connect reported, sent for its server name alone */
 	u8 op[MAX_OP];
 };
 
@@ -332,6 +332,7 @@ struct {
 enum conn_flag {
 	CONN_PREEXISTING = 1, /* found open in /proc when the trace started */
 	CONN_CALLER_SIDE = 2, /* reported by the client's own probe (round_trip) */
+	CONN_WRITTEN = 4,     /* a write to it was seen */
 };
 #define IDLE_NS (1000ULL * 1000 * 1000)
 
@@ -1294,7 +1295,7 @@ static __always_inline void report_call(struct pt_regs *ctx, struct conn_state *
 	e->op_lens[2] = host ? read_go_string(host, (char *)e->op + OP_HOST, OP_HOST_MAX) : 0;
 	e->op_lens[3] = path ? read_go_string(path, (char *)e->op + OP_PATH, OP_PATH_MAX) : 0;
 	e->awaits_end = awaits_end;
-	e->_pad = 0;
+	e->hello_only = 0;
 	if (awaits_end) {
 		u64 now = e->o.h.ts;
 		bpf_map_update_elem(&call_start, &goid, &now, BPF_ANY);
@@ -1606,9 +1607,19 @@ static __always_inline int on_write(void *tp, struct pt_regs *regs, u64 fd, u64 
 	c->request = id;
 	c->last_rx = rx;
 	c->last_ts = now;
-	if (!fresh)
+	/* A connection's first write that is a TLS ClientHello (handshake
+	 * record, type 1) is sent whole, fresh or not, for its server name. */
+	bool hello = false;
+	if (!(c->flags & CONN_WRITTEN)) {
+		c->flags |= CONN_WRITTEN;
+		u8 h[6];
+		hello = buf && len >= sizeof(h) && bpf_probe_read_user(h, sizeof(h), (void *)buf) == 0 &&
+			h[0] == 0x16 && h[5] == 0x01;
+	}
+	if (!fresh && !hello)
 		return 0;
-	c->uses++;
+	if (fresh)
+		c->uses++;
 
 	struct call *e = reserve(sizeof(*e));
 	if (!e)
@@ -1624,9 +1635,9 @@ static __always_inline int on_write(void *tp, struct pt_regs *regs, u64 fd, u64 
 	e->op_lens[0] = e->op_lens[2] = e->op_lens[3] = 0;
 	e->op_lens[1] = len > 0xffff ? 0xffff : len;
 	e->awaits_end = 0;
-	e->_pad = 0;
+	e->hello_only = !fresh;
 	if (CFG.capture_payload && buf && len) {
-		if (len > CFG.capture_payload)
+		if (len > CFG.capture_payload && !hello)
 			len = CFG.capture_payload;
 		if (len > MAX_OP)
 			len = MAX_OP;
