@@ -1504,8 +1504,13 @@ int inet_sock_set_state(struct tp_inet_sock_set_state *tp)
 			return 0;
 		u32 tid = (u32)bpf_get_current_pid_tgid();
 		struct outbound *p = bpf_map_lookup_elem(&connect_by_thread, &tid);
-		if (p)
+		if (p) {
 			bpf_map_update_elem(&connect_by_sock, &sk, p, BPF_ANY);
+			/* The dial's address names this connection, not the
+			 * ones of goroutines the dialing one starts later. */
+			if (p->remote.len)
+				bpf_map_delete_elem(&dial_name, &p->h.goid);
+		}
 		return 0;
 	}
 	struct outbound *p = bpf_map_lookup_elem(&connect_by_sock, &sk);
