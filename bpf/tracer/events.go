@@ -72,8 +72,17 @@ type connTuple struct {
 	saddr, daddr [16]byte
 }
 
+// tupleOf keys a connection alike whichever probe saw it (an IPv4
+// address is its first 4 bytes, the rest unread).
 func tupleOf(e *probe.Outbound) connTuple {
-	return connTuple{e.T.Family, e.T.Sport, e.T.Dport, e.T.Saddr, e.T.Daddr}
+	t := connTuple{family: e.T.Family, sport: e.T.Sport, dport: e.T.Dport}
+	n := 4
+	if t.family == 10 {
+		n = 16
+	}
+	copy(t.saddr[:n], e.T.Saddr[:n])
+	copy(t.daddr[:n], e.T.Daddr[:n])
+	return t
 }
 
 // maxServerNames bounds the TLS connections whose server name is kept;
