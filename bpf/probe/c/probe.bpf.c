@@ -1504,19 +1504,19 @@ int inet_sock_set_state(struct tp_inet_sock_set_state *tp)
 			return 0;
 		u32 tid = (u32)bpf_get_current_pid_tgid();
 		struct outbound *p = bpf_map_lookup_elem(&connect_by_thread, &tid);
-		if (p) {
+		if (p)
 			bpf_map_update_elem(&connect_by_sock, &sk, p, BPF_ANY);
-			/* The dial's address names this connection, not the
-			 * ones of goroutines the dialing one starts later. */
-			if (p->remote.len)
-				bpf_map_delete_elem(&dial_name, &p->h.goid);
-		}
 		return 0;
 	}
 	struct outbound *p = bpf_map_lookup_elem(&connect_by_sock, &sk);
 	if (!p)
 		return 0;
 	if (tp->newstate == TCP_ESTABLISHED) {
+		/* The dial's address named this connection; not the ones of
+		 * goroutines the dialing one starts later (a failed attempt
+		 * leaves it to the dial's next address). */
+		if (p->remote.len)
+			bpf_map_delete_elem(&dial_name, &p->h.goid);
 		/* From now on every write to it is a use. */
 		struct socket *so = BPF_CORE_READ((struct sock *)sk, sk_socket);
 		u64 ino = so ? inode_of_file(BPF_CORE_READ(so, file)) : 0;
