@@ -30,24 +30,26 @@ const MaxHeaders = 8
 
 // The uprobe programs of probe.bpf.c, by what they observe.
 const (
-	ProgRequestStart   = "serve_http"
-	ProgRequestEnd     = "request_end"
-	ProgGinRoute       = "gin_route"
-	ProgGinHandle      = "gin_handle"
-	ProgGinHandleRet   = "gin_handle_return"
-	ProgChiRoute       = "chi_route"
-	ProgEchoRoute      = "echo_route"
-	ProgGoroutineStart = "goroutine_start"
-	ProgNewproc1Ret    = "newproc1_return"
-	ProgRoundTrip      = "round_trip"
-	ProgH2RoundTrip    = "h2_round_trip"
-	ProgH2iRoundTrip   = "h2i_round_trip"
-	ProgCtxCall        = "ctx_call"
-	ProgRoundTripEnd   = "round_trip_end"
-	ProgDial           = "dial"
-	ProgGRPCCall       = "grpc_call"
-	ProgGRPCStart      = "grpc_start"
-	ProgGRPCEnd        = "grpc_end"
+	ProgRequestStart    = "serve_http"
+	ProgRequestEnd      = "request_end"
+	ProgGinRoute        = "gin_route"
+	ProgGinHandle       = "gin_handle"
+	ProgGinHandleRet    = "gin_handle_return"
+	ProgChiRoute        = "chi_route"
+	ProgEchoRoute       = "echo_route"
+	ProgGoroutineStart  = "goroutine_start"
+	ProgNewproc1Ret     = "newproc1_return"
+	ProgRoundTrip       = "round_trip"
+	ProgH2RoundTrip     = "h2_round_trip"
+	ProgH2iRoundTrip    = "h2i_round_trip"
+	ProgCtxCall         = "ctx_call"
+	ProgRoundTripEnd    = "round_trip_end"
+	ProgH2RoundTripEnd  = "h2_round_trip_end"
+	ProgH2iRoundTripEnd = "h2i_round_trip_end"
+	ProgDial            = "dial"
+	ProgGRPCCall        = "grpc_call"
+	ProgGRPCStart       = "grpc_start"
+	ProgGRPCEnd         = "grpc_end"
 )
 
 // MaxPayload is how many bytes of an exchange's first write a probe
@@ -91,24 +93,26 @@ type Attachment struct {
 func (p *Probe) programs() map[string]*ebpf.Program {
 	o := &p.objs
 	return map[string]*ebpf.Program{
-		ProgRequestStart:   o.ServeHttp,
-		ProgRequestEnd:     o.RequestEnd,
-		ProgGinRoute:       o.GinRoute,
-		ProgGinHandle:      o.GinHandle,
-		ProgGinHandleRet:   o.GinHandleReturn,
-		ProgChiRoute:       o.ChiRoute,
-		ProgEchoRoute:      o.EchoRoute,
-		ProgGoroutineStart: o.GoroutineStart,
-		ProgNewproc1Ret:    o.Newproc1Return,
-		ProgRoundTrip:      o.RoundTrip,
-		ProgH2RoundTrip:    o.H2RoundTrip,
-		ProgH2iRoundTrip:   o.H2iRoundTrip,
-		ProgCtxCall:        o.CtxCall,
-		ProgRoundTripEnd:   o.RoundTripEnd,
-		ProgDial:           o.Dial,
-		ProgGRPCCall:       o.GrpcCall,
-		ProgGRPCStart:      o.GrpcStart,
-		ProgGRPCEnd:        o.GrpcEnd,
+		ProgRequestStart:    o.ServeHttp,
+		ProgRequestEnd:      o.RequestEnd,
+		ProgGinRoute:        o.GinRoute,
+		ProgGinHandle:       o.GinHandle,
+		ProgGinHandleRet:    o.GinHandleReturn,
+		ProgChiRoute:        o.ChiRoute,
+		ProgEchoRoute:       o.EchoRoute,
+		ProgGoroutineStart:  o.GoroutineStart,
+		ProgNewproc1Ret:     o.Newproc1Return,
+		ProgRoundTrip:       o.RoundTrip,
+		ProgH2RoundTrip:     o.H2RoundTrip,
+		ProgH2iRoundTrip:    o.H2iRoundTrip,
+		ProgCtxCall:         o.CtxCall,
+		ProgRoundTripEnd:    o.RoundTripEnd,
+		ProgH2RoundTripEnd:  o.H2RoundTripEnd,
+		ProgH2iRoundTripEnd: o.H2iRoundTripEnd,
+		ProgDial:            o.Dial,
+		ProgGRPCCall:        o.GrpcCall,
+		ProgGRPCStart:       o.GrpcStart,
+		ProgGRPCEnd:         o.GrpcEnd,
 	}
 }
 
@@ -339,8 +343,11 @@ func configFor(a Attachment, headers []string) probeConfig {
 	}
 	cfg.N_ctxTypes = uint32(copy(cfg.CtxDeadline[:], a.ContextDeadlines))
 	for _, u := range a.Uprobes {
-		if u.Program == ProgRoundTripEnd {
+		switch u.Program {
+		case ProgRoundTripEnd:
 			cfg.RoundTripEnd = 1 // calls wait for their end
+		case ProgH2RoundTripEnd, ProgH2iRoundTripEnd:
+			cfg.H2RoundTripEnd = 1
 		}
 	}
 	cfg.CapturePayload = uint32(PayloadWithoutStatements)

@@ -33,7 +33,7 @@ type Ready struct {
 // ProbeSite is one probe's instructions of one class in one function.
 type ProbeSite struct {
 	Program     string   `json:"program"`     // the BPF program run there
-	Role        string   `json:"role"`        // request-start, request-end, request-end-h2, goroutine-start, gin-route, round-trip, round-trip-h2
+	Role        string   `json:"role"`        // request-start, request-end, request-end-h2, goroutine-start, gin-route, round-trip, round-trip-h2, round-trip-end, round-trip-end-h2, …
 	Func        string   `json:"func"`        // the function that holds the instructions
 	Insn        string   `json:"insn"`        // the class: call, jmp, jcc, nop, push; bl, b, b.cond, blr, …; else the mnemonic
 	Stepped     bool     `json:"stepped"`     // the kernel single-steps it rather than emulating it
@@ -107,9 +107,9 @@ type Op struct {
 	Command    string `json:"command,omitempty"`    // Redis: the command, upper case (GET)
 	Key        string `json:"key,omitempty"`        // Redis: its first argument; absent with --no-statements
 	ServerName string `json:"serverName,omitempty"` // TLS (an HTTPS or gRPC call, or an exchange on a TLS connection): the server name (SNI) the connection's ClientHello asked for, when the trace saw it (not on a connection opened before the trace); never a header
-	Status     int    `json:"status,omitempty"`     // HTTP/1: the response's status code
-	DurationNs int64  `json:"durationNs,omitempty"` // HTTP/1: from the call to its response's headers (or its error)
-	Failed     bool   `json:"failed,omitempty"`     // HTTP/1: the call got no response on its connection (reset, timed out, not HTTP, …); a call whose connection could not be opened has no record
+	Status     int    `json:"status,omitempty"`     // HTTP/1 and HTTP/2 (net/http): the response's status code
+	DurationNs int64  `json:"durationNs,omitempty"` // HTTP/1 and HTTP/2 (net/http): from the call to its response's headers (or its error)
+	Failed     bool   `json:"failed,omitempty"`     // HTTP/1 and HTTP/2 (net/http): the call got no response on its connection (reset, timed out, not HTTP, …); a call whose connection could not be opened has no record
 	Truncated  bool   `json:"truncated,omitempty"`  // a field was cut to what the probe reads (256 bytes of the write; host 104, path 128)
 }
 

@@ -429,7 +429,7 @@ func (t *Tracer) outbound(e *probe.Outbound, c *probe.Call) {
 	t.emit(&pendingCall{rec: rec, path: path, method: method})
 }
 
-// pendingCall is an HTTP/1 call's record waiting for the call to return.
+// pendingCall is an HTTP call's record waiting for the call to return.
 type pendingCall struct {
 	rec          *Outbound
 	path, method string

@@ -33,7 +33,7 @@ export interface ReadyRecord {
 export interface ProbeSiteRecord {
   /** the BPF program run there */
   program: string;
-  /** request-start, request-end, request-end-h2, goroutine-start, gin-route, round-trip, round-trip-h2 */
+  /** request-start, request-end, request-end-h2, goroutine-start, gin-route, round-trip, round-trip-h2, round-trip-end, round-trip-end-h2, … */
   role: string;
   /** the function that holds the instructions */
   func: string;
@@ -140,11 +140,11 @@ export interface OpRecord {
   key?: string;
   /** TLS (an HTTPS or gRPC call, or an exchange on a TLS connection): the server name (SNI) the connection's ClientHello asked for, when the trace saw it (not on a connection opened before the trace); never a header */
   serverName?: string;
-  /** HTTP/1: the response's status code */
+  /** HTTP/1 and HTTP/2 (net/http): the response's status code */
   status?: number;
-  /** HTTP/1: from the call to its response's headers (or its error) */
+  /** HTTP/1 and HTTP/2 (net/http): from the call to its response's headers (or its error) */
   durationNs?: number;
-  /** HTTP/1: the call got no response on its connection (reset, timed out, not HTTP, …); a call whose connection could not be opened has no record */
+  /** HTTP/1 and HTTP/2 (net/http): the call got no response on its connection (reset, timed out, not HTTP, …); a call whose connection could not be opened has no record */
   failed?: boolean;
   /** a field was cut to what the probe reads (256 bytes of the write; host 104, path 128) */
   truncated?: boolean;

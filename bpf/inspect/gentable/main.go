@@ -51,7 +51,8 @@ func main() {
 		// element has no dot); Gin's come from ginTable, gRPC's from DWARF only.
 		var fields []string
 		for _, f := range inspect.OffsetFields {
-			if first, _, _ := strings.Cut(f.Type, "/"); !strings.Contains(first, ".") {
+			pkg := f.Type[:strings.LastIndex(f.Type, ".")] // runtime, net/http, github.com/…
+			if first, _, _ := strings.Cut(pkg, "/"); !strings.Contains(first, ".") {
 				fields = append(fields, fmt.Sprintf("%s: %d", f.Name, f.Get(o)))
 			}
 		}

@@ -113,7 +113,9 @@ struct config {
 	u64 h2ireq_method;
 	u64 h2ireq_url;
 	u64 response_status;
+	u64 h2iresp_status;
 	u32 round_trip_end; /* round_trip_end is attached: calls await it */
+	u32 h2_round_trip_end; /* h2_round_trip_end or h2i_round_trip_end is attached: HTTP/2 calls await it */
 	u32 capture_payload; /* how many of the first bytes of an exchange's first write to copy (<= MAX_OP; a ClientHello: MAX_OP) */
 	u32 n_ctx_types;
 	u64 ctx_deadline[MAX_CTX_TYPES];
@@ -212,7 +214,7 @@ struct call {
 	u8 op[MAX_OP];
 };
 
-/* An HTTP/1 client call returned: its response's status, or an error. */
+/* An HTTP client call returned: its response's status, or an error. */
 struct call_end {
 	struct event_header h;
 	u64 start; /* bpf_ktime_get_ns at the call */
@@ -1352,11 +1354,10 @@ int round_trip(struct pt_regs *ctx)
 }
 
 /* The first emulated instruction after net/http.(*Transport).roundTrip's
- * call of (*persistConn).roundTrip returns, with only compares and tests
- * between: its results (resp *Response, err error) are in the first
- * result registers. */
-SEC("uprobe/round_trip_end")
-int round_trip_end(struct pt_regs *ctx)
+ * call of (*persistConn).roundTrip returns, with only compares, tests and
+ * stores between: its results (resp *Response, err error) are in the first
+ * result registers; resp's status code at status_off. */
+static __always_inline int call_ended(struct pt_regs *ctx, u64 status_off)
 {
 	u64 goid = current_goid(ctx);
 	u64 *start = bpf_map_lookup_elem(&call_start, &goid);
@@ -1373,9 +1374,30 @@ int round_trip_end(struct pt_regs *ctx)
 	e->failed = GO_RET2(ctx) != 0; /* err's itab */
 	e->status = 0;
 	if (resp && !e->failed)
-		e->status = (u32)read_u64(resp + CFG.response_status);
+		e->status = (u32)read_u64(resp + status_off);
 	bpf_ringbuf_submit(e, wakeup_flags());
 	return 0;
+}
+
+SEC("uprobe/round_trip_end")
+int round_trip_end(struct pt_regs *ctx)
+{
+	return call_ended(ctx, CFG.response_status);
+}
+
+/* The same after an HTTP/2 call returns to the transport's RoundTripOpt:
+ * net/http's bundled copy returns an *http.Response; internal/http2's
+ * (Go 1.27+) a *ClientResponse. */
+SEC("uprobe/h2_round_trip_end")
+int h2_round_trip_end(struct pt_regs *ctx)
+{
+	return call_ended(ctx, CFG.response_status);
+}
+
+SEC("uprobe/h2i_round_trip_end")
+int h2i_round_trip_end(struct pt_regs *ctx)
+{
+	return call_ended(ctx, CFG.h2iresp_status);
 }
 
 /* An HTTP/2 client call: (*ClientConn).roundTrip(cc, req, …) (RoundTrip
@@ -1392,7 +1414,7 @@ static __always_inline int h2_call(struct pt_regs *ctx, u64 tconn, u64 req_ctx, 
 		return 0;
 	struct conn_state *c = caller_side(fd);
 	u32 reused = next_call(c);
-	report_http(ctx, c, goid, fd, GO_ARG2(ctx), req_ctx, req_method, req_url, reused, 0);
+	report_http(ctx, c, goid, fd, GO_ARG2(ctx), req_ctx, req_method, req_url, reused, CFG.h2_round_trip_end);
 	return 0;
 }
 
