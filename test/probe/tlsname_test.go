@@ -34,6 +34,7 @@ type namedDownstream struct {
 	mu           sync.Mutex
 	seen         map[string]map[key]int
 	secrets      int
+	h2           int // calls over HTTP/2
 }
 
 func (d *namedDownstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -51,6 +52,9 @@ func (d *namedDownstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d.seen[kind][key{r.Header.Get("X-Test-Id"), port}]++
 	if r.Header.Get("Authorization") == d.auth && r.Header.Get("Cookie") == d.cookie {
 		d.secrets++
+	}
+	if r.ProtoMajor == 2 {
+		d.h2++
 	}
 	d.mu.Unlock()
 	w.WriteHeader(code)
@@ -102,10 +106,10 @@ func secret(t *testing.T) string {
 
 // TestTLSServerName: a service calls an HTTPS downstream by a name only
 // its own dialer resolves (api.test → 127.0.0.1) with a certificate for
-// that name, 12 requests in flight. Each net/http call's record carries
-// the server name its connection's ClientHello asked for (api.test), the
-// URL host (api.test:PORT) as op.host and remote.name, its status, and its
-// request; exchanges on a TLS connection the service opened without
+// that name, 12 requests in flight. Each net/http call's record (HTTP/1
+// and HTTP/2) carries the server name its connection's ClientHello asked
+// for (api.test), the URL host (api.test:PORT) as op.host and
+// remote.name, its status and duration, and its request; exchanges on a TLS connection the service opened without
 // net.Dialer are tls, with that server name, which then names the remote
 // end. Also with --no-statements, which cuts what the probe copies of
 // other writes. No Authorization or Cookie value the service sends (over
@@ -137,7 +141,8 @@ func TestTLSServerName(t *testing.T) {
 func testTLSServerName(t *testing.T, bin, ca string, cert tls.Certificate, noStatements bool) {
 	d := &namedDownstream{auth: "Bearer " + secret(t), cookie: "session=" + secret(t), seen: map[string]map[key]int{}}
 	httpsSrv := httptest.NewUnstartedServer(d)
-	httpsSrv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	httpsSrv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}
+	httpsSrv.EnableHTTP2 = true
 	httpsSrv.StartTLS()
 	defer httpsSrv.Close()
 	plainSrv := httptest.NewServer(d)
@@ -157,16 +162,17 @@ func testTLSServerName(t *testing.T, bin, ca string, cert tls.Certificate, noSta
 
 	codes := []int{200, 404, 503}
 	routes := []func(i int) string{
-		func(i int) string { return fmt.Sprintf("/call/%d/%d", codes[(i/3)%3], i) },
+		func(i int) string { return fmt.Sprintf("/call/%d/%d", codes[(i/4)%3], i) },
+		func(i int) string { return fmt.Sprintf("/call2/%d/%d", codes[(i/4)%3], i) },
 		func(i int) string { return fmt.Sprintf("/raw/%d", i) },
 		func(i int) string { return fmt.Sprintf("/plain/%d", i) },
 	}
 	const total = 72
-	e.run(total, 12, func(i int) string { return routes[i%3](i) })
+	e.run(total, 12, func(i int) string { return routes[i%len(routes)](i) })
 	waitFor(t, "all request records", 10*time.Second, func() bool { return h.count("request") >= total })
 	rs := h.stop()
-	if d.secrets != total {
-		t.Fatalf("%d calls brought the Authorization and Cookie values, want %d", d.secrets, total)
+	if d.secrets != total || d.h2 != total/len(routes) {
+		t.Fatalf("%d calls brought the Authorization and Cookie values, want %d; %d over HTTP/2, want %d", d.secrets, total, d.h2, total/len(routes))
 	}
 
 	reqs := map[string]record{}
@@ -188,11 +194,16 @@ func testTLSServerName(t *testing.T, bin, ca string, cert tls.Certificate, noSta
 		case r.Via == "http":
 			calls[k]++
 			var code int
-			fmt.Sscanf(req.Path, "/call/%d/", &code)
+			_, rest, _ := strings.Cut(strings.TrimPrefix(req.Path, "/"), "/") // /call/CODE/N, /call2/CODE/N
+			if _, err := fmt.Sscanf(rest, "%d/", &code); err != nil {
+				t.Errorf("%s: no call of a /call or /call2 request", what)
+			}
 			host := fmt.Sprintf("api.test:%d", httpsPort)
 			if r.Op == nil || r.Op.ServerName != "api.test" || r.Op.Host != host || r.Op.Scheme != "https" ||
 				r.Op.Path != fmt.Sprintf("/status/%d", code) || r.Op.Status != code || r.Op.Failed {
 				t.Errorf("%s: want server name api.test, host %s, status %d", what, host, code)
+			} else if r.Op.DurationNs <= 0 || r.Op.DurationNs > req.EndNs-req.StartNs {
+				t.Errorf("%s: duration %d ns, want more than 0 and at most the request's %d", what, r.Op.DurationNs, req.EndNs-req.StartNs)
 			}
 			if r.Remote == nil || r.Remote.Name != host {
 				t.Errorf("%s: want remote %s", what, host)

@@ -4,7 +4,8 @@
 //
 //   - /call/CODE/N: net/http, whose transport dials api.test:PORT as
 //     127.0.0.1:PORT and trusts the downstream's certificate for api.test;
-//     the downstream answers CODE;
+//     the downstream answers CODE; over HTTP/1;
+//   - /call2/CODE/N: the same over HTTP/2;
 //   - /raw/N: crypto/tls over a connection net.DialTCP opened (no
 //     net.Dialer), asking for api.test, an HTTP/1 request written by hand;
 //   - /plain/N: an HTTP/1 request written by hand on one plain connection
@@ -48,16 +49,14 @@ func main() {
 	}
 	tlsConfig := &tls.Config{RootCAs: roots, ServerName: name}
 	dialer := &net.Dialer{}
-	client := &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			if host, p, err := net.SplitHostPort(addr); err == nil && host == name {
-				addr = net.JoinHostPort("127.0.0.1", p)
-			}
-			return dialer.DialContext(ctx, network, addr)
-		},
-		TLSClientConfig:     tlsConfig,
-		MaxIdleConnsPerHost: 4,
-	}}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if host, p, err := net.SplitHostPort(addr); err == nil && host == name {
+			addr = net.JoinHostPort("127.0.0.1", p)
+		}
+		return dialer.DialContext(ctx, network, addr)
+	}
+	client := &http.Client{Transport: &http.Transport{DialContext: dial, TLSClientConfig: tlsConfig, MaxIdleConnsPerHost: 4}}
+	h2Client := &http.Client{Transport: &http.Transport{DialContext: dial, TLSClientConfig: tlsConfig.Clone(), ForceAttemptHTTP2: true}}
 	secrets := "Authorization: " + *auth + "\r\nCookie: " + *cookie + "\r\n"
 
 	// request writes an HTTP/1 request by hand on c and reads the answer.
@@ -89,8 +88,9 @@ func main() {
 		}
 		fmt.Fprintf(w, "downstream answered %d\n", status)
 	}
-	http.HandleFunc("/call/", func(w http.ResponseWriter, r *http.Request) {
-		code, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/call/"), "/")
+	call := func(w http.ResponseWriter, r *http.Request, c *http.Client, protoMajor int) {
+		_, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+		code, _, _ := strings.Cut(rest, "/")
 		req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, "https://"+net.JoinHostPort(name, *port)+"/status/"+code, nil)
 		if err != nil {
 			reply(w, 0, err)
@@ -99,15 +99,20 @@ func main() {
 		req.Header.Set("Authorization", *auth)
 		req.Header.Set("Cookie", *cookie)
 		req.Header.Set("X-Test-Id", r.Header.Get("X-Test-Id"))
-		resp, err := client.Do(req)
+		resp, err := c.Do(req)
 		if err != nil {
 			reply(w, 0, err)
 			return
 		}
 		defer resp.Body.Close()
 		_, err = io.Copy(io.Discard, resp.Body)
+		if err == nil && resp.ProtoMajor != protoMajor {
+			err = fmt.Errorf("the downstream answered over %s, want HTTP/%d", resp.Proto, protoMajor)
+		}
 		reply(w, resp.StatusCode, err)
-	})
+	}
+	http.HandleFunc("/call/", func(w http.ResponseWriter, r *http.Request) { call(w, r, client, 1) })
+	http.HandleFunc("/call2/", func(w http.ResponseWriter, r *http.Request) { call(w, r, h2Client, 2) })
 	http.HandleFunc("/raw/", func(w http.ResponseWriter, r *http.Request) {
 		raddr, err := net.ResolveTCPAddr("tcp", net.JoinHostPort("127.0.0.1", *port))
 		if err != nil {
