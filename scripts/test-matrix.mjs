@@ -15,7 +15,7 @@ const args = [
   '40m',
   '-v',
   '-run',
-  'TestAttributionUnderConcurrency|TestKeepAliveAndCallSite|TestFanoutAndBackground|TestOnlyTargetProcess|TestProbeSitesAreEmulated|TestWorkersAndContext|TestDatabaseAndCacheUses|TestHTTP2ClientCalls|TestGRPCClientCalls|TestChi|TestEcho|TestHTTPCallStatus|TestGRPC',
+  'TestAttributionUnderConcurrency|TestKeepAliveAndCallSite|TestFanoutAndBackground|TestOnlyTargetProcess|TestProbeSitesAreEmulated|TestWorkersAndContext|TestDatabaseAndCacheUses|TestHTTP2ClientCalls|TestGRPCClientCalls|TestChi|TestEcho|TestHTTPCallStatus|TestTLSServerName|TestGRPC',
   './...',
 ];
 const [cmd, argv] = isRoot() ? ['go', args] : ['sudo', ['-E', 'env', `PATH=${process.env.PATH}`, 'go', ...args]];

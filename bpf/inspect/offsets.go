@@ -19,39 +19,40 @@ import (
 type Offsets struct {
 	Source string `json:"source"`
 
-	GGoid              uint64 `dwarf:"runtime.g,goid,required" bpf:"G_goid"`
-	GParentGoid        uint64 `dwarf:"runtime.g,parentGoid,required" bpf:"G_parentGoid"`
-	RequestMethod      uint64 `dwarf:"net/http.Request,Method,required" bpf:"RequestMethod"`
-	RequestURL         uint64 `dwarf:"net/http.Request,URL,required" bpf:"RequestUrl"`
-	RequestHeader      uint64 `dwarf:"net/http.Request,Header,required" bpf:"RequestHeader"`
-	URLPath            uint64 `dwarf:"net/url.URL,Path,required" bpf:"UrlPath"`
-	PersistConnConn    uint64 `dwarf:"net/http.persistConn,conn" bpf:"PconnConn"`
-	PersistConnReused  uint64 `dwarf:"net/http.persistConn,reused" bpf:"PconnReused"`
-	ConnFD             uint64 `dwarf:"net.conn,fd,required" bpf:"ConnFd"`
-	NetFDFamily        uint64 `dwarf:"net.netFD,family,required" bpf:"NetfdFamily"`
-	NetFDSotype        uint64 `dwarf:"net.netFD,sotype,required" bpf:"NetfdSotype"`
-	NetFDLaddr         uint64 `dwarf:"net.netFD,laddr,required" bpf:"NetfdLaddr"`
-	NetFDRaddr         uint64 `dwarf:"net.netFD,raddr,required" bpf:"NetfdRaddr"`
-	TCPAddrIP          uint64 `dwarf:"net.TCPAddr,IP,required" bpf:"TcpaddrIp"`
-	TCPAddrPort        uint64 `dwarf:"net.TCPAddr,Port,required" bpf:"TcpaddrPort"`
-	TLSConnConn        uint64 `dwarf:"crypto/tls.Conn,conn" bpf:"TlsconnConn"`
-	RequestCtx         uint64 `dwarf:"net/http.Request,ctx,required" bpf:"RequestCtx"`
-	TransportRequest   uint64 `dwarf:"net/http.transportRequest,Request" bpf:"TreqRequest"`
-	NetFDPfd           uint64 `dwarf:"net.netFD,pfd,required" bpf:"NetfdPfd"`
-	PollFDSysfd        uint64 `dwarf:"internal/poll.FD,Sysfd,required" bpf:"PollfdSysfd"`
-	H2ConnTconn        uint64 `dwarf:"net/http.http2ClientConn,tconn" bpf:"H2ccTconn"`
-	H2InternalTconn    uint64 `dwarf:"net/http/internal/http2.ClientConn,tconn" bpf:"H2iccTconn"`
-	H2InternalReqCtx   uint64 `dwarf:"net/http/internal/http2.ClientRequest,Context" bpf:"H2ireqCtx"`
-	GRPCClientConn     uint64 `dwarf:"google.golang.org/grpc/internal/transport.http2Client,conn" bpf:"GrpcClientConn"`
-	GRPCCallHdrHost    uint64 `dwarf:"google.golang.org/grpc/internal/transport.CallHdr,Host" bpf:"GrpcCallhdrHost"`
-	GRPCCallHdrMethod  uint64 `dwarf:"google.golang.org/grpc/internal/transport.CallHdr,Method" bpf:"GrpcCallhdrMethod"`
-	URLScheme          uint64 `dwarf:"net/url.URL,Scheme,required" bpf:"UrlScheme"`
-	ResponseStatus     uint64 `dwarf:"net/http.Response,StatusCode,required" bpf:"ResponseStatus"`
-	URLHost            uint64 `dwarf:"net/url.URL,Host,required" bpf:"UrlHost"`
-	H2InternalReqMeth  uint64 `dwarf:"net/http/internal/http2.ClientRequest,Method" bpf:"H2ireqMethod"`
-	H2InternalReqURL   uint64 `dwarf:"net/http/internal/http2.ClientRequest,URL" bpf:"H2ireqUrl"`
-	GinContextFullPath uint64 `dwarf:"github.com/gin-gonic/gin.Context,fullPath" bpf:"GinFullpath"`
-	GinContextHandlers uint64 `dwarf:"github.com/gin-gonic/gin.Context,handlers" bpf:"GinHandlers"`
+	GGoid                uint64 `dwarf:"runtime.g,goid,required" bpf:"G_goid"`
+	GParentGoid          uint64 `dwarf:"runtime.g,parentGoid,required" bpf:"G_parentGoid"`
+	RequestMethod        uint64 `dwarf:"net/http.Request,Method,required" bpf:"RequestMethod"`
+	RequestURL           uint64 `dwarf:"net/http.Request,URL,required" bpf:"RequestUrl"`
+	RequestHeader        uint64 `dwarf:"net/http.Request,Header,required" bpf:"RequestHeader"`
+	URLPath              uint64 `dwarf:"net/url.URL,Path,required" bpf:"UrlPath"`
+	PersistConnConn      uint64 `dwarf:"net/http.persistConn,conn" bpf:"PconnConn"`
+	PersistConnReused    uint64 `dwarf:"net/http.persistConn,reused" bpf:"PconnReused"`
+	ConnFD               uint64 `dwarf:"net.conn,fd,required" bpf:"ConnFd"`
+	NetFDFamily          uint64 `dwarf:"net.netFD,family,required" bpf:"NetfdFamily"`
+	NetFDSotype          uint64 `dwarf:"net.netFD,sotype,required" bpf:"NetfdSotype"`
+	NetFDLaddr           uint64 `dwarf:"net.netFD,laddr,required" bpf:"NetfdLaddr"`
+	NetFDRaddr           uint64 `dwarf:"net.netFD,raddr,required" bpf:"NetfdRaddr"`
+	TCPAddrIP            uint64 `dwarf:"net.TCPAddr,IP,required" bpf:"TcpaddrIp"`
+	TCPAddrPort          uint64 `dwarf:"net.TCPAddr,Port,required" bpf:"TcpaddrPort"`
+	TLSConnConn          uint64 `dwarf:"crypto/tls.Conn,conn" bpf:"TlsconnConn"`
+	RequestCtx           uint64 `dwarf:"net/http.Request,ctx,required" bpf:"RequestCtx"`
+	TransportRequest     uint64 `dwarf:"net/http.transportRequest,Request" bpf:"TreqRequest"`
+	NetFDPfd             uint64 `dwarf:"net.netFD,pfd,required" bpf:"NetfdPfd"`
+	PollFDSysfd          uint64 `dwarf:"internal/poll.FD,Sysfd,required" bpf:"PollfdSysfd"`
+	H2ConnTconn          uint64 `dwarf:"net/http.http2ClientConn,tconn" bpf:"H2ccTconn"`
+	H2InternalTconn      uint64 `dwarf:"net/http/internal/http2.ClientConn,tconn" bpf:"H2iccTconn"`
+	H2InternalReqCtx     uint64 `dwarf:"net/http/internal/http2.ClientRequest,Context" bpf:"H2ireqCtx"`
+	GRPCClientConn       uint64 `dwarf:"google.golang.org/grpc/internal/transport.http2Client,conn" bpf:"GrpcClientConn"`
+	GRPCCallHdrHost      uint64 `dwarf:"google.golang.org/grpc/internal/transport.CallHdr,Host" bpf:"GrpcCallhdrHost"`
+	GRPCCallHdrMethod    uint64 `dwarf:"google.golang.org/grpc/internal/transport.CallHdr,Method" bpf:"GrpcCallhdrMethod"`
+	URLScheme            uint64 `dwarf:"net/url.URL,Scheme,required" bpf:"UrlScheme"`
+	ResponseStatus       uint64 `dwarf:"net/http.Response,StatusCode,required" bpf:"ResponseStatus"`
+	URLHost              uint64 `dwarf:"net/url.URL,Host,required" bpf:"UrlHost"`
+	H2InternalReqMeth    uint64 `dwarf:"net/http/internal/http2.ClientRequest,Method" bpf:"H2ireqMethod"`
+	H2InternalReqURL     uint64 `dwarf:"net/http/internal/http2.ClientRequest,URL" bpf:"H2ireqUrl"`
+	H2InternalRespStatus uint64 `dwarf:"net/http/internal/http2.ClientResponse,StatusCode" bpf:"H2irespStatus"`
+	GinContextFullPath   uint64 `dwarf:"github.com/gin-gonic/gin.Context,fullPath" bpf:"GinFullpath"`
+	GinContextHandlers   uint64 `dwarf:"github.com/gin-gonic/gin.Context,handlers" bpf:"GinHandlers"`
 	// chi's routing context: the patterns of the routers a request went
 	// through. Echo's context: the matched route path and handler.
 	ChiContextRoutePatterns uint64 `dwarf:"github.com/go-chi/chi/v5.Context,RoutePatterns" bpf:"ChiRoutePatterns"`

@@ -300,15 +300,37 @@ func (b *Binary) sitesAfterCall(caller, callee string, keepResults bool) ([]Site
 	return sites, nil
 }
 
-// writesNoRegister: a NOP, a compare or a test, which set flags only.
+// writesNoRegister: a NOP, a compare or a test, which set flags only, or
+// a store of a register to memory (a result spilled to the stack; on arm64
+// one that does not write its base register back).
 func writesNoRegister(arch string, code []byte) bool {
 	switch arch {
 	case "amd64":
 		x, err := x86asm.Decode(code, 64)
-		return err == nil && (x.Op == x86asm.NOP || x.Op == x86asm.TEST || x.Op == x86asm.CMP)
+		if err != nil {
+			return false
+		}
+		if x.Op == x86asm.MOV {
+			_, toMem := x.Args[0].(x86asm.Mem)
+			_, fromReg := x.Args[1].(x86asm.Reg)
+			return toMem && fromReg
+		}
+		return x.Op == x86asm.NOP || x.Op == x86asm.TEST || x.Op == x86asm.CMP
 	case "arm64":
 		x, err := arm64asm.Decode(code)
-		return err == nil && (x.Op == arm64asm.NOP || x.Op == arm64asm.CMP || x.Op == arm64asm.CMN || x.Op == arm64asm.TST)
+		if err != nil {
+			return false
+		}
+		switch x.Op {
+		case arm64asm.STR, arm64asm.STUR, arm64asm.STP:
+			for _, a := range x.Args {
+				if m, ok := a.(arm64asm.MemImmediate); ok {
+					return m.Mode == arm64asm.AddrOffset
+				}
+			}
+			return false
+		}
+		return x.Op == arm64asm.NOP || x.Op == arm64asm.CMP || x.Op == arm64asm.CMN || x.Op == arm64asm.TST
 	}
 	return false
 }

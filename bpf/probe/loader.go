@@ -30,24 +30,26 @@ const MaxHeaders = 8
 
 // The uprobe programs of probe.bpf.c, by what they observe.
 const (
-	ProgRequestStart   = "serve_http"
-	ProgRequestEnd     = "request_end"
-	ProgGinRoute       = "gin_route"
-	ProgGinHandle      = "gin_handle"
-	ProgGinHandleRet   = "gin_handle_return"
-	ProgChiRoute       = "chi_route"
-	ProgEchoRoute      = "echo_route"
-	ProgGoroutineStart = "goroutine_start"
-	ProgNewproc1Ret    = "newproc1_return"
-	ProgRoundTrip      = "round_trip"
-	ProgH2RoundTrip    = "h2_round_trip"
-	ProgH2iRoundTrip   = "h2i_round_trip"
-	ProgCtxCall        = "ctx_call"
-	ProgRoundTripEnd   = "round_trip_end"
-	ProgDial           = "dial"
-	ProgGRPCCall       = "grpc_call"
-	ProgGRPCStart      = "grpc_start"
-	ProgGRPCEnd        = "grpc_end"
+	ProgRequestStart    = "serve_http"
+	ProgRequestEnd      = "request_end"
+	ProgGinRoute        = "gin_route"
+	ProgGinHandle       = "gin_handle"
+	ProgGinHandleRet    = "gin_handle_return"
+	ProgChiRoute        = "chi_route"
+	ProgEchoRoute       = "echo_route"
+	ProgGoroutineStart  = "goroutine_start"
+	ProgNewproc1Ret     = "newproc1_return"
+	ProgRoundTrip       = "round_trip"
+	ProgH2RoundTrip     = "h2_round_trip"
+	ProgH2iRoundTrip    = "h2i_round_trip"
+	ProgCtxCall         = "ctx_call"
+	ProgRoundTripEnd    = "round_trip_end"
+	ProgH2RoundTripEnd  = "h2_round_trip_end"
+	ProgH2iRoundTripEnd = "h2i_round_trip_end"
+	ProgDial            = "dial"
+	ProgGRPCCall        = "grpc_call"
+	ProgGRPCStart       = "grpc_start"
+	ProgGRPCEnd         = "grpc_end"
 
 	progSysEnter  = "sys_enter"           // raw_syscalls:sys_enter
 	progSockState = "inet_sock_set_state" // sock:inet_sock_set_state
@@ -343,8 +345,11 @@ func configFor(a Attachment, headers []string) probeConfig {
 	}
 	cfg.N_ctxTypes = uint32(copy(cfg.CtxDeadline[:], a.ContextDeadlines))
 	for _, u := range a.Uprobes {
-		if u.Program == ProgRoundTripEnd {
+		switch u.Program {
+		case ProgRoundTripEnd:
 			cfg.RoundTripEnd = 1 // calls wait for their end
+		case ProgH2RoundTripEnd, ProgH2iRoundTripEnd:
+			cfg.H2RoundTripEnd = 1
 		}
 	}
 	cfg.CapturePayload = uint32(PayloadWithoutStatements)

@@ -56,7 +56,7 @@ func TestConfigOffsetsDeclaredOnce(t *testing.T) {
 		fromOffsets[f.BPF] = true
 	}
 	notOffsets := map[string]bool{"Tgid": true, "SwissMaps": true, "N_headers": true, "HeaderLen": true, "HeaderHash": true, "N_ctxTypes": true, "CtxDeadline": true,
-		"CapturePayload": true, "RoundTripEnd": true, "EchoAddClosure": true, "GrpcMdKeyName": true, "MdHeaderHash": true}
+		"CapturePayload": true, "RoundTripEnd": true, "H2RoundTripEnd": true, "EchoAddClosure": true, "GrpcMdKeyName": true, "MdHeaderHash": true}
 	for i := 0; i < cfg.NumField(); i++ {
 		sf := cfg.Field(i)
 		if sf.Name == "_" || notOffsets[sf.Name] {

@@ -18,7 +18,7 @@ type probeCall struct {
 	O         probeOutbound
 	OpLens    [4]uint16
 	AwaitsEnd uint32
-	Pad       uint32
+	HelloOnly uint32
 	Op        [256]uint8
 }
 
@@ -84,10 +84,11 @@ type probeConfig struct {
 	H2ireqMethod      uint64
 	H2ireqUrl         uint64
 	ResponseStatus    uint64
+	H2irespStatus     uint64
 	RoundTripEnd      uint32
+	H2RoundTripEnd    uint32
 	CapturePayload    uint32
 	N_ctxTypes        uint32
-	_                 [4]byte
 	CtxDeadline       [8]uint64
 }
 
@@ -96,6 +97,7 @@ type probeConnFlag uint32
 const (
 	probeConnFlagCONN_PREEXISTING probeConnFlag = 1
 	probeConnFlagCONN_CALLER_SIDE probeConnFlag = 2
+	probeConnFlagCONN_WRITTEN     probeConnFlag = 4
 )
 
 type probeConnState struct {
@@ -276,7 +278,9 @@ type probeProgramSpecs struct {
 	GrpcEnd          *ebpf.ProgramSpec `ebpf:"grpc_end"`
 	GrpcStart        *ebpf.ProgramSpec `ebpf:"grpc_start"`
 	H2RoundTrip      *ebpf.ProgramSpec `ebpf:"h2_round_trip"`
+	H2RoundTripEnd   *ebpf.ProgramSpec `ebpf:"h2_round_trip_end"`
 	H2iRoundTrip     *ebpf.ProgramSpec `ebpf:"h2i_round_trip"`
+	H2iRoundTripEnd  *ebpf.ProgramSpec `ebpf:"h2i_round_trip_end"`
 	InetSockSetState *ebpf.ProgramSpec `ebpf:"inet_sock_set_state"`
 	Newproc1Return   *ebpf.ProgramSpec `ebpf:"newproc1_return"`
 	RequestEnd       *ebpf.ProgramSpec `ebpf:"request_end"`
@@ -416,7 +420,9 @@ type probePrograms struct {
 	GrpcEnd          *ebpf.Program `ebpf:"grpc_end"`
 	GrpcStart        *ebpf.Program `ebpf:"grpc_start"`
 	H2RoundTrip      *ebpf.Program `ebpf:"h2_round_trip"`
+	H2RoundTripEnd   *ebpf.Program `ebpf:"h2_round_trip_end"`
 	H2iRoundTrip     *ebpf.Program `ebpf:"h2i_round_trip"`
+	H2iRoundTripEnd  *ebpf.Program `ebpf:"h2i_round_trip_end"`
 	InetSockSetState *ebpf.Program `ebpf:"inet_sock_set_state"`
 	Newproc1Return   *ebpf.Program `ebpf:"newproc1_return"`
 	RequestEnd       *ebpf.Program `ebpf:"request_end"`
@@ -440,7 +446,9 @@ func (p *probePrograms) Close() error {
 		p.GrpcEnd,
 		p.GrpcStart,
 		p.H2RoundTrip,
+		p.H2RoundTripEnd,
 		p.H2iRoundTrip,
+		p.H2iRoundTripEnd,
 		p.InetSockSetState,
 		p.Newproc1Return,
 		p.RequestEnd,

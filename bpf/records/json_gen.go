@@ -289,6 +289,10 @@ func (r *Op) AppendJSON(b []byte) []byte {
 		b = appendKey(b, &first, "\"key\":")
 		b = appendString(b, r.Key)
 	}
+	if !(r.ServerName == "") {
+		b = appendKey(b, &first, "\"serverName\":")
+		b = appendString(b, r.ServerName)
+	}
 	if !(r.Status == 0) {
 		b = appendKey(b, &first, "\"status\":")
 		b = strconv.AppendInt(b, int64(r.Status), 10)

@@ -34,7 +34,7 @@ type Ready struct {
 // ProbeSite is one probe's instructions of one class in one function.
 type ProbeSite struct {
 	Program     string   `json:"program"`     // the BPF program run there
-	Role        string   `json:"role"`        // request-start, request-end, request-end-h2, goroutine-start, gin-route, round-trip, round-trip-h2
+	Role        string   `json:"role"`        // request-start, request-end, request-end-h2, goroutine-start, gin-route, round-trip, round-trip-h2, round-trip-end, round-trip-end-h2, …
 	Func        string   `json:"func"`        // the function that holds the instructions
 	Insn        string   `json:"insn"`        // the class: call, jmp, jcc, nop, push; bl, b, b.cond, blr, …; else the mnemonic
 	Stepped     bool     `json:"stepped"`     // the kernel single-steps it rather than emulating it
@@ -89,13 +89,14 @@ type Outbound struct {
 
 // Remote is an outbound connection's other end.
 type Remote struct {
-	Name string `json:"name"` // an HTTP or gRPC call's URL host or authority, else the address the service gave its dialer when it opened the connection while traced (db.internal:5432), else dst:dport; the helper makes no DNS lookups
+	Name string `json:"name"` // an HTTP or gRPC call's URL host or authority, else the address the service gave its dialer when it opened the connection while traced (db.internal:5432), else on a TLS connection the server name its ClientHello asked for with dport (api.internal:443), else dst:dport; the helper makes no DNS lookups
 }
 
 // Op is what an outbound call or exchange did. Only what its protocol
 // needs is set: the method, scheme, host and path of an HTTP call (never a
 // header value, never the query string), a gRPC call's authority and full
-// method, a database statement and its verb, a Redis command and its key.
+// method, a database statement and its verb, a Redis command and its key,
+// a TLS connection's server name.
 type Op struct {
 	Protocol   string `json:"protocol"`             // http, grpc, postgresql, mysql, redis, tls, or tcp (not recognized)
 	Method     string `json:"method,omitempty"`     // HTTP: GET, POST, …
@@ -106,9 +107,10 @@ type Op struct {
 	Statement  string `json:"statement,omitempty"`  // PostgreSQL, MySQL: the statement's text, at most 200 bytes; absent with --no-statements
 	Command    string `json:"command,omitempty"`    // Redis: the command, upper case (GET)
 	Key        string `json:"key,omitempty"`        // Redis: its first argument; absent with --no-statements
-	Status     int    `json:"status,omitempty"`     // HTTP/1: the response's status code
-	DurationNs int64  `json:"durationNs,omitempty"` // HTTP/1: from the call to its response's headers (or its error)
-	Failed     bool   `json:"failed,omitempty"`     // HTTP/1: the call got no response on its connection (reset, timed out, not HTTP, …); a call whose connection could not be opened has no record
+	ServerName string `json:"serverName,omitempty"` // TLS (an HTTPS or gRPC call, or an exchange on a TLS connection): the server name (SNI) the connection's ClientHello asked for, when the trace saw it (not on a connection opened before the trace); never a header
+	Status     int    `json:"status,omitempty"`     // HTTP/1 and HTTP/2 (net/http): the response's status code
+	DurationNs int64  `json:"durationNs,omitempty"` // HTTP/1 and HTTP/2 (net/http): from the call to its response's headers (or its error)
+	Failed     bool   `json:"failed,omitempty"`     // HTTP/1 and HTTP/2 (net/http): the call got no response on its connection (reset, timed out, not HTTP, …); a call whose connection could not be opened has no record
 	Truncated  bool   `json:"truncated,omitempty"`  // a field was cut to what the probe reads (256 bytes of the write; host 104, path 128)
 }
 

@@ -59,8 +59,35 @@ type Tracer struct {
 	handlers  map[uint64]*Loc
 	callSites map[string]symbolized
 	grpc      map[grpcImpl]*Loc // resolved once per service type and method
-	stats     Stats
+	// serverNames: the server name each TLS connection's ClientHello
+	// asked for, by the connection's tuple, for the calls on it.
+	serverNames map[connTuple]string
+	stats       Stats
 }
+
+// connTuple is a connection's kernel tuple.
+type connTuple struct {
+	family       uint16
+	sport, dport uint16
+	saddr, daddr [16]byte
+}
+
+// tupleOf keys a connection alike whichever probe saw it (an IPv4
+// address is its first 4 bytes, the rest unread).
+func tupleOf(e *probe.Outbound) connTuple {
+	t := connTuple{family: e.T.Family, sport: e.T.Sport, dport: e.T.Dport}
+	n := 4
+	if t.family == 10 {
+		n = 16
+	}
+	copy(t.saddr[:n], e.T.Saddr[:n])
+	copy(t.daddr[:n], e.T.Daddr[:n])
+	return t
+}
+
+// maxServerNames bounds the TLS connections whose server name is kept;
+// past it one is forgotten for each new one.
+const maxServerNames = 65536
 
 // maxCallSites bounds the call-site cache: a service has few distinct
 // stacks at its outbound calls; past this many the cache starts over.
@@ -84,6 +111,7 @@ func (t *Tracer) init() {
 		t.calls = map[uint64]*pendingCall{}
 		t.callSites = map[string]symbolized{}
 		t.grpc = map[grpcImpl]*Loc{}
+		t.serverNames = map[connTuple]string{}
 		t.recent.init(4096)
 		t.stats.Type = "stats"
 	}
@@ -133,11 +161,16 @@ func (t *Tracer) Handle(raw []byte) {
 		}
 	case probe.EvConnect:
 		if len(raw) >= int(unsafe.Sizeof(probe.Outbound{})) {
-			t.outbound((*probe.Outbound)(unsafe.Pointer(&raw[0])), nil)
+			e := (*probe.Outbound)(unsafe.Pointer(&raw[0]))
+			delete(t.serverNames, tupleOf(e)) // a new connection on the tuple
+			t.outbound(e, nil)
 		}
 	case probe.EvRoundTrip, probe.EvWrite, probe.EvGRPCCall:
 		if len(raw) >= int(unsafe.Sizeof(probe.Call{})) {
 			c := (*probe.Call)(unsafe.Pointer(&raw[0]))
+			if h.Type == probe.EvWrite && t.clientHello(c) {
+				return
+			}
 			t.outbound(&c.O, c)
 		}
 	case probe.EvCallEnd:
@@ -148,6 +181,24 @@ func (t *Tracer) Handle(raw []byte) {
 }
 
 type probeHeader = probe.EventHeader
+
+// clientHello keeps the server name of a TLS ClientHello seen at a write
+// for the connection's calls; done when the write was sent for that alone
+// (the connect that opened the connection reported its exchange).
+func (t *Tracer) clientHello(c *probe.Call) (done bool) {
+	n := min(int(c.OpLens[0]), len(c.Op))
+	if name, ok := clientHelloServerName(c.Op[:n]); ok {
+		k := tupleOf(&c.O)
+		if _, known := t.serverNames[k]; !known && len(t.serverNames) >= maxServerNames {
+			for old := range t.serverNames {
+				delete(t.serverNames, old)
+				break
+			}
+		}
+		t.serverNames[k] = name
+	}
+	return c.HelloOnly != 0
+}
 
 func cstr(b []int8, n uint32) string {
 	if int(n) > len(b) {
@@ -333,14 +384,22 @@ func (t *Tracer) outbound(e *probe.Outbound, c *probe.Call) {
 	if t.Sym != nil {
 		rec.CallSite, rec.CallPath = t.callSite(e.Stack[:n])
 	}
+	sni := t.serverNames[tupleOf(e)]
 	if c != nil {
 		rec.Op = t.op(e.H.Type, c)
+		if rec.Op.ServerName == "" && (rec.Op.Protocol == "http" || rec.Op.Protocol == "grpc" || rec.Op.Protocol == "tls") {
+			rec.Op.ServerName = sni
+		}
 	}
 	// The service's own words: a call's URL host or authority, else the
-	// address it gave its dialer, else the kernel's tuple.
+	// address it gave its dialer, else the server name it asked TLS for,
+	// else the kernel's tuple.
 	name := cstr(e.Remote.Name[:], e.Remote.Len)
 	if rec.Op != nil && rec.Op.Host != "" && (rec.Op.Protocol == "http" || rec.Op.Protocol == "grpc") && rec.Via != "write" {
 		name = rec.Op.Host
+	}
+	if name == "" && sni != "" {
+		name = net.JoinHostPort(sni, strconv.Itoa(rec.Dport))
 	}
 	if name == "" {
 		name = net.JoinHostPort(rec.Dst, strconv.Itoa(rec.Dport))
@@ -370,7 +429,7 @@ func (t *Tracer) outbound(e *probe.Outbound, c *probe.Call) {
 	t.emit(&pendingCall{rec: rec, path: path, method: method})
 }
 
-// pendingCall is an HTTP/1 call's record waiting for the call to return.
+// pendingCall is an HTTP call's record waiting for the call to return.
 type pendingCall struct {
 	rec          *Outbound
 	path, method string

@@ -337,3 +337,60 @@ func TestTraceID(t *testing.T) {
 		}
 	}
 }
+
+// write is a use seen at a write on the connection outbound() lays out,
+// carrying b's first bytes; helloOnly marks a ClientHello sent for its
+// server name alone.
+func write(id, goid uint64, dport uint16, b []byte, helloOnly bool) []byte {
+	var c probe.Call
+	o := outbound(probe.EvConnect, id, goid, dport, false, 0x600+bias)
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(&c.O)), unsafe.Sizeof(c.O)), o)
+	c.O.H.Type = probe.EvWrite
+	c.OpLens[0] = uint16(copy(c.Op[:], b))
+	c.OpLens[1] = uint16(len(b))
+	if helloOnly {
+		c.HelloOnly = 1
+	}
+	return raw(&c)
+}
+
+// A TLS connection's ClientHello, sent in the exchange its connect
+// reported, writes no record of its own; its server name goes on the calls
+// on the connection (an HTTPS round trip, later exchanges), and names the
+// remote end where the service gave no dialer address. A new connection on
+// the same tuple starts without one.
+func TestClientHelloServerNameOnCalls(t *testing.T) {
+	tr, buf := newTracer(t, "ndjson")
+	hello := clientHello(t, "api.test")
+	tr.Handle(requestStart(1, 11, "GET", "/call"))
+	tr.Handle(outbound(probe.EvConnect, 1, 11, 8443, false, 0x600+bias))
+	tr.Handle(write(1, 11, 8443, hello[:256], true))
+	tr.Handle(outbound(probe.EvRoundTrip, 1, 11, 8443, false, 0x600+bias))
+	tr.Handle(write(1, 11, 8443, []byte{0x17, 0x03, 0x03, 0x00, 0x40, 0x11}, false))
+	tr.Handle(outbound(probe.EvConnect, 1, 11, 8443, false, 0x600+bias))
+	tr.Handle(write(1, 11, 8443, []byte{0x17, 0x03, 0x03, 0x00, 0x40, 0x11}, false))
+	// A ClientHello that is an exchange of its own is one.
+	tr.Handle(write(1, 11, 8443, hello[:256], false))
+	tr.Handle(end(1, 11))
+	rs := decoded(t, tr, buf)
+	if len(rs) != 7 {
+		t.Fatalf("want 6 outbound records and the request, got %v", rs)
+	}
+	op := func(r map[string]any) map[string]any { m, _ := r["op"].(map[string]any); return m }
+	remote := func(r map[string]any) any { m, _ := r["remote"].(map[string]any); return m["name"] }
+	if rs[0]["via"] != "connect" || rs[0]["op"] != nil || remote(rs[0]) != "10.0.0.7:8443" {
+		t.Errorf("connect %v", rs[0])
+	}
+	if rt := rs[1]; rt["via"] != "http" || op(rt)["serverName"] != "api.test" || op(rt)["host"] != "10.0.0.7:8443" || remote(rt) != "10.0.0.7:8443" {
+		t.Errorf("round trip %v: the server name with the URL host", rt)
+	}
+	if w := rs[2]; w["via"] != "write" || op(w)["protocol"] != "tls" || op(w)["serverName"] != "api.test" || remote(w) != "api.test:8443" {
+		t.Errorf("exchange %v: the server name names the remote end", w)
+	}
+	if w := rs[4]; op(w)["protocol"] != "tls" || op(w)["serverName"] != nil || remote(w) != "10.0.0.7:8443" {
+		t.Errorf("exchange on a new connection %v: no server name", w)
+	}
+	if w := rs[5]; w["via"] != "write" || op(w)["serverName"] != "api.test" || remote(w) != "api.test:8443" {
+		t.Errorf("ClientHello of an exchange of its own %v", w)
+	}
+}

@@ -47,10 +47,112 @@ func parseWrite(b []byte, whole bool) *Op {
 	if op := http1Op(b, whole); op != nil {
 		return op
 	}
-	if len(b) >= 3 && b[0] == 0x16 && b[1] == 0x03 && b[2] <= 0x04 {
-		return &Op{Protocol: "tls"}
+	if tlsRecord(b) {
+		name, _ := clientHelloServerName(b)
+		return &Op{Protocol: "tls", ServerName: name}
 	}
 	return &Op{Protocol: "tcp"}
+}
+
+// tlsRecord: a TLS record header (change_cipher_spec, alert, handshake or
+// application_data; SSL 3.0 to TLS 1.3 versions; at most 2^14+2048 bytes).
+func tlsRecord(b []byte) bool {
+	return len(b) >= 5 && b[0] >= 0x14 && b[0] <= 0x17 && b[1] == 0x03 && b[2] <= 0x04 &&
+		binary.BigEndian.Uint16(b[3:5]) <= 1<<14+2048
+}
+
+// clientHelloServerName reads the host name of a ClientHello's
+// server_name extension (RFC 6066) from the first bytes of a handshake
+// record; ok is false when b is no ClientHello, or the name is not all
+// within b, or is no host name.
+func clientHelloServerName(b []byte) (string, bool) {
+	if !tlsRecord(b) || b[0] != 0x16 || len(b) < 9 || b[5] != 0x01 {
+		return "", false
+	}
+	r := reader(b[9:])
+	// legacy_version, random, legacy_session_id, cipher_suites,
+	// legacy_compression_methods
+	if !r.skip(2+32) || !r.skipVec(1) || !r.skipVec(2) || !r.skipVec(1) {
+		return "", false
+	}
+	exts, ok := r.vec(2)
+	if !ok && len(r) > 0 {
+		// the probe's bytes end within the extensions: read those there are
+		exts, ok = reader(r[min(2, len(r)):]), true
+	}
+	for ok && len(exts) >= 4 {
+		typ := binary.BigEndian.Uint16(exts)
+		var data reader
+		exts = exts[2:]
+		if data, ok = exts.vec(2); !ok {
+			return "", false
+		}
+		if typ != 0 { // server_name
+			continue
+		}
+		list, ok := data.vec(2)
+		for ok && len(list) >= 3 {
+			kind := list[0]
+			list = list[1:]
+			name, got := list.vec(2)
+			if !got {
+				return "", false
+			}
+			if kind == 0 && hostName(string(name)) {
+				return string(name), true
+			}
+		}
+		return "", false
+	}
+	return "", false
+}
+
+// reader reads a TLS message's fields, each bounds-checked.
+type reader []byte
+
+func (r *reader) skip(n int) bool {
+	if n > len(*r) {
+		return false
+	}
+	*r = (*r)[n:]
+	return true
+}
+
+// vec reads a vector with an n-byte big-endian length (n is 1 or 2).
+func (r *reader) vec(n int) (reader, bool) {
+	if len(*r) < n {
+		return nil, false
+	}
+	l := int((*r)[0])
+	if n == 2 {
+		l = int(binary.BigEndian.Uint16(*r))
+	}
+	if n+l > len(*r) {
+		return nil, false
+	}
+	v := (*r)[n : n+l]
+	*r = (*r)[n+l:]
+	return v, true
+}
+
+func (r *reader) skipVec(n int) bool {
+	_, ok := r.vec(n)
+	return ok
+}
+
+// hostName: a DNS name as SNI carries it (letters, digits, '-', '_', '.';
+// at most 253 bytes; no IP literal, which SNI may not carry).
+func hostName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // postgresOp reads a frontend message: a simple query ('Q', length,

@@ -1,8 +1,11 @@
 package tracer
 
 import (
+	"bytes"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/json"
+	"net"
 	"strings"
 	"testing"
 )
@@ -77,13 +80,78 @@ func FuzzWriteOp(f *testing.F) {
 	f.Add(pgMsg('Q', "SELECT 1\x00"), true)
 	f.Add([]byte("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"), true)
 	f.Add(mysqlQuery("SELECT \xff\xfe"), false)
+	hello := clientHello(f, "api.test")
+	f.Add(hello[:256], false)
+	f.Add(hello[:120], false)
+	f.Add(hello, true)
 	f.Fuzz(func(t *testing.T, b []byte, whole bool) {
 		op := writeOp(b, whole, true)
 		if _, err := json.Marshal(op); err != nil {
 			t.Fatal(err)
 		}
+		if op.ServerName != "" && (op.Protocol != "tls" || !hostName(op.ServerName) || !bytes.Contains(b, []byte(op.ServerName))) {
+			t.Fatalf("server name %q from % x", op.ServerName, b)
+		}
 		if len(op.Statement) > maxStatement {
 			t.Fatalf("statement of %d bytes", len(op.Statement))
 		}
 	})
+}
+
+// clientHello is the first write of a real crypto/tls client that asks
+// for serverName (no server answers; the write is all that is kept).
+func clientHello(tb testing.TB, serverName string) []byte {
+	tb.Helper()
+	c, s := net.Pipe()
+	defer c.Close()
+	go tls.Client(c, &tls.Config{ServerName: serverName}).Handshake()
+	b := make([]byte, 1<<16)
+	n, err := s.Read(b)
+	s.Close()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b[:n]
+}
+
+// A Go ClientHello's server name is read from the first 256 bytes the
+// probe copies (Go puts server_name first among its extensions), not from
+// fewer bytes than reach it; with or without statements (a host name is
+// no statement); an IP address is sent without one.
+func TestClientHelloServerName(t *testing.T) {
+	hello := clientHello(t, "api.test")
+	for _, c := range []struct {
+		name  string
+		b     []byte
+		whole bool
+		want  string
+	}{
+		{"whole", hello, true, "api.test"},
+		{"probe's bytes", hello[:256], false, "api.test"},
+		{"cut before the name ends", hello[:bytes.Index(hello, []byte("api.test"))+3], false, ""},
+		{"cut in the random", hello[:40], false, ""},
+		{"long name", clientHello(t, strings.Repeat("a", 63)+".example.internal")[:256], false, strings.Repeat("a", 63) + ".example.internal"},
+		{"ip address", clientHello(t, "10.0.0.7")[:256], false, ""},
+	} {
+		for _, statements := range []bool{true, false} {
+			got := *writeOp(c.b, c.whole, statements)
+			if got != (Op{Protocol: "tls", ServerName: c.want}) {
+				t.Errorf("%s (statements %v): got %+v, want server name %q", c.name, statements, got, c.want)
+			}
+		}
+	}
+	if i := bytes.Index(hello, []byte("api.test")); i+len("api.test") > 256 {
+		t.Errorf("the server name ends at byte %d of a Go ClientHello, past the probe's 256", i+len("api.test"))
+	}
+	// The records of a TLS connection after its ClientHello.
+	for _, b := range [][]byte{{0x14, 0x03, 0x03, 0x00, 0x01, 0x01}, {0x17, 0x03, 0x03, 0x00, 0x20, 0xaa}, {0x15, 0x03, 0x03, 0x00, 0x02, 0x01}} {
+		if got := *writeOp(b, false, true); got != (Op{Protocol: "tls"}) {
+			t.Errorf("% x: got %+v, want tls", b, got)
+		}
+	}
+	// A server_name whose name is no host name is not taken.
+	bad := bytes.Replace(hello, []byte("api.test"), []byte("api\x00te\xff"), 1)
+	if got := writeOp(bad, true, true); got.ServerName != "" {
+		t.Errorf("a name with a NUL and invalid UTF-8 was taken: %+v", got)
+	}
 }

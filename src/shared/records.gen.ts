@@ -33,7 +33,7 @@ export interface ReadyRecord {
 export interface ProbeSiteRecord {
   /** the BPF program run there */
   program: string;
-  /** request-start, request-end, request-end-h2, goroutine-start, gin-route, round-trip, round-trip-h2 */
+  /** request-start, request-end, request-end-h2, goroutine-start, gin-route, round-trip, round-trip-h2, round-trip-end, round-trip-end-h2, … */
   role: string;
   /** the function that holds the instructions */
   func: string;
@@ -114,11 +114,11 @@ export interface OutboundRecord {
 
 /** Remote is an outbound connection's other end. */
 export interface RemoteRecord {
-  /** an HTTP or gRPC call's URL host or authority, else the address the service gave its dialer when it opened the connection while traced (db.internal:5432), else dst:dport; the helper makes no DNS lookups */
+  /** an HTTP or gRPC call's URL host or authority, else the address the service gave its dialer when it opened the connection while traced (db.internal:5432), else on a TLS connection the server name its ClientHello asked for with dport (api.internal:443), else dst:dport; the helper makes no DNS lookups */
   name: string;
 }
 
-/** Op is what an outbound call or exchange did. Only what its protocol needs is set: the method, scheme, host and path of an HTTP call (never a header value, never the query string), a gRPC call's authority and full method, a database statement and its verb, a Redis command and its key. */
+/** Op is what an outbound call or exchange did. Only what its protocol needs is set: the method, scheme, host and path of an HTTP call (never a header value, never the query string), a gRPC call's authority and full method, a database statement and its verb, a Redis command and its key, a TLS connection's server name. */
 export interface OpRecord {
   /** http, grpc, postgresql, mysql, redis, tls, or tcp (not recognized) */
   protocol: string;
@@ -138,11 +138,13 @@ export interface OpRecord {
   command?: string;
   /** Redis: its first argument; absent with --no-statements */
   key?: string;
-  /** HTTP/1: the response's status code */
+  /** TLS (an HTTPS or gRPC call, or an exchange on a TLS connection): the server name (SNI) the connection's ClientHello asked for, when the trace saw it (not on a connection opened before the trace); never a header */
+  serverName?: string;
+  /** HTTP/1 and HTTP/2 (net/http): the response's status code */
   status?: number;
-  /** HTTP/1: from the call to its response's headers (or its error) */
+  /** HTTP/1 and HTTP/2 (net/http): from the call to its response's headers (or its error) */
   durationNs?: number;
-  /** HTTP/1: the call got no response on its connection (reset, timed out, not HTTP, …); a call whose connection could not be opened has no record */
+  /** HTTP/1 and HTTP/2 (net/http): the call got no response on its connection (reset, timed out, not HTTP, …); a call whose connection could not be opened has no record */
   failed?: boolean;
   /** a field was cut to what the probe reads (256 bytes of the write; host 104, path 128) */
   truncated?: boolean;

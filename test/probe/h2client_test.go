@@ -32,8 +32,12 @@ func (d *h2Downstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d.seen[key{r.Header.Get("X-Test-Id"), port}]++
 	d.proto[r.Proto]++
 	d.mu.Unlock()
+	w.WriteHeader(h2Status[r.URL.Path])
 	w.Write([]byte("{}"))
 }
+
+// h2Status is what the HTTP/2 downstreams answer each path with.
+var h2Status = map[string]int{"/tls": http.StatusOK, "/h2c": http.StatusNotFound, "/pool": http.StatusServiceUnavailable}
 
 func (d *h2Downstream) snapshot() map[key]int {
 	d.mu.Lock()
@@ -49,7 +53,9 @@ func (d *h2Downstream) snapshot() map[key]int {
 // 32 requests in flight multiplexed on shared connections, are reported
 // once per call, attributed to their request (also when a worker makes the
 // call with the request's context), new on each connection's first call
-// only. Truth: the downstreams' own view (test id, client port).
+// only, with the status the downstream answered (200, 404, 503 by path)
+// and a duration within the request's. Truth: the downstreams' own view
+// (test id, client port).
 // The service uses Go 1.24's http.Protocols for h2c: it is built with each
 // toolchain under test from Go 1.24 on (Go 1.27 moved net/http's HTTP/2
 // client to net/http/internal/http2).
@@ -138,6 +144,10 @@ func testHTTP2ClientCalls(t *testing.T, toolchain string) {
 	}
 
 	ids := testIDs(rs)
+	reqs := map[string]record{}
+	for _, r := range byType(rs, "request") {
+		reqs[r.ID] = r
+	}
 	ports := map[int]bool{port(tlsSrv.Listener.Addr().String()): true, port(h2cSrv.Listener.Addr().String()): true}
 	traced := map[key]int{}
 	var obs []record
@@ -162,6 +172,17 @@ func testHTTP2ClientCalls(t *testing.T, toolchain string) {
 		if r.Op == nil || r.Op.Protocol != "http" || r.Op.Method != "GET" || r.Op.Scheme != want ||
 			r.Op.Host != fmt.Sprintf("127.0.0.1:%d", r.Dport) || (r.Op.Path != "/tls" && r.Op.Path != "/h2c" && r.Op.Path != "/pool") {
 			t.Errorf("HTTP/2 call's op %+v", r.Op)
+			continue
+		}
+		if r.Op.Status != h2Status[r.Op.Path] || r.Op.Failed {
+			t.Errorf("HTTP/2 call to %s: status %d (failed %v), want %d", r.Op.Path, r.Op.Status, r.Op.Failed, h2Status[r.Op.Path])
+		}
+		if r.Request == nil {
+			t.Errorf("HTTP/2 call without its request: %+v", r)
+			continue
+		}
+		if req := reqs[*r.Request]; r.Op.DurationNs <= 0 || r.Op.DurationNs > req.EndNs-req.StartNs {
+			t.Errorf("HTTP/2 call to %s: duration %d ns, want more than 0 and at most the request's %d", r.Op.Path, r.Op.DurationNs, req.EndNs-req.StartNs)
 		}
 	}
 	p, rc := score(t, "HTTP/2 calls", traced, d.snapshot())

@@ -121,6 +121,7 @@ const (
 	roleRoundTrip      = "round-trip"
 	roleRoundTripH2    = "round-trip-h2"
 	roleRoundTripEnd   = "round-trip-end"
+	roleRoundTripEndH2 = "round-trip-end-h2"
 	roleDial           = "dial"
 	roleSQLCall        = "sql-call"
 	roleRedisCall      = "redis-call"
@@ -207,6 +208,21 @@ var roles = []role{
 		entry(roleRoundTripH2, probe.ProgH2iRoundTrip, "net/http/internal/http2.(*ClientConn).roundTrip"),
 		entry(roleRoundTripH2, probe.ProgH2RoundTrip, "net/http.(*http2ClientConn).roundTrip"),
 		entry(roleRoundTripH2, probe.ProgH2RoundTrip, "net/http.(*http2ClientConn).RoundTrip"),
+	}},
+	// An HTTP/2 call's response status and duration: where the transport's
+	// RoundTripOpt has the results of the call the round-trip-h2 probe
+	// started (roundTrip, or RoundTrip before Go 1.23 and where it is not
+	// inlined) in their registers; internal/http2's is a *ClientResponse.
+	{name: roleRoundTripEndH2, options: []siteFinder{
+		at(roleRoundTripEndH2, probe.ProgH2iRoundTripEnd, func(b *inspect.Binary) ([]inspect.Site, error) {
+			return b.ResultSitesAfterCall("net/http/internal/http2.(*Transport).RoundTripOpt", "net/http/internal/http2.(*ClientConn).roundTrip")
+		}),
+		at(roleRoundTripEndH2, probe.ProgH2RoundTripEnd, func(b *inspect.Binary) ([]inspect.Site, error) {
+			return b.ResultSitesAfterCall("net/http.(*http2Transport).RoundTripOpt", "net/http.(*http2ClientConn).roundTrip")
+		}),
+		at(roleRoundTripEndH2, probe.ProgH2RoundTripEnd, func(b *inspect.Binary) ([]inspect.Site, error) {
+			return b.ResultSitesAfterCall("net/http.(*http2Transport).RoundTripOpt", "net/http.(*http2ClientConn).RoundTrip")
+		}),
 	}},
 	// The address a connection was dialed by: its name.
 	{name: roleDial, optional: true, options: []siteFinder{

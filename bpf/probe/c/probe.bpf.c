@@ -113,8 +113,10 @@ struct config {
 	u64 h2ireq_method;
 	u64 h2ireq_url;
 	u64 response_status;
+	u64 h2iresp_status;
 	u32 round_trip_end; /* round_trip_end is attached: calls await it */
-	u32 capture_payload; /* how many of the first bytes of an exchange's first write to copy (<= MAX_OP) */
+	u32 h2_round_trip_end; /* h2_round_trip_end or h2i_round_trip_end is attached: HTTP/2 calls await it */
+	u32 capture_payload; /* how many of the first bytes of an exchange's first write to copy (<= MAX_OP; a ClientHello: MAX_OP) */
 	u32 n_ctx_types;
 	u64 ctx_deadline[MAX_CTX_TYPES];
 };
@@ -208,11 +210,11 @@ struct call {
 	struct outbound o;
 	u16 op_lens[4];
 	u32 awaits_end; /* a call_end event follows, in the same goroutine */
-	u32 _pad;
+	u32 hello_only; /* a write: a TLS ClientHello in the exchange the connect reported, sent for its server name alone */
 	u8 op[MAX_OP];
 };
 
-/* An HTTP/1 client call returned: its response's status, or an error. */
+/* An HTTP client call returned: its response's status, or an error. */
 struct call_end {
 	struct event_header h;
 	u64 start; /* bpf_ktime_get_ns at the call */
@@ -332,6 +334,7 @@ struct {
 enum conn_flag {
 	CONN_PREEXISTING = 1, /* found open in /proc when the trace started */
 	CONN_CALLER_SIDE = 2, /* reported by the client's own probe (round_trip) */
+	CONN_WRITTEN = 4,     /* a write to it was seen */
 };
 #define IDLE_NS (1000ULL * 1000 * 1000)
 
@@ -1292,7 +1295,7 @@ static __always_inline void report_call(struct pt_regs *ctx, struct conn_state *
 	e->op_lens[2] = host ? read_go_string(host, (char *)e->op + OP_HOST, OP_HOST_MAX) : 0;
 	e->op_lens[3] = path ? read_go_string(path, (char *)e->op + OP_PATH, OP_PATH_MAX) : 0;
 	e->awaits_end = awaits_end;
-	e->_pad = 0;
+	e->hello_only = 0;
 	if (awaits_end) {
 		u64 now = e->o.h.ts;
 		bpf_map_update_elem(&call_start, &goid, &now, BPF_ANY);
@@ -1349,11 +1352,10 @@ int round_trip(struct pt_regs *ctx)
 }
 
 /* The first emulated instruction after net/http.(*Transport).roundTrip's
- * call of (*persistConn).roundTrip returns, with only compares and tests
- * between: its results (resp *Response, err error) are in the first
- * result registers. */
-SEC("uprobe/round_trip_end")
-int round_trip_end(struct pt_regs *ctx)
+ * call of (*persistConn).roundTrip returns, with only compares, tests and
+ * stores between: its results (resp *Response, err error) are in the first
+ * result registers; resp's status code at status_off. */
+static __always_inline int call_ended(struct pt_regs *ctx, u64 status_off)
 {
 	u64 goid = current_goid(ctx);
 	u64 *start = bpf_map_lookup_elem(&call_start, &goid);
@@ -1370,9 +1372,30 @@ int round_trip_end(struct pt_regs *ctx)
 	e->failed = GO_RET2(ctx) != 0; /* err's itab */
 	e->status = 0;
 	if (resp && !e->failed)
-		e->status = (u32)read_u64(resp + CFG.response_status);
+		e->status = (u32)read_u64(resp + status_off);
 	bpf_ringbuf_submit(e, wakeup_flags());
 	return 0;
+}
+
+SEC("uprobe/round_trip_end")
+int round_trip_end(struct pt_regs *ctx)
+{
+	return call_ended(ctx, CFG.response_status);
+}
+
+/* The same after an HTTP/2 call returns to the transport's RoundTripOpt:
+ * net/http's bundled copy returns an *http.Response; internal/http2's
+ * (Go 1.27+) a *ClientResponse. */
+SEC("uprobe/h2_round_trip_end")
+int h2_round_trip_end(struct pt_regs *ctx)
+{
+	return call_ended(ctx, CFG.response_status);
+}
+
+SEC("uprobe/h2i_round_trip_end")
+int h2i_round_trip_end(struct pt_regs *ctx)
+{
+	return call_ended(ctx, CFG.h2iresp_status);
 }
 
 /* An HTTP/2 client call: (*ClientConn).roundTrip(cc, req, …) (RoundTrip
@@ -1389,7 +1412,7 @@ static __always_inline int h2_call(struct pt_regs *ctx, u64 tconn, u64 req_ctx, 
 		return 0;
 	struct conn_state *c = caller_side(fd);
 	u32 reused = next_call(c);
-	report_http(ctx, c, goid, fd, GO_ARG2(ctx), req_ctx, req_method, req_url, reused, 0);
+	report_http(ctx, c, goid, fd, GO_ARG2(ctx), req_ctx, req_method, req_url, reused, CFG.h2_round_trip_end);
 	return 0;
 }
 
@@ -1509,6 +1532,11 @@ int inet_sock_set_state(struct tp_inet_sock_set_state *tp)
 	if (!p)
 		return 0;
 	if (tp->newstate == TCP_ESTABLISHED) {
+		/* The dial's address named this connection; not the ones of
+		 * goroutines the dialing one starts later (a failed attempt
+		 * leaves it to the dial's next address). */
+		if (p->remote.len)
+			bpf_map_delete_elem(&dial_name, &p->h.goid);
 		/* From now on every write to it is a use. */
 		struct socket *so = BPF_CORE_READ((struct sock *)sk, sk_socket);
 		u64 ino = so ? inode_of_file(BPF_CORE_READ(so, file)) : 0;
@@ -1604,9 +1632,19 @@ static __always_inline int on_write(void *tp, struct pt_regs *regs, u64 fd, u64 
 	c->request = id;
 	c->last_rx = rx;
 	c->last_ts = now;
-	if (!fresh)
+	/* A connection's first write that is a TLS ClientHello (handshake
+	 * record, type 1) is sent whole, fresh or not, for its server name. */
+	bool hello = false;
+	if (!(c->flags & CONN_WRITTEN)) {
+		c->flags |= CONN_WRITTEN;
+		u8 h[6];
+		hello = buf && len >= sizeof(h) && bpf_probe_read_user(h, sizeof(h), (void *)buf) == 0 &&
+			h[0] == 0x16 && h[5] == 0x01;
+	}
+	if (!fresh && !hello)
 		return 0;
-	c->uses++;
+	if (fresh)
+		c->uses++;
 
 	struct call *e = reserve(sizeof(*e));
 	if (!e)
@@ -1622,9 +1660,9 @@ static __always_inline int on_write(void *tp, struct pt_regs *regs, u64 fd, u64 
 	e->op_lens[0] = e->op_lens[2] = e->op_lens[3] = 0;
 	e->op_lens[1] = len > 0xffff ? 0xffff : len;
 	e->awaits_end = 0;
-	e->_pad = 0;
+	e->hello_only = !fresh;
 	if (CFG.capture_payload && buf && len) {
-		if (len > CFG.capture_payload)
+		if (len > CFG.capture_payload && !hello)
 			len = CFG.capture_payload;
 		if (len > MAX_OP)
 			len = MAX_OP;

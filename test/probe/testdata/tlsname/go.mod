@@ -1,0 +1,3 @@
+module tlsname
+
+go 1.21
