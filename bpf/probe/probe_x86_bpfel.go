@@ -126,15 +126,16 @@ type probeEventHeader struct {
 type probeEventType uint32
 
 const (
-	probeEventTypeEV_REQUEST_START probeEventType = 1
-	probeEventTypeEV_REQUEST_END   probeEventType = 2
-	probeEventTypeEV_ROUTE         probeEventType = 3
-	probeEventTypeEV_CONNECT       probeEventType = 4
-	probeEventTypeEV_ROUND_TRIP    probeEventType = 5
-	probeEventTypeEV_WRITE         probeEventType = 6
-	probeEventTypeEV_GRPC_CALL     probeEventType = 7
-	probeEventTypeEV_CALL_END      probeEventType = 8
-	probeEventTypeEV_GRPC_IMPL     probeEventType = 9
+	probeEventTypeEV_REQUEST_START  probeEventType = 1
+	probeEventTypeEV_REQUEST_END    probeEventType = 2
+	probeEventTypeEV_ROUTE          probeEventType = 3
+	probeEventTypeEV_CONNECT        probeEventType = 4
+	probeEventTypeEV_ROUND_TRIP     probeEventType = 5
+	probeEventTypeEV_WRITE          probeEventType = 6
+	probeEventTypeEV_GRPC_CALL      probeEventType = 7
+	probeEventTypeEV_CALL_END       probeEventType = 8
+	probeEventTypeEV_GRPC_IMPL      probeEventType = 9
+	probeEventTypeEV_CONNECT_FAILED probeEventType = 10
 )
 
 type probeGoroutineReq struct {
@@ -174,7 +175,8 @@ type probeOutbound struct {
 		Saddr  [16]uint8
 		Daddr  [16]uint8
 	}
-	Reused   uint32
+	Reused   uint16
+	SockErr  uint16
 	StackLen uint32
 	Stack    [32]uint64
 	Remote   probeRemoteName

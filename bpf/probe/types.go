@@ -34,4 +34,5 @@ const (
 	EvGRPCCall     = uint32(probeEventTypeEV_GRPC_CALL)
 	EvCallEnd      = uint32(probeEventTypeEV_CALL_END)
 	EvGRPCImpl     = uint32(probeEventTypeEV_GRPC_IMPL)
+	EvConnectFail  = uint32(probeEventTypeEV_CONNECT_FAILED)
 )

@@ -305,6 +305,10 @@ func (r *Op) AppendJSON(b []byte) []byte {
 		b = appendKey(b, &first, "\"failed\":")
 		b = strconv.AppendBool(b, r.Failed)
 	}
+	if !(r.Error == "") {
+		b = appendKey(b, &first, "\"error\":")
+		b = appendString(b, r.Error)
+	}
 	if !(!r.Truncated) {
 		b = appendKey(b, &first, "\"truncated\":")
 		b = strconv.AppendBool(b, r.Truncated)

@@ -110,7 +110,8 @@ type Op struct {
 	ServerName string `json:"serverName,omitempty"` // TLS (an HTTPS or gRPC call, or an exchange on a TLS connection): the server name (SNI) the connection's ClientHello asked for, when the trace saw it (not on a connection opened before the trace); never a header
 	Status     int    `json:"status,omitempty"`     // HTTP/1 and HTTP/2 (net/http): the response's status code
 	DurationNs int64  `json:"durationNs,omitempty"` // HTTP/1 and HTTP/2 (net/http): from the call to its response's headers (or its error)
-	Failed     bool   `json:"failed,omitempty"`     // HTTP/1 and HTTP/2 (net/http): the call got no response on its connection (reset, timed out, not HTTP, …); a call whose connection could not be opened has no record
+	Failed     bool   `json:"failed,omitempty"`     // HTTP/1 and HTTP/2 (net/http): the call got no response on its connection (reset, timed out, not HTTP, …); a connect (protocol tcp): the connection was never established (see error)
+	Error      string `json:"error,omitempty"`      // a failed connect: why, as the kernel says: connection refused, timed out, host unreachable, network unreachable, or canceled (the service gave up before the handshake completed)
 	Truncated  bool   `json:"truncated,omitempty"`  // a field was cut to what the probe reads (256 bytes of the write; host 104, path 128)
 }
 

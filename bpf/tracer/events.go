@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"unsafe"
 
 	"outboundlens/bpf/probe"
@@ -159,7 +160,7 @@ func (t *Tracer) Handle(raw []byte) {
 		if len(raw) >= int(unsafe.Sizeof(probe.GRPCImpl{})) {
 			t.grpcCall((*probe.GRPCImpl)(unsafe.Pointer(&raw[0])))
 		}
-	case probe.EvConnect:
+	case probe.EvConnect, probe.EvConnectFail:
 		if len(raw) >= int(unsafe.Sizeof(probe.Outbound{})) {
 			e := (*probe.Outbound)(unsafe.Pointer(&raw[0]))
 			delete(t.serverNames, tupleOf(e)) // a new connection on the tuple
@@ -355,6 +356,10 @@ func (t *Tracer) outbound(e *probe.Outbound, c *probe.Call) {
 	switch e.H.Type {
 	case probe.EvGRPCCall:
 		via = "grpc"
+	case probe.EvConnectFail:
+		// Reported whoever dialed: a connection net/http's dialer could
+		// not open has no round trip to report it.
+		via = "connect"
 	case probe.EvWrite, probe.EvConnect:
 		via = "connect"
 		if e.H.Type == probe.EvWrite {
@@ -385,6 +390,9 @@ func (t *Tracer) outbound(e *probe.Outbound, c *probe.Call) {
 		rec.CallSite, rec.CallPath = t.callSite(e.Stack[:n])
 	}
 	sni := t.serverNames[tupleOf(e)]
+	if e.H.Type == probe.EvConnectFail {
+		rec.Op = &Op{Protocol: "tcp", Failed: true, Error: connectError(e.SockErr)}
+	}
 	if c != nil {
 		rec.Op = t.op(e.H.Type, c)
 		if rec.Op.ServerName == "" && (rec.Op.Protocol == "http" || rec.Op.Protocol == "grpc" || rec.Op.Protocol == "tls") {
@@ -567,6 +575,24 @@ func (t *Tracer) op(typ uint32, c *probe.Call) *Op {
 		method = "GET" // net/http: an empty Method means GET
 	}
 	return httpOp(method, scheme, host, path, c0 || c1 || c2 || c3)
+}
+
+// connectError names a failed connect's socket error (0: the service
+// closed the socket before the handshake completed, e.g. a dial timeout).
+func connectError(errno uint16) string {
+	switch syscall.Errno(errno) {
+	case 0:
+		return "canceled"
+	case syscall.ECONNREFUSED:
+		return "connection refused"
+	case syscall.ETIMEDOUT:
+		return "timed out"
+	case syscall.EHOSTUNREACH:
+		return "host unreachable"
+	case syscall.ENETUNREACH:
+		return "network unreachable"
+	}
+	return syscall.Errno(errno).Error()
 }
 
 // Pending returns how many requests have started and not ended.

@@ -62,19 +62,19 @@ export function opName(o: OutboundRecord, opts: { max?: number; full?: boolean }
       return shorten(oneLine(name) + (op.key ? cut : ''), max);
     }
     case 'tls':
-      return `tls ${tuple(o)}`;
+      return `tls ${op.serverName ? `${op.serverName} ` : ''}${tuple(o)}`;
     default:
-      return tuple(o);
+      return `${tuple(o)}${outcome(o)}`;
   }
 }
 
-/** ` → 502`, ` → failed`, or '' where the call's outcome is not known. */
+/** ` → 502`, ` → failed`, ` → connection refused` (a connect that failed), or '' where the call's outcome is not known. */
 export function outcome(o: OutboundRecord): string {
-  if (o.op?.failed) return ' → failed';
+  if (o.op?.failed) return ` → ${o.op.error || 'failed'}`;
   return o.op?.status ? ` → ${o.op.status}` : '';
 }
 
-/** A call that went wrong: a 5xx status, or no response at all (reset, timed out, …). */
+/** A call that went wrong: a 5xx status, no response at all (reset, timed out, …), or a connection that could not be opened. */
 export function callFailed(o: OutboundRecord): boolean {
   return !!o.op?.failed || (o.op?.status ?? 0) >= 500;
 }

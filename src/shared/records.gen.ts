@@ -144,8 +144,10 @@ export interface OpRecord {
   status?: number;
   /** HTTP/1 and HTTP/2 (net/http): from the call to its response's headers (or its error) */
   durationNs?: number;
-  /** HTTP/1 and HTTP/2 (net/http): the call got no response on its connection (reset, timed out, not HTTP, …); a call whose connection could not be opened has no record */
+  /** HTTP/1 and HTTP/2 (net/http): the call got no response on its connection (reset, timed out, not HTTP, …); a connect (protocol tcp): the connection was never established (see error) */
   failed?: boolean;
+  /** a failed connect: why, as the kernel says: connection refused, timed out, host unreachable, network unreachable, or canceled (the service gave up before the handshake completed) */
+  error?: string;
   /** a field was cut to what the probe reads (256 bytes of the write; host 104, path 128) */
   truncated?: boolean;
 }

@@ -3,8 +3,10 @@ package probe_test
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -411,6 +413,53 @@ func TestHTTPCallStatus(t *testing.T) {
 		}
 		if failed != 1 {
 			t.Errorf("%d failed calls recorded, want 1", failed)
+		}
+
+		// A downstream no one listens on: the connect is refused, and the
+		// request that tried it has a failed connect with the kernel's
+		// reason and the tuple it tried.
+		closed := freeAddr(t)
+		refused := &env{t: t, toolchain: toolchain, down: closed, raw: e.raw, service: freeAddr(t)}
+		h = refused.launch()
+		resp, err = http.Get("http://" + refused.service + "/status/200")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadGateway {
+			t.Fatalf("status %d from a downstream no one listens on, want 502", resp.StatusCode)
+		}
+		waitFor(t, "the request", 10*time.Second, func() bool { return h.count("request") >= 1 })
+		rs = h.stop()
+		var req *record
+		for _, r := range byType(rs, "request") {
+			if r.Path == "/status/200" {
+				req = &r
+			}
+		}
+		if req == nil {
+			t.Fatal("no record of the request")
+		}
+		_, port, _ := net.SplitHostPort(closed)
+		n = 0
+		for _, r := range byType(rs, "outbound") {
+			if r.Via == "http" {
+				t.Errorf("a call whose connection was refused has a round trip: %+v", r)
+				continue
+			}
+			if strconv.Itoa(r.Dport) != port {
+				continue
+			}
+			n++
+			if r.Via != "connect" || r.Op == nil || !r.Op.Failed || r.Op.Error != "connection refused" || r.Op.Protocol != "tcp" {
+				t.Errorf("the refused connect's record: via %s op %+v", r.Via, r.Op)
+			}
+			if r.Request == nil || *r.Request != req.ID || r.Sport == 0 || r.Remote == nil || r.Remote.Name != closed {
+				t.Errorf("the refused connect: request %v (want %s), sport %d, remote %+v (want %s)", r.Request, req.ID, r.Sport, r.Remote, closed)
+			}
+		}
+		if n == 0 {
+			t.Error("no record of the refused connect")
 		}
 	})
 }

@@ -112,6 +112,7 @@ struct socket;
 struct sock {
 	struct sock_common __sk_common;
 	struct socket *sk_socket;
+	int sk_err;
 } __attribute__((preserve_access_index));
 
 struct socket {

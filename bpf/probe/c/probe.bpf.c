@@ -37,6 +37,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define TCP_ESTABLISHED 1
 #define TCP_SYN_SENT 2
+#define TCP_CLOSE 7
 #define IPPROTO_TCP 6
 #define AF_INET 2
 #define AF_INET6 10
@@ -52,6 +53,7 @@ enum event_type {
 	EV_GRPC_CALL = 7,
 	EV_CALL_END = 8,
 	EV_GRPC_IMPL = 9, /* a gRPC call's service implementation (server side) */
+	EV_CONNECT_FAILED = 10, /* a connect that never got established */
 };
 
 /* Set by the loader from the binary's DWARF or the per-version table. */
@@ -183,7 +185,8 @@ struct remote_name {
 struct outbound {
 	struct event_header h;
 	struct tuple t;
-	u32 reused;
+	u16 reused;
+	u16 sock_err; /* EV_CONNECT_FAILED: the socket's error (ECONNREFUSED, ETIMEDOUT, …), 0 if closed first */
 	u32 stack_len; /* bytes */
 	u64 stack[MAX_STACK];
 	struct remote_name remote;
@@ -1531,6 +1534,7 @@ int inet_sock_set_state(struct tp_inet_sock_set_state *tp)
 	struct outbound *p = bpf_map_lookup_elem(&connect_by_sock, &sk);
 	if (!p)
 		return 0;
+	u32 type = 0;
 	if (tp->newstate == TCP_ESTABLISHED) {
 		/* The dial's address named this connection; not the ones of
 		 * goroutines the dialing one starts later (a failed attempt
@@ -1549,10 +1553,19 @@ int inet_sock_set_state(struct tp_inet_sock_set_state *tp)
 			__builtin_memcpy(&c.remote, &p->remote, sizeof(c.remote));
 			bpf_map_update_elem(&outbound_conns, &ino, &c, BPF_ANY);
 		}
+		type = EV_CONNECT;
+	} else if (tp->oldstate == TCP_SYN_SENT && tp->newstate == TCP_CLOSE) {
+		/* refused, timed out, unreachable, or closed by the service
+		 * before the handshake completed */
+		type = EV_CONNECT_FAILED;
+	}
+	if (type) {
 		/* the source port is bound by now (it is not yet at SYN_SENT) */
 		struct outbound *e = reserve(sizeof(*e));
 		if (e) {
 			__builtin_memcpy(e, p, sizeof(*e));
+			e->h.type = type;
+			e->sock_err = type == EV_CONNECT_FAILED ? (u16)BPF_CORE_READ((struct sock *)sk, sk_err) : 0;
 			e->t.family = tp->family;
 			e->t.sport = tp->sport;
 			e->t.dport = tp->dport;

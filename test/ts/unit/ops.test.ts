@@ -146,3 +146,11 @@ test('an HTTP call names its outcome; 5xx and no response are failures; status: 
   assert.ok(statusMatches(call(undefined, true), 'failed') && statusMatches(call(500), 'failed'));
   assert.ok(!statusMatches(call(200), 'failed') && !statusMatches(call(), '2xx') && !statusMatches(call(200), 'x'));
 });
+
+test('a connect that failed names the reason and counts as failed; a TLS exchange its server name', () => {
+  const refused = out({ protocol: 'tcp', failed: true, error: 'connection refused' }, 'connect', '10.0.0.9', 443);
+  assert.match(opName(refused), /→ 10\.0\.0\.9:443 → connection refused$/);
+  assert.ok(callFailed(refused) && statusMatches(refused, 'failed'));
+  const tls = out({ protocol: 'tls', serverName: 'api.test' }, 'write', '127.0.0.1', 8443);
+  assert.match(opName(tls), /^tls api\.test \S+ → 127\.0\.0\.1:8443$/);
+});
