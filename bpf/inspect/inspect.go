@@ -191,16 +191,17 @@ func typesDWARF(ef *elf.File) (*dwarf.Data, []byte, error) {
 			return z, nil
 		}
 		size := binary.BigEndian.Uint64(z[4:12])
-		if size > 1<<32 {
-			return nil, fmt.Errorf("section .zdebug_%s: size %d", name, size)
-		}
 		zr, err := zlib.NewReader(bytes.NewReader(z[12:]))
 		if err != nil {
 			return nil, err
 		}
 		defer zr.Close()
-		out := make([]byte, size)
-		_, err = io.ReadFull(zr, out)
+		// as much as the stream holds, up to the size it claims (a
+		// damaged header must not make us allocate what it says)
+		out, err := io.ReadAll(io.LimitReader(zr, int64(min(size, 1<<31))))
+		if err == nil && uint64(len(out)) != size {
+			err = fmt.Errorf("section .zdebug_%s holds %d bytes, not the %d its header says", name, len(out), size)
+		}
 		return out, err
 	}
 	abbrev, err := read("abbrev")
