@@ -233,6 +233,10 @@ func itoa(n uint64) string {
 	return string(buf[i:])
 }
 
+// noHeaders is the headers of every request that carried none of those
+// asked for: written as {}, never written to.
+var noHeaders = map[string]string{}
+
 func (t *Tracer) requestStart(e *probe.RequestStart) {
 	r := &pending{rec: Request{
 		Type:    "request",
@@ -241,7 +245,6 @@ func (t *Tracer) requestStart(e *probe.RequestStart) {
 		Goid:    e.H.Goid,
 		Method:  cstr(e.Method[:], e.MethodLen),
 		Path:    cstr(e.Path[:], e.PathLen),
-		Headers: map[string]string{},
 		StartNs: int64(e.H.Ts) + t.MonoToUnix,
 	}}
 	if clipped(e.Method[:], e.MethodLen) {
@@ -259,10 +262,16 @@ func (t *Tracer) requestStart(e *probe.RequestStart) {
 			continue
 		}
 		key := strings.ToLower(name)
+		if r.rec.Headers == nil {
+			r.rec.Headers = make(map[string]string, len(t.Headers))
+		}
 		r.rec.Headers[key] = cstr(hv.Value[:], hv.Len)
 		if clipped(hv.Value[:], hv.Len) {
 			r.cut("headers." + key)
 		}
+	}
+	if r.rec.Headers == nil {
+		r.rec.Headers = noHeaders
 	}
 	r.rec.TraceID = TraceID(r.rec.Headers["traceparent"])
 	t.requests[e.H.Request] = r
@@ -612,6 +621,9 @@ func ipString(family uint16, b [16]uint8) string {
 // TraceID extracts the trace id from a W3C traceparent
 // ("00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>"), or "".
 func TraceID(traceparent string) string {
+	if traceparent == "" {
+		return ""
+	}
 	parts := strings.Split(strings.TrimSpace(traceparent), "-")
 	if len(parts) < 4 || len(parts[0]) != 2 || len(parts[1]) != 32 || len(parts[2]) != 16 {
 		return ""
