@@ -16,6 +16,24 @@ import (
 	"outboundlens/test/probe/servers"
 )
 
+// badGateway traces the sample with down as its downstream, makes one
+// /status/200 request, which must answer 502, and returns the records.
+func badGateway(t *testing.T, toolchain, down, raw, what string) []record {
+	t.Helper()
+	e := &env{t: t, toolchain: toolchain, down: down, raw: raw, service: freeAddr(t)}
+	h := e.launch()
+	resp, err := http.Get("http://" + e.service + "/status/200")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadGateway {
+		t.Fatalf("status %d from %s, want 502", resp.StatusCode, what)
+	}
+	waitFor(t, "the request", 10*time.Second, func() bool { return h.count("request") >= 1 })
+	return h.stop()
+}
+
 // score compares the traced uses (request's test id, client port) with
 // what the other side saw, use for use: precision over the traced, recall
 // over the seen. It reports each mismatch.
@@ -391,19 +409,8 @@ func TestHTTPCallStatus(t *testing.T) {
 
 		// A "downstream" that answers a line that is no HTTP (the raw TCP
 		// endpoint) and hangs up: the call fails, with no status.
-		gone := &env{t: t, toolchain: toolchain, down: e.raw, raw: e.raw, service: freeAddr(t)}
-		h = gone.launch()
-		resp, err := http.Get("http://" + gone.service + "/status/200")
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusBadGateway {
-			t.Fatalf("status %d from a downstream that is no HTTP server, want 502", resp.StatusCode)
-		}
-		waitFor(t, "the request", 10*time.Second, func() bool { return h.count("request") >= 1 })
 		failed := 0
-		for _, r := range byType(h.stop(), "outbound") {
+		for _, r := range byType(badGateway(t, toolchain, e.raw, e.raw, "a downstream that is no HTTP server"), "outbound") {
 			if r.Via == "http" {
 				if r.Op == nil || !r.Op.Failed || r.Op.Status != 0 {
 					t.Errorf("a failed call's op %+v, want failed", r.Op)
@@ -419,18 +426,7 @@ func TestHTTPCallStatus(t *testing.T) {
 		// request that tried it has a failed connect with the kernel's
 		// reason and the tuple it tried.
 		closed := freeAddr(t)
-		refused := &env{t: t, toolchain: toolchain, down: closed, raw: e.raw, service: freeAddr(t)}
-		h = refused.launch()
-		resp, err = http.Get("http://" + refused.service + "/status/200")
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusBadGateway {
-			t.Fatalf("status %d from a downstream no one listens on, want 502", resp.StatusCode)
-		}
-		waitFor(t, "the request", 10*time.Second, func() bool { return h.count("request") >= 1 })
-		rs = h.stop()
+		rs = badGateway(t, toolchain, closed, e.raw, "a downstream no one listens on")
 		var req *record
 		for _, r := range byType(rs, "request") {
 			if r.Path == "/status/200" {
