@@ -74,13 +74,13 @@ type Binary struct {
 	HasDWARF   bool
 	Settings   map[string]string // build settings (-ldflags, GOEXPERIMENT, ...)
 
-	f     file
-	elf   *elf.File
-	table *gosym.Table
-	dwarf *dwarf.Data // the entries only (typesDWARF)
-	info  []byte      // .debug_info, decompressed
-	inl   inlineIndex
-	types typesInfo // where the runtime's type descriptors start (grpc.go)
+	f        file
+	elf      *elf.File
+	table    *gosym.Table
+	dwarf    *dwarf.Data   // the entries only (typesDWARF)
+	sections dwarfSections // the DWARF sections read so far
+	inl      inlineIndex
+	types    typesInfo // where the runtime's type descriptors start (grpc.go)
 }
 
 // Func is a function's place in the executable.
@@ -160,8 +160,8 @@ func openFile(path string, f file) (b *Binary, err error) {
 	if b.table, err = readTable(ef); err != nil {
 		return nil, fmt.Errorf("%s %w: reading the Go symbol table: %v", path, ErrUnsupportedBinary, err)
 	}
-	if d, info, err := typesDWARF(ef); err == nil {
-		b.dwarf, b.info = d, info
+	if d, secs, err := typesDWARF(ef); err == nil {
+		b.dwarf, b.sections = d, secs
 		b.HasDWARF = hasInfo(d)
 	}
 	return b, nil
@@ -170,73 +170,87 @@ func openFile(path string, f file) (b *Binary, err error) {
 // typesDWARF reads the debug info's entries only (.debug_info and what its
 // entries refer to), not the line, location and range tables: the struct
 // offsets need no more, and decompressing all of it was most of the time
-// to attach. The inlined-call index reads the whole DWARF when it is first
-// needed (fullDWARF).
-func typesDWARF(ef *elf.File) (*dwarf.Data, []byte, error) {
-	read := func(name string) ([]byte, error) {
-		if s := ef.Section(".debug_" + name); s != nil {
-			return s.Data() // decompresses SHF_COMPRESSED sections
-		}
-		s := ef.Section(".zdebug_" + name)
-		if s == nil {
-			return nil, nil
-		}
-		// Go before 1.22 names its zlib-compressed sections .zdebug_*:
-		// "ZLIB", the size (big endian), the zlib stream.
-		z, err := s.Data()
-		if err != nil {
-			return nil, err
-		}
-		if len(z) < 12 || string(z[:4]) != "ZLIB" {
-			return z, nil
-		}
-		size := binary.BigEndian.Uint64(z[4:12])
-		zr, err := zlib.NewReader(bytes.NewReader(z[12:]))
-		if err != nil {
-			return nil, err
-		}
-		defer zr.Close()
-		// as much as the stream holds, up to the size it claims (a
-		// damaged header must not make us allocate what it says)
-		out, err := io.ReadAll(io.LimitReader(zr, int64(min(size, 1<<31))))
-		if err == nil && uint64(len(out)) != size {
-			err = fmt.Errorf("section .zdebug_%s holds %d bytes, not the %d its header says", name, len(out), size)
-		}
-		return out, err
-	}
-	abbrev, err := read("abbrev")
-	if err != nil {
-		return nil, nil, err
-	}
-	info, err := read("info")
-	if err != nil || info == nil {
-		return nil, nil, fmt.Errorf("no .debug_info: %v", err)
-	}
-	str, err := read("str")
-	if err != nil {
-		return nil, nil, err
-	}
-	d, err := dwarf.New(abbrev, nil, nil, info, nil, nil, nil, str)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, name := range []string{"addr", "line_str", "str_offsets"} {
-		data, err := read(name)
+// to attach. The inlined-call index adds the line and range tables when it
+// is first needed (fullDWARF), sharing what was read here.
+func typesDWARF(ef *elf.File) (*dwarf.Data, dwarfSections, error) {
+	secs := dwarfSections{}
+	for _, name := range []string{"abbrev", "info", "str", "addr", "line_str", "str_offsets"} {
+		data, err := debugSection(ef, name)
 		if err != nil {
 			return nil, nil, err
 		}
-		if data != nil {
+		secs[name] = data
+	}
+	if secs["info"] == nil {
+		return nil, nil, errors.New("no .debug_info")
+	}
+	d, err := secs.data()
+	return d, secs, err
+}
+
+// dwarfSections are decompressed DWARF sections by name (info, line, …).
+type dwarfSections map[string][]byte
+
+func (secs dwarfSections) data() (*dwarf.Data, error) {
+	d, err := dwarf.New(secs["abbrev"], nil, nil, secs["info"], secs["line"], nil, secs["ranges"], secs["str"])
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range []string{"addr", "line_str", "str_offsets", "rnglists"} {
+		if data := secs[name]; data != nil {
 			if err := d.AddSection(".debug_"+name, data); err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 		}
 	}
-	return d, info, nil
+	return d, nil
 }
 
-// fullDWARF is all of the binary's DWARF (line tables and ranges too).
+// debugSection is the DWARF section .debug_name decompressed, nil if absent.
+func debugSection(ef *elf.File, name string) ([]byte, error) {
+	if s := ef.Section(".debug_" + name); s != nil {
+		return s.Data() // decompresses SHF_COMPRESSED sections
+	}
+	s := ef.Section(".zdebug_" + name)
+	if s == nil {
+		return nil, nil
+	}
+	// Go before 1.22 names its zlib-compressed sections .zdebug_*:
+	// "ZLIB", the size (big endian), the zlib stream.
+	z, err := s.Data()
+	if err != nil {
+		return nil, err
+	}
+	if len(z) < 12 || string(z[:4]) != "ZLIB" {
+		return z, nil
+	}
+	size := binary.BigEndian.Uint64(z[4:12])
+	zr, err := zlib.NewReader(bytes.NewReader(z[12:]))
+	if err != nil {
+		return nil, err
+	}
+	defer zr.Close()
+	// as much as the stream holds, up to the size it claims (a damaged
+	// header must not make us allocate what it says)
+	out, err := io.ReadAll(io.LimitReader(zr, int64(min(size, 1<<31))))
+	if err == nil && uint64(len(out)) != size {
+		err = fmt.Errorf("section .zdebug_%s holds %d bytes, not the %d its header says", name, len(out), size)
+	}
+	return out, err
+}
+
+// fullDWARF is the binary's DWARF with its line and range tables too (for
+// inlined calls' ranges and files), on the sections already read; the
+// location lists are left out (no variable is read).
 func (b *Binary) fullDWARF() (*dwarf.Data, error) {
-	return b.elf.DWARF()
+	for _, name := range []string{"line", "ranges", "rnglists"} {
+		data, err := debugSection(b.elf, name)
+		if err != nil {
+			return nil, err
+		}
+		b.sections[name] = data
+	}
+	return b.sections.data()
 }
 
 // goMinor parses "go1.26.8", "go1.27rc1", "go1.22.0 X:nocoverageredesign".

@@ -247,7 +247,7 @@ func TestOffsets(t *testing.T) {
 func TestOffsetsFromTypesUnit(t *testing.T) {
 	for _, name := range []string{"full", "pie", "fuzz"} {
 		b := open(t, testBinaries(t)[name])
-		units := typeUnits(b.dwarf, b.info, b.elf.ByteOrder)
+		units := typeUnits(b.dwarf, b.sections["info"], b.elf.ByteOrder)
 		if len(units) == 0 {
 			t.Fatalf("%s: no runtime unit found", name)
 		}

@@ -150,7 +150,7 @@ func (b *Binary) DWARFOffsets() (Offsets, error) {
 	if !b.HasDWARF {
 		return Offsets{}, fmt.Errorf("%s has no debug info", b.Path)
 	}
-	o, err := offsetsFromDWARF(b.dwarf, typeUnits(b.dwarf, b.info, b.elf.ByteOrder))
+	o, err := offsetsFromDWARF(b.dwarf, typeUnits(b.dwarf, b.sections["info"], b.elf.ByteOrder))
 	if err != nil {
 		return Offsets{}, fmt.Errorf("%s: %w", b.Path, err)
 	}
