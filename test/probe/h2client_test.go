@@ -32,11 +32,16 @@ func (d *h2Downstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d.seen[key{r.Header.Get("X-Test-Id"), port}]++
 	d.proto[r.Proto]++
 	d.mu.Unlock()
-	w.WriteHeader(h2Status[r.URL.Path])
+	status, ok := h2Status[r.URL.Path]
+	if !ok {
+		status = http.StatusOK
+	}
+	w.WriteHeader(status)
 	w.Write([]byte("{}"))
 }
 
-// h2Status is what the HTTP/2 downstreams answer each path with.
+// h2Status is what the HTTP/2 downstreams answer each path with (200 for
+// any other).
 var h2Status = map[string]int{"/tls": http.StatusOK, "/h2c": http.StatusNotFound, "/pool": http.StatusServiceUnavailable}
 
 func (d *h2Downstream) snapshot() map[key]int {
