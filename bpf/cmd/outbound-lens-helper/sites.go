@@ -126,6 +126,7 @@ const (
 	roleSQLCall        = "sql-call"
 	roleRedisCall      = "redis-call"
 	roleGRPCCall       = "grpc-call"
+	roleGRPCCallEnd    = "grpc-call-end"
 	roleGRPCStart      = "grpc-start"
 	roleGRPCEnd        = "grpc-end"
 )
@@ -234,6 +235,15 @@ var roles = []role{
 	}},
 	{name: roleGRPCCall, optional: true, options: []siteFinder{
 		entry(roleGRPCCall, probe.ProgGRPCCall, "google.golang.org/grpc/internal/transport.(*http2Client).NewStream"),
+	}},
+	// A gRPC call attempt's status code and duration: where it ends, with
+	// its error in the argument registers (the caller's goroutine for a
+	// unary call). Its start is known by the attempt's CallHdr, which needs
+	// the attempt's layout from DWARF.
+	{name: roleGRPCCallEnd, requestPath: true, optional: true, needs: func(o inspect.Offsets) bool {
+		return o.GRPCAttemptStream != 0 && o.GRPCStreamCallHdr != 0 && o.GRPCStatusCode != 0
+	}, options: []siteFinder{
+		entry(roleGRPCCallEnd, probe.ProgGRPCCallEnd, "google.golang.org/grpc.(*csAttempt).finish"),
 	}},
 	{name: roleRedisCall, optional: true, options: []siteFinder{
 		entry(roleRedisCall, probe.ProgCtxCall, "github.com/redis/go-redis/v9.(*baseClient).getConn"),
