@@ -18,9 +18,14 @@ import (
 // loopy writer sends for every caller, are reported once per call in the
 // caller's goroutine (via grpc), attributed to their request, also when a
 // worker started with the service makes them with the request's context;
-// 32 requests in flight over one multiplexed connection. Truth: the gRPC
-// server's own view (x-test-id metadata, client port). gRPC-go needs Go
-// 1.24 here: built with each toolchain under test from Go 1.24 on.
+// 32 requests in flight over one multiplexed connection. Each call's
+// outcome: its status code (op.status; op.failed unless OK) as the server
+// answered it (OK, NotFound, Unavailable, PermissionDenied), and a
+// duration (op.durationNs) of at least the server's delay before it
+// answered and at most the request's. Truth: the gRPC server's own view
+// (x-test-id metadata, client port, the code and delay it answered with).
+// gRPC-go needs Go 1.24 here: built with each toolchain under test from
+// Go 1.24 on.
 func TestGRPCClientCalls(t *testing.T) {
 	for _, tc := range toolchainsFrom(t, 24) {
 		t.Run(tc, func(t *testing.T) { testGRPCClientCalls(t, tc) })
@@ -58,17 +63,34 @@ func testGRPCClientCalls(t *testing.T, toolchain string) {
 	var calls []struct {
 		TestID     string `json:"testId"`
 		RemotePort int    `json:"remotePort"`
+		Code       int    `json:"code"`
+		DelayNs    int64  `json:"delayNs"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&calls); err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
 	seen := map[key]int{}
+	type outcome struct {
+		code    int
+		delayNs int64
+	}
+	answered := map[string]outcome{}
+	codes := map[int]int{}
 	for _, c := range calls {
 		seen[key{c.TestID, c.RemotePort}]++
+		answered[c.TestID] = outcome{c.Code, c.DelayNs}
+		codes[c.Code]++
+	}
+	if len(codes) < 4 {
+		t.Fatalf("the server answered with codes %v, want 4 different ones", codes)
 	}
 
 	ids := testIDs(rs)
+	reqs := map[string]record{}
+	for _, r := range byType(rs, "request") {
+		reqs[r.ID] = r
+	}
 	traced := map[key]int{}
 	var obs []record
 	for _, r := range byType(rs, "outbound") {
@@ -84,8 +106,23 @@ func testGRPCClientCalls(t *testing.T, toolchain string) {
 		}
 		traced[key{id, r.Sport}]++
 		obs = append(obs, r)
-		if r.Op == nil || *r.Op != (records.Op{Protocol: "grpc", Host: grpcAddr, Path: "/grpc.health.v1.Health/Check"}) {
+		if r.Op == nil {
+			t.Errorf("gRPC call without its op: %+v", r)
+			continue
+		}
+		op := *r.Op
+		op.Status, op.DurationNs, op.Failed = 0, 0, false // the outcome: checked against the server's below
+		if op != (records.Op{Protocol: "grpc", Host: grpcAddr, Path: "/grpc.health.v1.Health/Check"}) {
 			t.Errorf("gRPC call's op %+v", r.Op)
+		}
+		if want, ok := answered[id]; ok && r.Request != nil {
+			req := reqs[*r.Request]
+			if r.Op.Status != want.code || r.Op.Failed != (want.code != 0) {
+				t.Errorf("%s: gRPC call's status %d (failed %v), want %d as the server answered", id, r.Op.Status, r.Op.Failed, want.code)
+			}
+			if r.Op.DurationNs <= 0 || r.Op.DurationNs < want.delayNs || r.Op.DurationNs > req.EndNs-req.StartNs {
+				t.Errorf("%s: gRPC call's duration %d ns, want at least the server's delay %d and at most the request's %d", id, r.Op.DurationNs, want.delayNs, req.EndNs-req.StartNs)
+			}
 		}
 		if r.Request != nil && (r.CallSite == nil || !regexp.MustCompile(`grpcclient/main\.go$`).MatchString(r.CallSite.File)) {
 			t.Errorf("a gRPC call without its call site in the service: %+v", r.CallSite)

@@ -239,9 +239,10 @@ var roles = []role{
 	// A gRPC call attempt's status code and duration: where it ends, with
 	// its error in the argument registers (the caller's goroutine for a
 	// unary call). Its start is known by the attempt's CallHdr, which needs
-	// the attempt's layout from DWARF.
+	// the attempt's layout from DWARF (clientStream.callHdr, Error.s and
+	// Status.s are at offset 0: their presence cannot be told apart).
 	{name: roleGRPCCallEnd, requestPath: true, optional: true, needs: func(o inspect.Offsets) bool {
-		return o.GRPCAttemptStream != 0 && o.GRPCStreamCallHdr != 0 && o.GRPCStatusCode != 0
+		return o.GRPCAttemptStream != 0 && o.GRPCStatusCode != 0
 	}, options: []siteFinder{
 		entry(roleGRPCCallEnd, probe.ProgGRPCCallEnd, "google.golang.org/grpc.(*csAttempt).finish"),
 	}},
