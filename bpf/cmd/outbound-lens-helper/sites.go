@@ -148,6 +148,9 @@ const (
 	grpcStreaming    = "google.golang.org/grpc.(*Server).processStreamingRPC"
 )
 
+// grpcAttemptFinish ends a gRPC client call attempt: (a, err error).
+const grpcAttemptFinish = "google.golang.org/grpc.(*csAttempt).finish"
+
 var grpcWriteStatus = []string{
 	"google.golang.org/grpc/internal/transport.(*http2Server).writeStatus",
 	"google.golang.org/grpc/internal/transport.(*http2Server).WriteStatus",
@@ -244,7 +247,11 @@ var roles = []role{
 	{name: roleGRPCCallEnd, requestPath: true, optional: true, needs: func(o inspect.Offsets) bool {
 		return o.GRPCAttemptStream != 0 && o.GRPCStatusCode != 0
 	}, options: []siteFinder{
-		entry(roleGRPCCallEnd, probe.ProgGRPCCallEnd, "google.golang.org/grpc.(*csAttempt).finish"),
+		entry(roleGRPCCallEnd, probe.ProgGRPCCallEnd, grpcAttemptFinish),
+		// arm64, where its entry allocates a large frame: its callers'
+		// calls of it (the stream's end, a retry's abandoned attempt).
+		both(calls(roleGRPCCallEnd, probe.ProgGRPCCallEnd, "google.golang.org/grpc.(*clientStream).finish", grpcAttemptFinish),
+			calls(roleGRPCCallEnd, probe.ProgGRPCCallEnd, "google.golang.org/grpc.(*clientStream).retryLocked", grpcAttemptFinish)),
 	}},
 	{name: roleRedisCall, optional: true, options: []siteFinder{
 		entry(roleRedisCall, probe.ProgCtxCall, "github.com/redis/go-redis/v9.(*baseClient).getConn"),
