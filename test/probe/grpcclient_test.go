@@ -22,7 +22,9 @@ import (
 // outcome: its status code (op.status; op.failed unless OK) as the server
 // answered it (OK, NotFound, Unavailable, PermissionDenied), and a
 // duration (op.durationNs) of at least the server's delay before it
-// answered and at most the request's. Truth: the gRPC server's own view
+// answered and at most the request's; a server stream the caller cancels
+// after its first message (Canceled), whose end grpc-go may see in a
+// goroutine of its own. Truth: the gRPC server's own view
 // (x-test-id metadata, client port, the code and delay it answered with).
 // gRPC-go needs Go 1.24 here: built with each toolchain under test from
 // Go 1.24 on.
@@ -50,7 +52,7 @@ func testGRPCClientCalls(t *testing.T, toolchain string) {
 	h.waitReady()
 	waitFor(t, "the service to listen", 20*time.Second, func() bool { return listening.MatchString(h.stderr.String()) })
 
-	routes := []string{"/grpc/%d", "/grpcpool/%d"}
+	routes := []string{"/grpc/%d", "/grpcpool/%d", "/grpcwatch/%d"}
 	const total = 192
 	e.run(total, 32, func(i int) string { return fmt.Sprintf(routes[i%len(routes)], i) })
 	waitFor(t, "all request records", 10*time.Second, func() bool { return h.count("request") >= total })
@@ -63,6 +65,7 @@ func testGRPCClientCalls(t *testing.T, toolchain string) {
 	var calls []struct {
 		TestID     string `json:"testId"`
 		RemotePort int    `json:"remotePort"`
+		Method     string `json:"method"`
 		Code       int    `json:"code"`
 		DelayNs    int64  `json:"delayNs"`
 	}
@@ -72,6 +75,7 @@ func testGRPCClientCalls(t *testing.T, toolchain string) {
 	resp.Body.Close()
 	seen := map[key]int{}
 	type outcome struct {
+		method  string
 		code    int
 		delayNs int64
 	}
@@ -79,11 +83,11 @@ func testGRPCClientCalls(t *testing.T, toolchain string) {
 	codes := map[int]int{}
 	for _, c := range calls {
 		seen[key{c.TestID, c.RemotePort}]++
-		answered[c.TestID] = outcome{c.Code, c.DelayNs}
+		answered[c.TestID] = outcome{c.Method, c.Code, c.DelayNs}
 		codes[c.Code]++
 	}
-	if len(codes) < 4 {
-		t.Fatalf("the server answered with codes %v, want 4 different ones", codes)
+	if len(codes) < 5 {
+		t.Fatalf("the calls ended with codes %v, want 5 different ones", codes)
 	}
 
 	ids := testIDs(rs)
@@ -110,12 +114,13 @@ func testGRPCClientCalls(t *testing.T, toolchain string) {
 			t.Errorf("gRPC call without its op: %+v", r)
 			continue
 		}
+		want, ok := answered[id]
 		op := *r.Op
 		op.Status, op.DurationNs, op.Failed = 0, 0, false // the outcome: checked against the server's below
-		if op != (records.Op{Protocol: "grpc", Host: grpcAddr, Path: "/grpc.health.v1.Health/Check"}) {
-			t.Errorf("gRPC call's op %+v", r.Op)
+		if !ok || op != (records.Op{Protocol: "grpc", Host: grpcAddr, Path: want.method}) {
+			t.Errorf("%s: gRPC call's op %+v, want %s", id, r.Op, want.method)
 		}
-		if want, ok := answered[id]; ok && r.Request != nil {
+		if ok && r.Request != nil {
 			req := reqs[*r.Request]
 			if r.Op.Status != want.code || r.Op.Failed != (want.code != 0) {
 				t.Errorf("%s: gRPC call's status %d (failed %v), want %d as the server answered", id, r.Op.Status, r.Op.Failed, want.code)

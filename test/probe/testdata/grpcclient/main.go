@@ -5,7 +5,10 @@
 // from the handler's goroutine, /grpcpool from a worker started with the
 // service, with the request's context. A call's x-case metadata (the
 // request's {n} modulo len(cases)) says how the server answers it: which
-// status code, after how long; the server records both.
+// status code, after how long; the server records both. /grpcwatch
+// opens a Watch stream, reads its first message and cancels it (status
+// Canceled, ended by whichever of the caller and grpc-go's goroutine
+// that watches the stream's context gets there first).
 package main
 
 import (
@@ -43,8 +46,25 @@ var cases = []struct {
 type call struct {
 	TestID     string `json:"testId"`
 	RemotePort int    `json:"remotePort"`
-	Code       int    `json:"code"`
+	Method     string `json:"method"`
+	Code       int    `json:"code"` // as the client sees it
 	DelayNs    int64  `json:"delayNs"`
+}
+
+// record notes a call as the server sees it.
+func (h *health) record(ctx context.Context, method string, code codes.Code, delay time.Duration) {
+	c := call{Method: method, Code: int(code), DelayNs: int64(delay)}
+	if md, ok := metadata.FromIncomingContext(ctx); ok && len(md.Get("x-test-id")) > 0 {
+		c.TestID = md.Get("x-test-id")[0]
+	}
+	if p, ok := peer.FromContext(ctx); ok {
+		if a, ok := p.Addr.(*net.TCPAddr); ok {
+			c.RemotePort = a.Port
+		}
+	}
+	h.mu.Lock()
+	h.calls = append(h.calls, c)
+	h.mu.Unlock()
 }
 
 type health struct {
@@ -54,29 +74,27 @@ type health struct {
 }
 
 func (h *health) Check(ctx context.Context, _ *grpc_health_v1.HealthCheckRequest) (*grpc_health_v1.HealthCheckResponse, error) {
-	c := call{}
-	if md, ok := metadata.FromIncomingContext(ctx); ok && len(md.Get("x-test-id")) > 0 {
-		c.TestID = md.Get("x-test-id")[0]
-	}
-	if p, ok := peer.FromContext(ctx); ok {
-		if a, ok := p.Addr.(*net.TCPAddr); ok {
-			c.RemotePort = a.Port
-		}
-	}
 	n := 0
 	if md, ok := metadata.FromIncomingContext(ctx); ok && len(md.Get("x-case")) > 0 {
 		n, _ = strconv.Atoi(md.Get("x-case")[0])
 	}
 	k := cases[n%len(cases)]
-	c.Code, c.DelayNs = int(k.code), int64(k.delay)
 	time.Sleep(k.delay)
-	h.mu.Lock()
-	h.calls = append(h.calls, c)
-	h.mu.Unlock()
+	h.record(ctx, grpc_health_v1.Health_Check_FullMethodName, k.code, k.delay)
 	if k.code != codes.OK {
 		return nil, status.Error(k.code, "answered as asked")
 	}
 	return &grpc_health_v1.HealthCheckResponse{Status: grpc_health_v1.HealthCheckResponse_SERVING}, nil
+}
+
+// Watch sends one message, then waits for the client to cancel.
+func (h *health) Watch(_ *grpc_health_v1.HealthCheckRequest, st grpc.ServerStreamingServer[grpc_health_v1.HealthCheckResponse]) error {
+	h.record(st.Context(), grpc_health_v1.Health_Watch_FullMethodName, codes.Canceled, 0)
+	if err := st.Send(&grpc_health_v1.HealthCheckResponse{Status: grpc_health_v1.HealthCheckResponse_SERVING}); err != nil {
+		return err
+	}
+	<-st.Context().Done()
+	return status.FromContextError(st.Context().Err()).Err()
 }
 
 func serve(addr, truth string) {
@@ -141,6 +159,19 @@ func main() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /grpc/{n}", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, check(r.Context(), r.Header.Get("X-Test-Id"), r.PathValue("n")))
+	})
+	mux.HandleFunc("GET /grpcwatch/{n}", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		ctx = metadata.AppendToOutgoingContext(ctx, "x-test-id", r.Header.Get("X-Test-Id"))
+		st, err := client.Watch(ctx, &grpc_health_v1.HealthCheckRequest{}) // the gRPC call
+		if err == nil {
+			if _, err = st.Recv(); err == nil {
+				cancel()
+				_, err = st.Recv() // Canceled, once the stream has ended
+			}
+		}
+		reply(w, err)
 	})
 	mux.HandleFunc("GET /grpcpool/{n}", func(w http.ResponseWriter, r *http.Request) {
 		j := job{ctx: r.Context(), id: r.Header.Get("X-Test-Id"), kase: r.PathValue("n"), done: make(chan error, 1)}
