@@ -222,7 +222,7 @@ enum op_layout {
 struct call {
 	struct outbound o;
 	u16 op_lens[4];
-	u32 awaits_end; /* a call_end event follows, in the same goroutine */
+	u32 awaits_end; /* a call_end event follows, for the same goroutine (a gRPC stream's may come from another) */
 	u32 hello_only; /* a write: a TLS ClientHello in the exchange the connect reported, sent for its server name alone */
 	u8 op[MAX_OP];
 };
