@@ -130,6 +130,19 @@ func (b *Binary) TypeName(addr uint64) (name string, ok bool) {
 // metadata context key (metadata.mdIncomingKey): the probes know that
 // key's valueCtx by it. 0: not found.
 func (b *Binary) GRPCMetadataKeyName() uint32 {
+	return b.typeNameOff("*metadata.mdIncomingKey", "metadata.mdIncomingKey")
+}
+
+// GRPCStatusErrorName is the name offset of grpc-go's *status.Error
+// (internal/status), the error a gRPC call fails with: the probes read a
+// call's status code out of an error of that type only. 0: not found.
+func (b *Binary) GRPCStatusErrorName() uint32 {
+	return b.typeNameOff("*status.Error")
+}
+
+// typeNameOff is the offset from the types base of the first of names
+// the executable holds as a runtime type name. 0: none.
+func (b *Binary) typeNameOff(names ...string) uint32 {
 	base, ro, ok := b.typesBase()
 	if !ok {
 		return 0
@@ -138,7 +151,7 @@ func (b *Binary) GRPCMetadataKeyName() uint32 {
 	if err != nil {
 		return 0
 	}
-	for _, name := range []string{"*metadata.mdIncomingKey", "metadata.mdIncomingKey"} {
+	for _, name := range names {
 		want := append([]byte{byte(len(name))}, name...)
 		for from := 0; ; {
 			i := bytes.Index(data[from:], want)

@@ -69,6 +69,14 @@ type Offsets struct {
 	GRPCServerStreamStream uint64 `dwarf:"google.golang.org/grpc/internal/transport.ServerStream,Stream" bpf:"GrpcStreamStream"`
 	GRPCStreamMethod       uint64 `dwarf:"google.golang.org/grpc/internal/transport.Stream,method" bpf:"GrpcStreamMethod"`
 	GRPCServiceImpl        uint64 `dwarf:"google.golang.org/grpc.serviceInfo,serviceImpl" bpf:"GrpcInfoImpl"`
+	// gRPC clients (grpc-go, from DWARF only): an attempt's clientStream
+	// and its CallHdr (the one the transport's NewStream got), and the code
+	// of a *status.Error: Error.s (*Status), Status.s (*spb.Status), Code.
+	GRPCAttemptStream uint64 `dwarf:"google.golang.org/grpc.csAttempt,cs" bpf:"GrpcAttemptCs"`
+	GRPCStreamCallHdr uint64 `dwarf:"google.golang.org/grpc.clientStream,callHdr" bpf:"GrpcCsCallhdr"`
+	GRPCErrorStatus   uint64 `dwarf:"google.golang.org/grpc/internal/status.Error,s" bpf:"GrpcErrStatus"`
+	GRPCStatusProto   uint64 `dwarf:"google.golang.org/grpc/internal/status.Status,s" bpf:"GrpcStatusProto"`
+	GRPCStatusCode    uint64 `dwarf:"google.golang.org/genproto/googleapis/rpc/status.Status,Code" bpf:"GrpcProtoCode"`
 
 	HasGin  bool
 	HasChi  bool // chi v5's routing context is known

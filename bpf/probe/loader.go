@@ -50,6 +50,7 @@ const (
 	ProgGRPCCall        = "grpc_call"
 	ProgGRPCStart       = "grpc_start"
 	ProgGRPCEnd         = "grpc_end"
+	ProgGRPCCallEnd     = "grpc_call_end"
 
 	progSysEnter  = "sys_enter"           // raw_syscalls:sys_enter
 	progSockState = "inet_sock_set_state" // sock:inet_sock_set_state
@@ -90,6 +91,9 @@ type Attachment struct {
 	// GRPCMetadataKey is inspect.GRPCMetadataKeyName: how the probes know
 	// a gRPC call's incoming metadata in its context (0: not read).
 	GRPCMetadataKey uint32
+	// GRPCStatusError is inspect.GRPCStatusErrorName: how the probes know
+	// a gRPC call's error as a *status.Error (0: its code is not read).
+	GRPCStatusError uint32
 }
 
 // Probe is the loaded and attached set of programs.
@@ -350,6 +354,8 @@ func configFor(a Attachment, headers []string) probeConfig {
 			cfg.RoundTripEnd = 1 // calls wait for their end
 		case ProgH2RoundTripEnd, ProgH2iRoundTripEnd:
 			cfg.H2RoundTripEnd = 1
+		case ProgGRPCCallEnd:
+			cfg.GrpcCallEnd = 1
 		}
 	}
 	cfg.CapturePayload = uint32(PayloadWithoutStatements)
@@ -368,6 +374,7 @@ func configFor(a Attachment, headers []string) probeConfig {
 		cfg.MdHeaderHash[i] = f.Sum64()
 	}
 	cfg.GrpcMdKeyName = a.GRPCMetadataKey
+	cfg.GrpcStatusErrorName = a.GRPCStatusError
 	return cfg
 }
 

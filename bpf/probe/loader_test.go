@@ -56,7 +56,8 @@ func TestConfigOffsetsDeclaredOnce(t *testing.T) {
 		fromOffsets[f.BPF] = true
 	}
 	notOffsets := map[string]bool{"Tgid": true, "SwissMaps": true, "N_headers": true, "HeaderLen": true, "HeaderHash": true, "N_ctxTypes": true, "CtxDeadline": true,
-		"CapturePayload": true, "RoundTripEnd": true, "H2RoundTripEnd": true, "EchoAddClosure": true, "GrpcMdKeyName": true, "MdHeaderHash": true}
+		"CapturePayload": true, "RoundTripEnd": true, "H2RoundTripEnd": true, "EchoAddClosure": true, "GrpcMdKeyName": true, "MdHeaderHash": true,
+		"GrpcStatusErrorName": true, "GrpcCallEnd": true}
 	for i := 0; i < cfg.NumField(); i++ {
 		sf := cfg.Field(i)
 		if sf.Name == "_" || notOffsets[sf.Name] {
@@ -72,6 +73,14 @@ func TestConfigOffsetsDeclaredOnce(t *testing.T) {
 	c := configFor(Attachment{PID: 7, Offsets: o, ContextDeadlines: []uint64{0x1000, 0x2000}, EchoHandlerClosure: 0x3000}, nil)
 	if c.G_parentGoid != 272 || c.GinHandlers != 80 || c.Tgid != 7 || c.N_ctxTypes != 2 || c.CtxDeadline[1] != 0x2000 || c.EchoAddClosure != 0x3000 {
 		t.Errorf("config %+v", c)
+	}
+	// gRPC calls await their end only where its probe is attached.
+	if c.GrpcCallEnd != 0 {
+		t.Errorf("gRPC calls await an end no probe reports")
+	}
+	c = configFor(Attachment{Uprobes: []Uprobe{{Program: ProgGRPCCallEnd}}, GRPCStatusError: 4242}, nil)
+	if c.GrpcCallEnd != 1 || c.GrpcStatusErrorName != 4242 {
+		t.Errorf("with the gRPC call end probe: config %+v", c)
 	}
 }
 

@@ -31,65 +31,72 @@ type probeCallEnd struct {
 }
 
 type probeConfig struct {
-	_                 structs.HostLayout
-	Tgid              uint32
-	SwissMaps         uint32
-	G_goid            uint64
-	G_parentGoid      uint64
-	RequestMethod     uint64
-	RequestUrl        uint64
-	RequestHeader     uint64
-	UrlPath           uint64
-	PconnConn         uint64
-	PconnReused       uint64
-	ConnFd            uint64
-	NetfdFamily       uint64
-	NetfdSotype       uint64
-	NetfdLaddr        uint64
-	NetfdRaddr        uint64
-	TcpaddrIp         uint64
-	TcpaddrPort       uint64
-	TlsconnConn       uint64
-	GinFullpath       uint64
-	GinHandlers       uint64
-	ChiRoutePatterns  uint64
-	EchoPath          uint64
-	EchoHandler       uint64
-	EchoAddClosure    uint64
-	RequestPattern    uint64
-	RequestPat        uint64
-	PatternStr        uint64
-	GrpcStreamStream  uint64
-	GrpcStreamMethod  uint64
-	GrpcInfoImpl      uint64
-	GrpcMdKeyName     uint32
-	_                 [4]byte
-	MdHeaderHash      [8]uint64
-	N_headers         uint32
-	HeaderLen         [8]uint32
-	_                 [4]byte
-	HeaderHash        [8]uint64
-	RequestCtx        uint64
-	TreqRequest       uint64
-	NetfdPfd          uint64
-	PollfdSysfd       uint64
-	H2ccTconn         uint64
-	H2iccTconn        uint64
-	H2ireqCtx         uint64
-	GrpcClientConn    uint64
-	GrpcCallhdrHost   uint64
-	GrpcCallhdrMethod uint64
-	UrlScheme         uint64
-	UrlHost           uint64
-	H2ireqMethod      uint64
-	H2ireqUrl         uint64
-	ResponseStatus    uint64
-	H2irespStatus     uint64
-	RoundTripEnd      uint32
-	H2RoundTripEnd    uint32
-	CapturePayload    uint32
-	N_ctxTypes        uint32
-	CtxDeadline       [8]uint64
+	_                   structs.HostLayout
+	Tgid                uint32
+	SwissMaps           uint32
+	G_goid              uint64
+	G_parentGoid        uint64
+	RequestMethod       uint64
+	RequestUrl          uint64
+	RequestHeader       uint64
+	UrlPath             uint64
+	PconnConn           uint64
+	PconnReused         uint64
+	ConnFd              uint64
+	NetfdFamily         uint64
+	NetfdSotype         uint64
+	NetfdLaddr          uint64
+	NetfdRaddr          uint64
+	TcpaddrIp           uint64
+	TcpaddrPort         uint64
+	TlsconnConn         uint64
+	GinFullpath         uint64
+	GinHandlers         uint64
+	ChiRoutePatterns    uint64
+	EchoPath            uint64
+	EchoHandler         uint64
+	EchoAddClosure      uint64
+	RequestPattern      uint64
+	RequestPat          uint64
+	PatternStr          uint64
+	GrpcStreamStream    uint64
+	GrpcStreamMethod    uint64
+	GrpcInfoImpl        uint64
+	GrpcMdKeyName       uint32
+	_                   [4]byte
+	MdHeaderHash        [8]uint64
+	N_headers           uint32
+	HeaderLen           [8]uint32
+	_                   [4]byte
+	HeaderHash          [8]uint64
+	RequestCtx          uint64
+	TreqRequest         uint64
+	NetfdPfd            uint64
+	PollfdSysfd         uint64
+	H2ccTconn           uint64
+	H2iccTconn          uint64
+	H2ireqCtx           uint64
+	GrpcClientConn      uint64
+	GrpcCallhdrHost     uint64
+	GrpcCallhdrMethod   uint64
+	GrpcAttemptCs       uint64
+	GrpcCsCallhdr       uint64
+	GrpcErrStatus       uint64
+	GrpcStatusProto     uint64
+	GrpcProtoCode       uint64
+	GrpcStatusErrorName uint32
+	GrpcCallEnd         uint32
+	UrlScheme           uint64
+	UrlHost             uint64
+	H2ireqMethod        uint64
+	H2ireqUrl           uint64
+	ResponseStatus      uint64
+	H2irespStatus       uint64
+	RoundTripEnd        uint32
+	H2RoundTripEnd      uint32
+	CapturePayload      uint32
+	N_ctxTypes          uint32
+	CtxDeadline         [8]uint64
 }
 
 type probeConnFlag uint32
@@ -148,6 +155,12 @@ type probeGrpcImpl struct {
 	_        structs.HostLayout
 	H        probeEventHeader
 	ImplType uint64
+}
+
+type probeGrpcStarted struct {
+	_     structs.HostLayout
+	Goid  uint64
+	Start uint64
 }
 
 type probeOpLayout uint32
@@ -277,6 +290,7 @@ type probeProgramSpecs struct {
 	GinRoute         *ebpf.ProgramSpec `ebpf:"gin_route"`
 	GoroutineStart   *ebpf.ProgramSpec `ebpf:"goroutine_start"`
 	GrpcCall         *ebpf.ProgramSpec `ebpf:"grpc_call"`
+	GrpcCallEnd      *ebpf.ProgramSpec `ebpf:"grpc_call_end"`
 	GrpcEnd          *ebpf.ProgramSpec `ebpf:"grpc_end"`
 	GrpcStart        *ebpf.ProgramSpec `ebpf:"grpc_start"`
 	H2RoundTrip      *ebpf.ProgramSpec `ebpf:"h2_round_trip"`
@@ -305,6 +319,7 @@ type probeMapSpecs struct {
 	GinContext       *ebpf.MapSpec `ebpf:"gin_context"`
 	GoroutineCall    *ebpf.MapSpec `ebpf:"goroutine_call"`
 	GoroutineRequest *ebpf.MapSpec `ebpf:"goroutine_request"`
+	GrpcCallStart    *ebpf.MapSpec `ebpf:"grpc_call_start"`
 	GrpcServing      *ebpf.MapSpec `ebpf:"grpc_serving"`
 	Lost             *ebpf.MapSpec `ebpf:"lost"`
 	OutboundConns    *ebpf.MapSpec `ebpf:"outbound_conns"`
@@ -360,6 +375,7 @@ type probeMaps struct {
 	GinContext       *ebpf.Map `ebpf:"gin_context"`
 	GoroutineCall    *ebpf.Map `ebpf:"goroutine_call"`
 	GoroutineRequest *ebpf.Map `ebpf:"goroutine_request"`
+	GrpcCallStart    *ebpf.Map `ebpf:"grpc_call_start"`
 	GrpcServing      *ebpf.Map `ebpf:"grpc_serving"`
 	Lost             *ebpf.Map `ebpf:"lost"`
 	OutboundConns    *ebpf.Map `ebpf:"outbound_conns"`
@@ -379,6 +395,7 @@ func (m *probeMaps) Close() error {
 		m.GinContext,
 		m.GoroutineCall,
 		m.GoroutineRequest,
+		m.GrpcCallStart,
 		m.GrpcServing,
 		m.Lost,
 		m.OutboundConns,
@@ -419,6 +436,7 @@ type probePrograms struct {
 	GinRoute         *ebpf.Program `ebpf:"gin_route"`
 	GoroutineStart   *ebpf.Program `ebpf:"goroutine_start"`
 	GrpcCall         *ebpf.Program `ebpf:"grpc_call"`
+	GrpcCallEnd      *ebpf.Program `ebpf:"grpc_call_end"`
 	GrpcEnd          *ebpf.Program `ebpf:"grpc_end"`
 	GrpcStart        *ebpf.Program `ebpf:"grpc_start"`
 	H2RoundTrip      *ebpf.Program `ebpf:"h2_round_trip"`
@@ -445,6 +463,7 @@ func (p *probePrograms) Close() error {
 		p.GinRoute,
 		p.GoroutineStart,
 		p.GrpcCall,
+		p.GrpcCallEnd,
 		p.GrpcEnd,
 		p.GrpcStart,
 		p.H2RoundTrip,

@@ -108,9 +108,9 @@ type Op struct {
 	Command    string `json:"command,omitempty"`    // Redis: the command, upper case (GET)
 	Key        string `json:"key,omitempty"`        // Redis: its first argument; absent with --no-statements
 	ServerName string `json:"serverName,omitempty"` // TLS (an HTTPS or gRPC call, or an exchange on a TLS connection): the server name (SNI) the connection's ClientHello asked for, when the trace saw it (not on a connection opened before the trace); never a header
-	Status     int    `json:"status,omitempty"`     // HTTP/1 and HTTP/2 (net/http): the response's status code
-	DurationNs int64  `json:"durationNs,omitempty"` // HTTP/1 and HTTP/2 (net/http): from the call to its response's headers (or its error)
-	Failed     bool   `json:"failed,omitempty"`     // HTTP/1 and HTTP/2 (net/http): the call got no response on its connection (reset, timed out, not HTTP, …); a connect (protocol tcp): the connection was never established (see error)
+	Status     int    `json:"status,omitempty"`     // HTTP/1 and HTTP/2 (net/http): the response's status code; gRPC (grpc-go): the call's status code (1 Canceled … 16 Unauthenticated; OK, 0, is left out), 2 (Unknown) for an error that carries none
+	DurationNs int64  `json:"durationNs,omitempty"` // HTTP/1 and HTTP/2 (net/http): from the call to its response's headers (or its error); gRPC (grpc-go): from the call attempt's start to its end (its response and status read, or its error)
+	Failed     bool   `json:"failed,omitempty"`     // HTTP/1 and HTTP/2 (net/http): the call got no response on its connection (reset, timed out, not HTTP, …); gRPC (grpc-go): its status code is not OK; a connect (protocol tcp): the connection was never established (see error)
 	Error      string `json:"error,omitempty"`      // a failed connect: why, as the kernel says: connection refused, timed out, host unreachable, network unreachable, or canceled (the service gave up before the handshake completed)
 	Truncated  bool   `json:"truncated,omitempty"`  // a field was cut to what the probe reads (256 bytes of the write; host 104, path 128)
 }

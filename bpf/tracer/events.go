@@ -440,16 +440,18 @@ func (t *Tracer) outbound(e *probe.Outbound, c *probe.Call) {
 		if len(t.calls) >= maxPendingCalls {
 			t.FlushCalls()
 		}
-		t.calls[e.H.Goid] = &pendingCall{rec: rec, path: path, method: method}
+		t.calls[e.H.Goid] = &pendingCall{rec: rec, path: path, method: method, start: e.H.Ts}
 		return
 	}
 	t.emit(&pendingCall{rec: rec, path: path, method: method})
 }
 
-// pendingCall is an HTTP call's record waiting for the call to return.
+// pendingCall is an HTTP or gRPC call's record waiting for the call to
+// return; its end names it by start, the call event's timestamp.
 type pendingCall struct {
 	rec          *Outbound
 	path, method string
+	start        uint64
 }
 
 // maxPendingCalls bounds the calls awaiting their end (one per goroutine
@@ -463,8 +465,8 @@ func (t *Tracer) emit(p *pendingCall) {
 
 func (t *Tracer) callEnd(e *probe.CallEnd) {
 	p, ok := t.calls[e.H.Goid]
-	if !ok {
-		return
+	if !ok || p.start != e.Start {
+		return // not the call the goroutine waits for (its end was not seen)
 	}
 	delete(t.calls, e.H.Goid)
 	if op := p.rec.Op; op != nil {

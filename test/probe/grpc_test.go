@@ -34,7 +34,8 @@ func TestGRPC(t *testing.T) {
 
 // TestGRPCProbeSitesAreEmulated: in the gRPC service, built for amd64 and
 // arm64 with each toolchain under test from Go 1.24, the gRPC probes are
-// placed, on instructions the kernel emulates, without net/http's server
+// placed (the client call's end too: it calls itself over gRPC), on
+// instructions the kernel emulates, without net/http's server
 // probes (a gRPC-only service has no net/http server).
 func TestGRPCProbeSitesAreEmulated(t *testing.T) {
 	for _, tc := range toolchainsFrom(t, 24) {
@@ -51,7 +52,7 @@ func TestGRPCProbeSitesAreEmulated(t *testing.T) {
 					t.Fatalf("building the gRPC service: %v\n%s", err, out)
 				}
 				roles := checkSitesEmulated(t, bin, arch)
-				for _, want := range []string{"grpc-start", "grpc-end", "goroutine-start", "round-trip"} {
+				for _, want := range []string{"grpc-start", "grpc-end", "grpc-call-end", "goroutine-start", "round-trip"} {
 					if !roles[want] {
 						t.Errorf("no %s probe placed", want)
 					}

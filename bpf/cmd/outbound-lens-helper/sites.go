@@ -126,6 +126,7 @@ const (
 	roleSQLCall        = "sql-call"
 	roleRedisCall      = "redis-call"
 	roleGRPCCall       = "grpc-call"
+	roleGRPCCallEnd    = "grpc-call-end"
 	roleGRPCStart      = "grpc-start"
 	roleGRPCEnd        = "grpc-end"
 )
@@ -146,6 +147,9 @@ const (
 	grpcUnary        = "google.golang.org/grpc.(*Server).processUnaryRPC"
 	grpcStreaming    = "google.golang.org/grpc.(*Server).processStreamingRPC"
 )
+
+// grpcAttemptFinish ends a gRPC client call attempt: (a, err error).
+const grpcAttemptFinish = "google.golang.org/grpc.(*csAttempt).finish"
 
 var grpcWriteStatus = []string{
 	"google.golang.org/grpc/internal/transport.(*http2Server).writeStatus",
@@ -234,6 +238,20 @@ var roles = []role{
 	}},
 	{name: roleGRPCCall, optional: true, options: []siteFinder{
 		entry(roleGRPCCall, probe.ProgGRPCCall, "google.golang.org/grpc/internal/transport.(*http2Client).NewStream"),
+	}},
+	// A gRPC call attempt's status code and duration: where it ends, with
+	// its error in the argument registers (the caller's goroutine for a
+	// unary call). Its start is known by the attempt's CallHdr, which needs
+	// the attempt's layout from DWARF (clientStream.callHdr, Error.s and
+	// Status.s are at offset 0: their presence cannot be told apart).
+	{name: roleGRPCCallEnd, requestPath: true, optional: true, needs: func(o inspect.Offsets) bool {
+		return o.GRPCAttemptStream != 0 && o.GRPCStatusCode != 0
+	}, options: []siteFinder{
+		entry(roleGRPCCallEnd, probe.ProgGRPCCallEnd, grpcAttemptFinish),
+		// arm64, where its entry allocates a large frame: its callers'
+		// calls of it (the stream's end, a retry's abandoned attempt).
+		both(calls(roleGRPCCallEnd, probe.ProgGRPCCallEnd, "google.golang.org/grpc.(*clientStream).finish", grpcAttemptFinish),
+			calls(roleGRPCCallEnd, probe.ProgGRPCCallEnd, "google.golang.org/grpc.(*clientStream).retryLocked", grpcAttemptFinish)),
 	}},
 	{name: roleRedisCall, optional: true, options: []siteFinder{
 		entry(roleRedisCall, probe.ProgCtxCall, "github.com/redis/go-redis/v9.(*baseClient).getConn"),

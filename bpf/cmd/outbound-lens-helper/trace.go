@@ -303,6 +303,9 @@ func attach(t *target, headers []string, statements bool, out *tracer.Output) (*
 	} else if b.LinksGRPCServer() {
 		fmt.Fprintf(os.Stderr, "outbound-lens: %s serves gRPC, but without DWARF its calls are not recorded (rebuild without -w)\n", t.exe)
 	}
+	if off.GRPCStatusCode != 0 {
+		a.GRPCStatusError = b.GRPCStatusErrorName()
+	}
 	for _, addr := range b.ContextDeadlines() {
 		a.ContextDeadlines = append(a.ContextDeadlines, addr+t.bias)
 	}

@@ -110,6 +110,16 @@ struct config {
 	u64 grpc_client_conn;
 	u64 grpc_callhdr_host;
 	u64 grpc_callhdr_method;
+	/* gRPC clients: csAttempt.cs, clientStream.callHdr; a *status.Error's
+	 * code: Error.s, Status.s, spb.Status.Code; the nameOff of
+	 * *status.Error's type name (0: not found). */
+	u64 grpc_attempt_cs;
+	u64 grpc_cs_callhdr;
+	u64 grpc_err_status;
+	u64 grpc_status_proto;
+	u64 grpc_proto_code;
+	u32 grpc_status_error_name;
+	u32 grpc_call_end; /* grpc_call_end is attached: gRPC calls await it */
 	u64 url_scheme;
 	u64 url_host;
 	u64 h2ireq_method;
@@ -212,12 +222,13 @@ enum op_layout {
 struct call {
 	struct outbound o;
 	u16 op_lens[4];
-	u32 awaits_end; /* a call_end event follows, in the same goroutine */
+	u32 awaits_end; /* a call_end event follows, for the same goroutine (a gRPC stream's may come from another) */
 	u32 hello_only; /* a write: a TLS ClientHello in the exchange the connect reported, sent for its server name alone */
 	u8 op[MAX_OP];
 };
 
-/* An HTTP client call returned: its response's status, or an error. */
+/* An HTTP client call returned: its response's status, or an error; a
+ * gRPC call attempt ended: its status code. */
 struct call_end {
 	struct event_header h;
 	u64 start; /* bpf_ktime_get_ns at the call */
@@ -311,13 +322,28 @@ struct {
 	__type(value, struct remote_name);
 } dial_name SEC(".maps");
 
-/* goid -> when its HTTP/1 client call started, until it returns. */
+/* goid -> when its HTTP client call started, until it returns. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, u64);
 	__type(value, u64);
 } call_start SEC(".maps");
+
+/* A gRPC call attempt's CallHdr -> the goroutine that started it and
+ * when (its call event's timestamp), until the attempt ends: a stream's
+ * may end in another goroutine. */
+struct grpc_started {
+	u64 goid;
+	u64 start;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, u64);
+	__type(value, struct grpc_started);
+} grpc_call_start SEC(".maps");
 
 /* goid -> the request of the goroutine's last library call that carried a
  * context descending from a request's (database/sql, go-redis): its
@@ -1270,8 +1296,10 @@ static __always_inline u64 conn_netfd(u64 data)
 /* Reports a client call (event type ev) on the connection of netFD fd,
  * made in the current goroutine with the context (itab, data). The request
  * is the one the context descends from (a worker serving many requests
- * passes each one's), else the goroutine's. */
-static __always_inline void report_call(struct pt_regs *ctx, struct conn_state *c, u32 ev, u64 goid, u64 fd, u64 itab,
+ * passes each one's), else the goroutine's. Returns the event's timestamp
+ * (0: not reported); awaits_end 1: an HTTP call, whose start is kept in
+ * call_start; 2: the caller keeps it. */
+static __always_inline u64 report_call(struct pt_regs *ctx, struct conn_state *c, u32 ev, u64 goid, u64 fd, u64 itab,
 					 u64 data, u32 reused, u64 method, u64 scheme, u64 host, u64 path, u32 awaits_end)
 {
 	u64 id = data ? request_of_ctx(itab, data) : 0;
@@ -1279,7 +1307,7 @@ static __always_inline void report_call(struct pt_regs *ctx, struct conn_state *
 		id = request_of(goid);
 	struct call *e = reserve(sizeof(*e));
 	if (!e)
-		return;
+		return 0;
 	fill_header(&e->o.h, ev, goid, id);
 	__builtin_memset(&e->o.t, 0, sizeof(e->o.t));
 	e->o.t.family = (u16)read_u64(fd + CFG.netfd_family);
@@ -1297,13 +1325,13 @@ static __always_inline void report_call(struct pt_regs *ctx, struct conn_state *
 	e->op_lens[1] = scheme ? read_go_string(scheme, (char *)e->op + OP_SCHEME, OP_SCHEME_MAX) : 0;
 	e->op_lens[2] = host ? read_go_string(host, (char *)e->op + OP_HOST, OP_HOST_MAX) : 0;
 	e->op_lens[3] = path ? read_go_string(path, (char *)e->op + OP_PATH, OP_PATH_MAX) : 0;
-	e->awaits_end = awaits_end;
+	e->awaits_end = awaits_end != 0;
 	e->hello_only = 0;
-	if (awaits_end) {
-		u64 now = e->o.h.ts;
+	u64 now = e->o.h.ts;
+	if (awaits_end == 1)
 		bpf_map_update_elem(&call_start, &goid, &now, BPF_ANY);
-	}
 	bpf_ringbuf_submit(e, wakeup_flags());
+	return now;
 }
 
 /* The method and URL fields of an *http.Request (or the HTTP/2 client's
@@ -1451,8 +1479,61 @@ int grpc_call(struct pt_regs *ctx)
 	u32 reused = next_call(c);
 	/* callHdr *CallHdr: Host (the authority) and Method (/pkg.Service/Method) */
 	u64 hdr = GO_ARG4(ctx);
-	report_call(ctx, c, EV_GRPC_CALL, goid, fd, GO_ARG2(ctx), GO_ARG3(ctx), reused, 0, 0,
-		    hdr ? hdr + CFG.grpc_callhdr_host : 0, hdr ? hdr + CFG.grpc_callhdr_method : 0, 0);
+	u32 awaits = CFG.grpc_call_end && hdr ? 2 : 0;
+	u64 ts = report_call(ctx, c, EV_GRPC_CALL, goid, fd, GO_ARG2(ctx), GO_ARG3(ctx), reused, 0, 0,
+			     hdr ? hdr + CFG.grpc_callhdr_host : 0, hdr ? hdr + CFG.grpc_callhdr_method : 0, awaits);
+	if (awaits && ts) {
+		struct grpc_started s = {.goid = goid, .start = ts};
+		bpf_map_update_elem(&grpc_call_start, &hdr, &s, BPF_ANY);
+	}
+	return 0;
+}
+
+/* A gRPC-go call attempt ends: google.golang.org/grpc.(*csAttempt).finish(a,
+ * err error), after its stack check, in the caller's goroutine for a
+ * unary call (a stream's may end in another). The attempt is the one
+ * grpc_call saw start with the same CallHdr; its end is reported for the
+ * goroutine that started it, with the start's timestamp. err nil: status
+ * 0 (OK); a *status.Error: its code; any other error: 2 (Unknown), as
+ * grpc-go's status.Code says. */
+SEC("uprobe/grpc_call_end")
+int grpc_call_end(struct pt_regs *ctx)
+{
+	u64 a = GO_ARG1(ctx);
+	if (!a)
+		return 0;
+	u64 cs = read_u64(a + CFG.grpc_attempt_cs);
+	u64 hdr = cs ? read_u64(cs + CFG.grpc_cs_callhdr) : 0;
+	if (!hdr)
+		return 0;
+	struct grpc_started *sp = bpf_map_lookup_elem(&grpc_call_start, &hdr);
+	if (!sp)
+		return 0;
+	struct grpc_started s = *sp;
+	bpf_map_delete_elem(&grpc_call_start, &hdr);
+	struct call_end *e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	fill_header(&e->h, EV_CALL_END, s.goid, 0);
+	e->start = s.start;
+	u64 itab = GO_ARG2(ctx), data = GO_ARG3(ctx);
+	e->status = 0;
+	e->failed = itab != 0;
+	if (itab) {
+		e->status = 2; /* codes.Unknown */
+		u64 type = read_u64(itab + 8);
+		u32 name = 0;
+		if (CFG.grpc_status_error_name && type &&
+		    bpf_probe_read_user(&name, sizeof(name), (void *)(type + 40)) == 0 &&
+		    name == CFG.grpc_status_error_name && data) {
+			u64 st = read_u64(data + CFG.grpc_err_status);
+			u64 pb = st ? read_u64(st + CFG.grpc_status_proto) : 0;
+			__s32 code = 0;
+			if (pb && bpf_probe_read_user(&code, sizeof(code), (void *)(pb + CFG.grpc_proto_code)) == 0)
+				e->status = (u32)code;
+		}
+	}
+	bpf_ringbuf_submit(e, wakeup_flags());
 	return 0;
 }
 

@@ -3,7 +3,12 @@
 // and serves them as JSON at /truth on -truth; without it, an HTTP service
 // whose handlers call that server over one shared gRPC connection: /grpc
 // from the handler's goroutine, /grpcpool from a worker started with the
-// service, with the request's context.
+// service, with the request's context. A call's x-case metadata (the
+// request's {n} modulo len(cases)) says how the server answers it: which
+// status code, after how long; the server records both. /grpcwatch
+// opens a Watch stream, reads its first message and cancels it (status
+// Canceled, ended by whichever of the caller and grpc-go's goroutine
+// that watches the stream's context gets there first).
 package main
 
 import (
@@ -13,28 +18,42 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
 )
+
+// cases are the answers the server gives, by a call's x-case.
+var cases = []struct {
+	code  codes.Code
+	delay time.Duration
+}{
+	{codes.OK, 0},
+	{codes.NotFound, 0},
+	{codes.OK, 30 * time.Millisecond},
+	{codes.Unavailable, 0},
+	{codes.PermissionDenied, 20 * time.Millisecond},
+}
 
 type call struct {
 	TestID     string `json:"testId"`
 	RemotePort int    `json:"remotePort"`
+	Method     string `json:"method"`
+	Code       int    `json:"code"` // as the client sees it
+	DelayNs    int64  `json:"delayNs"`
 }
 
-type health struct {
-	grpc_health_v1.UnimplementedHealthServer
-	mu    sync.Mutex
-	calls []call
-}
-
-func (h *health) Check(ctx context.Context, _ *grpc_health_v1.HealthCheckRequest) (*grpc_health_v1.HealthCheckResponse, error) {
-	c := call{}
+// record notes a call as the server sees it.
+func (h *health) record(ctx context.Context, method string, code codes.Code, delay time.Duration) {
+	c := call{Method: method, Code: int(code), DelayNs: int64(delay)}
 	if md, ok := metadata.FromIncomingContext(ctx); ok && len(md.Get("x-test-id")) > 0 {
 		c.TestID = md.Get("x-test-id")[0]
 	}
@@ -46,7 +65,36 @@ func (h *health) Check(ctx context.Context, _ *grpc_health_v1.HealthCheckRequest
 	h.mu.Lock()
 	h.calls = append(h.calls, c)
 	h.mu.Unlock()
+}
+
+type health struct {
+	grpc_health_v1.UnimplementedHealthServer
+	mu    sync.Mutex
+	calls []call
+}
+
+func (h *health) Check(ctx context.Context, _ *grpc_health_v1.HealthCheckRequest) (*grpc_health_v1.HealthCheckResponse, error) {
+	n := 0
+	if md, ok := metadata.FromIncomingContext(ctx); ok && len(md.Get("x-case")) > 0 {
+		n, _ = strconv.Atoi(md.Get("x-case")[0])
+	}
+	k := cases[n%len(cases)]
+	time.Sleep(k.delay)
+	h.record(ctx, grpc_health_v1.Health_Check_FullMethodName, k.code, k.delay)
+	if k.code != codes.OK {
+		return nil, status.Error(k.code, "answered as asked")
+	}
 	return &grpc_health_v1.HealthCheckResponse{Status: grpc_health_v1.HealthCheckResponse_SERVING}, nil
+}
+
+// Watch sends one message, then waits for the client to cancel.
+func (h *health) Watch(_ *grpc_health_v1.HealthCheckRequest, st grpc.ServerStreamingServer[grpc_health_v1.HealthCheckResponse]) error {
+	h.record(st.Context(), grpc_health_v1.Health_Watch_FullMethodName, codes.Canceled, 0)
+	if err := st.Send(&grpc_health_v1.HealthCheckResponse{Status: grpc_health_v1.HealthCheckResponse_SERVING}); err != nil {
+		return err
+	}
+	<-st.Context().Done()
+	return status.FromContextError(st.Context().Err()).Err()
 }
 
 func serve(addr, truth string) {
@@ -69,9 +117,9 @@ func serve(addr, truth string) {
 }
 
 type job struct {
-	ctx  context.Context
-	id   string
-	done chan error
+	ctx      context.Context
+	id, kase string
+	done     chan error
 }
 
 func main() {
@@ -90,32 +138,43 @@ func main() {
 		log.Fatal(err)
 	}
 	client := grpc_health_v1.NewHealthClient(conn)
-	check := func(ctx context.Context, id string) error {
-		ctx = metadata.AppendToOutgoingContext(ctx, "x-test-id", id)
+	check := func(ctx context.Context, id, kase string) error {
+		ctx = metadata.AppendToOutgoingContext(ctx, "x-test-id", id, "x-case", kase)
 		_, err := client.Check(ctx, &grpc_health_v1.HealthCheckRequest{}) // the gRPC call
 		return err
 	}
+	// The call's status code, as the client saw it (an error is an
+	// answer here, not the service's failure).
 	reply := func(w http.ResponseWriter, err error) {
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		w.Write([]byte("ok\n"))
+		w.Write([]byte(status.Code(err).String() + "\n"))
 	}
 	jobs := make(chan job)
 	for i := 0; i < 4; i++ {
 		go func() {
 			for j := range jobs {
-				j.done <- check(j.ctx, j.id)
+				j.done <- check(j.ctx, j.id, j.kase)
 			}
 		}()
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /grpc/{n}", func(w http.ResponseWriter, r *http.Request) {
-		reply(w, check(r.Context(), r.Header.Get("X-Test-Id")))
+		reply(w, check(r.Context(), r.Header.Get("X-Test-Id"), r.PathValue("n")))
+	})
+	mux.HandleFunc("GET /grpcwatch/{n}", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		ctx = metadata.AppendToOutgoingContext(ctx, "x-test-id", r.Header.Get("X-Test-Id"))
+		st, err := client.Watch(ctx, &grpc_health_v1.HealthCheckRequest{}) // the gRPC call
+		if err == nil {
+			if _, err = st.Recv(); err == nil {
+				cancel()
+				_, err = st.Recv() // Canceled, once the stream has ended
+			}
+		}
+		reply(w, err)
 	})
 	mux.HandleFunc("GET /grpcpool/{n}", func(w http.ResponseWriter, r *http.Request) {
-		j := job{ctx: r.Context(), id: r.Header.Get("X-Test-Id"), done: make(chan error, 1)}
+		j := job{ctx: r.Context(), id: r.Header.Get("X-Test-Id"), kase: r.PathValue("n"), done: make(chan error, 1)}
 		jobs <- j
 		reply(w, <-j.done)
 	})
