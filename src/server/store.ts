@@ -12,7 +12,7 @@ import {
   type SourceLocation,
   type TraceRecord,
 } from '../shared/records';
-import { callFailed, opKind, opName, opProtocol, remoteName, tuple } from '../shared/ops';
+import { callFailed, failure, opKind, opName, opProtocol, remoteName, tuple } from '../shared/ops';
 import type { Row, TraceStatus } from '../shared/rows';
 
 const DURATIONS_KEPT = 2048;
@@ -465,8 +465,7 @@ function countRemote(m: Map<string, RemoteCount>, o: OutboundRecord): void {
   else c.fresh++;
   if (callFailed(o)) {
     c.failed++;
-    const status = o.op?.status;
-    let outcome = o.op?.failed ? 'failed' : Number.isInteger(status) ? String(status) : OTHER;
+    let outcome = failure(o);
     if (!c.failures.has(outcome) && c.failures.size >= FAILURES_KEPT) outcome = OTHER;
     c.failures.set(outcome, (c.failures.get(outcome) ?? 0) + 1);
   }

@@ -50,7 +50,7 @@ export function opName(o: OutboundRecord, opts: { max?: number; full?: boolean }
       return `${op.method || 'HTTP'} ${where}${cut}${outcome(o)}`;
     }
     case 'grpc':
-      return `grpc ${op.path || op.host || endpoint(o.dst, o.dport)}${cut}`;
+      return `grpc ${op.path || op.host || endpoint(o.dst, o.dport)}${cut}${outcome(o)}`;
     case 'postgresql':
     case 'mysql': {
       if (!op.statement) return op.verb || op.protocol;
@@ -68,10 +68,50 @@ export function opName(o: OutboundRecord, opts: { max?: number; full?: boolean }
   }
 }
 
-/** ` → 502`, ` → failed`, ` → connection refused` (a connect that failed), or '' where the call's outcome is not known. */
+/** gRPC's status codes by number. */
+const GRPC_CODES = [
+  'OK',
+  'Canceled',
+  'Unknown',
+  'InvalidArgument',
+  'DeadlineExceeded',
+  'NotFound',
+  'AlreadyExists',
+  'PermissionDenied',
+  'ResourceExhausted',
+  'FailedPrecondition',
+  'Aborted',
+  'OutOfRange',
+  'Unimplemented',
+  'Internal',
+  'Unavailable',
+  'DataLoss',
+  'Unauthenticated',
+];
+
+/** A gRPC status code's name (`NotFound`), or `code N`. */
+export function grpcCode(code: number): string {
+  return GRPC_CODES[code] ?? `code ${code}`;
+}
+
+/**
+ * How a failed call failed, in a word: an HTTP status (`502`), a gRPC
+ * code (`Unavailable`), a connect's reason (`connection refused`), or
+ * `failed` (no response).
+ */
+export function failure(o: OutboundRecord): string {
+  const op = o.op;
+  if (op?.protocol === 'grpc') return grpcCode(op.status ?? 2);
+  if (op?.failed) return op.error || 'failed';
+  return String(op?.status ?? 'failed');
+}
+
+/** ` → 502`, ` → failed`, ` → Unavailable`, ` → connection refused`, ` → OK` (a gRPC call), or '' where the call's outcome is not known. */
 export function outcome(o: OutboundRecord): string {
-  if (o.op?.failed) return ` → ${o.op.error || 'failed'}`;
-  return o.op?.status ? ` → ${o.op.status}` : '';
+  const op = o.op;
+  if (op?.protocol === 'grpc') return op.failed || op.status ? ` → ${failure(o)}` : op.durationNs ? ' → OK' : '';
+  if (op?.failed) return ` → ${failure(o)}`;
+  return op?.status ? ` → ${op.status}` : '';
 }
 
 /** A call that went wrong: a 5xx status, no response at all (reset, timed out, …), or a connection that could not be opened. */

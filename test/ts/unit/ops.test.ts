@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   callFailed,
+  failure,
   opKind,
   opName,
   opProtocol,
@@ -145,6 +146,17 @@ test('an HTTP call names its outcome; 5xx and no response are failures; status: 
   assert.ok(statusMatches(call(404), '4xx') && statusMatches(call(404), '404') && !statusMatches(call(404), '403'));
   assert.ok(statusMatches(call(undefined, true), 'failed') && statusMatches(call(500), 'failed'));
   assert.ok(!statusMatches(call(200), 'failed') && !statusMatches(call(), '2xx') && !statusMatches(call(200), 'x'));
+});
+
+test('a gRPC call names its status code; a code other than OK is a failure', () => {
+  const grpc = (status?: number, failed?: boolean, durationNs?: number) =>
+    out({ protocol: 'grpc', host: 'inventory:50051', path: '/inv.Stock/Get', status, failed, durationNs }, 'grpc');
+  assert.equal(opName(grpc(5, true, 1e6)), 'grpc /inv.Stock/Get → NotFound');
+  assert.equal(opName(grpc(undefined, false, 1e6)), 'grpc /inv.Stock/Get → OK');
+  assert.equal(opName(grpc()), 'grpc /inv.Stock/Get');
+  assert.equal(opName(grpc(99, true)), 'grpc /inv.Stock/Get → code 99');
+  assert.ok(callFailed(grpc(14, true)) && !callFailed(grpc(undefined, false, 1e6)));
+  assert.equal(failure(grpc(14, true)), 'Unavailable');
 });
 
 test('a connect that failed names the reason and counts as failed; a TLS exchange its server name', () => {
