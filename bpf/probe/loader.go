@@ -85,6 +85,9 @@ type Attachment struct {
 	// GRPCMetadataKey is inspect.GRPCMetadataKeyName: how the probes know
 	// a gRPC call's incoming metadata in its context (0: not read).
 	GRPCMetadataKey uint32
+	// MaxEntries overrides the max_entries of maps, by name (tests: a map
+	// small enough to fill).
+	MaxEntries map[string]uint32
 }
 
 // programs maps the Prog* names to the loaded programs.
@@ -122,6 +125,8 @@ type Probe struct {
 
 	attached []string // the uprobe programs attached
 	tps      []tracepointProg
+
+	lru []lruMap // the LRU hash maps, for MapUse
 }
 
 func errorf(code records.Code, format string, args ...any) error {
@@ -185,6 +190,13 @@ func load(a Attachment, headers []string, memlockErr error, multi bool) (_ *Prob
 	cfg := configFor(a, headers)
 	if err := spec.Variables["CFG"].Set(cfg); err != nil {
 		return nil, errorf(records.LoadFailed, "configuring the BPF programs: %v", err)
+	}
+	for name, n := range a.MaxEntries {
+		ms := spec.Maps[name]
+		if ms == nil {
+			return nil, errorf(records.Internal, "no BPF map %q", name)
+		}
+		ms.MaxEntries = n
 	}
 	if multi {
 		for _, ps := range spec.Programs {

@@ -141,6 +141,14 @@ type probeGrpcImpl struct {
 	ImplType uint64
 }
 
+type probeLruCount uint32
+
+const (
+	probeLruCountGR_INSERTS probeLruCount = 0
+	probeLruCountGR_DELETES probeLruCount = 1
+	probeLruCountLRU_COUNTS probeLruCount = 2
+)
+
 type probeOpLayout uint32
 
 const (
@@ -295,6 +303,7 @@ type probeMapSpecs struct {
 	GoroutineRequest *ebpf.MapSpec `ebpf:"goroutine_request"`
 	GrpcServing      *ebpf.MapSpec `ebpf:"grpc_serving"`
 	Lost             *ebpf.MapSpec `ebpf:"lost"`
+	LruCounts        *ebpf.MapSpec `ebpf:"lru_counts"`
 	OutboundConns    *ebpf.MapSpec `ebpf:"outbound_conns"`
 	RequestScratch   *ebpf.MapSpec `ebpf:"request_scratch"`
 	RequestSeq       *ebpf.MapSpec `ebpf:"request_seq"`
@@ -313,6 +322,7 @@ type probeVariableSpecs struct {
 	UnusedConnState    *ebpf.VariableSpec `ebpf:"unused_conn_state"`
 	UnusedEventType    *ebpf.VariableSpec `ebpf:"unused_event_type"`
 	UnusedGrpcImpl     *ebpf.VariableSpec `ebpf:"unused_grpc_impl"`
+	UnusedLruCount     *ebpf.VariableSpec `ebpf:"unused_lru_count"`
 	UnusedOpLayout     *ebpf.VariableSpec `ebpf:"unused_op_layout"`
 	UnusedOutbound     *ebpf.VariableSpec `ebpf:"unused_outbound"`
 	UnusedRequestEnded *ebpf.VariableSpec `ebpf:"unused_request_ended"`
@@ -351,6 +361,7 @@ type probeMaps struct {
 	GoroutineRequest *ebpf.Map `ebpf:"goroutine_request"`
 	GrpcServing      *ebpf.Map `ebpf:"grpc_serving"`
 	Lost             *ebpf.Map `ebpf:"lost"`
+	LruCounts        *ebpf.Map `ebpf:"lru_counts"`
 	OutboundConns    *ebpf.Map `ebpf:"outbound_conns"`
 	RequestScratch   *ebpf.Map `ebpf:"request_scratch"`
 	RequestSeq       *ebpf.Map `ebpf:"request_seq"`
@@ -371,6 +382,7 @@ func (m *probeMaps) Close() error {
 		m.GoroutineRequest,
 		m.GrpcServing,
 		m.Lost,
+		m.LruCounts,
 		m.OutboundConns,
 		m.RequestScratch,
 		m.RequestSeq,
@@ -390,6 +402,7 @@ type probeVariables struct {
 	UnusedConnState    *ebpf.Variable `ebpf:"unused_conn_state"`
 	UnusedEventType    *ebpf.Variable `ebpf:"unused_event_type"`
 	UnusedGrpcImpl     *ebpf.Variable `ebpf:"unused_grpc_impl"`
+	UnusedLruCount     *ebpf.Variable `ebpf:"unused_lru_count"`
 	UnusedOpLayout     *ebpf.Variable `ebpf:"unused_op_layout"`
 	UnusedOutbound     *ebpf.Variable `ebpf:"unused_outbound"`
 	UnusedRequestEnded *ebpf.Variable `ebpf:"unused_request_ended"`

@@ -37,7 +37,7 @@ func Run(ctx context.Context, p *probe.Probe, t *Tracer, statsEvery time.Duratio
 			t.Out.Flush()
 			if stopping {
 				t.FlushCalls()
-				s := t.Stats(p.Lost())
+				s := stats(t, p)
 				t.Out.Record(&s, "", "")
 				return t.Out.Flush()
 			}
@@ -48,10 +48,17 @@ func Run(ctx context.Context, p *probe.Probe, t *Tracer, statsEvery time.Duratio
 			return err
 		}
 		if now := time.Now(); now.After(nextStats) {
-			s := t.Stats(p.Lost())
+			s := stats(t, p)
 			t.Out.Record(&s, "", "")
 			t.Out.Flush()
 			nextStats = now.Add(statsEvery)
 		}
 	}
+}
+
+// stats is a stats record: the tracer's counters and the probes' maps.
+func stats(t *Tracer, p *probe.Probe) Stats {
+	s := t.Stats(p.Lost())
+	s.Maps = p.MapUse()
+	return s
 }

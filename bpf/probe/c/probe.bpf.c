@@ -246,6 +246,48 @@ struct {
 	__type(value, u64);
 } goroutine_request SEC(".maps");
 
+/* goroutine_request's new keys and deletes, per CPU: the kernel counts no
+ * LRU evictions, so user space derives them as inserts - deletes -
+ * entries. Its entries outlive requests (a goroutine's is deleted only
+ * when it served one), so this map alone fills; the others' are deleted
+ * as their request or call ends. */
+enum lru_count {
+	GR_INSERTS,
+	GR_DELETES,
+	LRU_COUNTS,
+};
+const enum lru_count *unused_lru_count __attribute__((unused));
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LRU_COUNTS);
+	__type(key, u32);
+	__type(value, u64);
+} lru_counts SEC(".maps");
+
+static __always_inline void count_lru(u32 i)
+{
+	u64 *n = bpf_map_lookup_elem(&lru_counts, &i);
+	if (n)
+		(*n)++;
+}
+
+/* Maps goid to a request, counting a new key (the usual case: an update
+ * of a key that exists is the exception, and costs a second update). */
+static __always_inline void set_goroutine_request(u64 *goid, u64 *id)
+{
+	if (!bpf_map_update_elem(&goroutine_request, goid, id, BPF_NOEXIST))
+		count_lru(GR_INSERTS);
+	else
+		bpf_map_update_elem(&goroutine_request, goid, id, BPF_EXIST);
+}
+
+static __always_inline void delete_goroutine_request(u64 *goid)
+{
+	if (!bpf_map_delete_elem(&goroutine_request, goid))
+		count_lru(GR_DELETES);
+}
+
 /* goid -> *gin.Context, between handleHTTPRequest's entry and its RET
  * (only where a binary offers no emulated site for the route). */
 struct {
@@ -669,7 +711,7 @@ static __always_inline struct request_start *start_request(u64 goid, u64 *id)
 	if (!seq)
 		return 0;
 	*id = __sync_fetch_and_add(seq, 1) + 1;
-	bpf_map_update_elem(&goroutine_request, &goid, id, BPF_ANY);
+	set_goroutine_request(&goid, id);
 	struct request_start *e = bpf_map_lookup_elem(&request_scratch, &zero);
 	if (!e)
 		return 0;
@@ -739,7 +781,7 @@ int request_end(struct pt_regs *ctx)
 	u64 id = request_of(goid);
 	if (!id)
 		return 0;
-	bpf_map_delete_elem(&goroutine_request, &goid);
+	delete_goroutine_request(&goid);
 	bpf_map_delete_elem(&goroutine_call, &goid);
 	u64 req = 0;
 	u64 *rp = bpf_map_lookup_elem(&serving_request, &goid);
@@ -1092,7 +1134,7 @@ int grpc_end(struct pt_regs *ctx)
 	u64 id = request_of(goid);
 	if (!id)
 		return 0;
-	bpf_map_delete_elem(&goroutine_request, &goid);
+	delete_goroutine_request(&goid);
 	struct request_ended *e = reserve(sizeof(*e));
 	if (!e)
 		return 0;
@@ -1125,7 +1167,7 @@ static __always_inline void inherit_request(u64 newg)
 		return;
 	u64 child = goid_of(newg);
 	if (child)
-		bpf_map_update_elem(&goroutine_request, &child, &id, BPF_ANY);
+		set_goroutine_request(&child, &id);
 }
 
 /* runtime.newproc's system-stack closure calls runqput(pp, newg, true)
