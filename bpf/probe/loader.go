@@ -317,6 +317,8 @@ func load(a Attachment, headers []string, memlockErr error, multi bool) (_ *Prob
 		p.tps = append(p.tps, tracepointProg{t.name, t.prog})
 	}
 
+	p.lru = p.lruMaps(spec)
+
 	// The kernel's BTF was needed for the CO-RE relocations only: give its
 	// parsed form (tens of MiB) back before the trace runs for hours.
 	btf.FlushKernelSpec()

@@ -3,8 +3,10 @@ package probe
 import (
 	"errors"
 	"reflect"
+	"strings"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 
 	"outboundlens/bpf/records"
 )
@@ -13,19 +15,27 @@ import (
 type lruMap struct {
 	name string
 	m    *ebpf.Map
-	// inserts and deletes: its counters in lru_counts, where the probes
-	// count them (counted: false otherwise).
-	counted          bool
-	inserts, deletes probeLruCount
+	// inserts and deletes: its counters in lru_counts (-1: none), from
+	// probe.bpf.c's enum lru_count (NAME_INSERTS, NAME_DELETES).
+	inserts, deletes int
 }
 
-// counted are the LRU maps whose inserts and deletes the probes count.
-var counted = map[string][2]probeLruCount{
-	"goroutine_request": {probeLruCountGR_INSERTS, probeLruCountGR_DELETES},
-}
-
-// lruMaps lists the loaded LRU hash maps by their names in probe.bpf.c.
-func (p *Probe) lruMaps() []lruMap {
+// lruMaps lists the loaded LRU hash maps by their names in probe.bpf.c,
+// with their counters as the spec's enum lru_count names them.
+func (p *Probe) lruMaps(spec *ebpf.CollectionSpec) []lruMap {
+	counters := map[string]int{}
+	var e *btf.Enum
+	if spec.Types != nil && spec.Types.TypeByName("lru_count", &e) == nil {
+		for _, v := range e.Values {
+			counters[v.Name] = int(v.Value)
+		}
+	}
+	index := func(name string) int {
+		if i, ok := counters[name]; ok {
+			return i
+		}
+		return -1
+	}
 	var out []lruMap
 	v := reflect.ValueOf(&p.objs.probeMaps).Elem()
 	for i := 0; i < v.NumField(); i++ {
@@ -33,37 +43,33 @@ func (p *Probe) lruMaps() []lruMap {
 		if !ok || m == nil || m.Type() != ebpf.LRUHash {
 			continue
 		}
-		lm := lruMap{name: v.Type().Field(i).Tag.Get("ebpf"), m: m}
-		if c, ok := counted[lm.name]; ok {
-			lm.counted, lm.inserts, lm.deletes = true, c[0], c[1]
-		}
-		out = append(out, lm)
+		name := v.Type().Field(i).Tag.Get("ebpf")
+		upper := strings.ToUpper(name)
+		out = append(out, lruMap{name: name, m: m, inserts: index(upper + "_INSERTS"), deletes: index(upper + "_DELETES")})
 	}
 	return out
 }
 
 // MapUse returns each LRU hash map's entries (counted now), size and, for
 // the maps whose inserts and deletes the probes count, its evictions so
-// far: inserts - deletes - entries. The counters are read before the
-// entries, so an insert made while the entries are counted can make the
-// figure smaller by one, never larger.
+// far: inserts - deletes - entries. The counters are read just before the
+// entries are counted (milliseconds for 100 000 entries), so the inserts
+// and deletes the probes make meanwhile can put the figure off by as many;
+// on a quiet map it is exact.
 func (p *Probe) MapUse() []records.MapUse {
-	if p.lru == nil {
-		p.lru = p.lruMaps()
-	}
 	out := make([]records.MapUse, 0, len(p.lru))
 	for _, lm := range p.lru {
 		u := records.MapUse{Map: lm.name, Max: lm.m.MaxEntries()}
 		var ins, del uint64
 		var err error
-		if lm.counted {
+		if lm.inserts >= 0 {
 			ins, err = p.lruCount(lm.inserts)
-			if err == nil {
+			if err == nil && lm.deletes >= 0 {
 				del, err = p.lruCount(lm.deletes)
 			}
 		}
 		u.Entries = countEntries(lm.m)
-		if lm.counted && err == nil {
+		if lm.inserts >= 0 && err == nil {
 			n := ins - del - u.Entries
 			if ins < del+u.Entries {
 				n = 0
@@ -75,7 +81,7 @@ func (p *Probe) MapUse() []records.MapUse {
 	return out
 }
 
-func (p *Probe) lruCount(i probeLruCount) (uint64, error) {
+func (p *Probe) lruCount(i int) (uint64, error) {
 	var per []uint64
 	if err := p.objs.LruCounts.Lookup(uint32(i), &per); err != nil {
 		return 0, err

@@ -144,9 +144,12 @@ type probeGrpcImpl struct {
 type probeLruCount uint32
 
 const (
-	probeLruCountGR_INSERTS probeLruCount = 0
-	probeLruCountGR_DELETES probeLruCount = 1
-	probeLruCountLRU_COUNTS probeLruCount = 2
+	probeLruCountGOROUTINE_REQUEST_INSERTS probeLruCount = 0
+	probeLruCountGOROUTINE_REQUEST_DELETES probeLruCount = 1
+	probeLruCountDIAL_NAME_INSERTS         probeLruCount = 2
+	probeLruCountOUTBOUND_CONNS_INSERTS    probeLruCount = 3
+	probeLruCountCONNECT_BY_THREAD_INSERTS probeLruCount = 4
+	probeLruCountLRU_COUNTS                probeLruCount = 5
 )
 
 type probeOpLayout uint32
