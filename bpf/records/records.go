@@ -126,7 +126,7 @@ type Stats struct {
 // entry, it evicts the least recently used one when full.
 type MapUse struct {
 	Map       string  `json:"map"`       // its name in probe.bpf.c (goroutine_request)
-	Entries   uint64  `json:"entries"`   // its entries, counted when the stats record is written
+	Entries   uint64  `json:"entries"`   // its entries: counted every 30 s (a stats record in between repeats the last count) and for the last stats record
 	Max       uint32  `json:"max"`       // max_entries
 	Evictions *uint64 `json:"evictions"` // entries the kernel evicted to make room since the trace began (the probes count the map's new keys and deletes: evictions = inserts - deletes - entries); null for a map whose entries are deleted as their request or call ends, which counts neither
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 
 	"outboundlens/bpf/probe"
+	"outboundlens/bpf/records"
 )
 
 // Run reads the probes' ring buffer until ctx is done, writing records,
@@ -17,6 +18,7 @@ import (
 func Run(ctx context.Context, p *probe.Probe, t *Tracer, statsEvery time.Duration) error {
 	var rec ringbuf.Record
 	nextStats := time.Now().Add(statsEvery)
+	var maps mapUse
 	for {
 		stopping := ctx.Err() != nil
 		if stopping {
@@ -37,7 +39,8 @@ func Run(ctx context.Context, p *probe.Probe, t *Tracer, statsEvery time.Duratio
 			t.Out.Flush()
 			if stopping {
 				t.FlushCalls()
-				s := stats(t, p)
+				s := t.Stats(p.Lost())
+				s.Maps = maps.get(p, true)
 				t.Out.Record(&s, "", "")
 				return t.Out.Flush()
 			}
@@ -48,7 +51,8 @@ func Run(ctx context.Context, p *probe.Probe, t *Tracer, statsEvery time.Duratio
 			return err
 		}
 		if now := time.Now(); now.After(nextStats) {
-			s := stats(t, p)
+			s := t.Stats(p.Lost())
+			s.Maps = maps.get(p, false)
 			t.Out.Record(&s, "", "")
 			t.Out.Flush()
 			nextStats = now.Add(statsEvery)
@@ -56,9 +60,20 @@ func Run(ctx context.Context, p *probe.Probe, t *Tracer, statsEvery time.Duratio
 	}
 }
 
-// stats is a stats record: the tracer's counters and the probes' maps.
-func stats(t *Tracer, p *probe.Probe) Stats {
-	s := t.Stats(p.Lost())
-	s.Maps = p.MapUse()
-	return s
+// mapsEvery is how often stats records count the maps' entries anew: a
+// full goroutine_request takes tens of milliseconds of system calls.
+const mapsEvery = 30 * time.Second
+
+// mapUse is the probes' map use as last counted.
+type mapUse struct {
+	at   time.Time
+	maps []records.MapUse
+}
+
+// get counts anew when now is true or the last count is mapsEvery old.
+func (m *mapUse) get(p *probe.Probe, now bool) []records.MapUse {
+	if now || m.maps == nil || time.Since(m.at) >= mapsEvery {
+		m.maps, m.at = p.MapUse(), time.Now()
+	}
+	return m.maps
 }

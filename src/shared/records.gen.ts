@@ -167,7 +167,7 @@ export interface StatsRecord {
 export interface MapUseRecord {
   /** its name in probe.bpf.c (goroutine_request) */
   map: string;
-  /** its entries, counted when the stats record is written */
+  /** its entries: counted every 30 s (a stats record in between repeats the last count) and for the last stats record */
   entries: number;
   /** max_entries */
   max: number;
