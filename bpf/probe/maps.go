@@ -18,6 +18,7 @@ type lruMap struct {
 	// inserts and deletes: its counters in lru_counts (-1: none), from
 	// probe.bpf.c's enum lru_count (NAME_INSERTS, NAME_DELETES).
 	inserts, deletes int
+	evicted          uint64 // the evictions last reported
 }
 
 // lruMaps lists the loaded LRU hash maps by their names in probe.bpf.c,
@@ -52,28 +53,30 @@ func (p *Probe) lruMaps(spec *ebpf.CollectionSpec) []lruMap {
 
 // MapUse returns each LRU hash map's entries (counted now), size and, for
 // the maps whose inserts and deletes the probes count, its evictions so
-// far: inserts - deletes - entries. The counters are read just before the
-// entries are counted (milliseconds for 100 000 entries), so the inserts
-// and deletes the probes make meanwhile can put the figure off by as many;
-// on a quiet map it is exact.
+// far: inserts - deletes - entries. While the entries are counted the
+// probes go on: the inserts are read before the count and the deletes
+// after it, so the figure is never more than the evictions made by the
+// end of the count, and falls short at most by the keys inserted and
+// deleted meanwhile (on a quiet map it is exact). It never decreases.
 func (p *Probe) MapUse() []records.MapUse {
 	out := make([]records.MapUse, 0, len(p.lru))
-	for _, lm := range p.lru {
+	for i := range p.lru {
+		lm := &p.lru[i]
 		u := records.MapUse{Map: lm.name, Max: lm.m.MaxEntries()}
 		var ins, del uint64
 		var err error
 		if lm.inserts >= 0 {
 			ins, err = p.lruCount(lm.inserts)
-			if err == nil && lm.deletes >= 0 {
-				del, err = p.lruCount(lm.deletes)
-			}
 		}
 		u.Entries = countEntries(lm.m)
+		if err == nil && lm.deletes >= 0 {
+			del, err = p.lruCount(lm.deletes)
+		}
 		if lm.inserts >= 0 && err == nil {
-			n := ins - del - u.Entries
-			if ins < del+u.Entries {
-				n = 0
+			if ins > del+u.Entries && ins-del-u.Entries > lm.evicted {
+				lm.evicted = ins - del - u.Entries
 			}
+			n := lm.evicted
 			u.Evictions = &n
 		}
 		out = append(out, u)
