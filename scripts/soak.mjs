@@ -1,4 +1,4 @@
-// npm run soak -- [--minutes N] [--toolchains go1.21.13,go1.27.4] [--rate R] [--max-records M]
+// npm run soak -- [--minutes N] [--toolchains go1.21.13,go1.27.4] [--rate R] [--max-records M] [--json FILE]
 //
 // A long run of mixed load on the bundled sample, launched under the helper,
 // for each Go release given (default: the oldest and newest supported), with
@@ -7,14 +7,14 @@
 // extension's NDJSON reader into the insight server, as in VS Code.
 // Reports (asserts nothing, exits non-zero when a "must" fails):
 //   - service errors and crashes (must be 0), events lost;
-//   - over time: the helper's RSS, its BPF maps' occupancy (entries of
-//     max_entries; an LRU map evicts only when full), the insight server's
+//   - over time: the helper's RSS, its LRU maps' entries of max_entries and
+//     evictions (from the helper's stats records), the insight server's
 //     heap after a GC, and the panel's (headless Chromium, fed as the
 //     extension feeds it) JS heap after a GC and its rows;
 //   - attribution precision and recall over the last 20 s window against
 //     what the downstream recorded (must be 1.0).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import http from 'node:http';
 import { createServer } from 'node:net';
@@ -31,6 +31,7 @@ const { values: opts } = parseArgs({
     toolchains: { type: 'string', default: QUICK_TOOLCHAINS.join(',') },
     rate: { type: 'string', default: '150' },
     'max-records': { type: 'string', default: '50000' },
+    json: { type: 'string' },
   },
 });
 const MINUTES = Number(opts.minutes);
@@ -67,53 +68,18 @@ function freePort() {
   });
 }
 
-function ensureBpftool() {
-  if (!spawnSync('bpftool', ['version']).error) return true;
-  if (isRoot() && !spawnSync('apt-get', ['--version']).error) {
-    log('installing bpftool (apt-get install -y bpftool) to read map occupancy');
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-    spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'bpftool'], { stdio: 'inherit', env });
-  }
-  return !spawnSync('bpftool', ['version']).error;
+/** The helper's LRU maps, from its last stats record: { name: { entries, max, evictions } }. */
+function mapUse(stats) {
+  return Object.fromEntries(
+    (stats.maps ?? []).map((m) => [m.map, { entries: m.entries, max: m.max, evictions: m.evictions }]),
+  );
 }
 
-/** The helper's BPF maps, from its fds (fdinfo names the map id), with their entry counts (bpftool). */
-function mapOccupancy(pid, withBpftool) {
-  const out = {};
-  let fds = [];
-  try {
-    fds = readdirSync(`/proc/${pid}/fdinfo`);
-  } catch {
-    return out;
-  }
-  for (const fd of fds) {
-    let info = '';
-    try {
-      if (!readlinkSync(`/proc/${pid}/fd/${fd}`).includes('bpf-map')) continue;
-      info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
-    } catch {
-      continue;
-    }
-    const field = (k) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(info)?.[1]);
-    const type = field('map_type');
-    if (type !== 1 && type !== 9) continue; // BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_LRU_HASH
-    const id = field('map_id');
-    const shown = JSON.parse(
-      spawnSync('bpftool', ['-j', 'map', 'show', 'id', String(id)], { encoding: 'utf8' }).stdout || '{}',
-    );
-    let entries = NaN;
-    if (withBpftool) {
-      const dump = spawnSync('bpftool', ['-j', 'map', 'dump', 'id', String(id)], {
-        encoding: 'utf8',
-        maxBuffer: 1 << 30,
-      });
-      if (dump.status === 0) entries = JSON.parse(dump.stdout).length;
-    }
-    out[shown.name ?? `map${id}`] = { entries, max: field('max_entries'), lru: type === 9 };
-  }
-  return out;
-}
+const showMaps = (maps) =>
+  Object.entries(maps)
+    .filter(([, m]) => m.entries > 0 || m.evictions)
+    .map(([n, m]) => `${n} ${m.entries}/${m.max}${m.evictions === null ? '' : ` evicted ${m.evictions}`}`)
+    .join(', ') || 'all empty';
 
 /**
  * The panel in headless Chromium (the webview test's harness page), fed the
@@ -170,7 +136,7 @@ function request(agent, port, method, path, testId) {
   });
 }
 
-async function soak(toolchain, parserModule, withBpftool) {
+async function soak(toolchain, parserModule) {
   const work = mkdtempSync(join(tmpdir(), 'ol-soak-'));
   const sampleBin = join(work, 'sample');
   run('go', ['build', '-o', sampleBin, '.'], {
@@ -292,16 +258,14 @@ async function soak(toolchain, parserModule, withBpftool) {
       panelRows: panel?.rows ?? NaN,
       sent,
       helperRss,
-      maps: mapOccupancy(hpid, withBpftool),
+      maps: mapUse(lastStats),
       serverHeap: heap.heapUsed,
       serverRss: procStatus(server.child.pid).rss,
       dropped: rows,
       lost: lastStats.lost,
     });
     const s = samples.at(-1);
-    const maps = Object.entries(s.maps)
-      .map(([n, m]) => `${n} ${m.entries}/${m.max}`)
-      .join(', ');
+    const maps = showMaps(s.maps);
     log(
       `t=${s.at}s sent ${s.sent} errors ${errors.length} · helper RSS ${mib(s.helperRss)} MiB · server heap ${(s.serverHeap / 2 ** 20).toFixed(1)} MiB · panel heap ${(s.panelHeap / 2 ** 20).toFixed(1)} MiB (${s.panelRows} rows sent) · ${maps}`,
     );
@@ -383,22 +347,20 @@ function report(r) {
   );
   for (const e of r.errors.slice(0, 5)) console.log(`  error: ${e}`);
   console.log(
-    '    t   requests  helper RSS  server heap  server RSS  records dropped  panel heap  rows sent  BPF maps (entries/max)',
+    '    t   requests  helper RSS  server heap  server RSS  records dropped  panel heap  rows sent  LRU maps not empty (entries/max, evicted)',
   );
   for (const s of r.samples) {
-    const maps = Object.entries(s.maps)
-      .map(([n, m]) => `${n} ${m.entries}/${m.max}`)
-      .join(', ');
+    const maps = showMaps(s.maps);
     console.log(
       `${String(s.at).padStart(5)}s ${String(s.sent).padStart(9)}  ${mib(s.helperRss).padStart(6)} MiB  ${(s.serverHeap / 2 ** 20).toFixed(1).padStart(7)} MiB  ${mib(s.serverRss).padStart(6)} MiB  ${String(s.dropped).padStart(15)}  ${(s.panelHeap / 2 ** 20).toFixed(1).padStart(6)} MiB  ${String(s.panelRows).padStart(9)}  ${maps}`,
     );
   }
-  const full = Object.entries(last.maps).filter(([, m]) => m.entries >= m.max);
+  const evicting = Object.entries(last.maps).filter(([, m]) => m.evictions > 0 || m.entries >= m.max);
   console.log(
     `helper RSS ${mib(first.helperRss)} → peak ${mib(peak((s) => s.helperRss))} → last ${mib(last.helperRss)} MiB; ` +
       `server heap peak ${(peak((s) => s.serverHeap) / 2 ** 20).toFixed(1)} MiB, at the end ${(r.finalHeap / 2 ** 20).toFixed(1)} MiB; ` +
       `panel heap peak ${(peak((s) => s.panelHeap) / 2 ** 20).toFixed(1)} MiB (${last.panelRows} rows sent; it keeps 100 000 at most); ` +
-      `LRU maps full (evicting): ${full.length ? full.map(([n]) => n).join(', ') : 'none'}`,
+      `LRU maps evicting: ${evicting.length ? evicting.map(([n, m]) => `${n} (${m.evictions ?? 'uncounted'} evicted)`).join(', ') : 'none'}`,
   );
   const w = r.window;
   console.log(
@@ -409,19 +371,17 @@ function report(r) {
 
 async function main() {
   if (!(MINUTES > 0) || !(RATE > 0)) throw new Error('--minutes and --rate take positive numbers');
-  if (!isRoot())
-    throw new Error('the soak traces and reads the BPF maps of the helper: run it as root (sudo npm run soak)');
+  if (!isRoot()) throw new Error('the soak traces with the helper: run it as root (sudo npm run soak)');
   run('node', [join(root, 'scripts', 'bundle.mjs')]);
-  const withBpftool = ensureBpftool();
-  if (!withBpftool) log('bpftool is missing: map occupancy shows max_entries only (apt-get install -y bpftool)');
   if (!existsSync(CHROMIUM))
     log(`no Chromium at ${CHROMIUM}: the panel is left out (apt-get install -y chromium, or set CHROMIUM_PATH)`);
   const { tsImport } = await import('tsx/esm/api');
   const parserModule = await tsImport('../src/extension/ndjson.ts', import.meta.url);
   let ok = true;
   const results = [];
-  for (const tc of opts.toolchains.split(',')) results.push(await soak(tc.trim(), parserModule, withBpftool));
+  for (const tc of opts.toolchains.split(',')) results.push(await soak(tc.trim(), parserModule));
   for (const r of results) ok = report(r) && ok;
+  if (opts.json) writeFileSync(opts.json, JSON.stringify(results, null, 1));
   process.exit(ok ? 0 : 1);
 }
 

@@ -94,6 +94,9 @@ type Attachment struct {
 	// GRPCStatusError is inspect.GRPCStatusErrorName: how the probes know
 	// a gRPC call's error as a *status.Error (0: its code is not read).
 	GRPCStatusError uint32
+	// MaxEntries overrides the max_entries of maps, by name (tests: a map
+	// small enough to fill).
+	MaxEntries map[string]uint32
 }
 
 // Probe is the loaded and attached set of programs.
@@ -107,6 +110,8 @@ type Probe struct {
 
 	attached []string // the uprobe programs attached
 	tps      []tracepointProg
+
+	lru []lruMap // the LRU hash maps, for MapUse
 }
 
 func errorf(code records.Code, format string, args ...any) error {
@@ -177,6 +182,13 @@ func load(a Attachment, headers []string, memlockErr error, multi bool) (_ *Prob
 	cfg := configFor(a, headers)
 	if err := spec.Variables["CFG"].Set(cfg); err != nil {
 		return nil, errorf(records.LoadFailed, "configuring the BPF programs: %v", err)
+	}
+	for name, n := range a.MaxEntries {
+		ms := spec.Maps[name]
+		if ms == nil {
+			return nil, errorf(records.Internal, "no BPF map %q", name)
+		}
+		ms.MaxEntries = n
 	}
 	if multi {
 		for _, ps := range spec.Programs {
@@ -314,6 +326,8 @@ func load(a Attachment, headers []string, memlockErr error, multi bool) (_ *Prob
 		}
 		p.tps = append(p.tps, tracepointProg{t.name, t.prog})
 	}
+
+	p.lru = p.lruMaps(spec)
 
 	// The kernel's BTF was needed for the CO-RE relocations only: give its
 	// parsed form (tens of MiB) back before the trace runs for hours.

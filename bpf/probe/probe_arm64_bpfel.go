@@ -163,6 +163,17 @@ type probeGrpcStarted struct {
 	Start uint64
 }
 
+type probeLruCount uint32
+
+const (
+	probeLruCountGOROUTINE_REQUEST_INSERTS probeLruCount = 0
+	probeLruCountGOROUTINE_REQUEST_DELETES probeLruCount = 1
+	probeLruCountDIAL_NAME_INSERTS         probeLruCount = 2
+	probeLruCountOUTBOUND_CONNS_INSERTS    probeLruCount = 3
+	probeLruCountCONNECT_BY_THREAD_INSERTS probeLruCount = 4
+	probeLruCountLRU_COUNTS                probeLruCount = 5
+)
+
 type probeOpLayout uint32
 
 const (
@@ -322,6 +333,7 @@ type probeMapSpecs struct {
 	GrpcCallStart    *ebpf.MapSpec `ebpf:"grpc_call_start"`
 	GrpcServing      *ebpf.MapSpec `ebpf:"grpc_serving"`
 	Lost             *ebpf.MapSpec `ebpf:"lost"`
+	LruCounts        *ebpf.MapSpec `ebpf:"lru_counts"`
 	OutboundConns    *ebpf.MapSpec `ebpf:"outbound_conns"`
 	RequestScratch   *ebpf.MapSpec `ebpf:"request_scratch"`
 	RequestSeq       *ebpf.MapSpec `ebpf:"request_seq"`
@@ -339,6 +351,7 @@ type probeVariableSpecs struct {
 	UnusedConnState    *ebpf.VariableSpec `ebpf:"unused_conn_state"`
 	UnusedEventType    *ebpf.VariableSpec `ebpf:"unused_event_type"`
 	UnusedGrpcImpl     *ebpf.VariableSpec `ebpf:"unused_grpc_impl"`
+	UnusedLruCount     *ebpf.VariableSpec `ebpf:"unused_lru_count"`
 	UnusedOpLayout     *ebpf.VariableSpec `ebpf:"unused_op_layout"`
 	UnusedOutbound     *ebpf.VariableSpec `ebpf:"unused_outbound"`
 	UnusedRequestEnded *ebpf.VariableSpec `ebpf:"unused_request_ended"`
@@ -378,6 +391,7 @@ type probeMaps struct {
 	GrpcCallStart    *ebpf.Map `ebpf:"grpc_call_start"`
 	GrpcServing      *ebpf.Map `ebpf:"grpc_serving"`
 	Lost             *ebpf.Map `ebpf:"lost"`
+	LruCounts        *ebpf.Map `ebpf:"lru_counts"`
 	OutboundConns    *ebpf.Map `ebpf:"outbound_conns"`
 	RequestScratch   *ebpf.Map `ebpf:"request_scratch"`
 	RequestSeq       *ebpf.Map `ebpf:"request_seq"`
@@ -398,6 +412,7 @@ func (m *probeMaps) Close() error {
 		m.GrpcCallStart,
 		m.GrpcServing,
 		m.Lost,
+		m.LruCounts,
 		m.OutboundConns,
 		m.RequestScratch,
 		m.RequestSeq,
@@ -416,6 +431,7 @@ type probeVariables struct {
 	UnusedConnState    *ebpf.Variable `ebpf:"unused_conn_state"`
 	UnusedEventType    *ebpf.Variable `ebpf:"unused_event_type"`
 	UnusedGrpcImpl     *ebpf.Variable `ebpf:"unused_grpc_impl"`
+	UnusedLruCount     *ebpf.Variable `ebpf:"unused_lru_count"`
 	UnusedOpLayout     *ebpf.Variable `ebpf:"unused_op_layout"`
 	UnusedOutbound     *ebpf.Variable `ebpf:"unused_outbound"`
 	UnusedRequestEnded *ebpf.Variable `ebpf:"unused_request_ended"`

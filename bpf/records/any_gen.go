@@ -42,6 +42,7 @@ type Any struct {
 	Requests       uint64            `json:"requests"`
 	Outbound       uint64            `json:"outbound"`
 	Programs       []ProgramRuns     `json:"programs"`
+	Maps           []MapUse          `json:"maps"`
 	Code           Code              `json:"code"`
 	Message        string            `json:"message"`
 	Reason         string            `json:"reason"`

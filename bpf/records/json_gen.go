@@ -345,6 +345,40 @@ func (r *Stats) AppendJSON(b []byte) []byte {
 			b = append(b, ']')
 		}
 	}
+	if !(len(r.Maps) == 0) {
+		b = appendKey(b, &first, "\"maps\":")
+		if r.Maps == nil {
+			b = append(b, "null"...)
+		} else {
+			b = append(b, '[')
+			for i := range r.Maps {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = r.Maps[i].AppendJSON(b)
+			}
+			b = append(b, ']')
+		}
+	}
+	return append(b, '}')
+}
+
+// AppendJSON appends r as encoding/json marshals it, with SetEscapeHTML(false).
+func (r *MapUse) AppendJSON(b []byte) []byte {
+	first := true
+	b = append(b, '{')
+	b = appendKey(b, &first, "\"map\":")
+	b = appendString(b, r.Map)
+	b = appendKey(b, &first, "\"entries\":")
+	b = strconv.AppendUint(b, uint64(r.Entries), 10)
+	b = appendKey(b, &first, "\"max\":")
+	b = strconv.AppendUint(b, uint64(r.Max), 10)
+	b = appendKey(b, &first, "\"evictions\":")
+	if r.Evictions == nil {
+		b = append(b, "null"...)
+	} else {
+		b = strconv.AppendUint(b, uint64((*r.Evictions)), 10)
+	}
 	return append(b, '}')
 }
 
@@ -381,4 +415,4 @@ func (r *End) AppendJSON(b []byte) []byte {
 }
 
 // jsonTypes has a value of each type, for the test that holds AppendJSON to encoding/json.
-var jsonTypes = []any{&Loc{}, &Ready{}, &ProbeSite{}, &ProgramRuns{}, &Request{}, &Outbound{}, &Remote{}, &Op{}, &Stats{}, &ErrorRecord{}, &End{}}
+var jsonTypes = []any{&Loc{}, &Ready{}, &ProbeSite{}, &ProgramRuns{}, &Request{}, &Outbound{}, &Remote{}, &Op{}, &Stats{}, &MapUse{}, &ErrorRecord{}, &End{}}

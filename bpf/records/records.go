@@ -123,6 +123,16 @@ type Stats struct {
 	Requests uint64        `json:"requests"`
 	Outbound uint64        `json:"outbound"`
 	Programs []ProgramRuns `json:"programs,omitempty"` // with --probe-stats: each program's runs and time in BPF so far (uprobe programs, then tracepoint programs by tracepoint name, which run for every process's syscalls)
+	Maps     []MapUse      `json:"maps,omitempty"`     // the probes' LRU hash maps: how full each is and what it evicted so far
+}
+
+// MapUse is one LRU hash map of the probes: an LRU map never refuses an
+// entry, it evicts the least recently used one when full.
+type MapUse struct {
+	Map       string  `json:"map"`       // its name in probe.bpf.c (goroutine_request)
+	Entries   uint64  `json:"entries"`   // its entries: counted every 30 s (a stats record in between repeats the last count) and for the last stats record
+	Max       uint32  `json:"max"`       // max_entries
+	Evictions *uint64 `json:"evictions"` // entries the kernel evicted to make room since the trace began (the probes count the map's new keys and deletes: evictions = inserts - deletes - entries); null for a map whose entries are deleted as their request or call ends, which counts neither
 }
 
 // ErrorRecord says why the helper could not trace; it then exits non-zero.

@@ -9,6 +9,7 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 
 	"outboundlens/bpf/probe"
+	"outboundlens/bpf/records"
 )
 
 // Run reads the probes' ring buffer until ctx is done, writing records,
@@ -20,6 +21,7 @@ func Run(ctx context.Context, p *probe.Probe, t *Tracer, statsEvery time.Duratio
 	// The deadline matters only when the reader waits, after it drained the
 	// buffer: it is set then, not for every record.
 	armed := false
+	var maps mapUse
 	for {
 		stopping := ctx.Err() != nil
 		if stopping {
@@ -44,6 +46,7 @@ func Run(ctx context.Context, p *probe.Probe, t *Tracer, statsEvery time.Duratio
 			if stopping {
 				t.FlushCalls()
 				s := t.Stats(p.Lost())
+				s.Maps = maps.get(p, true)
 				t.Out.Record(&s, "", "")
 				return t.Out.Flush()
 			}
@@ -55,9 +58,28 @@ func Run(ctx context.Context, p *probe.Probe, t *Tracer, statsEvery time.Duratio
 		}
 		if now := time.Now(); now.After(nextStats) {
 			s := t.Stats(p.Lost())
+			s.Maps = maps.get(p, false)
 			t.Out.Record(&s, "", "")
 			t.Out.Flush()
 			nextStats = now.Add(statsEvery)
 		}
 	}
+}
+
+// mapsEvery is how often stats records count the maps' entries anew: a
+// full goroutine_request takes tens of milliseconds of system calls.
+const mapsEvery = 30 * time.Second
+
+// mapUse is the probes' map use as last counted.
+type mapUse struct {
+	at   time.Time
+	maps []records.MapUse
+}
+
+// get counts anew when now is true or the last count is mapsEvery old.
+func (m *mapUse) get(p *probe.Probe, now bool) []records.MapUse {
+	if now || m.maps == nil || time.Since(m.at) >= mapsEvery {
+		m.maps, m.at = p.MapUse(), time.Now()
+	}
+	return m.maps
 }

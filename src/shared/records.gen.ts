@@ -163,6 +163,20 @@ export interface StatsRecord {
   outbound: number;
   /** with --probe-stats: each program's runs and time in BPF so far (uprobe programs, then tracepoint programs by tracepoint name, which run for every process's syscalls) */
   programs?: ProgramRunsRecord[];
+  /** the probes' LRU hash maps: how full each is and what it evicted so far */
+  maps?: MapUseRecord[];
+}
+
+/** MapUse is one LRU hash map of the probes: an LRU map never refuses an entry, it evicts the least recently used one when full. */
+export interface MapUseRecord {
+  /** its name in probe.bpf.c (goroutine_request) */
+  map: string;
+  /** its entries: counted every 30 s (a stats record in between repeats the last count) and for the last stats record */
+  entries: number;
+  /** max_entries */
+  max: number;
+  /** entries the kernel evicted to make room since the trace began (the probes count the map's new keys and deletes: evictions = inserts - deletes - entries); null for a map whose entries are deleted as their request or call ends, which counts neither */
+  evictions: number | null;
 }
 
 /** ErrorRecord says why the helper could not trace; it then exits non-zero. */

@@ -201,8 +201,41 @@ func checkLost(t *testing.T, rs []record) {
 	if len(st) == 0 {
 		t.Fatal("no stats record")
 	}
-	if last := st[len(st)-1]; last.Lost != 0 {
+	last := st[len(st)-1]
+	if last.Lost != 0 {
 		t.Errorf("%d events lost", last.Lost)
+	}
+	checkMaps(t, last)
+}
+
+// checkMaps: the last stats record lists the probes' LRU maps, with the
+// evictions of goroutine_request (and of the other maps whose new keys the
+// probes count) at 0: a test is far from filling any, so an eviction
+// counted here is a key the probes counted twice.
+func checkMaps(t *testing.T, st record) {
+	t.Helper()
+	counted := map[string]bool{"goroutine_request": false, "dial_name": false, "outbound_conns": false, "connect_by_thread": false}
+	for _, m := range st.Maps {
+		if m.Entries > uint64(m.Max) || m.Max == 0 {
+			t.Errorf("map %s: %d entries of %d", m.Map, m.Entries, m.Max)
+		}
+		if _, ok := counted[m.Map]; !ok {
+			if m.Evictions != nil {
+				t.Errorf("map %s: evictions %d, want null (not counted)", m.Map, *m.Evictions)
+			}
+			continue
+		}
+		counted[m.Map] = true
+		if m.Evictions == nil {
+			t.Errorf("map %s: evictions not counted", m.Map)
+		} else if *m.Evictions != 0 {
+			t.Errorf("map %s: %d of %d entries, %d evictions, want 0", m.Map, m.Entries, m.Max, *m.Evictions)
+		}
+	}
+	for name, ok := range counted {
+		if !ok {
+			t.Errorf("stats: no map %s in %v", name, st.Maps)
+		}
 	}
 }
 

@@ -272,6 +272,54 @@ struct {
 	__type(value, struct goroutine_req);
 } goroutine_request SEC(".maps");
 
+/* New keys and deletes of the LRU maps whose entries outlive requests,
+ * per CPU: the kernel counts no LRU evictions, so user space derives them
+ * as inserts - deletes - entries. goroutine_request keeps the entries of
+ * goroutines that never served a request, dial_name those of goroutines
+ * that dialed, outbound_conns one per connection, connect_by_thread one
+ * per thread; the other maps' entries are deleted as their request or
+ * call ends. */
+enum lru_count {
+	GOROUTINE_REQUEST_INSERTS,
+	GOROUTINE_REQUEST_DELETES,
+	DIAL_NAME_INSERTS,
+	OUTBOUND_CONNS_INSERTS,
+	CONNECT_BY_THREAD_INSERTS,
+	LRU_COUNTS,
+};
+const enum lru_count *unused_lru_count __attribute__((unused));
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LRU_COUNTS);
+	__type(key, u32);
+	__type(value, u64);
+} lru_counts SEC(".maps");
+
+static __always_inline void count_lru(u32 i)
+{
+	u64 *n = bpf_map_lookup_elem(&lru_counts, &i);
+	if (n)
+		(*n)++;
+}
+
+/* Sets key to value, counting a new key in counter i (a new key is the
+ * usual case; a key that exists costs a second update). */
+#define lru_set(map, i, key, value)                                      \
+	do {                                                             \
+		if (!bpf_map_update_elem(map, key, value, BPF_NOEXIST))  \
+			count_lru(i);                                    \
+		else                                                     \
+			bpf_map_update_elem(map, key, value, BPF_EXIST); \
+	} while (0)
+
+/* Deletes key, counting it in counter i if it was there. */
+#define lru_delete(map, i, key)                   \
+	do {                                      \
+		if (!bpf_map_delete_elem(map, key)) \
+			count_lru(i);             \
+	} while (0)
+
 /* goid -> *gin.Context, between handleHTTPRequest's entry and its RET
  * (only where a binary offers no emulated site for the route). */
 struct {
@@ -702,7 +750,7 @@ static __always_inline struct request_start *start_request(u64 goid, u64 req, u6
 		return 0;
 	*id = __sync_fetch_and_add(seq, 1) + 1;
 	struct goroutine_req v = { .id = *id, .req = req };
-	bpf_map_update_elem(&goroutine_request, &goid, &v, BPF_ANY);
+	lru_set(&goroutine_request, GOROUTINE_REQUEST_INSERTS, &goid, &v);
 	struct request_start *e = bpf_map_lookup_elem(&request_scratch, &zero);
 	if (!e)
 		return 0;
@@ -772,7 +820,7 @@ int request_end(struct pt_regs *ctx)
 	if (!r || !r->id)
 		return 0;
 	u64 id = r->id, req = r->req;
-	bpf_map_delete_elem(&goroutine_request, &goid);
+	lru_delete(&goroutine_request, GOROUTINE_REQUEST_DELETES, &goid);
 	bpf_map_delete_elem(&goroutine_call, &goid);
 	if (req) {
 		/* its context is no longer the request's to claim */
@@ -1121,7 +1169,7 @@ int grpc_end(struct pt_regs *ctx)
 	u64 id = request_of(goid);
 	if (!id)
 		return 0;
-	bpf_map_delete_elem(&goroutine_request, &goid);
+	lru_delete(&goroutine_request, GOROUTINE_REQUEST_DELETES, &goid);
 	struct request_ended *e = reserve(sizeof(*e));
 	if (!e)
 		return 0;
@@ -1147,7 +1195,7 @@ static __always_inline void inherit_request(u64 newg)
 	if (dn) {
 		u64 child = goid_of(newg);
 		if (child)
-			bpf_map_update_elem(&dial_name, &child, dn, BPF_ANY);
+			lru_set(&dial_name, DIAL_NAME_INSERTS, &child, dn);
 	}
 	u64 id = request_of_use(parent);
 	if (!id)
@@ -1155,7 +1203,7 @@ static __always_inline void inherit_request(u64 newg)
 	u64 child = goid_of(newg);
 	struct goroutine_req v = { .id = id };
 	if (child)
-		bpf_map_update_elem(&goroutine_request, &child, &v, BPF_ANY);
+		lru_set(&goroutine_request, GOROUTINE_REQUEST_INSERTS, &child, &v);
 }
 
 /* runtime.newproc's system-stack closure calls runqput(pp, newg, true)
@@ -1274,7 +1322,8 @@ static __always_inline struct conn_state *caller_side(u64 fd)
 	struct conn_state *c = bpf_map_lookup_elem(&outbound_conns, &ino);
 	if (!c) {
 		struct conn_state n = {};
-		bpf_map_update_elem(&outbound_conns, &ino, &n, BPF_NOEXIST);
+		if (!bpf_map_update_elem(&outbound_conns, &ino, &n, BPF_NOEXIST))
+			count_lru(OUTBOUND_CONNS_INSERTS);
 		c = bpf_map_lookup_elem(&outbound_conns, &ino);
 		if (!c)
 			return 0;
@@ -1555,7 +1604,7 @@ int dial(struct pt_regs *ctx)
 	if (bpf_probe_read_user(n.name, len, (void *)ptr) < 0)
 		return 0;
 	n.len = len;
-	bpf_map_update_elem(&dial_name, &goid, &n, BPF_ANY);
+	lru_set(&dial_name, DIAL_NAME_INSERTS, &goid, &n);
 	return 0;
 }
 
@@ -1577,7 +1626,7 @@ static __always_inline int on_connect(void *tp, struct pt_regs *regs)
 	if (!p) {
 		struct outbound zero = {};
 		/* zero is large; the map copy avoids keeping it on the stack twice */
-		bpf_map_update_elem(&connect_by_thread, &tid, &zero, BPF_ANY);
+		lru_set(&connect_by_thread, CONNECT_BY_THREAD_INSERTS, &tid, &zero);
 		p = bpf_map_lookup_elem(&connect_by_thread, &tid);
 		if (!p)
 			return 0;
@@ -1632,7 +1681,7 @@ int inet_sock_set_state(struct tp_inet_sock_set_state *tp)
 				.last_ts = bpf_ktime_get_ns(),
 			};
 			__builtin_memcpy(&c.remote, &p->remote, sizeof(c.remote));
-			bpf_map_update_elem(&outbound_conns, &ino, &c, BPF_ANY);
+			lru_set(&outbound_conns, OUTBOUND_CONNS_INSERTS, &ino, &c);
 		}
 		type = EV_CONNECT;
 	} else if (tp->oldstate == TCP_SYN_SENT && tp->newstate == TCP_CLOSE) {

@@ -186,6 +186,8 @@ var tsTypes = map[string]string{
 	"[]uint64":          "number[]",
 	"[]ProbeSite":       "ProbeSiteRecord[]",
 	"[]ProgramRuns":     "ProgramRunsRecord[]",
+	"[]MapUse":          "MapUseRecord[]",
+	"uint32":            "number",
 	"[]Loc":             "SourceLocation[]",
 	"Op":                "OpRecord",
 	"Remote":            "RemoteRecord",
