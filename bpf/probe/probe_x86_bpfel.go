@@ -169,9 +169,10 @@ const (
 	probeLruCountGOROUTINE_REQUEST_INSERTS probeLruCount = 0
 	probeLruCountGOROUTINE_REQUEST_DELETES probeLruCount = 1
 	probeLruCountDIAL_NAME_INSERTS         probeLruCount = 2
-	probeLruCountOUTBOUND_CONNS_INSERTS    probeLruCount = 3
-	probeLruCountCONNECT_BY_THREAD_INSERTS probeLruCount = 4
-	probeLruCountLRU_COUNTS                probeLruCount = 5
+	probeLruCountDIAL_NAME_DELETES         probeLruCount = 3
+	probeLruCountOUTBOUND_CONNS_INSERTS    probeLruCount = 4
+	probeLruCountCONNECT_BY_THREAD_INSERTS probeLruCount = 5
+	probeLruCountLRU_COUNTS                probeLruCount = 6
 )
 
 type probeOpLayout uint32

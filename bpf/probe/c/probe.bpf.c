@@ -276,13 +276,15 @@ struct {
  * per CPU: the kernel counts no LRU evictions, so user space derives them
  * as inserts - deletes - entries. goroutine_request keeps the entries of
  * goroutines that never served a request, dial_name those of goroutines
- * that dialed, outbound_conns one per connection, connect_by_thread one
+ * whose dial got no connection established (the others' are deleted
+ * then), outbound_conns one per connection, connect_by_thread one
  * per thread; the other maps' entries are deleted as their request or
  * call ends. */
 enum lru_count {
 	GOROUTINE_REQUEST_INSERTS,
 	GOROUTINE_REQUEST_DELETES,
 	DIAL_NAME_INSERTS,
+	DIAL_NAME_DELETES,
 	OUTBOUND_CONNS_INSERTS,
 	CONNECT_BY_THREAD_INSERTS,
 	LRU_COUNTS,
@@ -1670,7 +1672,7 @@ int inet_sock_set_state(struct tp_inet_sock_set_state *tp)
 		 * goroutines the dialing one starts later (a failed attempt
 		 * leaves it to the dial's next address). */
 		if (p->remote.len)
-			bpf_map_delete_elem(&dial_name, &p->h.goid);
+			lru_delete(&dial_name, DIAL_NAME_DELETES, &p->h.goid);
 		/* From now on every write to it is a use. */
 		struct socket *so = BPF_CORE_READ((struct sock *)sk, sk_socket);
 		u64 ino = so ? inode_of_file(BPF_CORE_READ(so, file)) : 0;
