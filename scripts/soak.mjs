@@ -183,7 +183,10 @@ async function soak(toolchain, parserModule) {
   let lastStats = { events: 0, lost: 0 };
   let endRecord = null;
   const testIdOf = new Map(); // request id -> x-test-id, for the window only
-  const outbound = []; // outbound records in the window
+  // Outbound records read once the window opened (those of earlier requests
+  // drop out at the join); not by their time: a step of the wall clock (a
+  // paused VM) would move the window against the helper's monotonic times.
+  const outbound = [];
   let windowStartNs = Infinity;
   let windowFirst = Infinity;
   const inWindow = (testId) => Number(testId?.split('-').pop()) >= windowFirst && testId.startsWith('s-');
@@ -192,7 +195,7 @@ async function soak(toolchain, parserModule) {
       if (r.type === 'stats') lastStats = r;
       else if (r.type === 'end') endRecord = r;
       else if (r.type === 'request' && inWindow(r.headers?.['x-test-id'])) testIdOf.set(r.id, r.headers['x-test-id']);
-      else if (r.type === 'outbound' && r.tsNs >= windowStartNs - 1e9 && r.request !== null) outbound.push(r);
+      else if (r.type === 'outbound' && windowStartNs !== Infinity && r.request !== null) outbound.push(r);
     }
     batch.push(...records);
   };
