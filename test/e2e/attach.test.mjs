@@ -56,8 +56,7 @@ describe('attach to a running service by pid (as root)', () => {
   test('window reload while tracing: the trace stops, the service keeps serving', async () => {
     const { page } = s;
     await s.ensureNoTrace();
-    await wb.runCommand(page, 'Outbound Lens: Trace outbound connections');
-    await wb.pickQuickItem(page, `pid ${attached.pid}`);
+    await wb.runCommandAndPick(page, 'Outbound Lens: Trace outbound connections', `pid ${attached.pid}`);
     await s.statusBar(/tracing · \d+ req/, 60000);
     const tracing = wb.helperTracePids(attached.pid);
     check(tracing.length === 1, `want one helper tracing pid ${attached.pid}, found ${tracing.join(', ') || 'none'}`);
@@ -82,8 +81,7 @@ describe('attach to a running service by pid (as root)', () => {
   test('failure: the traced service exits while tracing', async () => {
     const { page } = s;
     await s.ensureNoTrace();
-    await wb.runCommand(page, 'Outbound Lens: Trace outbound connections');
-    await wb.pickQuickItem(page, `pid ${attached.pid}`);
+    await wb.runCommandAndPick(page, 'Outbound Lens: Trace outbound connections', `pid ${attached.pid}`);
     await s.statusBar(/tracing · \d+ req/, 60000);
     process.kill(attached.pid, 'SIGTERM');
     const n = await wb.waitForNotification(page, /exited/, 20000);

@@ -596,6 +596,28 @@ export async function pickQuickItem(page, text, timeoutMs = 30000) {
   await page.keyboard.press('Enter');
 }
 
+/**
+ * Runs a command that opens a quick pick and picks `text` in it. A webview
+ * that restores after a window reload can take the focus, and the quick
+ * pick closes as if dismissed: then the command runs again (at most
+ * `attempts` times).
+ */
+export async function runCommandAndPick(page, title, text, attempts = 3) {
+  for (let i = 1; ; i++) {
+    await runCommand(page, title);
+    await quickPickSettled(page);
+    const input = page.locator('.quick-input-widget input').first();
+    const open = await input.waitFor({ state: 'visible', timeout: 3000 }).then(
+      () => true,
+      () => false,
+    );
+    if (open) return pickQuickItem(page, text);
+    if (i >= attempts)
+      throw new Error(`the quick pick of "${title}" closed before "${text}" could be picked, ${i} times`);
+    log(`the quick pick of "${title}" closed on its own (focus taken): running it again`);
+  }
+}
+
 export async function quickPickRows(page) {
   return page.locator('.quick-input-widget .quick-input-list .monaco-list-row').allInnerTexts();
 }
