@@ -35,11 +35,13 @@ func Run(ctx context.Context, p *probe.Probe, t *Tracer, statsEvery time.Duratio
 		switch {
 		case err == nil:
 			t.Handle(rec.RawSample)
-			if rec.Remaining == 0 {
-				t.Out.Flush()
-				armed = false
+			if rec.Remaining != 0 {
+				continue
 			}
-			continue
+			// a batch read: under steady load the reader may never wait
+			// long enough for its deadline, so stats are due here too
+			t.Out.Flush()
+			armed = false
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			armed = false
 			t.Out.Flush()
