@@ -30,10 +30,13 @@ func (b *Binary) LinksGRPCServer() bool {
 	return b.table.LookupFunc(grpcProcessUnary) != nil
 }
 
-// abi.Type (Go 1.21+): TFlag at 20, Str (a nameOff from the types base) at 40.
+// TypeStr is where abi.Type (Go 1.21+) keeps Str, its name: a nameOff
+// from the types base (the probes read type names there too).
+const TypeStr = 40
+
+// abi.Type (Go 1.21+): TFlag at 20.
 const (
 	typeTFlag         = 20
-	typeStr           = 40
 	tflagExtraStar    = 1 << 1
 	maxTypeNameLength = 512
 )
@@ -101,11 +104,11 @@ func (b *Binary) TypeName(addr uint64) (name string, ok bool) {
 	if !ok || addr == 0 {
 		return "", false
 	}
-	t := b.readAt(addr, typeStr+4)
+	t := b.readAt(addr, TypeStr+4)
 	if t == nil {
 		return "", false
 	}
-	off := binary.LittleEndian.Uint32(t[typeStr:])
+	off := binary.LittleEndian.Uint32(t[TypeStr:])
 	// abi.Name: a flags byte, the length as a varint, the bytes.
 	raw := b.readAt(base+uint64(off), 1+binary.MaxVarintLen16)
 	if raw == nil {

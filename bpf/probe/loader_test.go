@@ -115,3 +115,10 @@ func TestLoadBothLinkKinds(t *testing.T) {
 		p.Close()
 	}
 }
+
+// The probes read a type's name where inspect finds it.
+func TestTypeNameOffset(t *testing.T) {
+	if int(probeGoAbiABI_TYPE_STR) != inspect.TypeStr {
+		t.Fatalf("probe.bpf.c reads a type's name at %d, inspect at %d", probeGoAbiABI_TYPE_STR, inspect.TypeStr)
+	}
+}

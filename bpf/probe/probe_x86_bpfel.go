@@ -145,6 +145,12 @@ const (
 	probeEventTypeEV_CONNECT_FAILED probeEventType = 10
 )
 
+type probeGoAbi uint32
+
+const (
+	probeGoAbiABI_TYPE_STR probeGoAbi = 40
+)
+
 type probeGoroutineReq struct {
 	_   structs.HostLayout
 	Id  uint64
@@ -351,6 +357,7 @@ type probeVariableSpecs struct {
 	UnusedConnFlag     *ebpf.VariableSpec `ebpf:"unused_conn_flag"`
 	UnusedConnState    *ebpf.VariableSpec `ebpf:"unused_conn_state"`
 	UnusedEventType    *ebpf.VariableSpec `ebpf:"unused_event_type"`
+	UnusedGoAbi        *ebpf.VariableSpec `ebpf:"unused_go_abi"`
 	UnusedGrpcImpl     *ebpf.VariableSpec `ebpf:"unused_grpc_impl"`
 	UnusedLruCount     *ebpf.VariableSpec `ebpf:"unused_lru_count"`
 	UnusedOpLayout     *ebpf.VariableSpec `ebpf:"unused_op_layout"`
@@ -431,6 +438,7 @@ type probeVariables struct {
 	UnusedConnFlag     *ebpf.Variable `ebpf:"unused_conn_flag"`
 	UnusedConnState    *ebpf.Variable `ebpf:"unused_conn_state"`
 	UnusedEventType    *ebpf.Variable `ebpf:"unused_event_type"`
+	UnusedGoAbi        *ebpf.Variable `ebpf:"unused_go_abi"`
 	UnusedGrpcImpl     *ebpf.Variable `ebpf:"unused_grpc_impl"`
 	UnusedLruCount     *ebpf.Variable `ebpf:"unused_lru_count"`
 	UnusedOpLayout     *ebpf.Variable `ebpf:"unused_op_layout"`

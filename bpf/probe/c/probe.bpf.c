@@ -247,6 +247,15 @@ const struct conn_state *unused_conn_state __attribute__((unused));
 const enum conn_flag *unused_conn_flag __attribute__((unused));
 const struct call *unused_call __attribute__((unused));
 const enum op_layout *unused_op_layout __attribute__((unused));
+
+/* Where a runtime type descriptor (abi.Type, Go 1.21+) keeps its name: a
+ * nameOff from the types base, the key the loader gives for a type the
+ * probes must recognize (inspect reads names at the same offset; a test
+ * holds the two together). */
+enum go_abi {
+	ABI_TYPE_STR = 40,
+};
+const enum go_abi *unused_go_abi __attribute__((unused));
 const struct call_end *unused_call_end __attribute__((unused));
 
 struct {
@@ -1088,7 +1097,7 @@ static __always_inline u64 incoming_metadata(u64 itab, u64 data)
 			return 0;
 		u64 kt = read_u64(data + 16); /* valueCtx.key's type */
 		u32 name = 0;
-		if (kt && bpf_probe_read_user(&name, sizeof(name), (void *)(kt + 40)) == 0 && name == CFG.grpc_md_key_name) {
+		if (kt && bpf_probe_read_user(&name, sizeof(name), (void *)(kt + ABI_TYPE_STR)) == 0 && name == CFG.grpc_md_key_name) {
 			return read_u64(data + 40); /* valueCtx.val's data */
 		}
 		itab = read_u64(data);
@@ -1575,7 +1584,7 @@ int grpc_call_end(struct pt_regs *ctx)
 		u64 type = read_u64(itab + 8);
 		u32 name = 0;
 		if (CFG.grpc_status_error_name && type &&
-		    bpf_probe_read_user(&name, sizeof(name), (void *)(type + 40)) == 0 &&
+		    bpf_probe_read_user(&name, sizeof(name), (void *)(type + ABI_TYPE_STR)) == 0 &&
 		    name == CFG.grpc_status_error_name && data) {
 			u64 st = read_u64(data + CFG.grpc_err_status);
 			u64 pb = st ? read_u64(st + CFG.grpc_status_proto) : 0;
