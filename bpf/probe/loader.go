@@ -430,15 +430,21 @@ func (p *Probe) RunStats() []records.ProgramRuns {
 
 // Lost sums the events the programs dropped because the ring buffer was full.
 func (p *Probe) Lost() uint64 {
+	n, _ := sumPerCPU(p.objs.Lost, 0)
+	return n
+}
+
+// sumPerCPU is the sum over the CPUs of a per-CPU array's counter at key.
+func sumPerCPU(m *ebpf.Map, key uint32) (uint64, error) {
 	var per []uint64
-	if err := p.objs.Lost.Lookup(uint32(0), &per); err != nil {
-		return 0
+	if err := m.Lookup(key, &per); err != nil {
+		return 0, err
 	}
 	var n uint64
 	for _, v := range per {
 		n += v
 	}
-	return n
+	return n, nil
 }
 
 // Close detaches every probe and frees the maps. Safe to call twice.

@@ -85,15 +85,7 @@ func (p *Probe) MapUse() []records.MapUse {
 }
 
 func (p *Probe) lruCount(i int) (uint64, error) {
-	var per []uint64
-	if err := p.objs.LruCounts.Lookup(uint32(i), &per); err != nil {
-		return 0, err
-	}
-	var n uint64
-	for _, c := range per {
-		n += c
-	}
-	return n, nil
+	return sumPerCPU(p.objs.LruCounts, uint32(i))
 }
 
 // countEntries counts a hash map's keys, 4096 a system call (one at a time
