@@ -182,7 +182,8 @@ export function handlerLenses(store: Store, routes: RouteInfo[], file: string): 
 
 /**
  * What a remote's failed calls were, most frequent first: `2×502 + 1×failed`
- * (a status, or `failed` for no response); '' when none failed.
+ * (as ops.failure names it: a status, a gRPC code, a connect's reason,
+ * or `failed` for no response); '' when none failed.
  */
 export function failuresText(r: RemoteCount): string {
   const all = [...r.failures.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
@@ -276,7 +277,7 @@ export function handlerHover(h: HandlerAgg): string {
     '',
   ];
   if (h.routes.size) lines.push(`Routes: ${[...h.routes].map((r) => `\`${r}\``).join(', ')}`, '');
-  // Durations where calls carry one (net/http's HTTP/1 calls); failures: a 5xx or no response.
+  // Durations where calls carry one (net/http's HTTP/1 and HTTP/2 calls, gRPC-go's); failures as callFailed says.
   for (const r of sortedRemotes(h.remotes)) lines.push(...remoteHoverLines(r));
   return lines.join('\n');
 }

@@ -22,7 +22,7 @@ const RECENT_KEPT = 8;
 /** Distinct remotes kept per handler, and operations per remote; the rest are counted together. */
 export const REMOTES_KEPT = 32;
 export const OPS_KEPT = 32;
-/** Failure outcomes (a 5xx status, no response) kept per remote; the rest are counted together. */
+/** Failure outcomes (ops.failure: a 5xx status, a gRPC code, a connect's reason, no response) kept per remote; the rest are counted together. */
 export const FAILURES_KEPT = 8;
 /** How many frames of a record's call path count: the helper writes at most 8. */
 export const CALL_PATH_KEPT = 8;
@@ -55,11 +55,11 @@ export interface RemoteCount {
   count: number;
   fresh: number;
   reused: number;
-  /** calls that went wrong (a 5xx, or no response) */
+  /** calls that went wrong (ops.callFailed) */
   failed: number;
-  /** those calls by outcome: the status (`502`), or `failed` for no response; at most FAILURES_KEPT and OTHER */
+  /** those calls by outcome (ops.failure: `502`, `Unavailable`, `connection refused`, `failed`); at most FAILURES_KEPT and OTHER */
   failures: Map<string, number>;
-  /** the durations of the last CALL_DURATIONS_KEPT calls that have one (HTTP/1), in ms: a ring */
+  /** the durations of the last CALL_DURATIONS_KEPT calls that have one (HTTP and gRPC calls), in ms: a ring */
   durationsMs: number[];
   durationsNext: number;
   /** by protocol and kind */

@@ -121,7 +121,7 @@ export function callFailed(o: OutboundRecord): boolean {
 
 /**
  * Whether a call's outcome matches a `status:` filter token: `5xx` (any
- * 500–599), `404`, or `failed` (no response, or a 5xx).
+ * 500–599), `404`, or `failed` (whatever callFailed counts).
  */
 export function statusMatches(o: OutboundRecord, tok: string): boolean {
   const status = o.op?.status ?? 0;
