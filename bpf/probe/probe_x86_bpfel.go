@@ -13,6 +13,11 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type probeBlock struct {
+	_ structs.HostLayout
+	B [512]uint8
+}
+
 type probeCall struct {
 	_         structs.HostLayout
 	O         probeOutbound
@@ -328,6 +333,7 @@ type probeProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type probeMapSpecs struct {
+	BlockScratch     *ebpf.MapSpec `ebpf:"block_scratch"`
 	CallStart        *ebpf.MapSpec `ebpf:"call_start"`
 	ConnectBySock    *ebpf.MapSpec `ebpf:"connect_by_sock"`
 	ConnectByThread  *ebpf.MapSpec `ebpf:"connect_by_thread"`
@@ -387,6 +393,7 @@ func (o *probeObjects) Close() error {
 //
 // It can be passed to loadProbeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type probeMaps struct {
+	BlockScratch     *ebpf.Map `ebpf:"block_scratch"`
 	CallStart        *ebpf.Map `ebpf:"call_start"`
 	ConnectBySock    *ebpf.Map `ebpf:"connect_by_sock"`
 	ConnectByThread  *ebpf.Map `ebpf:"connect_by_thread"`
@@ -408,6 +415,7 @@ type probeMaps struct {
 
 func (m *probeMaps) Close() error {
 	return _ProbeClose(
+		m.BlockScratch,
 		m.CallStart,
 		m.ConnectBySock,
 		m.ConnectByThread,

@@ -284,7 +284,9 @@ struct {
 /* New keys and deletes of the LRU maps whose entries outlive requests,
  * per CPU: the kernel counts no LRU evictions, so user space derives them
  * as inserts - deletes - entries. goroutine_request keeps the entries of
- * goroutines that never served a request, dial_name those of goroutines
+ * goroutines that never served a request and those of connections'
+ * goroutines between requests (the next request writes it in place; the
+ * last is evicted once the connection is gone), dial_name those of goroutines
  * whose dial got no connection established (the others' are deleted
  * then), outbound_conns one per connection, connect_by_thread one
  * per thread; the other maps' entries are deleted as their request or
@@ -538,21 +540,101 @@ static __always_inline u64 request_of_use(u64 goid)
 	return call ? *call : request_of(goid);
 }
 
-/* Reads a Go string (ptr, len) into dst, truncated; returns the length read. */
-static __always_inline u32 read_go_string(u64 addr, char *dst, u32 max)
+/* ---- reading the target's structs ----------------------------------
+ * Each copy out of the target's memory costs a fixed amount several times
+ * that of the bytes it copies, so the fields a program reads of one struct
+ * are copied at once: the span from the struct's start to the end of the
+ * highest of them, into this CPU's block. A program reads its fields out
+ * of the block before it reads another; programs that run in interrupt
+ * context (inet_sock_set_state) never use it. */
+#define BLOCK_SIZE 512
+
+struct block {
+	u8 b[BLOCK_SIZE];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct block);
+} block_scratch SEC(".maps");
+
+#define MAX2(a, b) ((a) > (b) ? (a) : (b))
+#define MAX3(a, b, c) MAX2(MAX2(a, b), c)
+#define MAX4(a, b, c, d) MAX2(MAX2(a, b), MAX2(c, d))
+
+/* Copies span bytes at addr (span: the end of the highest field the caller
+ * reads, a constant) into the block; 0 if addr is 0 or not readable. */
+static __always_inline const u8 *read_span(u64 addr, u64 span)
 {
-	u64 ptr = read_u64(addr);
-	u64 len = read_u64(addr + 8);
-	if (!ptr || !len)
+	u32 zero = 0;
+	struct block *b = bpf_map_lookup_elem(&block_scratch, &zero);
+	if (!b || !addr)
+		return 0;
+	if (span > BLOCK_SIZE)
+		span = BLOCK_SIZE;
+	if (bpf_probe_read_user(b->b, span, (void *)addr) < 0)
+		return 0;
+	return b->b;
+}
+
+/* The word at off of a span read_span copied (off + 8 within the span). */
+static __always_inline u64 span_u64(const u8 *b, u64 off)
+{
+	if (!b || off > BLOCK_SIZE - 8)
+		return 0;
+	return *(const u64 *)(b + off);
+}
+
+static __always_inline u8 span_u8(const u8 *b, u64 off)
+{
+	if (!b || off > BLOCK_SIZE - 1)
+		return 0;
+	return b[off];
+}
+
+/* A Go string header. */
+struct gostr {
+	u64 ptr;
+	u64 len;
+};
+
+/* A Go interface value. */
+struct iface {
+	u64 itab;
+	u64 data;
+};
+
+static __always_inline struct gostr span_gostr(const u8 *b, u64 off)
+{
+	struct gostr s = { .ptr = span_u64(b, off), .len = span_u64(b, off + 8) };
+	return s;
+}
+
+/* Copies a Go string's bytes into dst, truncated; returns the length copied. */
+static __always_inline u32 read_gostr(struct gostr s, char *dst, u32 max)
+{
+	u64 len = s.len;
+	if (!s.ptr || !len)
 		return 0;
 	if (len > max)
 		len = max;
 	len &= (MAX_PATH * 2 - 1); /* bound for the verifier; max <= MAX_PATH */
 	if (len > max)
 		len = max;
-	if (bpf_probe_read_user(dst, len, (void *)ptr) < 0)
+	if (bpf_probe_read_user(dst, len, (void *)s.ptr) < 0)
 		return 0;
 	return len;
+}
+
+/* Reads a Go string (ptr, len) into dst, truncated; returns the length read. */
+static __always_inline u32 read_go_string(u64 addr, char *dst, u32 max)
+{
+	struct gostr s = {};
+	if (!addr || bpf_probe_read_user(&s, sizeof(s), (void *)addr) < 0)
+		return 0;
+	return read_gostr(s, dst, max);
 }
 
 /* ---- request headers -------------------------------------------------
@@ -608,26 +690,27 @@ static __always_inline int match_name(u64 key_ptr, u64 key_len, u32 lower)
 /* key: Go string at key_addr; elem: []string at elem_addr. */
 static __always_inline void check_slot(struct request_start *e, u32 lower, u64 key_addr, u64 elem_addr)
 {
-	u64 key_ptr = read_u64(key_addr);
-	u64 key_len = read_u64(key_addr + 8);
-	if (!key_ptr || !key_len || key_len > MAX_HEADER_NAME)
+	struct gostr key = {};
+	bpf_probe_read_user(&key, sizeof(key), (void *)key_addr);
+	if (!key.ptr || !key.len || key.len > MAX_HEADER_NAME)
 		return;
-	int j = match_name(key_ptr, key_len, lower);
+	int j = match_name(key.ptr, key.len, lower);
 	if (j < 0 || j >= MAX_HEADERS)
 		return;
-	u64 vals = read_u64(elem_addr);
-	u64 nvals = read_u64(elem_addr + 8);
-	if (!vals || !nvals)
+	struct gostr vals = {}; /* a []string's pointer and length */
+	bpf_probe_read_user(&vals, sizeof(vals), (void *)elem_addr);
+	if (!vals.ptr || !vals.len)
 		return;
 	struct header_value *hv = &e->headers[j];
-	u64 sptr = read_u64(vals);
-	u64 slen = read_u64(vals + 8);
+	struct gostr v = {};
+	bpf_probe_read_user(&v, sizeof(v), (void *)vals.ptr);
 	hv->present = 1;
-	if (!sptr || !slen)
+	if (!v.ptr || !v.len)
 		return;
+	u64 slen = v.len;
 	if (slen > MAX_HEADER_VALUE)
 		slen = MAX_HEADER_VALUE;
-	if (bpf_probe_read_user(hv->value, slen & (MAX_HEADER_VALUE - 1) ? slen & (MAX_HEADER_VALUE - 1) : MAX_HEADER_VALUE, (void *)sptr) == 0)
+	if (bpf_probe_read_user(hv->value, slen & (MAX_HEADER_VALUE - 1) ? slen & (MAX_HEADER_VALUE - 1) : MAX_HEADER_VALUE, (void *)v.ptr) == 0)
 		hv->len = slen;
 }
 
@@ -706,8 +789,10 @@ static __always_inline void read_header_map(struct request_start *e, u64 m, u32 
 	struct header_scan s = { .e = e, .lower = lower };
 	if (CFG.swiss_maps) {
 		/* internal/runtime/maps.Map: used, seed, dirPtr, dirLen, ... */
-		u64 dir = read_u64(m + 16);
-		s64 dir_len = (s64)read_u64(m + 24);
+		u64 dir_words[2] = {};
+		bpf_probe_read_user(dir_words, sizeof(dir_words), (void *)(m + 16));
+		u64 dir = dir_words[0];
+		s64 dir_len = (s64)dir_words[1];
 		if (!dir)
 			return;
 		if (dir_len == 0) {
@@ -740,13 +825,6 @@ static __always_inline void read_header_map(struct request_start *e, u64 m, u32 
 	}
 }
 
-static __always_inline void read_headers(struct request_start *e, u64 req)
-{
-	if (!CFG.n_headers)
-		return;
-	read_header_map(e, read_u64(req + CFG.request_header), 0);
-}
-
 /* ---- inbound requests ---------------------------------------------- */
 
 /* net/http.serverHandler.ServeHTTP(sh, rw ResponseWriter, req *Request) */
@@ -760,8 +838,16 @@ static __always_inline struct request_start *start_request(u64 goid, u64 req, u6
 	if (!seq)
 		return 0;
 	*id = __sync_fetch_and_add(seq, 1) + 1;
-	struct goroutine_req v = { .id = *id, .req = req };
-	lru_set(&goroutine_request, GOROUTINE_REQUEST_INSERTS, &goid, &v);
+	/* A connection's goroutine serves its requests one after another:
+	 * its entry, kept when a request ends, is written in place. */
+	struct goroutine_req *cur = bpf_map_lookup_elem(&goroutine_request, &goid);
+	if (cur) {
+		cur->id = *id;
+		cur->req = req;
+	} else {
+		struct goroutine_req v = { .id = *id, .req = req };
+		lru_set(&goroutine_request, GOROUTINE_REQUEST_INSERTS, &goid, &v);
+	}
 	struct request_start *e = bpf_map_lookup_elem(&request_scratch, &zero);
 	if (!e)
 		return 0;
@@ -795,13 +881,18 @@ int serve_http(struct pt_regs *ctx)
 	struct request_start *e = start_request(goid, req, &id);
 	if (!e)
 		return 0;
-	u64 rctx = read_u64(req + CFG.request_ctx + 8);
+	const u8 *r = read_span(req, MAX4(CFG.request_ctx + 16, CFG.request_method + 16, CFG.request_url + 8,
+					  CFG.request_header + 8));
+	u64 rctx = span_u64(r, CFG.request_ctx + 8);
+	struct gostr method = span_gostr(r, CFG.request_method);
+	u64 url = span_u64(r, CFG.request_url);
+	u64 header = span_u64(r, CFG.request_header);
 	if (rctx)
 		bpf_map_update_elem(&ctx_request, &rctx, &id, BPF_ANY);
-	e->method_len = read_go_string(req + CFG.request_method, e->method, MAX_METHOD);
-	u64 url = read_u64(req + CFG.request_url);
+	e->method_len = read_gostr(method, e->method, MAX_METHOD);
 	e->path_len = url ? read_go_string(url + CFG.url_path, e->path, MAX_PATH) : 0;
-	read_headers(e, req);
+	if (CFG.n_headers)
+		read_header_map(e, header, 0);
 	send_request_start(e);
 	return 0;
 }
@@ -831,7 +922,9 @@ int request_end(struct pt_regs *ctx)
 	if (!r || !r->id)
 		return 0;
 	u64 id = r->id, req = r->req;
-	lru_delete(&goroutine_request, GOROUTINE_REQUEST_DELETES, &goid);
+	/* kept for the goroutine's next request (start_request) */
+	r->id = 0;
+	r->req = 0;
 	bpf_map_delete_elem(&goroutine_call, &goid);
 	if (req) {
 		/* its context is no longer the request's to claim */
@@ -860,10 +953,12 @@ static __always_inline void emit_route(u64 goid, u64 c)
 	if (!e)
 		return;
 	fill_header(&e->h, EV_ROUTE, goid, id);
-	e->route_len = read_go_string(c + CFG.gin_fullpath, e->route, MAX_ROUTE);
+	const u8 *b = read_span(c, MAX2(CFG.gin_fullpath + 16, CFG.gin_handlers + 16));
+	struct gostr full = span_gostr(b, CFG.gin_fullpath);
 	/* handlers is a HandlersChain ([]HandlerFunc); the last is the handler */
-	u64 hp = read_u64(c + CFG.gin_handlers);
-	u64 hn = read_u64(c + CFG.gin_handlers + 8);
+	u64 hp = span_u64(b, CFG.gin_handlers);
+	u64 hn = span_u64(b, CFG.gin_handlers + 8);
+	e->route_len = read_gostr(full, e->route, MAX_ROUTE);
 	e->handler_pc = 0;
 	if (hp && hn > 0 && hn < 256) {
 		u64 fv = read_u64(hp + (hn - 1) * 8);
@@ -1199,19 +1294,17 @@ int grpc_end(struct pt_regs *ctx)
  * pool that dials in a goroutine of its own). */
 static __always_inline void inherit_request(u64 newg)
 {
-	if (!newg)
+	const u8 *g = read_span(newg, MAX2(CFG.g_goid, CFG.g_parent_goid) + 8);
+	u64 parent = span_u64(g, CFG.g_parent_goid);
+	u64 child = span_u64(g, CFG.g_goid);
+	if (!parent)
 		return;
-	u64 parent = read_u64(newg + CFG.g_parent_goid);
 	struct remote_name *dn = bpf_map_lookup_elem(&dial_name, &parent);
-	if (dn) {
-		u64 child = goid_of(newg);
-		if (child)
-			lru_set(&dial_name, DIAL_NAME_INSERTS, &child, dn);
-	}
+	if (dn && child)
+		lru_set(&dial_name, DIAL_NAME_INSERTS, &child, dn);
 	u64 id = request_of_use(parent);
 	if (!id)
 		return;
-	u64 child = goid_of(newg);
 	struct goroutine_req v = { .id = id };
 	if (child)
 		lru_set(&goroutine_request, GOROUTINE_REQUEST_INSERTS, &child, &v);
@@ -1239,30 +1332,43 @@ int newproc1_return(struct pt_regs *ctx)
 
 static __always_inline bool read_tcpaddr(u64 iface_data, u8 *addr, u16 *port)
 {
-	if (!iface_data)
+	const u8 *b = read_span(iface_data, MAX2(CFG.tcpaddr_ip + 16, CFG.tcpaddr_port + 8));
+	if (!b)
 		return false;
-	u64 ip = read_u64(iface_data + CFG.tcpaddr_ip);
-	u64 ip_len = read_u64(iface_data + CFG.tcpaddr_ip + 8);
-	u64 p = read_u64(iface_data + CFG.tcpaddr_port);
+	u64 ip = span_u64(b, CFG.tcpaddr_ip);
+	u64 ip_len = span_u64(b, CFG.tcpaddr_ip + 8);
+	*port = (u16)span_u64(b, CFG.tcpaddr_port);
 	if (ip && (ip_len == 4 || ip_len == 16))
 		bpf_probe_read_user(addr, ip_len == 4 ? 4 : 16, (void *)ip);
-	*port = (u16)p;
 	return true;
 }
 
-/* A *net.TCPConn's netFD, or 0 if data is not one (family/sotype check). */
-static __always_inline u64 tcp_netfd(u64 conn)
+/* The fields of a *net.netFD the probes use. */
+struct netfd {
+	u64 sysfd;
+	u64 family;
+	u64 laddr; /* the data words of its local and remote net.Addr */
+	u64 raddr;
+};
+
+/* The netFD of a *net.TCPConn (conn), read into nf; false if conn is not
+ * one (family/sotype check). */
+static __always_inline bool tcp_netfd(u64 conn, struct netfd *nf)
 {
-	if (!conn)
-		return 0;
-	u64 fd = read_u64(conn + CFG.conn_fd);
-	if (!fd)
-		return 0;
-	s64 family = (s64)read_u64(fd + CFG.netfd_family);
-	s64 sotype = (s64)read_u64(fd + CFG.netfd_sotype);
-	if ((family == AF_INET || family == AF_INET6) && sotype == 1 /* SOCK_STREAM */)
-		return fd;
-	return 0;
+	u64 fd = conn ? read_u64(conn + CFG.conn_fd) : 0;
+	const u8 *b = read_span(fd, MAX4(CFG.netfd_pfd + CFG.pollfd_sysfd + 8, CFG.netfd_family + 8,
+					 CFG.netfd_sotype + 8, MAX2(CFG.netfd_laddr, CFG.netfd_raddr) + 16));
+	if (!b)
+		return false;
+	s64 family = (s64)span_u64(b, CFG.netfd_family);
+	s64 sotype = (s64)span_u64(b, CFG.netfd_sotype);
+	if (!((family == AF_INET || family == AF_INET6) && sotype == 1 /* SOCK_STREAM */))
+		return false;
+	nf->sysfd = (u64)(s64)(int)span_u64(b, CFG.netfd_pfd + CFG.pollfd_sysfd);
+	nf->family = family;
+	nf->laddr = span_u64(b, CFG.netfd_laddr + 8);
+	nf->raddr = span_u64(b, CFG.netfd_raddr + 8);
+	return true;
 }
 
 /* ---- sockets: fd -> file -> socket inode and sock --------------------- */
@@ -1313,8 +1419,10 @@ static __always_inline u64 request_of_ctx(u64 itab, u64 data)
 			return *r;
 		if (!ctx_walkable(itab))
 			return 0;
-		itab = read_u64(data);
-		data = read_u64(data + 8);
+		struct iface parent = {};
+		bpf_probe_read_user(&parent, sizeof(parent), (void *)data);
+		itab = parent.itab;
+		data = parent.data;
 	}
 	return 0;
 }
@@ -1324,10 +1432,9 @@ static __always_inline u64 request_of_ctx(u64 itab, u64 data)
 /* The outbound connection state of the socket behind a *net.TCPConn's
  * netFD, created if the probes have not seen it yet; marked as reported
  * by the client's own probe, so its writes are not reported again. */
-static __always_inline struct conn_state *caller_side(u64 fd)
+static __always_inline struct conn_state *caller_side(const struct netfd *nf)
 {
-	u64 sysfd = (u64)(s64)(int)read_u64(fd + CFG.netfd_pfd + CFG.pollfd_sysfd);
-	u64 ino = inode_of_file(file_of_fd(sysfd));
+	u64 ino = inode_of_file(file_of_fd(nf->sysfd));
 	if (!ino)
 		return 0;
 	struct conn_state *c = bpf_map_lookup_elem(&outbound_conns, &ino);
@@ -1345,22 +1452,26 @@ static __always_inline struct conn_state *caller_side(u64 fd)
 
 /* The netFD of a net.Conn interface's data word: a *net.TCPConn, or a
  * *tls.Conn wrapping one. */
-static __always_inline u64 conn_netfd(u64 data)
+static __always_inline bool conn_netfd(u64 data, struct netfd *nf)
 {
-	u64 fd = tcp_netfd(data);
-	if (!fd && data)
-		fd = tcp_netfd(read_u64(data + CFG.tlsconn_conn + 8));
-	return fd;
+	return tcp_netfd(data, nf) || (data && tcp_netfd(read_u64(data + CFG.tlsconn_conn + 8), nf));
 }
 
-/* Reports a client call (event type ev) on the connection of netFD fd,
+/* A call's operation: its method, scheme, host and path, as Go strings
+ * (absent: zero). */
+struct call_op {
+	struct gostr method, scheme, host, path;
+};
+
+/* Reports a client call (event type ev) on the connection of netFD nf,
  * made in the current goroutine with the context (itab, data). The request
  * is the one the context descends from (a worker serving many requests
  * passes each one's), else the goroutine's. Returns the event's timestamp
  * (0: not reported); awaits_end 1: an HTTP call, whose start is kept in
  * call_start; 2: the caller keeps it. */
-static __always_inline u64 report_call(struct pt_regs *ctx, struct conn_state *c, u32 ev, u64 goid, u64 fd, u64 itab,
-					 u64 data, u32 reused, u64 method, u64 scheme, u64 host, u64 path, u32 awaits_end)
+static __always_inline u64 report_call(struct pt_regs *ctx, struct conn_state *c, u32 ev, u64 goid,
+					 const struct netfd *nf, u64 itab, u64 data, u32 reused, const struct call_op *op,
+					 u32 awaits_end)
 {
 	u64 id = data ? request_of_ctx(itab, data) : 0;
 	if (!id)
@@ -1370,9 +1481,9 @@ static __always_inline u64 report_call(struct pt_regs *ctx, struct conn_state *c
 		return 0;
 	fill_header(&e->o.h, ev, goid, id);
 	__builtin_memset(&e->o.t, 0, sizeof(e->o.t));
-	e->o.t.family = (u16)read_u64(fd + CFG.netfd_family);
-	read_tcpaddr(read_u64(fd + CFG.netfd_laddr + 8), e->o.t.saddr, &e->o.t.sport);
-	read_tcpaddr(read_u64(fd + CFG.netfd_raddr + 8), e->o.t.daddr, &e->o.t.dport);
+	e->o.t.family = (u16)nf->family;
+	read_tcpaddr(nf->laddr, e->o.t.saddr, &e->o.t.sport);
+	read_tcpaddr(nf->raddr, e->o.t.daddr, &e->o.t.dport);
 	e->o.reused = reused;
 	long n = bpf_get_stack(ctx, e->o.stack, sizeof(e->o.stack), BPF_F_USER_STACK);
 	e->o.stack_len = n > 0 ? n : 0;
@@ -1380,11 +1491,10 @@ static __always_inline u64 report_call(struct pt_regs *ctx, struct conn_state *c
 		__builtin_memcpy(&e->o.remote, &c->remote, sizeof(e->o.remote));
 	else
 		e->o.remote.len = 0;
-	/* Go strings (ptr, len) at these addresses; 0: none */
-	e->op_lens[0] = method ? read_go_string(method, (char *)e->op + OP_METHOD, OP_METHOD_MAX) : 0;
-	e->op_lens[1] = scheme ? read_go_string(scheme, (char *)e->op + OP_SCHEME, OP_SCHEME_MAX) : 0;
-	e->op_lens[2] = host ? read_go_string(host, (char *)e->op + OP_HOST, OP_HOST_MAX) : 0;
-	e->op_lens[3] = path ? read_go_string(path, (char *)e->op + OP_PATH, OP_PATH_MAX) : 0;
+	e->op_lens[0] = read_gostr(op->method, (char *)e->op + OP_METHOD, OP_METHOD_MAX);
+	e->op_lens[1] = read_gostr(op->scheme, (char *)e->op + OP_SCHEME, OP_SCHEME_MAX);
+	e->op_lens[2] = read_gostr(op->host, (char *)e->op + OP_HOST, OP_HOST_MAX);
+	e->op_lens[3] = read_gostr(op->path, (char *)e->op + OP_PATH, OP_PATH_MAX);
 	e->awaits_end = awaits_end != 0;
 	e->hello_only = 0;
 	u64 now = e->o.h.ts;
@@ -1394,20 +1504,24 @@ static __always_inline u64 report_call(struct pt_regs *ctx, struct conn_state *c
 	return now;
 }
 
-/* The method and URL fields of an *http.Request (or the HTTP/2 client's
- * *ClientRequest, whose offsets differ): addresses of Go strings. */
-static __always_inline void report_http(struct pt_regs *ctx, struct conn_state *c, u64 goid, u64 fd, u64 req,
-					u64 ctx_off, u64 method_off, u64 url_off, u32 reused, u32 awaits_end)
+/* Reports an HTTP call with the context, method and URL of an
+ * *http.Request (or the HTTP/2 client's *ClientRequest, whose offsets
+ * differ). */
+static __always_inline void report_http(struct pt_regs *ctx, struct conn_state *c, u64 goid,
+					const struct netfd *nf, u64 req, u64 ctx_off, u64 method_off, u64 url_off,
+					u32 reused, u32 awaits_end)
 {
-	u64 itab = 0, data = 0, method = 0, url = 0;
-	if (req) {
-		itab = read_u64(req + ctx_off);
-		data = read_u64(req + ctx_off + 8);
-		method = req + method_off;
-		url = read_u64(req + url_off);
-	}
-	report_call(ctx, c, EV_ROUND_TRIP, goid, fd, itab, data, reused, method, url ? url + CFG.url_scheme : 0,
-		    url ? url + CFG.url_host : 0, url ? url + CFG.url_path : 0, awaits_end);
+	struct call_op op = {};
+	const u8 *r = read_span(req, MAX3(ctx_off + 16, method_off + 16, url_off + 8));
+	u64 itab = span_u64(r, ctx_off);
+	u64 data = span_u64(r, ctx_off + 8);
+	u64 url = span_u64(r, url_off);
+	op.method = span_gostr(r, method_off);
+	const u8 *u = read_span(url, MAX3(CFG.url_scheme, CFG.url_host, CFG.url_path) + 16);
+	op.scheme = span_gostr(u, CFG.url_scheme);
+	op.host = span_gostr(u, CFG.url_host);
+	op.path = span_gostr(u, CFG.url_path);
+	report_call(ctx, c, EV_ROUND_TRIP, goid, nf, itab, data, reused, &op, awaits_end);
 }
 
 /* A call on a multiplexed connection: new only on its first call. */
@@ -1430,15 +1544,17 @@ int round_trip(struct pt_regs *ctx)
 	if (!goid || !pc)
 		return 0;
 	/* pc.conn is a net.Conn */
-	u64 fd = conn_netfd(read_u64(pc + CFG.pconn_conn + 8));
-	if (!fd)
+	const u8 *b = read_span(pc, MAX2(CFG.pconn_conn + 16, CFG.pconn_reused + 1));
+	u64 conn = span_u64(b, CFG.pconn_conn + 8);
+	u8 reused = span_u8(b, CFG.pconn_reused);
+	struct netfd nf;
+	if (!conn_netfd(conn, &nf))
 		return 0;
-	struct conn_state *c = caller_side(fd);
+	struct conn_state *c = caller_side(&nf);
 	u64 treq = GO_ARG2(ctx);
 	u64 req = treq ? read_u64(treq + CFG.treq_request) : 0;
-	u8 reused = 0;
-	bpf_probe_read_user(&reused, 1, (void *)(pc + CFG.pconn_reused));
-	report_http(ctx, c, goid, fd, req, CFG.request_ctx, CFG.request_method, CFG.request_url, reused, CFG.round_trip_end);
+	report_http(ctx, c, goid, &nf, req, CFG.request_ctx, CFG.request_method, CFG.request_url, reused,
+		    CFG.round_trip_end);
 	return 0;
 }
 
@@ -1498,12 +1614,12 @@ static __always_inline int h2_call(struct pt_regs *ctx, u64 tconn, u64 req_ctx, 
 	u64 cc = GO_ARG1(ctx);
 	if (!goid || !cc || !tconn)
 		return 0;
-	u64 fd = conn_netfd(read_u64(cc + tconn + 8));
-	if (!fd)
+	struct netfd nf;
+	if (!conn_netfd(read_u64(cc + tconn + 8), &nf))
 		return 0;
-	struct conn_state *c = caller_side(fd);
+	struct conn_state *c = caller_side(&nf);
 	u32 reused = next_call(c);
-	report_http(ctx, c, goid, fd, GO_ARG2(ctx), req_ctx, req_method, req_url, reused, CFG.h2_round_trip_end);
+	report_http(ctx, c, goid, &nf, GO_ARG2(ctx), req_ctx, req_method, req_url, reused, CFG.h2_round_trip_end);
 	return 0;
 }
 
@@ -1532,16 +1648,19 @@ int grpc_call(struct pt_regs *ctx)
 	u64 t = GO_ARG1(ctx);
 	if (!goid || !t || !CFG.grpc_client_conn)
 		return 0;
-	u64 fd = conn_netfd(read_u64(t + CFG.grpc_client_conn + 8));
-	if (!fd)
+	struct netfd nf;
+	if (!conn_netfd(read_u64(t + CFG.grpc_client_conn + 8), &nf))
 		return 0;
-	struct conn_state *c = caller_side(fd);
+	struct conn_state *c = caller_side(&nf);
 	u32 reused = next_call(c);
 	/* callHdr *CallHdr: Host (the authority) and Method (/pkg.Service/Method) */
 	u64 hdr = GO_ARG4(ctx);
 	u32 awaits = CFG.grpc_call_end && hdr ? 2 : 0;
-	u64 ts = report_call(ctx, c, EV_GRPC_CALL, goid, fd, GO_ARG2(ctx), GO_ARG3(ctx), reused, 0, 0,
-			     hdr ? hdr + CFG.grpc_callhdr_host : 0, hdr ? hdr + CFG.grpc_callhdr_method : 0, awaits);
+	struct call_op op = {};
+	const u8 *h = read_span(hdr, MAX2(CFG.grpc_callhdr_host, CFG.grpc_callhdr_method) + 16);
+	op.host = span_gostr(h, CFG.grpc_callhdr_host);
+	op.path = span_gostr(h, CFG.grpc_callhdr_method);
+	u64 ts = report_call(ctx, c, EV_GRPC_CALL, goid, &nf, GO_ARG2(ctx), GO_ARG3(ctx), reused, &op, awaits);
 	if (awaits && ts) {
 		struct grpc_started s = {.goid = goid, .start = ts};
 		bpf_map_update_elem(&grpc_call_start, &hdr, &s, BPF_ANY);
