@@ -262,6 +262,11 @@ type probeRouteBuf struct {
 	Buf [256]int8
 }
 
+type probeStackWindow struct {
+	_ structs.HostLayout
+	B [4096]uint8
+}
+
 // loadProbe returns the embedded CollectionSpec for probe.
 func loadProbe() (*ebpf.CollectionSpec, error) {
 	reader := bytes.NewReader(_ProbeBytes)
@@ -351,6 +356,7 @@ type probeMapSpecs struct {
 	RequestScratch   *ebpf.MapSpec `ebpf:"request_scratch"`
 	RequestSeq       *ebpf.MapSpec `ebpf:"request_seq"`
 	RouteScratch     *ebpf.MapSpec `ebpf:"route_scratch"`
+	StackScratch     *ebpf.MapSpec `ebpf:"stack_scratch"`
 }
 
 // probeVariableSpecs contains global variables before they are loaded into the kernel.
@@ -411,6 +417,7 @@ type probeMaps struct {
 	RequestScratch   *ebpf.Map `ebpf:"request_scratch"`
 	RequestSeq       *ebpf.Map `ebpf:"request_seq"`
 	RouteScratch     *ebpf.Map `ebpf:"route_scratch"`
+	StackScratch     *ebpf.Map `ebpf:"stack_scratch"`
 }
 
 func (m *probeMaps) Close() error {
@@ -433,6 +440,7 @@ func (m *probeMaps) Close() error {
 		m.RequestScratch,
 		m.RequestSeq,
 		m.RouteScratch,
+		m.StackScratch,
 	)
 }
 

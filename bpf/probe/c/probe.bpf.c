@@ -1740,6 +1740,57 @@ int dial(struct pt_regs *ctx)
 
 /* ---- outbound: every TCP connect, with the kernel's tuple ----------- */
 
+/* ---- the stack of a syscall's caller ---------------------------------
+ * What bpf_get_stack(BPF_F_USER_STACK) gives, for less: the pc, then the
+ * return address of each frame up the frame-pointer chain (a frame record
+ * is {caller's frame pointer, return address} on amd64 and arm64). The
+ * kernel copies each record on its own, and a Go stack at a socket write
+ * is some 30 frames deep; here the STACK_WINDOW bytes above the stack
+ * pointer are copied at once and the records in them read from the copy,
+ * and only those beyond are copied one by one. */
+#define STACK_WINDOW 4096
+
+struct stack_window {
+	u8 b[STACK_WINDOW];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct stack_window);
+} stack_scratch SEC(".maps");
+
+/* Fills dst (MAX_STACK pcs) from the user registers a syscall's entry
+ * saved; returns the bytes filled, as bpf_get_stack does. */
+static __always_inline long syscall_stack(struct pt_regs *regs, u64 *dst)
+{
+	u64 pc = PT_REGS_IP_CORE(regs);
+	u64 sp = PT_REGS_SP_CORE(regs);
+	u64 fp = PT_REGS_FP_CORE(regs);
+	u32 zero = 0;
+	struct stack_window *w = bpf_map_lookup_elem(&stack_scratch, &zero);
+	bool copied = w && bpf_probe_read_user(w->b, STACK_WINDOW, (void *)sp) == 0;
+	dst[0] = pc;
+	int n = 1;
+	for (int i = 1; i < MAX_STACK; i++) {
+		if (!fp || (fp & 7))
+			break;
+		u64 rec[2];
+		u64 off = fp - sp;
+		if (copied && fp >= sp && off <= STACK_WINDOW - sizeof(rec))
+			__builtin_memcpy(rec, w->b + off, sizeof(rec));
+		else if (bpf_probe_read_user(rec, sizeof(rec), (void *)fp) < 0)
+			break;
+		dst[i] = rec[1];
+		n = i + 1;
+		if (rec[0] <= fp) /* frames go up the stack */
+			break;
+		fp = rec[0];
+	}
+	return n * sizeof(u64);
+}
+
 /* The goroutine that made a syscall: Go code made it, so the user
  * registers the syscall entry saved still hold g. */
 static __always_inline u64 syscall_goid(struct pt_regs *regs)
@@ -1769,8 +1820,7 @@ static __always_inline int on_connect(void *tp, struct pt_regs *regs)
 		__builtin_memcpy(&p->remote, dn, sizeof(p->remote));
 	else
 		p->remote.len = 0;
-	long n = bpf_get_stack(tp, p->stack, sizeof(p->stack), BPF_F_USER_STACK);
-	p->stack_len = n > 0 ? n : 0;
+	p->stack_len = syscall_stack(regs, p->stack);
 	return 0;
 }
 
@@ -1928,8 +1978,7 @@ static __always_inline int on_write(void *tp, struct pt_regs *regs, u64 fd, u64 
 	__builtin_memcpy(&e->o.remote, &c->remote, sizeof(e->o.remote));
 	/* new while the request that connected it uses it */
 	e->o.reused = !(id && c->opened_by == id);
-	long n = bpf_get_stack(tp, e->o.stack, sizeof(e->o.stack), BPF_F_USER_STACK);
-	e->o.stack_len = n > 0 ? n : 0;
+	e->o.stack_len = syscall_stack(regs, e->o.stack);
 	e->op_lens[0] = e->op_lens[2] = e->op_lens[3] = 0;
 	e->op_lens[1] = len > 0xffff ? 0xffff : len;
 	e->awaits_end = 0;
