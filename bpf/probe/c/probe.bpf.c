@@ -564,34 +564,47 @@ struct {
 #define MAX3(a, b, c) MAX2(MAX2(a, b), c)
 #define MAX4(a, b, c, d) MAX2(MAX2(a, b), MAX2(c, d))
 
-/* Copies span bytes at addr (span: the end of the highest field the caller
- * reads, a constant) into the block; 0 if addr is 0 or not readable. */
-static __always_inline const u8 *read_span(u64 addr, u64 span)
+/* A struct's fields copied at once: b, its first BLOCK_SIZE bytes at
+ * most (0: none copied), of the struct at addr. */
+struct span {
+	const u8 *b;
+	u64 addr;
+};
+
+/* Copies size bytes at addr (size: the end of the highest field the
+ * caller reads, a constant) into the block. */
+static __always_inline struct span read_span(u64 addr, u64 size)
 {
+	struct span s = { .addr = addr };
 	u32 zero = 0;
 	struct block *b = bpf_map_lookup_elem(&block_scratch, &zero);
 	if (!b || !addr)
-		return 0;
-	if (span > BLOCK_SIZE)
-		span = BLOCK_SIZE;
-	if (bpf_probe_read_user(b->b, span, (void *)addr) < 0)
-		return 0;
-	return b->b;
+		return s;
+	if (size > BLOCK_SIZE)
+		size = BLOCK_SIZE;
+	if (bpf_probe_read_user(b->b, size, (void *)addr) == 0)
+		s.b = b->b;
+	return s;
 }
 
-/* The word at off of a span read_span copied (off + 8 within the span). */
-static __always_inline u64 span_u64(const u8 *b, u64 off)
+/* The word at off of a struct read_span copied (off + 8 within the size it
+ * was given); a field beyond the block, or of a struct that could not be
+ * copied, is read on its own. */
+static __always_inline u64 span_u64(struct span s, u64 off)
 {
-	if (!b || off > BLOCK_SIZE - 8)
-		return 0;
-	return *(const u64 *)(b + off);
+	if (s.b && off <= BLOCK_SIZE - 8)
+		return *(const u64 *)(s.b + off);
+	return s.addr ? read_u64(s.addr + off) : 0;
 }
 
-static __always_inline u8 span_u8(const u8 *b, u64 off)
+static __always_inline u8 span_u8(struct span s, u64 off)
 {
-	if (!b || off > BLOCK_SIZE - 1)
-		return 0;
-	return b[off];
+	u8 v = 0;
+	if (s.b && off <= BLOCK_SIZE - 1)
+		return s.b[off];
+	if (s.addr)
+		bpf_probe_read_user(&v, 1, (void *)(s.addr + off));
+	return v;
 }
 
 /* A Go string header. */
@@ -606,7 +619,7 @@ struct iface {
 	u64 data;
 };
 
-static __always_inline struct gostr span_gostr(const u8 *b, u64 off)
+static __always_inline struct gostr span_gostr(struct span b, u64 off)
 {
 	struct gostr s = { .ptr = span_u64(b, off), .len = span_u64(b, off + 8) };
 	return s;
@@ -881,7 +894,7 @@ int serve_http(struct pt_regs *ctx)
 	struct request_start *e = start_request(goid, req, &id);
 	if (!e)
 		return 0;
-	const u8 *r = read_span(req, MAX4(CFG.request_ctx + 16, CFG.request_method + 16, CFG.request_url + 8,
+	struct span r = read_span(req, MAX4(CFG.request_ctx + 16, CFG.request_method + 16, CFG.request_url + 8,
 					  CFG.request_header + 8));
 	u64 rctx = span_u64(r, CFG.request_ctx + 8);
 	struct gostr method = span_gostr(r, CFG.request_method);
@@ -953,7 +966,7 @@ static __always_inline void emit_route(u64 goid, u64 c)
 	if (!e)
 		return;
 	fill_header(&e->h, EV_ROUTE, goid, id);
-	const u8 *b = read_span(c, MAX2(CFG.gin_fullpath + 16, CFG.gin_handlers + 16));
+	struct span b = read_span(c, MAX2(CFG.gin_fullpath + 16, CFG.gin_handlers + 16));
 	struct gostr full = span_gostr(b, CFG.gin_fullpath);
 	/* handlers is a HandlersChain ([]HandlerFunc); the last is the handler */
 	u64 hp = span_u64(b, CFG.gin_handlers);
@@ -1294,7 +1307,7 @@ int grpc_end(struct pt_regs *ctx)
  * pool that dials in a goroutine of its own). */
 static __always_inline void inherit_request(u64 newg)
 {
-	const u8 *g = read_span(newg, MAX2(CFG.g_goid, CFG.g_parent_goid) + 8);
+	struct span g = read_span(newg, MAX2(CFG.g_goid, CFG.g_parent_goid) + 8);
 	u64 parent = span_u64(g, CFG.g_parent_goid);
 	u64 child = span_u64(g, CFG.g_goid);
 	if (!parent)
@@ -1332,9 +1345,9 @@ int newproc1_return(struct pt_regs *ctx)
 
 static __always_inline bool read_tcpaddr(u64 iface_data, u8 *addr, u16 *port)
 {
-	const u8 *b = read_span(iface_data, MAX2(CFG.tcpaddr_ip + 16, CFG.tcpaddr_port + 8));
-	if (!b)
+	if (!iface_data)
 		return false;
+	struct span b = read_span(iface_data, MAX2(CFG.tcpaddr_ip + 16, CFG.tcpaddr_port + 8));
 	u64 ip = span_u64(b, CFG.tcpaddr_ip);
 	u64 ip_len = span_u64(b, CFG.tcpaddr_ip + 8);
 	*port = (u16)span_u64(b, CFG.tcpaddr_port);
@@ -1356,10 +1369,10 @@ struct netfd {
 static __always_inline bool tcp_netfd(u64 conn, struct netfd *nf)
 {
 	u64 fd = conn ? read_u64(conn + CFG.conn_fd) : 0;
-	const u8 *b = read_span(fd, MAX4(CFG.netfd_pfd + CFG.pollfd_sysfd + 8, CFG.netfd_family + 8,
-					 CFG.netfd_sotype + 8, MAX2(CFG.netfd_laddr, CFG.netfd_raddr) + 16));
-	if (!b)
+	if (!fd)
 		return false;
+	struct span b = read_span(fd, MAX4(CFG.netfd_pfd + CFG.pollfd_sysfd + 8, CFG.netfd_family + 8,
+					   CFG.netfd_sotype + 8, MAX2(CFG.netfd_laddr, CFG.netfd_raddr) + 16));
 	s64 family = (s64)span_u64(b, CFG.netfd_family);
 	s64 sotype = (s64)span_u64(b, CFG.netfd_sotype);
 	if (!((family == AF_INET || family == AF_INET6) && sotype == 1 /* SOCK_STREAM */))
@@ -1471,7 +1484,7 @@ struct call_op {
  * call_start; 2: the caller keeps it. */
 static __always_inline u64 report_call(struct pt_regs *ctx, struct conn_state *c, u32 ev, u64 goid,
 					 const struct netfd *nf, u64 itab, u64 data, u32 reused, const struct call_op *op,
-					 u32 awaits_end)
+					 u32 awaits_end, u64 ts)
 {
 	u64 id = data ? request_of_ctx(itab, data) : 0;
 	if (!id)
@@ -1480,6 +1493,8 @@ static __always_inline u64 report_call(struct pt_regs *ctx, struct conn_state *c
 	if (!e)
 		return 0;
 	fill_header(&e->o.h, ev, goid, id);
+	if (ts)
+		e->o.h.ts = ts;
 	__builtin_memset(&e->o.t, 0, sizeof(e->o.t));
 	e->o.t.family = (u16)nf->family;
 	read_tcpaddr(nf->laddr, e->o.t.saddr, &e->o.t.sport);
@@ -1509,24 +1524,27 @@ static __always_inline u64 report_call(struct pt_regs *ctx, struct conn_state *c
  * differ). */
 static __always_inline void report_http(struct pt_regs *ctx, struct conn_state *c, u64 goid,
 					const struct netfd *nf, u64 req, u64 ctx_off, u64 method_off, u64 url_off,
-					u32 reused, u32 awaits_end)
+					u32 reused, u32 awaits_end, u64 ts)
 {
 	struct call_op op = {};
-	const u8 *r = read_span(req, MAX3(ctx_off + 16, method_off + 16, url_off + 8));
+	struct span r = read_span(req, MAX3(ctx_off + 16, method_off + 16, url_off + 8));
 	u64 itab = span_u64(r, ctx_off);
 	u64 data = span_u64(r, ctx_off + 8);
 	u64 url = span_u64(r, url_off);
 	op.method = span_gostr(r, method_off);
-	const u8 *u = read_span(url, MAX3(CFG.url_scheme, CFG.url_host, CFG.url_path) + 16);
+	struct span u = read_span(url, MAX3(CFG.url_scheme, CFG.url_host, CFG.url_path) + 16);
 	op.scheme = span_gostr(u, CFG.url_scheme);
 	op.host = span_gostr(u, CFG.url_host);
 	op.path = span_gostr(u, CFG.url_path);
-	report_call(ctx, c, EV_ROUND_TRIP, goid, nf, itab, data, reused, &op, awaits_end);
+	report_call(ctx, c, EV_ROUND_TRIP, goid, nf, itab, data, reused, &op, awaits_end, ts);
 }
 
-/* A call on a multiplexed connection: new only on its first call. */
-static __always_inline u32 next_call(struct conn_state *c)
+/* A call on a multiplexed connection: new only on its first call, which
+ * is also the first by timestamp: *ts is taken here, next to the count
+ * that decides (two calls racing on a new connection on two CPUs). */
+static __always_inline u32 next_call(struct conn_state *c, u64 *ts)
 {
+	*ts = bpf_ktime_get_ns();
 	if (!c)
 		return 0;
 	u32 reused = c->calls > 0 || (c->flags & CONN_PREEXISTING);
@@ -1544,7 +1562,7 @@ int round_trip(struct pt_regs *ctx)
 	if (!goid || !pc)
 		return 0;
 	/* pc.conn is a net.Conn */
-	const u8 *b = read_span(pc, MAX2(CFG.pconn_conn + 16, CFG.pconn_reused + 1));
+	struct span b = read_span(pc, MAX2(CFG.pconn_conn + 16, CFG.pconn_reused + 1));
 	u64 conn = span_u64(b, CFG.pconn_conn + 8);
 	u8 reused = span_u8(b, CFG.pconn_reused);
 	struct netfd nf;
@@ -1554,7 +1572,7 @@ int round_trip(struct pt_regs *ctx)
 	u64 treq = GO_ARG2(ctx);
 	u64 req = treq ? read_u64(treq + CFG.treq_request) : 0;
 	report_http(ctx, c, goid, &nf, req, CFG.request_ctx, CFG.request_method, CFG.request_url, reused,
-		    CFG.round_trip_end);
+		    CFG.round_trip_end, 0);
 	return 0;
 }
 
@@ -1618,8 +1636,9 @@ static __always_inline int h2_call(struct pt_regs *ctx, u64 tconn, u64 req_ctx, 
 	if (!conn_netfd(read_u64(cc + tconn + 8), &nf))
 		return 0;
 	struct conn_state *c = caller_side(&nf);
-	u32 reused = next_call(c);
-	report_http(ctx, c, goid, &nf, GO_ARG2(ctx), req_ctx, req_method, req_url, reused, CFG.h2_round_trip_end);
+	u64 ts;
+	u32 reused = next_call(c, &ts);
+	report_http(ctx, c, goid, &nf, GO_ARG2(ctx), req_ctx, req_method, req_url, reused, CFG.h2_round_trip_end, ts);
 	return 0;
 }
 
@@ -1652,15 +1671,16 @@ int grpc_call(struct pt_regs *ctx)
 	if (!conn_netfd(read_u64(t + CFG.grpc_client_conn + 8), &nf))
 		return 0;
 	struct conn_state *c = caller_side(&nf);
-	u32 reused = next_call(c);
+	u64 t0;
+	u32 reused = next_call(c, &t0);
 	/* callHdr *CallHdr: Host (the authority) and Method (/pkg.Service/Method) */
 	u64 hdr = GO_ARG4(ctx);
 	u32 awaits = CFG.grpc_call_end && hdr ? 2 : 0;
 	struct call_op op = {};
-	const u8 *h = read_span(hdr, MAX2(CFG.grpc_callhdr_host, CFG.grpc_callhdr_method) + 16);
+	struct span h = read_span(hdr, MAX2(CFG.grpc_callhdr_host, CFG.grpc_callhdr_method) + 16);
 	op.host = span_gostr(h, CFG.grpc_callhdr_host);
 	op.path = span_gostr(h, CFG.grpc_callhdr_method);
-	u64 ts = report_call(ctx, c, EV_GRPC_CALL, goid, &nf, GO_ARG2(ctx), GO_ARG3(ctx), reused, &op, awaits);
+	u64 ts = report_call(ctx, c, EV_GRPC_CALL, goid, &nf, GO_ARG2(ctx), GO_ARG3(ctx), reused, &op, awaits, t0);
 	if (awaits && ts) {
 		struct grpc_started s = {.goid = goid, .start = ts};
 		bpf_map_update_elem(&grpc_call_start, &hdr, &s, BPF_ANY);
