@@ -58,7 +58,7 @@ type Tracer struct {
 	// linear search): what a handler PC or a whole user stack gave is kept.
 	calls     map[uint64]*pendingCall // by goroutine
 	handlers  map[uint64]*Loc
-	callSites map[string]symbolized
+	callSites map[string]*symbolized
 	grpc      map[grpcImpl]*Loc // resolved once per service type and method
 	// serverNames: the server name each TLS connection's ClientHello
 	// asked for, by the connection's tuple, for the calls on it.
@@ -110,7 +110,7 @@ func (t *Tracer) init() {
 		t.frames = map[uint64]frame{}
 		t.handlers = map[uint64]*Loc{}
 		t.calls = map[uint64]*pendingCall{}
-		t.callSites = map[string]symbolized{}
+		t.callSites = map[string]*symbolized{}
 		t.grpc = map[grpcImpl]*Loc{}
 		t.serverNames = map[connTuple]string{}
 		t.recent.init(4096)
@@ -361,6 +361,10 @@ func (t *Tracer) outbound(e *probe.Outbound, c *probe.Call) {
 	if n > len(e.Stack) {
 		n = len(e.Stack)
 	}
+	var st *symbolized
+	if t.Sym != nil {
+		st = t.symbolize(e.Stack[:n])
+	}
 	via := "http"
 	switch e.H.Type {
 	case probe.EvGRPCCall:
@@ -378,7 +382,7 @@ func (t *Tracer) outbound(e *probe.Outbound, c *probe.Call) {
 		// reported by the round trip that uses it, with the caller's call
 		// site; the bytes a client's own loops send for all its callers
 		// (HTTP/2 window updates and pings) belong to none of them.
-		if t.carriesForMany(e.Stack[:n]) {
+		if st != nil && st.shared {
 			return
 		}
 	}
@@ -395,8 +399,8 @@ func (t *Tracer) outbound(e *probe.Outbound, c *probe.Call) {
 		TsNs:   int64(e.H.Ts) + t.MonoToUnix,
 		Via:    via,
 	}
-	if t.Sym != nil {
-		rec.CallSite, rec.CallPath = t.callSite(e.Stack[:n])
+	if st != nil {
+		rec.CallSite, rec.CallPath = st.locs()
 	}
 	sni := t.serverNames[tupleOf(e)]
 	if e.H.Type == probe.EvConnectFail {
@@ -514,27 +518,35 @@ var sharedClientFrames = []string{
 // maxCallPath is how many of the service's frames a record lists.
 const maxCallPath = 8
 
+// symbolized is what a user stack says: its call site, its call path,
+// and whether it runs under one of sharedClientFrames.
 type symbolized struct {
-	site *Loc
-	path []Loc
+	site   *Loc
+	path   []Loc
+	shared bool
 }
 
-// callSite symbolizes a raw user stack (runtime PCs), once per distinct
-// stack: its call site and its call path.
-func (t *Tracer) callSite(raw []uint64) (*Loc, []Loc) {
-	key := string(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(raw))), len(raw)*8))
-	s, ok := t.callSites[key]
-	if !ok {
-		pcs := make([]uint64, len(raw))
-		for i, pc := range raw {
-			pcs[i] = pc - t.Bias
-		}
-		s = symbolized{site: t.Sym.CallSite(pcs), path: t.Sym.CallPath(pcs, maxCallPath)}
-		if len(t.callSites) >= maxCallSites {
-			clear(t.callSites)
-		}
-		t.callSites[key] = s
+// symbolize looks up a raw user stack (runtime PCs), symbolized once per
+// distinct stack: a service writes from few.
+func (t *Tracer) symbolize(raw []uint64) *symbolized {
+	key := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(raw))), len(raw)*8)
+	if s, ok := t.callSites[string(key)]; ok { // looked up without a copy of the key
+		return s
 	}
+	pcs := make([]uint64, len(raw))
+	for i, pc := range raw {
+		pcs[i] = pc - t.Bias
+	}
+	s := &symbolized{site: t.Sym.CallSite(pcs), path: t.Sym.CallPath(pcs, maxCallPath), shared: t.carriesForMany(raw)}
+	if len(t.callSites) >= maxCallSites {
+		clear(t.callSites)
+	}
+	t.callSites[string(key)] = s
+	return s
+}
+
+// locs is a record's own copy of the call site and path.
+func (s *symbolized) locs() (*Loc, []Loc) {
 	var site *Loc
 	if s.site != nil {
 		c := *s.site
