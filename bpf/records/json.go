@@ -18,12 +18,40 @@ func appendKey(b []byte, first *bool, key string) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// plainRun is how many bytes at the start of s, in whole words of 8, a
+// JSON string holds as they are (printable ASCII but '"' and '\\'): most
+// of a record's strings are paths and names, tested a word at a time.
+func plainRun(s string) int {
+	n := 0
+	for ; n+8 <= len(s); n += 8 {
+		x := uint64(s[n]) | uint64(s[n+1])<<8 | uint64(s[n+2])<<16 | uint64(s[n+3])<<24 |
+			uint64(s[n+4])<<32 | uint64(s[n+5])<<40 | uint64(s[n+6])<<48 | uint64(s[n+7])<<56
+		// a byte < 0x20, a byte with its high bit set, a '"' or a '\\'
+		if (x-ones*0x20)&^x&highs != 0 || x&highs != 0 || zeroByte(x^(ones*'"')) || zeroByte(x^(ones*'\\')) {
+			break
+		}
+	}
+	return n
+}
+
+// zeroByte reports whether one of x's bytes is 0.
+func zeroByte(x uint64) bool { return (x-ones)&^x&highs != 0 }
+
 // appendString quotes s as encoding/json does: invalid UTF-8 becomes
 // U+FFFD; control characters, U+2028 and U+2029 are escaped.
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		if n := plainRun(s[i:]); n > 0 {
+			i += n
+			continue
+		}
 		if c := s[i]; c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
 				i++

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math/rand"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -88,6 +89,28 @@ func TestAppendJSONIsEncodingJSON(t *testing.T) {
 			got := v.Interface().(interface{ AppendJSON([]byte) []byte }).AppendJSON(nil)
 			if !bytes.Equal(append(got, '\n'), want.Bytes()) {
 				t.Fatalf("%T:\n got %s\nwant %s", v.Interface(), got, want.Bytes())
+			}
+		}
+	}
+}
+
+// TestAppendStringAtEveryOffset puts each byte encoding/json treats apart
+// at every place in the 8-byte words appendString tests at once.
+func TestAppendStringAtEveryOffset(t *testing.T) {
+	special := []string{`"`, `\`, "\x00", "\x1f", "\x20", "\x7f", "\x80", "\xff", "é", "\u2028", "\xe2\x82", "<"}
+	for _, p := range special {
+		for before := 0; before < 17; before++ {
+			for after := 0; after < 10; after++ {
+				s := strings.Repeat("a", before) + p + strings.Repeat("/", after) + p
+				var want bytes.Buffer
+				enc := json.NewEncoder(&want)
+				enc.SetEscapeHTML(false)
+				if err := enc.Encode(s); err != nil {
+					t.Fatal(err)
+				}
+				if got := appendString(nil, s); !bytes.Equal(append(got, '\n'), want.Bytes()) {
+					t.Fatalf("%q: got %s, want %s", s, got, want.Bytes())
+				}
 			}
 		}
 	}
