@@ -48,9 +48,11 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
-		if n := plainRun(s[i:]); n > 0 {
-			i += n
-			continue
+		if len(s)-i >= 8 {
+			if n := plainRun(s[i:]); n > 0 {
+				i += n
+				continue
+			}
 		}
 		if c := s[i]; c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
