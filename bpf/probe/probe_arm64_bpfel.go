@@ -353,6 +353,7 @@ type probeMapSpecs struct {
 	Lost             *ebpf.MapSpec `ebpf:"lost"`
 	LruCounts        *ebpf.MapSpec `ebpf:"lru_counts"`
 	OutboundConns    *ebpf.MapSpec `ebpf:"outbound_conns"`
+	OutboundFds      *ebpf.MapSpec `ebpf:"outbound_fds"`
 	RequestScratch   *ebpf.MapSpec `ebpf:"request_scratch"`
 	RequestSeq       *ebpf.MapSpec `ebpf:"request_seq"`
 	RouteScratch     *ebpf.MapSpec `ebpf:"route_scratch"`
@@ -414,6 +415,7 @@ type probeMaps struct {
 	Lost             *ebpf.Map `ebpf:"lost"`
 	LruCounts        *ebpf.Map `ebpf:"lru_counts"`
 	OutboundConns    *ebpf.Map `ebpf:"outbound_conns"`
+	OutboundFds      *ebpf.Map `ebpf:"outbound_fds"`
 	RequestScratch   *ebpf.Map `ebpf:"request_scratch"`
 	RequestSeq       *ebpf.Map `ebpf:"request_seq"`
 	RouteScratch     *ebpf.Map `ebpf:"route_scratch"`
@@ -437,6 +439,7 @@ func (m *probeMaps) Close() error {
 		m.Lost,
 		m.LruCounts,
 		m.OutboundConns,
+		m.OutboundFds,
 		m.RequestScratch,
 		m.RequestSeq,
 		m.RouteScratch,

@@ -12,12 +12,19 @@ import (
 	"github.com/cilium/ebpf"
 )
 
-// OpenOutbound lists the socket inodes of the TCP connections process pid
-// has open and did not accept: connected sockets whose local port is none
-// of the process's listening ports. Read from /proc when a trace starts,
-// so the connections a service opened before it (database and cache
-// pools, kept-alive HTTP connections) are seen at their next use.
-func OpenOutbound(pid int) ([]uint64, error) {
+// OpenConn is a connection a process has open: its socket's inode and the
+// process's file descriptors for it.
+type OpenConn struct {
+	Inode uint64
+	FDs   []int
+}
+
+// OpenOutbound lists the TCP connections process pid has open and did not
+// accept: connected sockets whose local port is none of the process's
+// listening ports. Read from /proc when a trace starts, so the connections
+// a service opened before it (database and cache pools, kept-alive HTTP
+// connections) are seen at their next use.
+func OpenOutbound(pid int) ([]OpenConn, error) {
 	own, err := socketInodes(pid)
 	if err != nil {
 		return nil, err
@@ -32,29 +39,37 @@ func OpenOutbound(pid int) ([]uint64, error) {
 	}
 	listening := map[uint16]bool{}
 	for _, s := range socks {
-		if s.state == tcpListen && own[s.inode] {
+		if s.state == tcpListen && own[s.inode] != nil {
 			listening[s.localPort] = true
 		}
 	}
-	var out []uint64
+	var out []OpenConn
 	seen := map[uint64]bool{}
 	for _, s := range socks {
-		if s.state != tcpEstablished || !own[s.inode] || listening[s.localPort] || seen[s.inode] {
+		if s.state != tcpEstablished || own[s.inode] == nil || listening[s.localPort] || seen[s.inode] {
 			continue
 		}
 		seen[s.inode] = true
-		out = append(out, s.inode)
+		out = append(out, OpenConn{Inode: s.inode, FDs: own[s.inode]})
 	}
 	return out, nil
 }
 
-// TrackConnections makes the probes report every use of these sockets.
-func (p *Probe) TrackConnections(inodes []uint64) error {
-	for _, ino := range inodes {
+// TrackConnections makes the probes report every use of these connections.
+func (p *Probe) TrackConnections(conns []OpenConn) error {
+	for _, c := range conns {
 		st := probeConnState{Flags: uint32(probeConnFlagCONN_PREEXISTING)}
 		// NoExist: a connection the probes saw already is known better.
-		if err := p.objs.OutboundConns.Update(ino, st, ebpf.UpdateNoExist); err != nil && !errors.Is(err, ebpf.ErrKeyExist) {
-			return fmt.Errorf("tracking socket %d: %w", ino, err)
+		if err := p.objs.OutboundConns.Update(c.Inode, st, ebpf.UpdateNoExist); err != nil && !errors.Is(err, ebpf.ErrKeyExist) {
+			return fmt.Errorf("tracking socket %d: %w", c.Inode, err)
+		}
+		for _, fd := range c.FDs {
+			// Past the filter's last fd every write is checked.
+			if fd >= 0 && uint32(fd) < p.objs.OutboundFds.MaxEntries() {
+				if err := p.objs.OutboundFds.Update(uint32(fd), uint8(1), ebpf.UpdateAny); err != nil {
+					return fmt.Errorf("tracking fd %d: %w", fd, err)
+				}
+			}
 		}
 	}
 	return nil
@@ -71,22 +86,27 @@ type procSocket struct {
 	inode     uint64
 }
 
-// socketInodes returns the inodes of the sockets among pid's open files.
-func socketInodes(pid int) (map[uint64]bool, error) {
+// socketInodes returns the inodes of the sockets among pid's open files,
+// each with its file descriptors.
+func socketInodes(pid int) (map[uint64][]int, error) {
 	dir := filepath.Join("/proc", strconv.Itoa(pid), "fd")
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("listing %s: %w", dir, err)
 	}
-	out := map[uint64]bool{}
+	out := map[uint64][]int{}
 	for _, e := range ents {
 		l, err := os.Readlink(filepath.Join(dir, e.Name()))
 		if err != nil {
 			continue // closed meanwhile
 		}
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
 		if s, ok := strings.CutPrefix(l, "socket:["); ok {
 			if n, err := strconv.ParseUint(strings.TrimSuffix(s, "]"), 10, 64); err == nil {
-				out[n] = true
+				out[n] = append(out[n], fd)
 			}
 		}
 	}

@@ -36,11 +36,16 @@ func TestOpenOutbound(t *testing.T) {
 		t.Fatal(err)
 	}
 	want, acc, lis := sockInode(t, out.(*net.TCPConn)), sockInode(t, in.(*net.TCPConn)), sockInode(t, ln.(*net.TCPListener))
-	if !slices.Contains(got, want) {
-		t.Errorf("the dialed connection (inode %d) is missing from %v", want, got)
+	fds := map[uint64][]int{}
+	for _, c := range got {
+		fds[c.Inode] = c.FDs
 	}
-	if slices.Contains(got, acc) || slices.Contains(got, lis) {
-		t.Errorf("an accepted connection (%d) or the listener (%d) is listed: %v", acc, lis, got)
+	// sockInode's File() dups the socket: its fd is closed again by now.
+	if f := sockFD(t, out.(*net.TCPConn)); !slices.Contains(fds[want], f) {
+		t.Errorf("the dialed connection (inode %d, fd %d) is missing from %+v", want, f, got)
+	}
+	if fds[acc] != nil || fds[lis] != nil {
+		t.Errorf("an accepted connection (%d) or the listener (%d) is listed: %+v", acc, lis, got)
 	}
 }
 
@@ -59,4 +64,18 @@ func sockInode(t *testing.T, c interface {
 		t.Fatal(err)
 	}
 	return fi.Sys().(*syscall.Stat_t).Ino
+}
+
+// sockFD is a connection's own file descriptor.
+func sockFD(t *testing.T, c syscall.Conn) int {
+	t.Helper()
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd := -1
+	if err := rc.Control(func(f uintptr) { fd = int(f) }); err != nil {
+		t.Fatal(err)
+	}
+	return fd
 }

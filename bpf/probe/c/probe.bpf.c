@@ -447,6 +447,21 @@ struct {
 	__type(value, struct conn_state);
 } outbound_conns SEC(".maps");
 
+/* Which of the target's file descriptors may be an outbound connection's:
+ * set at the fd's connect (and by the helper for the connections open
+ * before the trace), never cleared. A write to any other fd below
+ * FILTERED_FDS (an accepted connection's response, a file, a pipe) returns
+ * at once, before the walk from fd to socket; a set fd is still checked
+ * by its socket's inode, as it may have been closed and reused. */
+enum { FILTERED_FDS = 65536 };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FILTERED_FDS);
+	__type(key, u32);
+	__type(value, u8);
+} outbound_fds SEC(".maps");
+
 /* Events dropped because the ring buffer was full, per CPU. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -1818,8 +1833,13 @@ static __always_inline u64 syscall_goid(struct pt_regs *regs)
 	return goid_of(BPF_CORE_READ(regs, GO_REG_G_FIELD));
 }
 
-static __always_inline int on_connect(void *tp, struct pt_regs *regs)
+static __always_inline int on_connect(void *tp, struct pt_regs *regs, u64 fd)
 {
+	if (fd < FILTERED_FDS) {
+		u32 k = fd;
+		u8 one = 1;
+		bpf_map_update_elem(&outbound_fds, &k, &one, BPF_ANY);
+	}
 	u64 goid = syscall_goid(regs);
 
 	u32 tid = (u32)bpf_get_current_pid_tgid();
@@ -1954,6 +1974,12 @@ static __always_inline void tuple_of_sock(struct sock *sk, struct tuple *t)
 /* A write by the target (sys_enter checked the process). */
 static __always_inline int on_write(void *tp, struct pt_regs *regs, u64 fd, u64 buf, u64 len)
 {
+	if (fd < FILTERED_FDS) {
+		u32 k = fd;
+		u8 *maybe = bpf_map_lookup_elem(&outbound_fds, &k);
+		if (maybe && !*maybe)
+			return 0;
+	}
 	struct file *f = file_of_fd(fd);
 	u64 ino = inode_of_file(f);
 	if (!ino)
@@ -2063,7 +2089,7 @@ int sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	u64 buf, len;
 	switch (ctx->args[1]) {
 	case NR_CONNECT:
-		return on_connect(ctx, regs);
+		return on_connect(ctx, regs, SYSCALL_ARG1(regs));
 	case NR_WRITE:
 	case NR_SENDTO:
 		return on_write(ctx, regs, SYSCALL_ARG1(regs), SYSCALL_ARG2(regs), SYSCALL_ARG3(regs));
