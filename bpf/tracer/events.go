@@ -139,7 +139,7 @@ func (t *Tracer) Handle(raw []byte) {
 	h := (*probeHeader)(unsafe.Pointer(&raw[0]))
 	switch h.Type {
 	case probe.EvRequestStart:
-		// Sent without the header slots that were not asked for.
+		// Sent without the header slots after the last one the request carries.
 		var rs probe.RequestStart
 		full := unsafe.Slice((*byte)(unsafe.Pointer(&rs)), unsafe.Sizeof(rs))
 		if len(raw) >= int(unsafe.Offsetof(rs.Headers)) && len(raw) <= len(full) {

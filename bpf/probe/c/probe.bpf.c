@@ -887,12 +887,18 @@ static __always_inline struct request_start *start_request(u64 goid, u64 req, u6
 	return e;
 }
 
-/* Sends a request_start without the header slots that were not asked for. */
+/* Sends a request_start without the header slots it does not need. */
 static __always_inline void send_request_start(struct request_start *e)
 {
-	u32 n = CFG.n_headers;
-	if (n > MAX_HEADERS)
-		n = MAX_HEADERS;
+	/* up to the last slot of a header the request carries: the helper
+	 * reads the slots not sent as absent */
+	u32 n = 0;
+	for (int j = 0; j < MAX_HEADERS; j++) {
+		if (j >= CFG.n_headers)
+			break;
+		if (e->headers[j].present)
+			n = j + 1;
+	}
 	u64 size = offsetof(struct request_start, headers) + n * sizeof(struct header_value);
 	if (bpf_ringbuf_output(&events, e, size, wakeup_flags()))
 		count_lost();
