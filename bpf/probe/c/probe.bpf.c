@@ -1802,34 +1802,47 @@ struct {
 	__type(value, struct stack_window);
 } stack_scratch SEC(".maps");
 
-/* Fills dst (MAX_STACK pcs) from the user registers a syscall's entry
- * saved; returns the bytes filled, as bpf_get_stack does. */
-static __always_inline long syscall_stack(struct pt_regs *regs, u64 *dst)
+struct user_stack {
+	u64 pcs[MAX_STACK];
+};
+
+/* Fills dst with pc and the return addresses up the frame-pointer chain
+ * from fp (sp: the stack pointer); returns the bytes filled, as
+ * bpf_get_stack does. A global function: verified once, whatever its
+ * callers do after it. */
+__attribute__((noinline)) int walk_stack(struct user_stack *dst, u64 pc, u64 sp, u64 fp)
 {
-	u64 pc = PT_REGS_IP_CORE(regs);
-	u64 sp = PT_REGS_SP_CORE(regs);
-	u64 fp = PT_REGS_FP_CORE(regs);
+	if (!dst)
+		return 0;
 	u32 zero = 0;
 	struct stack_window *w = bpf_map_lookup_elem(&stack_scratch, &zero);
-	bool copied = w && bpf_probe_read_user(w->b, STACK_WINDOW, (void *)sp) == 0;
-	dst[0] = pc;
+	if (w && bpf_probe_read_user(w->b, STACK_WINDOW, (void *)sp) < 0)
+		w = 0;
+	dst->pcs[0] = pc;
 	int n = 1;
 	for (int i = 1; i < MAX_STACK; i++) {
+		u64 rec[2]; /* the caller's frame pointer, the return address */
 		if (!fp || (fp & 7))
 			break;
-		u64 rec[2];
 		u64 off = fp - sp;
-		if (copied && fp >= sp && off <= STACK_WINDOW - sizeof(rec))
+		if (w && fp >= sp && off <= STACK_WINDOW - sizeof(rec))
 			__builtin_memcpy(rec, w->b + off, sizeof(rec));
 		else if (bpf_probe_read_user(rec, sizeof(rec), (void *)fp) < 0)
 			break;
-		dst[i] = rec[1];
+		dst->pcs[i] = rec[1];
 		n = i + 1;
 		if (rec[0] <= fp) /* frames go up the stack */
 			break;
 		fp = rec[0];
 	}
 	return n * sizeof(u64);
+}
+
+/* The stack of a syscall's caller, from the user registers its entry saved. */
+static __always_inline long syscall_stack(struct pt_regs *regs, u64 *dst)
+{
+	return walk_stack((struct user_stack *)dst, PT_REGS_IP_CORE(regs), PT_REGS_SP_CORE(regs),
+			  PT_REGS_FP_CORE(regs));
 }
 
 /* The goroutine that made a syscall: Go code made it, so the user
