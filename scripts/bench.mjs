@@ -232,7 +232,7 @@ async function main() {
   const runs = {};
   for (const [name, url] of routes) {
     wrk(url); // warm up
-    runs[name] = { base: [], traced: [], peer: [], cpu: [] };
+    runs[name] = { base: [], traced: [], empty: [], peer: [], cpu: [] };
   }
   const peerRuns = { ready: [], cpu: [], rss: [] };
   const ready = [];
@@ -257,9 +257,14 @@ async function main() {
       lost += stats?.lost ?? 0;
       events += stats?.events ?? 0;
       seen += requests;
-      const [b, t] = [runs[name].base[i], runs[name].traced[i]];
+      // The same probes with programs that return at once: what the probe
+      // hits alone cost, the most any tracer probing these sites could keep.
+      const e = await startHelper(helper, service.pid, join(dir, `${name}${i}-empty.ndjson`), ['--empty-programs']);
+      runs[name].empty.push(wrk(url));
+      await e.stop();
+      const [b, t, z] = [runs[name].base[i], runs[name].traced[i], runs[name].empty[i]];
       console.log(
-        `  round ${i + 1} ${name.padEnd(6)}: untraced ${b.rps.toFixed(0)} req/s, traced ${t.rps.toFixed(0)} req/s (${(t.rps / b.rps).toFixed(2)}), helper ${(cpu.at(-1) * 100).toFixed(0)}% CPU, ready in ${h.readyMs.toFixed(0)} ms`,
+        `  round ${i + 1} ${name.padEnd(6)}: untraced ${b.rps.toFixed(0)} req/s, traced ${t.rps.toFixed(0)} req/s (${(t.rps / b.rps).toFixed(2)}), helper ${(cpu.at(-1) * 100).toFixed(0)}% CPU, ready in ${h.readyMs.toFixed(0)} ms; empty programs ${z.rps.toFixed(0)} req/s (${(z.rps / b.rps).toFixed(2)})`,
       );
       if (!peer.bin) continue;
       try {
@@ -313,6 +318,9 @@ async function main() {
     console.log(`    throughput untraced      ${b.rps.toFixed(0)} req/s`);
     console.log(`    throughput traced        ${t.rps.toFixed(0)} req/s`);
     console.log(`    ratio traced/untraced    ${(t.rps / b.rps).toFixed(3)}   (target >= ${target})`);
+    console.log(
+      `    ratio, empty programs    ${(med(runs[name].empty, 'rps') / b.rps).toFixed(3)}   (the probe hits alone, no BPF work, no helper)`,
+    );
     console.log(
       `    p50 latency              ${b.p50.toFixed(3)} ms -> ${t.p50.toFixed(3)} ms (+${((t.p50 - b.p50) * 1000).toFixed(0)} us)`,
     );

@@ -97,6 +97,9 @@ type Attachment struct {
 	// MaxEntries overrides the max_entries of maps, by name (tests: a map
 	// small enough to fill).
 	MaxEntries map[string]uint32
+	// EmptyPrograms: every program returns at once (benchmarks: the cost
+	// of the probe hits alone).
+	EmptyPrograms bool
 }
 
 // Probe is the loaded and attached set of programs.
@@ -362,6 +365,9 @@ func configFor(a Attachment, headers []string) probeConfig {
 		cfg.SwissMaps = 1
 	}
 	cfg.N_ctxTypes = uint32(copy(cfg.CtxDeadline[:], a.ContextDeadlines))
+	if a.EmptyPrograms {
+		cfg.EmptyPrograms = 1
+	}
 	for _, u := range a.Uprobes {
 		switch u.Program {
 		case ProgRoundTripEnd:

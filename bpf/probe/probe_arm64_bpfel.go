@@ -102,6 +102,8 @@ type probeConfig struct {
 	CapturePayload      uint32
 	N_ctxTypes          uint32
 	CtxDeadline         [8]uint64
+	EmptyPrograms       uint32
+	_                   [4]byte
 }
 
 type probeConnFlag uint32

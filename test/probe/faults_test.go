@@ -437,3 +437,37 @@ func TestRingBufferOverflow(t *testing.T) {
 	}
 	t.Logf("burst of %d requests: %d recorded, %d events lost", burst, got, last.Lost)
 }
+
+// TestEmptyPrograms: --empty-programs (npm run bench's measure of what
+// the probe hits alone cost) attaches every probe a trace would, each hit
+// runs its program, and nothing is reported.
+func TestEmptyPrograms(t *testing.T) {
+	e := newEnv(t, toolchains[len(toolchains)-1])
+	s := start(t, e.sampleArgv()[0], e.sampleArgv()[1:]...)
+	h := startHelper(t, "--pid", fmt.Sprint(s.cmd.Process.Pid), "--empty-programs", "--probe-stats")
+	ready := h.waitReady()
+	const n = 5
+	for i := 0; i < n; i++ {
+		e.get("/echo", fmt.Sprint("empty", i), nil)
+	}
+	rs := h.stop()
+	if got := len(byType(rs, "request")) + len(byType(rs, "outbound")); got != 0 {
+		t.Errorf("%d request or outbound records with empty programs, want none", got)
+	}
+	stats := byType(rs, "stats")
+	if len(stats) == 0 {
+		t.Fatal("no stats record")
+	}
+	runs := map[string]uint64{}
+	for _, p := range stats[len(stats)-1].Programs {
+		runs[p.Program] = p.Runs
+	}
+	for _, prog := range []string{"serve_http", "request_end", "gin_route", "round_trip"} {
+		if runs[prog] < n {
+			t.Errorf("%s ran %d times for %d requests: %v", prog, runs[prog], n, runs)
+		}
+	}
+	if len(ready.Sites) == 0 || len(ready.Probes) == 0 {
+		t.Errorf("ready record without its probes: %+v", ready)
+	}
+}

@@ -28,6 +28,8 @@ trace options:
   --env-file FILE        launch: add its NAME=VALUE lines (kept out of the process list)
   --probe-stats          count each probe's runs and time in BPF, in stats records (costs a little)
   --no-statements        name a database statement's verb and a Redis command, not the statement's text or the key
+  --empty-programs       attach every probe with a program that returns at once: records nothing; measures
+                         what the probe hits alone cost the service (npm run bench)
 `
 
 func main() {

@@ -50,6 +50,9 @@ type traceFlags struct {
 	// noStatements: outbound records name a statement's verb and a
 	// command, not the statement's text nor the key
 	noStatements bool
+	// emptyPrograms: the probes attach with programs that return at once
+	// and report nothing (npm run bench: the probe hits' own cost)
+	emptyPrograms bool
 }
 
 func parseTraceFlags(args []string) (*traceFlags, error) {
@@ -67,6 +70,7 @@ func parseTraceFlags(args []string) (*traceFlags, error) {
 	fs.StringVar(&f.envFile, "env-file", "", "")
 	fs.BoolVar(&f.probeStats, "probe-stats", false, "")
 	fs.BoolVar(&f.noStatements, "no-statements", false, "")
+	fs.BoolVar(&f.emptyPrograms, "empty-programs", false, "")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -186,7 +190,7 @@ func runTrace(args []string) int {
 	}
 	defer tgt.close()
 
-	p, tr, sites, err := attach(tgt, f.headers, !f.noStatements, out)
+	p, tr, sites, err := attach(tgt, f.headers, !f.noStatements, f.emptyPrograms, out)
 	if err != nil {
 		tgt.abort()
 		return failTarget(jsonOut, err)
@@ -212,7 +216,11 @@ func runTrace(args []string) int {
 			Probes: p.Probes, CaptureHeaders: lower(p.Headers), Offsets: tgt.offsets.Source, Sites: sites}, "", "")
 		out.Flush()
 	}
-	fmt.Fprintf(os.Stderr, "outbound-lens: tracing pid %d (%s, %s), %d probes attached\n", tgt.pid, tgt.exe, tgt.bin.GoVersion, len(p.Probes))
+	empty := ""
+	if f.emptyPrograms {
+		empty = " (--empty-programs: they record nothing)"
+	}
+	fmt.Fprintf(os.Stderr, "outbound-lens: tracing pid %d (%s, %s), %d probes attached%s\n", tgt.pid, tgt.exe, tgt.bin.GoVersion, len(p.Probes), empty)
 
 	reason := make(chan string, 8) // one per source below, so none blocks
 	go func() { <-ctx.Done(); reason <- "signal" }()
@@ -281,9 +289,9 @@ func failTarget(out *tracer.Output, err error) int {
 }
 
 // attach finds the probe sites in the binary and loads the programs.
-func attach(t *target, headers []string, statements bool, out *tracer.Output) (*probe.Probe, *tracer.Tracer, []records.ProbeSite, error) {
+func attach(t *target, headers []string, statements, empty bool, out *tracer.Output) (*probe.Probe, *tracer.Tracer, []records.ProbeSite, error) {
 	b := t.bin
-	a := probe.Attachment{PID: t.pid, Exe: t.attachPath, Headers: headers, Statements: statements}
+	a := probe.Attachment{PID: t.pid, Exe: t.attachPath, Headers: headers, Statements: statements, EmptyPrograms: empty}
 	off := t.offsets
 	a.Offsets = off
 	pl, err := planProbes(b, off, b.HasGRPCServer(off))
