@@ -57,7 +57,7 @@ func TestConfigOffsetsDeclaredOnce(t *testing.T) {
 	}
 	notOffsets := map[string]bool{"Tgid": true, "SwissMaps": true, "N_headers": true, "HeaderLen": true, "HeaderHash": true, "N_ctxTypes": true, "CtxDeadline": true,
 		"CapturePayload": true, "RoundTripEnd": true, "H2RoundTripEnd": true, "EchoAddClosure": true, "GrpcMdKeyName": true, "MdHeaderHash": true,
-		"GrpcStatusErrorName": true, "GrpcCallEnd": true}
+		"GrpcStatusErrorName": true, "GrpcCallEnd": true, "EmptyPrograms": true}
 	for i := 0; i < cfg.NumField(); i++ {
 		sf := cfg.Field(i)
 		if sf.Name == "_" || notOffsets[sf.Name] {
@@ -70,8 +70,8 @@ func TestConfigOffsetsDeclaredOnce(t *testing.T) {
 	// And the values arrive.
 	var o inspect.Offsets
 	o.GParentGoid, o.GinContextHandlers = 272, 80
-	c := configFor(Attachment{PID: 7, Offsets: o, ContextDeadlines: []uint64{0x1000, 0x2000}, EchoHandlerClosure: 0x3000}, nil)
-	if c.G_parentGoid != 272 || c.GinHandlers != 80 || c.Tgid != 7 || c.N_ctxTypes != 2 || c.CtxDeadline[1] != 0x2000 || c.EchoAddClosure != 0x3000 {
+	c := configFor(Attachment{PID: 7, Offsets: o, ContextDeadlines: []uint64{0x1000, 0x2000}, EchoHandlerClosure: 0x3000, EmptyPrograms: true}, nil)
+	if c.G_parentGoid != 272 || c.GinHandlers != 80 || c.Tgid != 7 || c.N_ctxTypes != 2 || c.CtxDeadline[1] != 0x2000 || c.EchoAddClosure != 0x3000 || c.EmptyPrograms != 1 {
 		t.Errorf("config %+v", c)
 	}
 	// gRPC calls await their end only where its probe is attached.
