@@ -32,6 +32,7 @@ const MaxHeaders = 8
 const (
 	ProgRequestStart    = "serve_http"
 	ProgRequestEnd      = "request_end"
+	ProgRequestEndH2    = "request_end_h2"
 	ProgGinRoute        = "gin_route"
 	ProgGinHandle       = "gin_handle"
 	ProgGinHandleRet    = "gin_handle_return"

@@ -330,6 +330,7 @@ type probeProgramSpecs struct {
 	InetSockSetState *ebpf.ProgramSpec `ebpf:"inet_sock_set_state"`
 	Newproc1Return   *ebpf.ProgramSpec `ebpf:"newproc1_return"`
 	RequestEnd       *ebpf.ProgramSpec `ebpf:"request_end"`
+	RequestEndH2     *ebpf.ProgramSpec `ebpf:"request_end_h2"`
 	RoundTrip        *ebpf.ProgramSpec `ebpf:"round_trip"`
 	RoundTripEnd     *ebpf.ProgramSpec `ebpf:"round_trip_end"`
 	ServeHttp        *ebpf.ProgramSpec `ebpf:"serve_http"`
@@ -492,6 +493,7 @@ type probePrograms struct {
 	InetSockSetState *ebpf.Program `ebpf:"inet_sock_set_state"`
 	Newproc1Return   *ebpf.Program `ebpf:"newproc1_return"`
 	RequestEnd       *ebpf.Program `ebpf:"request_end"`
+	RequestEndH2     *ebpf.Program `ebpf:"request_end_h2"`
 	RoundTrip        *ebpf.Program `ebpf:"round_trip"`
 	RoundTripEnd     *ebpf.Program `ebpf:"round_trip_end"`
 	ServeHttp        *ebpf.Program `ebpf:"serve_http"`
@@ -519,6 +521,7 @@ func (p *probePrograms) Close() error {
 		p.InetSockSetState,
 		p.Newproc1Return,
 		p.RequestEnd,
+		p.RequestEndH2,
 		p.RoundTrip,
 		p.RoundTripEnd,
 		p.ServeHttp,

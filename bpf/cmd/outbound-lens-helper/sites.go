@@ -166,7 +166,7 @@ var roles = []role{
 		returns(roleRequestEnd, probe.ProgRequestEnd, sh),
 	}},
 	{name: roleRequestEndH2, options: []siteFinder{
-		firstOf(h2HandlerDone, func(fn string) siteFinder { return entry(roleRequestEndH2, probe.ProgRequestEnd, fn) }),
+		firstOf(h2HandlerDone, func(fn string) siteFinder { return entry(roleRequestEndH2, probe.ProgRequestEndH2, fn) }),
 	}},
 	{name: roleGoroutineStart, requestPath: true, required: true, options: []siteFinder{
 		calls(roleGoroutineStart, probe.ProgGoroutineStart, "runtime.newproc.func1", "runtime.runqput"),

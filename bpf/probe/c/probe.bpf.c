@@ -287,9 +287,9 @@ struct {
 /* New keys and deletes of the LRU maps whose entries outlive requests,
  * per CPU: the kernel counts no LRU evictions, so user space derives them
  * as inserts - deletes - entries. goroutine_request keeps the entries of
- * goroutines that never served a request and those of connections'
- * goroutines between requests (the next request writes it in place; the
- * last is evicted once the connection is gone), dial_name those of goroutines
+ * goroutines that never served a request and those of HTTP/1
+ * connections' goroutines between requests (the next request writes it in
+ * place; the last is evicted once the connection is gone), dial_name those of goroutines
  * whose dial got no connection established (the others' are deleted
  * then), outbound_conns one per connection, connect_by_thread one
  * per thread; the other maps' entries are deleted as their request or
@@ -948,24 +948,22 @@ static __always_inline u32 read_pattern(u64 req, char *dst)
 	return pat ? read_go_string(pat + CFG.pattern_str, dst, MAX_ROUTE) : 0;
 }
 
-/* The request's end: the first emulated instruction after conn.serve's
- * call of serverHandler.ServeHTTP returns (HTTP/1), the entry of the HTTP/2
- * response writer's handlerDone, or, where a binary offers neither, each
- * RET of serverHandler.ServeHTTP. Runs in the goroutine that served it,
- * after the handler returned and while the *Request is still referenced. */
-SEC("uprobe/request_end")
-int request_end(struct pt_regs *ctx)
+/* The request served by the current goroutine ends. keep: the goroutine
+ * serves the connection's next request too (HTTP/1), so its entry stays
+ * for that one to write in place; else it is deleted. */
+static __always_inline int end_request(struct pt_regs *ctx, bool keep)
 {
-	if (CFG.empty_programs)
-		return 0;
 	u64 goid = current_goid(ctx);
 	struct goroutine_req *r = bpf_map_lookup_elem(&goroutine_request, &goid);
 	if (!r || !r->id)
 		return 0;
 	u64 id = r->id, req = r->req;
-	/* kept for the goroutine's next request (start_request) */
-	r->id = 0;
-	r->req = 0;
+	if (keep) {
+		r->id = 0;
+		r->req = 0;
+	} else {
+		lru_delete(&goroutine_request, GOROUTINE_REQUEST_DELETES, &goid);
+	}
 	bpf_map_delete_elem(&goroutine_call, &goid);
 	if (req) {
 		/* its context is no longer the request's to claim */
@@ -981,6 +979,29 @@ int request_end(struct pt_regs *ctx)
 	e->route_len = read_pattern(req, e->route);
 	bpf_ringbuf_submit(e, wakeup_flags());
 	return 0;
+}
+
+/* An HTTP/1 request's end: the first emulated instruction after
+ * conn.serve's call of serverHandler.ServeHTTP returns, or, where a binary
+ * offers none, each RET of serverHandler.ServeHTTP. Runs in the
+ * connection's goroutine, after the handler returned and while the
+ * *Request is still referenced. */
+SEC("uprobe/request_end")
+int request_end(struct pt_regs *ctx)
+{
+	if (CFG.empty_programs)
+		return 0;
+	return end_request(ctx, true);
+}
+
+/* An HTTP/2 request's end: the entry of the response writer's
+ * handlerDone, in the goroutine net/http started for the request alone. */
+SEC("uprobe/request_end_h2")
+int request_end_h2(struct pt_regs *ctx)
+{
+	if (CFG.empty_programs)
+		return 0;
+	return end_request(ctx, false);
 }
 
 /* Reports the route and handler of the request served by goroutine goid
