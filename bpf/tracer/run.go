@@ -22,6 +22,12 @@ func Run(ctx context.Context, p *probe.Probe, t *Tracer, statsEvery time.Duratio
 	// buffer: it is set then, not for every record.
 	armed := false
 	var maps mapUse
+	// writeStats writes a stats record; final: the last, its maps counted now.
+	writeStats := func(final bool) {
+		s := t.Stats(p.Lost())
+		s.Maps = maps.get(p, final)
+		t.Out.Record(&s, "", "")
+	}
 	for {
 		stopping := ctx.Err() != nil
 		if stopping {
@@ -47,9 +53,7 @@ func Run(ctx context.Context, p *probe.Probe, t *Tracer, statsEvery time.Duratio
 			t.Out.Flush()
 			if stopping {
 				t.FlushCalls()
-				s := t.Stats(p.Lost())
-				s.Maps = maps.get(p, true)
-				t.Out.Record(&s, "", "")
+				writeStats(true)
 				return t.Out.Flush()
 			}
 		case errors.Is(err, ringbuf.ErrClosed):
@@ -59,9 +63,7 @@ func Run(ctx context.Context, p *probe.Probe, t *Tracer, statsEvery time.Duratio
 			return err
 		}
 		if now := time.Now(); now.After(nextStats) {
-			s := t.Stats(p.Lost())
-			s.Maps = maps.get(p, false)
-			t.Out.Record(&s, "", "")
+			writeStats(false)
 			t.Out.Flush()
 			nextStats = now.Add(statsEvery)
 		}
