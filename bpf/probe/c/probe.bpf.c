@@ -2131,11 +2131,14 @@ static __always_inline int on_write(void *tp, struct pt_regs *regs, u64 fd, u64 
 	return 0;
 }
 
-/* The first buffer of an iovec array. */
+/* The first buffer of an iovec array: {iov_base, iov_len}, one copy. */
 static __always_inline void first_iov(u64 iov, u64 *buf, u64 *len)
 {
-	*buf = iov ? read_u64(iov) : 0;
-	*len = iov ? read_u64(iov + 8) : 0;
+	u64 v[2] = {};
+	if (iov)
+		bpf_probe_read_user(v, sizeof(v), (void *)iov);
+	*buf = v[0];
+	*len = v[1];
 }
 
 /* ---- the target's syscalls ------------------------------------------ */
