@@ -27,6 +27,11 @@ type Site struct {
 	Offset  uint64 `json:"offset"`  // file offset
 	Insn    string `json:"insn"`    // its class: call, jmp, jcc, nop, push, bl, b, …, or the mnemonic
 	Stepped bool   `json:"stepped"` // the kernel single-steps it (slow) rather than emulating it
+	// AtEntry: the site is its function's entry, before the prologue saves
+	// the frame pointer, so the return address is not in a frame record
+	// yet (the probes' stack walk reads it at the stack pointer on amd64,
+	// from the link register on arm64).
+	AtEntry bool `json:"-"`
 }
 
 // ErrNoSite means no instruction of the wanted shape was found.
@@ -137,7 +142,9 @@ func (b *Binary) EntrySite(name string) (Site, error) {
 	if err != nil {
 		return Site{}, err
 	}
-	return b.site(fn, code, fn.Probe-fn.Offset), nil
+	s := b.site(fn, code, fn.Probe-fn.Offset)
+	s.AtEntry = true
+	return s, nil
 }
 
 // inst is one decoded instruction of a function.

@@ -253,9 +253,10 @@ func load(a Attachment, headers []string, memlockErr error, multi bool) (_ *Prob
 	progs := p.progs
 	// One link per program, for all its sites.
 	type group struct {
-		addrs []uint64
-		syms  []string // each address's function
-		funcs []string // the distinct functions
+		addrs   []uint64
+		cookies []uint64 // each address's site_cookie
+		syms    []string // each address's function
+		funcs   []string // the distinct functions
 	}
 	groups := map[string]*group{}
 	var order []string
@@ -268,6 +269,7 @@ func load(a Attachment, headers []string, memlockErr error, multi bool) (_ *Prob
 		}
 		for _, s := range u.Sites {
 			g.addrs = append(g.addrs, s.Offset)
+			g.cookies = append(g.cookies, siteCookie(s))
 			g.syms = append(g.syms, s.Func)
 			if !slices.Contains(g.funcs, s.Func) {
 				g.funcs = append(g.funcs, s.Func)
@@ -278,7 +280,7 @@ func load(a Attachment, headers []string, memlockErr error, multi bool) (_ *Prob
 		g := groups[name]
 		var ls []link.Link
 		if multi {
-			l, err := ex.UprobeMulti(nil, progs[name], &link.UprobeMultiOptions{Addresses: g.addrs, PID: uint32(a.PID)})
+			l, err := ex.UprobeMulti(nil, progs[name], &link.UprobeMultiOptions{Addresses: g.addrs, Cookies: g.cookies, PID: uint32(a.PID)})
 			if errors.Is(err, ebpf.ErrNotSupported) {
 				return nil, errNoMulti
 			}
@@ -288,7 +290,7 @@ func load(a Attachment, headers []string, memlockErr error, multi bool) (_ *Prob
 			ls = append(ls, l)
 		} else {
 			for i, addr := range g.addrs {
-				l, err := ex.Uprobe(g.syms[i], progs[name], &link.UprobeOptions{Address: addr, PID: a.PID})
+				l, err := ex.Uprobe(g.syms[i], progs[name], &link.UprobeOptions{Address: addr, Cookie: g.cookies[i], PID: a.PID})
 				if err != nil {
 					return nil, attachError(err, name, g.funcs)
 				}
@@ -477,4 +479,13 @@ func (p *Probe) Close() {
 		prog.Close()
 	}
 	p.progs = nil
+}
+
+// siteCookie is the cookie a uprobe site is attached with, read by the
+// probes' stack walk (probe.bpf.c's enum site_cookie).
+func siteCookie(s inspect.Site) uint64 {
+	if s.AtEntry {
+		return uint64(probeSiteCookieSITE_AT_ENTRY)
+	}
+	return 0
 }

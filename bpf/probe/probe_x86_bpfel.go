@@ -264,6 +264,12 @@ type probeRouteBuf struct {
 	Buf [256]int8
 }
 
+type probeSiteCookie uint32
+
+const (
+	probeSiteCookieSITE_AT_ENTRY probeSiteCookie = 1
+)
+
 type probeStackWindow struct {
 	_ structs.HostLayout
 	B [4096]uint8
@@ -381,6 +387,7 @@ type probeVariableSpecs struct {
 	UnusedRequestEnded *ebpf.VariableSpec `ebpf:"unused_request_ended"`
 	UnusedRequestStart *ebpf.VariableSpec `ebpf:"unused_request_start"`
 	UnusedRoute        *ebpf.VariableSpec `ebpf:"unused_route"`
+	UnusedSiteCookie   *ebpf.VariableSpec `ebpf:"unused_site_cookie"`
 }
 
 // probeObjects contains all objects after they have been loaded into the kernel.
@@ -468,6 +475,7 @@ type probeVariables struct {
 	UnusedRequestEnded *ebpf.Variable `ebpf:"unused_request_ended"`
 	UnusedRequestStart *ebpf.Variable `ebpf:"unused_request_start"`
 	UnusedRoute        *ebpf.Variable `ebpf:"unused_route"`
+	UnusedSiteCookie   *ebpf.Variable `ebpf:"unused_site_cookie"`
 }
 
 // probePrograms contains all programs after they have been loaded into the kernel.

@@ -261,6 +261,16 @@ enum go_abi {
 const enum go_abi *unused_go_abi __attribute__((unused));
 const struct call_end *unused_call_end __attribute__((unused));
 
+/* The cookie the loader attaches to each uprobe site: SITE_AT_ENTRY, the
+ * site is a function's entry, before the prologue saves the frame
+ * pointer: the return address is still at the stack pointer (amd64) or
+ * in the link register (arm64), and the frame-pointer chain starts at the
+ * caller's frame. */
+enum site_cookie {
+	SITE_AT_ENTRY = 1,
+};
+const enum site_cookie *unused_site_cookie __attribute__((unused));
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 << 20);
@@ -1543,6 +1553,100 @@ struct call_op {
 	struct gostr method, scheme, host, path;
 };
 
+/* ---- the stack of a syscall's caller ---------------------------------
+ * What bpf_get_stack(BPF_F_USER_STACK) gives, for less: the pc, then the
+ * return address of each frame up the frame-pointer chain (a frame record
+ * is {caller's frame pointer, return address} on amd64 and arm64). The
+ * kernel copies each record on its own, and a Go stack at a socket write
+ * is some 30 frames deep; here the STACK_WINDOW bytes above the stack
+ * pointer are copied at once and the records in them read from the copy,
+ * and only those beyond are copied one by one. */
+#define STACK_WINDOW 4096
+
+struct stack_window {
+	u8 b[STACK_WINDOW];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct stack_window);
+} stack_scratch SEC(".maps");
+
+struct user_stack {
+	u64 pcs[MAX_STACK];
+};
+
+/* Fills dst with pc, then ret unless it is 0 (RET_AT_SP: the word at sp),
+ * then the return addresses up the frame-pointer chain from fp (sp: the
+ * stack pointer); returns the bytes filled, as bpf_get_stack does. A
+ * global function: verified once, whatever its callers do after it. */
+#define RET_AT_SP 1
+__attribute__((noinline)) int walk_stack(struct user_stack *dst, u64 pc, u64 sp, u64 fp, u64 ret)
+{
+	if (!dst)
+		return 0;
+	u32 zero = 0;
+	struct stack_window *w = bpf_map_lookup_elem(&stack_scratch, &zero);
+	if (w && bpf_probe_read_user(w->b, STACK_WINDOW, (void *)sp) < 0)
+		w = 0;
+	dst->pcs[0] = pc;
+	int n = 1;
+	if (ret == RET_AT_SP) {
+		if (w)
+			__builtin_memcpy(&ret, w->b, sizeof(ret));
+		else if (bpf_probe_read_user(&ret, sizeof(ret), (void *)sp) < 0)
+			ret = 0;
+	}
+	for (int i = 1; i < MAX_STACK; i++) {
+		u64 rec[2]; /* the caller's frame pointer, the return address */
+		if (ret) {
+			/* the entry's own return address: the chain starts at fp still */
+			dst->pcs[i] = ret;
+			n = i + 1;
+			ret = 0;
+			continue;
+		}
+		if (!fp || (fp & 7))
+			break;
+		u64 off = fp - sp;
+		if (w && fp >= sp && off <= STACK_WINDOW - sizeof(rec))
+			__builtin_memcpy(rec, w->b + off, sizeof(rec));
+		else if (bpf_probe_read_user(rec, sizeof(rec), (void *)fp) < 0)
+			break;
+		dst->pcs[i] = rec[1];
+		n = i + 1;
+		if (rec[0] <= fp) /* frames go up the stack */
+			break;
+		fp = rec[0];
+	}
+	return n * sizeof(u64);
+}
+
+/* The stack at a uprobe: a site at a function's entry (its cookie says)
+ * has the return address where the call left it, not yet in a frame
+ * record (bpf_get_stack adds it only at a PUSH RBP on amd64). */
+static __always_inline long probe_stack(struct pt_regs *ctx, u64 *dst)
+{
+	u64 ret = 0;
+	if (bpf_get_attach_cookie(ctx) & SITE_AT_ENTRY) {
+#if defined(__TARGET_ARCH_x86)
+		ret = RET_AT_SP;
+#elif defined(__TARGET_ARCH_arm64)
+		ret = ctx->regs[30];
+#endif
+	}
+	return walk_stack((struct user_stack *)dst, PT_REGS_IP(ctx), PT_REGS_SP(ctx), PT_REGS_FP(ctx), ret);
+}
+
+/* The stack of a syscall's caller, from the user registers its entry saved. */
+static __always_inline long syscall_stack(struct pt_regs *regs, u64 *dst)
+{
+	return walk_stack((struct user_stack *)dst, PT_REGS_IP_CORE(regs), PT_REGS_SP_CORE(regs),
+			  PT_REGS_FP_CORE(regs), 0);
+}
+
 /* Reports a client call (event type ev) on the connection of netFD nf,
  * made in the current goroutine with the context (itab, data). The request
  * is the one the context descends from (a worker serving many requests
@@ -1567,8 +1671,7 @@ static __always_inline u64 report_call(struct pt_regs *ctx, struct conn_state *c
 	read_tcpaddr(nf->laddr, e->o.t.saddr, &e->o.t.sport);
 	read_tcpaddr(nf->raddr, e->o.t.daddr, &e->o.t.dport);
 	e->o.reused = reused;
-	long n = bpf_get_stack(ctx, e->o.stack, sizeof(e->o.stack), BPF_F_USER_STACK);
-	e->o.stack_len = n > 0 ? n : 0;
+	e->o.stack_len = probe_stack(ctx, e->o.stack);
 	if (c)
 		__builtin_memcpy(&e->o.remote, &c->remote, sizeof(e->o.remote));
 	else
@@ -1844,70 +1947,6 @@ int dial(struct pt_regs *ctx)
 }
 
 /* ---- outbound: every TCP connect, with the kernel's tuple ----------- */
-
-/* ---- the stack of a syscall's caller ---------------------------------
- * What bpf_get_stack(BPF_F_USER_STACK) gives, for less: the pc, then the
- * return address of each frame up the frame-pointer chain (a frame record
- * is {caller's frame pointer, return address} on amd64 and arm64). The
- * kernel copies each record on its own, and a Go stack at a socket write
- * is some 30 frames deep; here the STACK_WINDOW bytes above the stack
- * pointer are copied at once and the records in them read from the copy,
- * and only those beyond are copied one by one. */
-#define STACK_WINDOW 4096
-
-struct stack_window {
-	u8 b[STACK_WINDOW];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, u32);
-	__type(value, struct stack_window);
-} stack_scratch SEC(".maps");
-
-struct user_stack {
-	u64 pcs[MAX_STACK];
-};
-
-/* Fills dst with pc and the return addresses up the frame-pointer chain
- * from fp (sp: the stack pointer); returns the bytes filled, as
- * bpf_get_stack does. A global function: verified once, whatever its
- * callers do after it. */
-__attribute__((noinline)) int walk_stack(struct user_stack *dst, u64 pc, u64 sp, u64 fp)
-{
-	if (!dst)
-		return 0;
-	u32 zero = 0;
-	struct stack_window *w = bpf_map_lookup_elem(&stack_scratch, &zero);
-	if (w && bpf_probe_read_user(w->b, STACK_WINDOW, (void *)sp) < 0)
-		w = 0;
-	dst->pcs[0] = pc;
-	int n = 1;
-	for (int i = 1; i < MAX_STACK; i++) {
-		u64 rec[2]; /* the caller's frame pointer, the return address */
-		if (!fp || (fp & 7))
-			break;
-		u64 off = fp - sp;
-		if (w && fp >= sp && off <= STACK_WINDOW - sizeof(rec))
-			__builtin_memcpy(rec, w->b + off, sizeof(rec));
-		else if (bpf_probe_read_user(rec, sizeof(rec), (void *)fp) < 0)
-			break;
-		dst->pcs[i] = rec[1];
-		n = i + 1;
-		if (rec[0] <= fp) /* frames go up the stack */
-			break;
-		fp = rec[0];
-	}
-	return n * sizeof(u64);
-}
-
-/* The stack of a syscall's caller, from the user registers its entry saved. */
-static __always_inline long syscall_stack(struct pt_regs *regs, u64 *dst)
-{
-	return walk_stack((struct user_stack *)dst, PT_REGS_IP_CORE(regs), PT_REGS_SP_CORE(regs),
-			  PT_REGS_FP_CORE(regs));
-}
 
 /* The goroutine that made a syscall: Go code made it, so the user
  * registers the syscall entry saved still hold g. */
