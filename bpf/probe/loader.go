@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -8,6 +9,7 @@ import (
 	"net/textproto"
 	"os"
 	"reflect"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -217,7 +219,7 @@ func load(a Attachment, headers []string, memlockErr error, multi bool) (_ *Prob
 		}
 	}
 	p := &Probe{Headers: headers}
-	coll, err := ebpf.NewCollection(spec)
+	coll, err := loadCollection(spec)
 	if err == nil {
 		err = coll.Assign(&p.objs)
 		p.progs = coll.Programs
@@ -488,4 +490,68 @@ func siteCookie(s inspect.Site) uint64 {
 		return uint64(probeSiteCookieSITE_AT_ENTRY)
 	}
 	return 0
+}
+
+// loadCollection loads spec's maps, then its programs in two halves at
+// once: the verifier, most of the time to attach, runs on two CPUs. One
+// CPU, or one program, loads as ebpf.NewCollection does.
+func loadCollection(spec *ebpf.CollectionSpec) (*ebpf.Collection, error) {
+	names := make([]string, 0, len(spec.Programs))
+	for name := range spec.Programs {
+		names = append(names, name)
+	}
+	if runtime.NumCPU() < 2 || len(names) < 2 {
+		return ebpf.NewCollection(spec)
+	}
+	mapsOnly := spec.Copy()
+	mapsOnly.Programs = map[string]*ebpf.ProgramSpec{}
+	coll, err := ebpf.NewCollection(mapsOnly)
+	if err != nil {
+		return nil, err
+	}
+	// Longest first, each to the lighter half: instructions stand in
+	// for the verifier's time.
+	size := func(n string) int { return len(spec.Programs[n].Instructions) }
+	slices.SortFunc(names, func(a, b string) int { return cmp.Or(size(b)-size(a), strings.Compare(a, b)) })
+	var halves [2]*ebpf.CollectionSpec
+	var weight [2]int
+	for i := range halves {
+		halves[i] = spec.Copy()
+		halves[i].Programs = map[string]*ebpf.ProgramSpec{}
+	}
+	for _, n := range names {
+		i := 0
+		if weight[1] < weight[0] {
+			i = 1
+		}
+		halves[i].Programs[n] = spec.Programs[n]
+		weight[i] += size(n)
+	}
+	var loaded [2]*ebpf.Collection
+	var errs [2]error
+	var wg sync.WaitGroup
+	for i := range halves {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			loaded[i], errs[i] = ebpf.NewCollectionWithOptions(halves[i], ebpf.CollectionOptions{MapReplacements: coll.Maps})
+		}()
+	}
+	wg.Wait()
+	coll.Programs = map[string]*ebpf.Program{}
+	for _, c := range loaded {
+		if c == nil {
+			continue
+		}
+		for n, prog := range c.Programs {
+			coll.Programs[n] = prog
+		}
+		c.Programs = nil
+		c.Close() // its clones of coll's maps
+	}
+	if err := cmp.Or(errs[0], errs[1]); err != nil {
+		coll.Close()
+		return nil, err
+	}
+	return coll, nil
 }

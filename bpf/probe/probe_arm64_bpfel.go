@@ -162,6 +162,7 @@ type probeGoroutineReq struct {
 	_   structs.HostLayout
 	Id  uint64
 	Req uint64
+	Ctx uint64
 }
 
 type probeGrpcImpl struct {

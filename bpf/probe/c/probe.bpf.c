@@ -262,10 +262,8 @@ const enum go_abi *unused_go_abi __attribute__((unused));
 const struct call_end *unused_call_end __attribute__((unused));
 
 /* The cookie the loader attaches to each uprobe site: SITE_AT_ENTRY, the
- * site is a function's entry, before the prologue saves the frame
- * pointer: the return address is still at the stack pointer (amd64) or
- * in the link register (arm64), and the frame-pointer chain starts at the
- * caller's frame. */
+ * site is a function's entry, before its prologue saves the frame
+ * pointer (see probe_stack). */
 enum site_cookie {
 	SITE_AT_ENTRY = 1,
 };
@@ -285,6 +283,7 @@ struct {
 struct goroutine_req {
 	u64 id;
 	u64 req;
+	u64 ctx; /* the request's context in ctx_request, deleted at its end */
 };
 
 struct {
@@ -872,7 +871,7 @@ static __always_inline void read_header_map(struct request_start *e, u64 m, u32 
 /* A request starts on goroutine goid: a new id (in *id), the goroutine's
  * from now on, and the scratch request_start for it, with its header
  * filled and no header value yet. */
-static __always_inline struct request_start *start_request(u64 goid, u64 req, u64 *id)
+static __always_inline struct request_start *start_request(u64 goid, u64 req, u64 rctx, u64 *id)
 {
 	u32 zero = 0;
 	u64 *seq = bpf_map_lookup_elem(&request_seq, &zero);
@@ -885,8 +884,9 @@ static __always_inline struct request_start *start_request(u64 goid, u64 req, u6
 	if (cur) {
 		cur->id = *id;
 		cur->req = req;
+		cur->ctx = rctx;
 	} else {
-		struct goroutine_req v = { .id = *id, .req = req };
+		struct goroutine_req v = { .id = *id, .req = req, .ctx = rctx };
 		lru_set(&goroutine_request, GOROUTINE_REQUEST_INSERTS, &goid, &v);
 	}
 	struct request_start *e = bpf_map_lookup_elem(&request_scratch, &zero);
@@ -927,12 +927,12 @@ int serve_http(struct pt_regs *ctx)
 		return 0;
 	u64 id = 0;
 	u64 req = GO_ARG4(ctx);
-	struct request_start *e = start_request(goid, req, &id);
-	if (!e)
-		return 0;
 	struct span r = read_span(req, MAX4(CFG.request_ctx + 16, CFG.request_method + 16, CFG.request_url + 8,
 					  CFG.request_header + 8));
 	u64 rctx = span_u64(r, CFG.request_ctx + 8);
+	struct request_start *e = start_request(goid, req, rctx, &id);
+	if (!e)
+		return 0;
 	struct gostr method = span_gostr(r, CFG.request_method);
 	u64 url = span_u64(r, CFG.request_url);
 	u64 header = span_u64(r, CFG.request_header);
@@ -967,20 +967,21 @@ static __always_inline int end_request(struct pt_regs *ctx, bool keep)
 	struct goroutine_req *r = bpf_map_lookup_elem(&goroutine_request, &goid);
 	if (!r || !r->id)
 		return 0;
-	u64 id = r->id, req = r->req;
+	u64 id = r->id, req = r->req, rctx = r->ctx;
 	if (keep) {
 		r->id = 0;
 		r->req = 0;
+		r->ctx = 0;
 	} else {
 		lru_delete(&goroutine_request, GOROUTINE_REQUEST_DELETES, &goid);
 	}
-	bpf_map_delete_elem(&goroutine_call, &goid);
-	if (req) {
-		/* its context is no longer the request's to claim */
-		u64 rctx = read_u64(req + CFG.request_ctx + 8);
-		if (rctx)
-			bpf_map_delete_elem(&ctx_request, &rctx);
-	}
+	/* a delete takes the bucket's lock, a lookup none: most requests
+	 * made no context-carrying library call */
+	if (bpf_map_lookup_elem(&goroutine_call, &goid))
+		bpf_map_delete_elem(&goroutine_call, &goid);
+	/* its context is no longer the request's to claim */
+	if (rctx)
+		bpf_map_delete_elem(&ctx_request, &rctx);
 	struct request_ended *e = reserve(sizeof(*e));
 	if (!e)
 		return 0;
@@ -1320,7 +1321,7 @@ int grpc_start(struct pt_regs *ctx)
 		return 0;
 	}
 	u64 id = 0;
-	struct request_start *e = start_request(goid, 0, &id);
+	struct request_start *e = start_request(goid, 0, 0, &id);
 	if (!e)
 		return 0;
 	u64 citab = GO_ARG2(ctx);
@@ -1578,12 +1579,11 @@ struct user_stack {
 	u64 pcs[MAX_STACK];
 };
 
-/* Fills dst with pc, then ret unless it is 0 (RET_AT_SP: the word at sp),
- * then the return addresses up the frame-pointer chain from fp (sp: the
- * stack pointer); returns the bytes filled, as bpf_get_stack does. A
- * global function: verified once, whatever its callers do after it. */
-#define RET_AT_SP 1
-__attribute__((noinline)) int walk_stack(struct user_stack *dst, u64 pc, u64 sp, u64 fp, u64 ret)
+/* Fills dst with pc (0: the return address at sp) and the return
+ * addresses up the frame-pointer chain from fp (sp: the stack pointer);
+ * returns the bytes filled, as bpf_get_stack does. A global function:
+ * verified once, whatever its callers do after it. */
+__attribute__((noinline)) int walk_stack(struct user_stack *dst, u64 pc, u64 sp, u64 fp)
 {
 	if (!dst)
 		return 0;
@@ -1591,23 +1591,16 @@ __attribute__((noinline)) int walk_stack(struct user_stack *dst, u64 pc, u64 sp,
 	struct stack_window *w = bpf_map_lookup_elem(&stack_scratch, &zero);
 	if (w && bpf_probe_read_user(w->b, STACK_WINDOW, (void *)sp) < 0)
 		w = 0;
+	if (!pc) {
+		if (w)
+			__builtin_memcpy(&pc, w->b, sizeof(pc));
+		else
+			bpf_probe_read_user(&pc, sizeof(pc), (void *)sp);
+	}
 	dst->pcs[0] = pc;
 	int n = 1;
-	if (ret == RET_AT_SP) {
-		if (w)
-			__builtin_memcpy(&ret, w->b, sizeof(ret));
-		else if (bpf_probe_read_user(&ret, sizeof(ret), (void *)sp) < 0)
-			ret = 0;
-	}
 	for (int i = 1; i < MAX_STACK; i++) {
 		u64 rec[2]; /* the caller's frame pointer, the return address */
-		if (ret) {
-			/* the entry's own return address: the chain starts at fp still */
-			dst->pcs[i] = ret;
-			n = i + 1;
-			ret = 0;
-			continue;
-		}
 		if (!fp || (fp & 7))
 			break;
 		u64 off = fp - sp;
@@ -1624,27 +1617,30 @@ __attribute__((noinline)) int walk_stack(struct user_stack *dst, u64 pc, u64 sp,
 	return n * sizeof(u64);
 }
 
-/* The stack at a uprobe: a site at a function's entry (its cookie says)
- * has the return address where the call left it, not yet in a frame
- * record (bpf_get_stack adds it only at a PUSH RBP on amd64). */
+/* The stack at a uprobe. A site at a function's entry (its cookie says)
+ * is before the prologue saves the frame pointer: the chain from fp
+ * starts at the caller's caller, and the return address into the caller
+ * is where the call left it (at sp on amd64, in the link register on
+ * arm64). The stack starts there: the probed function's own frame, a
+ * library's, is left out. */
 static __always_inline long probe_stack(struct pt_regs *ctx, u64 *dst)
 {
-	u64 ret = 0;
+	u64 pc = PT_REGS_IP(ctx);
 	if (bpf_get_attach_cookie(ctx) & SITE_AT_ENTRY) {
 #if defined(__TARGET_ARCH_x86)
-		ret = RET_AT_SP;
+		pc = 0;
 #elif defined(__TARGET_ARCH_arm64)
-		ret = ctx->regs[30];
+		pc = ctx->regs[30];
 #endif
 	}
-	return walk_stack((struct user_stack *)dst, PT_REGS_IP(ctx), PT_REGS_SP(ctx), PT_REGS_FP(ctx), ret);
+	return walk_stack((struct user_stack *)dst, pc, PT_REGS_SP(ctx), PT_REGS_FP(ctx));
 }
 
 /* The stack of a syscall's caller, from the user registers its entry saved. */
 static __always_inline long syscall_stack(struct pt_regs *regs, u64 *dst)
 {
 	return walk_stack((struct user_stack *)dst, PT_REGS_IP_CORE(regs), PT_REGS_SP_CORE(regs),
-			  PT_REGS_FP_CORE(regs), 0);
+			  PT_REGS_FP_CORE(regs));
 }
 
 /* Reports a client call (event type ev) on the connection of netFD nf,
