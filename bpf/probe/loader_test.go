@@ -4,7 +4,10 @@ import (
 	"errors"
 	"os"
 	"reflect"
+	"runtime"
 	"testing"
+
+	"github.com/cilium/ebpf"
 
 	"outboundlens/bpf/inspect"
 )
@@ -120,5 +123,56 @@ func TestLoadBothLinkKinds(t *testing.T) {
 func TestTypeNameOffset(t *testing.T) {
 	if int(probeGoAbiABI_TYPE_STR) != inspect.TypeStr {
 		t.Fatalf("probe.bpf.c reads a type's name at %d, inspect at %d", probeGoAbiABI_TYPE_STR, inspect.TypeStr)
+	}
+}
+
+// The two halves loadCollection verifies at once must share one set of
+// maps: a program of either half that refers to a map refers to the
+// collection's, not to a copy of its own.
+func TestLoadedHalvesShareMaps(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("loading BPF programs needs root")
+	}
+	if runtime.NumCPU() < 2 {
+		t.Skip("one CPU: the programs load in one piece")
+	}
+	spec, err := loadProbe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	coll, err := loadCollection(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer coll.Close()
+	if len(coll.Programs) != len(spec.Programs) {
+		t.Fatalf("%d programs loaded, want %d", len(coll.Programs), len(spec.Programs))
+	}
+	ids := map[ebpf.MapID]string{}
+	for name, m := range coll.Maps {
+		info, err := m.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _ := info.ID()
+		ids[id] = name
+	}
+	for name, prog := range coll.Programs {
+		info, err := prog.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		used, ok := info.MapIDs()
+		if !ok {
+			t.Skip("this kernel does not list a program's maps")
+		}
+		if len(used) == 0 {
+			t.Errorf("%s uses no map", name)
+		}
+		for _, id := range used {
+			if _, ok := ids[id]; !ok {
+				t.Errorf("%s uses map %d, not one of the collection's", name, id)
+			}
+		}
 	}
 }
