@@ -52,7 +52,9 @@ type Tracer struct {
 	RunStats func() []records.ProgramRuns
 
 	requests map[uint64]*pending
-	recent   recentRequests // ended requests, for late outbound lines in text format
+	free     []*pending        // ended requests' structs, for the next ones
+	routes   map[string]string // route templates seen: a service has few
+	recent   recentRequests    // ended requests, for late outbound lines in text format
 	frames   map[uint64]frame
 	// Symbolizing walks the binary's tables (a handler's start line is a
 	// linear search): what a handler PC or a whole user stack gave is kept.
@@ -107,6 +109,7 @@ type frame struct {
 func (t *Tracer) init() {
 	if t.requests == nil {
 		t.requests = map[uint64]*pending{}
+		t.routes = map[string]string{}
 		t.frames = map[uint64]frame{}
 		t.handlers = map[uint64]*Loc{}
 		t.calls = map[uint64]*pendingCall{}
@@ -216,37 +219,89 @@ func clipped(b []int8, n uint32) bool { return int(n) >= len(b) }
 func (r *pending) cut(field string) { r.rec.Truncated = append(r.rec.Truncated, field) }
 
 func requestID(n uint64) string {
-	return "r" + itoa(n)
+	var buf [21]byte
+	buf[0] = 'r'
+	return string(strconv.AppendUint(buf[:1], n, 10))
 }
 
-func itoa(n uint64) string {
-	var buf [20]byte
-	i := len(buf)
-	for {
-		i--
-		buf[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			break
-		}
+// bytesOf is a probe buffer's first n bytes (at most all of it).
+func bytesOf(b []int8, n uint32) []byte {
+	if int(n) > len(b) {
+		n = uint32(len(b))
 	}
-	return string(buf[i:])
+	return unsafe.Slice((*byte)(unsafe.Pointer(&b[0])), n)
 }
+
+// methodString is a request's method: the common ones without an allocation
+// (a switch on string(b) compares without converting).
+func methodString(b []int8, n uint32) string {
+	switch m := bytesOf(b, n); string(m) {
+	case "GET":
+		return "GET"
+	case "POST":
+		return "POST"
+	case "PUT":
+		return "PUT"
+	case "DELETE":
+		return "DELETE"
+	case "PATCH":
+		return "PATCH"
+	case "HEAD":
+		return "HEAD"
+	case "OPTIONS":
+		return "OPTIONS"
+	default:
+		return string(m)
+	}
+}
+
+// maxRoutes bounds the route templates kept; past it the cache starts over.
+const maxRoutes = 4096
+
+// routeString is a route template as a string, made once per distinct template:
+// the service's own routes, few (looking a map up by string(b) copies
+// nothing).
+func (t *Tracer) routeString(b []int8, n uint32) string {
+	k := bytesOf(b, n)
+	if s, ok := t.routes[string(k)]; ok {
+		return s
+	}
+	if len(t.routes) >= maxRoutes {
+		clear(t.routes)
+	}
+	s := string(k)
+	t.routes[s] = s
+	return s
+}
+
+// newPending is a pending request, reusing an ended one's struct.
+func (t *Tracer) newPending() *pending {
+	if n := len(t.free); n > 0 {
+		r := t.free[n-1]
+		t.free = t.free[:n-1]
+		return r
+	}
+	return new(pending)
+}
+
+// maxFree bounds the ended requests' structs kept for reuse.
+const maxFree = 1024
 
 // noHeaders is the headers of every request that carried none of those
 // asked for: written as {}, never written to.
 var noHeaders = map[string]string{}
 
 func (t *Tracer) requestStart(e *probe.RequestStart) {
-	r := &pending{rec: Request{
+	r := t.newPending()
+	r.rec = Request{
 		Type:    "request",
 		ID:      requestID(e.H.Request),
 		PID:     t.PID,
 		Goid:    e.H.Goid,
-		Method:  cstr(e.Method[:], e.MethodLen),
+		Method:  methodString(e.Method[:], e.MethodLen),
 		Path:    cstr(e.Path[:], e.PathLen),
 		StartNs: int64(e.H.Ts) + t.MonoToUnix,
-	}}
+	}
 	if clipped(e.Method[:], e.MethodLen) {
 		r.cut("method")
 	}
@@ -282,7 +337,7 @@ func (t *Tracer) route(e *probe.Route) {
 	if r == nil {
 		return
 	}
-	r.rec.Route = cstr(e.Route[:], e.RouteLen)
+	r.rec.Route = t.routeString(e.Route[:], e.RouteLen)
 	if clipped(e.Route[:], e.RouteLen) {
 		r.cut("route")
 	}
@@ -295,8 +350,9 @@ func (t *Tracer) route(e *probe.Route) {
 			t.handlers[e.HandlerPc] = h
 		}
 		if h != nil {
-			loc := *h
-			r.rec.Handler = &loc
+			// Shared with the cache and the handler's other requests: a
+			// record is written and dropped, never changed.
+			r.rec.Handler = h
 		}
 	}
 }
@@ -330,8 +386,7 @@ func (t *Tracer) grpcCall(e *probe.GRPCImpl) {
 		}
 	}
 	if loc != nil {
-		l := *loc
-		r.rec.Handler = &l
+		r.rec.Handler = loc // shared: records are never changed
 	}
 }
 
@@ -344,7 +399,7 @@ func (t *Tracer) requestEnd(h *probeHeader, e *probe.RequestEnded) {
 		return // started before the trace did
 	}
 	if e != nil && e.RouteLen > 0 && r.rec.Route == "" {
-		r.rec.Route = cstr(e.Route[:], e.RouteLen)
+		r.rec.Route = t.routeString(e.Route[:], e.RouteLen)
 		if clipped(e.Route[:], e.RouteLen) {
 			r.cut("route")
 		}
@@ -352,8 +407,16 @@ func (t *Tracer) requestEnd(h *probeHeader, e *probe.RequestEnded) {
 	delete(t.requests, h.Request)
 	r.rec.EndNs = int64(h.Ts) + t.MonoToUnix
 	t.stats.Requests++
-	t.recent.add(h.Request, r.rec.Path, r.rec.Method)
+	if t.Out.text {
+		// Only text lines name a call's request by its path.
+		t.recent.add(h.Request, r.rec.Path, r.rec.Method)
+	}
 	t.Out.Record(&r.rec, r.rec.Path, r.rec.Method)
+	if len(t.free) < maxFree {
+		// Written: nothing refers to the struct any more.
+		r.rec = Request{}
+		t.free = append(t.free, r)
+	}
 }
 
 func (t *Tracer) outbound(e *probe.Outbound, c *probe.Call) {
@@ -430,10 +493,12 @@ func (t *Tracer) outbound(e *probe.Outbound, c *probe.Call) {
 	if e.H.Request != 0 {
 		id := requestID(e.H.Request)
 		rec.Request = &id
-		if r := t.requests[e.H.Request]; r != nil {
-			path, method = r.rec.Path, r.rec.Method
-		} else {
-			path, method = t.recent.get(e.H.Request)
+		if t.Out.text { // only text lines name a call's request by its path
+			if r := t.requests[e.H.Request]; r != nil {
+				path, method = r.rec.Path, r.rec.Method
+			} else {
+				path, method = t.recent.get(e.H.Request)
+			}
 		}
 	}
 	if c != nil && c.AwaitsEnd != 0 {
