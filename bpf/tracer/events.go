@@ -59,6 +59,9 @@ type Tracer struct {
 	// Symbolizing walks the binary's tables (a handler's start line is a
 	// linear search): what a handler PC or a whole user stack gave is kept.
 	calls     map[uint64]*pendingCall // by goroutine
+	freeCalls []*pendingCall          // written calls' structs, for the next ones
+	addrs     map[addrKey]string      // addresses as text: a service talks to few
+	hosts     map[string]string       // calls' URL hosts and authorities, likewise
 	handlers  map[uint64]*Loc
 	callSites map[string]*symbolized
 	grpc      map[grpcImpl]*Loc // resolved once per service type and method
@@ -113,6 +116,8 @@ func (t *Tracer) init() {
 		t.frames = map[uint64]frame{}
 		t.handlers = map[uint64]*Loc{}
 		t.calls = map[uint64]*pendingCall{}
+		t.addrs = map[addrKey]string{}
+		t.hosts = map[string]string{}
 		t.callSites = map[string]*symbolized{}
 		t.grpc = map[grpcImpl]*Loc{}
 		t.serverNames = map[connTuple]string{}
@@ -234,8 +239,11 @@ func bytesOf(b []int8, n uint32) []byte {
 
 // methodString is a request's method: the common ones without an allocation
 // (a switch on string(b) compares without converting).
-func methodString(b []int8, n uint32) string {
-	switch m := bytesOf(b, n); string(m) {
+func methodString(b []int8, n uint32) string { return methodOf(bytesOf(b, n)) }
+
+// methodOf is methodString's work on the bytes.
+func methodOf(m []byte) string {
+	switch string(m) {
 	case "GET":
 		return "GET"
 	case "POST":
@@ -449,28 +457,36 @@ func (t *Tracer) outbound(e *probe.Outbound, c *probe.Call) {
 			return
 		}
 	}
-	rec := &Outbound{
+	p := t.newCall()
+	rec := &p.rec
+	*rec = Outbound{
 		Type:   "outbound",
 		PID:    t.PID,
 		Goid:   e.H.Goid,
 		Proto:  "tcp",
-		Src:    ipString(e.T.Family, e.T.Saddr),
+		Src:    t.ipString(e.T.Family, e.T.Saddr),
 		Sport:  int(e.T.Sport),
-		Dst:    ipString(e.T.Family, e.T.Daddr),
+		Dst:    t.ipString(e.T.Family, e.T.Daddr),
 		Dport:  int(e.T.Dport),
 		Reused: e.Reused != 0,
 		TsNs:   int64(e.H.Ts) + t.MonoToUnix,
 		Via:    via,
 	}
 	if st != nil {
-		rec.CallSite, rec.CallPath = st.locs()
+		// Shared with the cache and other records: a record is written
+		// and dropped, never changed.
+		rec.CallSite, rec.CallPath = st.site, st.path
 	}
-	sni := t.serverNames[tupleOf(e)]
+	var sni string
+	if len(t.serverNames) > 0 {
+		sni = t.serverNames[tupleOf(e)]
+	}
 	if e.H.Type == probe.EvConnectFail {
-		rec.Op = &Op{Protocol: "tcp", Failed: true, Error: connectError(e.SockErr)}
+		p.op = Op{Protocol: "tcp", Failed: true, Error: connectError(e.SockErr)}
+		rec.Op = &p.op
 	}
 	if c != nil {
-		rec.Op = t.op(e.H.Type, c)
+		rec.Op = t.op(e.H.Type, c, &p.op)
 		if rec.Op.ServerName == "" && (rec.Op.Protocol == "http" || rec.Op.Protocol == "grpc" || rec.Op.Protocol == "tls") {
 			rec.Op.ServerName = sni
 		}
@@ -488,11 +504,12 @@ func (t *Tracer) outbound(e *probe.Outbound, c *probe.Call) {
 	if name == "" {
 		name = net.JoinHostPort(rec.Dst, strconv.Itoa(rec.Dport))
 	}
-	rec.Remote = &records.Remote{Name: name}
+	p.remote.Name = name
+	rec.Remote = &p.remote
 	var path, method string
 	if e.H.Request != 0 {
-		id := requestID(e.H.Request)
-		rec.Request = &id
+		p.request = requestID(e.H.Request)
+		rec.Request = &p.request
 		if t.Out.text { // only text lines name a call's request by its path
 			if r := t.requests[e.H.Request]; r != nil {
 				path, method = r.rec.Path, r.rec.Method
@@ -509,18 +526,34 @@ func (t *Tracer) outbound(e *probe.Outbound, c *probe.Call) {
 		if len(t.calls) >= maxPendingCalls {
 			t.FlushCalls()
 		}
-		t.calls[e.H.Goid] = &pendingCall{rec: rec, path: path, method: method, start: e.H.Ts}
+		p.path, p.method, p.start = path, method, e.H.Ts
+		t.calls[e.H.Goid] = p
 		return
 	}
-	t.emit(&pendingCall{rec: rec, path: path, method: method})
+	p.path, p.method = path, method
+	t.emit(p)
 }
 
 // pendingCall is an HTTP or gRPC call's record waiting for the call to
-// return; its end names it by start, the call event's timestamp.
+// return; its end names it by start, the call event's timestamp. The
+// record's parts live in it: one allocation, reused once written.
 type pendingCall struct {
-	rec          *Outbound
+	rec          Outbound
+	op           Op
+	remote       records.Remote
+	request      string
 	path, method string
 	start        uint64
+}
+
+// newCall is a zeroed pendingCall, reusing a written one's struct.
+func (t *Tracer) newCall() *pendingCall {
+	if n := len(t.freeCalls); n > 0 {
+		p := t.freeCalls[n-1]
+		t.freeCalls = t.freeCalls[:n-1]
+		return p
+	}
+	return new(pendingCall)
 }
 
 // maxPendingCalls bounds the calls awaiting their end (one per goroutine
@@ -529,7 +562,12 @@ const maxPendingCalls = 65536
 
 func (t *Tracer) emit(p *pendingCall) {
 	t.stats.Outbound++
-	t.Out.Record(p.rec, p.path, p.method)
+	t.Out.Record(&p.rec, p.path, p.method)
+	if len(t.freeCalls) < maxFree {
+		// Written: nothing refers to it any more.
+		*p = pendingCall{}
+		t.freeCalls = append(t.freeCalls, p)
+	}
 }
 
 func (t *Tracer) callEnd(e *probe.CallEnd) {
@@ -610,16 +648,6 @@ func (t *Tracer) symbolize(raw []uint64) *symbolized {
 	return s
 }
 
-// locs is a record's own copy of the call site and path.
-func (s *symbolized) locs() (*Loc, []Loc) {
-	var site *Loc
-	if s.site != nil {
-		c := *s.site
-		site = &c
-	}
-	return site, slices.Clone(s.path)
-}
-
 // carriesForMany reports whether a raw user stack (runtime PCs) runs
 // under one of sharedClientFrames.
 func (t *Tracer) carriesForMany(raw []uint64) bool {
@@ -640,11 +668,11 @@ func (t *Tracer) carriesForMany(raw []uint64) bool {
 	return false
 }
 
-// op names what a call or an exchange did.
-func (t *Tracer) op(typ uint32, c *probe.Call) *Op {
-	part := func(off, max int, n uint16) (string, bool) {
+// op names what a call or an exchange did: an HTTP or gRPC call's in dst.
+func (t *Tracer) op(typ uint32, c *probe.Call, dst *Op) *Op {
+	part := func(off, max int, n uint16) ([]byte, bool) {
 		l := min(int(n), max)
-		return string(c.Op[off : off+l]), int(n) >= max
+		return c.Op[off : off+l], int(n) >= max
 	}
 	switch typ {
 	case probe.EvWrite:
@@ -653,16 +681,71 @@ func (t *Tracer) op(typ uint32, c *probe.Call) *Op {
 	case probe.EvGRPCCall:
 		host, c1 := part(probe.OpHost, probe.OpHostMax, c.OpLens[2])
 		path, c2 := part(probe.OpPath, probe.OpPathMax, c.OpLens[3])
-		return &Op{Protocol: "grpc", Host: host, Path: path, Truncated: c1 || c2}
+		*dst = Op{Protocol: "grpc", Host: t.hostString(host), Path: string(path), Truncated: c1 || c2}
+		return dst
 	}
 	method, c0 := part(probe.OpMethod, probe.OpMethodMax, c.OpLens[0])
 	scheme, c1 := part(probe.OpScheme, probe.OpSchemeMax, c.OpLens[1])
 	host, c2 := part(probe.OpHost, probe.OpHostMax, c.OpLens[2])
 	path, c3 := part(probe.OpPath, probe.OpPathMax, c.OpLens[3])
-	if method == "" {
-		method = "GET" // net/http: an empty Method means GET
+	m := "GET" // net/http: an empty Method means GET
+	if len(method) > 0 {
+		m = methodOf(method)
 	}
-	return httpOp(method, scheme, host, path, c0 || c1 || c2 || c3)
+	*dst = Op{Protocol: "http", Method: m, Scheme: schemeOf(scheme), Host: t.hostString(host), Path: string(path), Truncated: c0 || c1 || c2 || c3}
+	return dst
+}
+
+// schemeOf is a URL's scheme, http and https without an allocation.
+func schemeOf(b []byte) string {
+	switch string(b) {
+	case "http":
+		return "http"
+	case "https":
+		return "https"
+	}
+	return string(b)
+}
+
+// maxHosts bounds the hosts and the addresses kept as text; past it a
+// cache starts over.
+const maxHosts = 4096
+
+// hostString is a call's URL host or authority as a string, made once per
+// distinct host (looking a map up by string(b) copies nothing).
+func (t *Tracer) hostString(b []byte) string {
+	if s, ok := t.hosts[string(b)]; ok {
+		return s
+	}
+	if len(t.hosts) >= maxHosts {
+		clear(t.hosts)
+	}
+	s := string(b)
+	t.hosts[s] = s
+	return s
+}
+
+// addrKey is an address as the probes report it.
+type addrKey struct {
+	family uint16
+	addr   [16]uint8
+}
+
+// ipString is ipString(family, b), made once per distinct address.
+func (t *Tracer) ipString(family uint16, b [16]uint8) string {
+	k := addrKey{family, b}
+	if family != 10 {
+		k.addr = [16]uint8{b[0], b[1], b[2], b[3]} // the rest unread
+	}
+	if s, ok := t.addrs[k]; ok {
+		return s
+	}
+	if len(t.addrs) >= maxHosts {
+		clear(t.addrs)
+	}
+	s := ipString(family, b)
+	t.addrs[k] = s
+	return s
 }
 
 // connectError names a failed connect's socket error (0: the service
