@@ -3,6 +3,7 @@ package tracer
 import (
 	"io"
 	"testing"
+	"unsafe"
 
 	"outboundlens/bpf/probe"
 )
@@ -31,5 +32,28 @@ func BenchmarkRequestWithCall(b *testing.B) {
 		for _, e := range evs {
 			tr.Handle(e)
 		}
+	}
+}
+
+// An /echo request as net/http gives it: the client call's record waits
+// for the call's end, which brings its status and duration.
+func BenchmarkRequestWithAwaitedCall(b *testing.B) {
+	out, _ := NewOutput(io.Discard, "ndjson")
+	tr := &Tracer{PID: 42, Out: out, Sym: fakeSymbols{}, Headers: []string{"Traceparent"}, Bias: bias, MonoToUnix: 1e9}
+	call := outbound(probe.EvRoundTrip, 1, 7, 8080, true, 0x600+bias, 0x700+bias)
+	c := (*probe.Call)(unsafe.Pointer(&call[0]))
+	c.AwaitsEnd = 1
+	var e probe.CallEnd
+	e.H = header(probe.EvCallEnd, 7, 1, c.O.H.Ts+500)
+	e.Start, e.Status = c.O.H.Ts, 200
+	evs := [][]byte{requestStart(1, 7, "GET", "/echo"), route(1, 7, "/echo", 0x700+bias), call, raw(&e), end(1, 7)}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		for _, e := range evs {
+			tr.Handle(e)
+		}
+	}
+	if tr.stats.Outbound != uint64(b.N) {
+		b.Fatalf("%d calls written for %d requests", tr.stats.Outbound, b.N)
 	}
 }

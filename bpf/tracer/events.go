@@ -52,11 +52,16 @@ type Tracer struct {
 	RunStats func() []records.ProgramRuns
 
 	requests map[uint64]*pending
-	recent   recentRequests // ended requests, for late outbound lines in text format
+	free     []*pending        // ended requests' structs, for the next ones
+	routes   map[string]string // route templates seen: a service has few
+	recent   recentRequests    // ended requests, for late outbound lines in text format
 	frames   map[uint64]frame
 	// Symbolizing walks the binary's tables (a handler's start line is a
 	// linear search): what a handler PC or a whole user stack gave is kept.
 	calls     map[uint64]*pendingCall // by goroutine
+	freeCalls []*pendingCall          // written calls' structs, for the next ones
+	addrs     map[addrKey]string      // addresses as text: a service talks to few
+	hosts     map[string]string       // calls' URL hosts and authorities, likewise
 	handlers  map[uint64]*Loc
 	callSites map[string]*symbolized
 	grpc      map[grpcImpl]*Loc // resolved once per service type and method
@@ -107,9 +112,12 @@ type frame struct {
 func (t *Tracer) init() {
 	if t.requests == nil {
 		t.requests = map[uint64]*pending{}
+		t.routes = map[string]string{}
 		t.frames = map[uint64]frame{}
 		t.handlers = map[uint64]*Loc{}
 		t.calls = map[uint64]*pendingCall{}
+		t.addrs = map[addrKey]string{}
+		t.hosts = map[string]string{}
 		t.callSites = map[string]*symbolized{}
 		t.grpc = map[grpcImpl]*Loc{}
 		t.serverNames = map[connTuple]string{}
@@ -216,37 +224,92 @@ func clipped(b []int8, n uint32) bool { return int(n) >= len(b) }
 func (r *pending) cut(field string) { r.rec.Truncated = append(r.rec.Truncated, field) }
 
 func requestID(n uint64) string {
-	return "r" + itoa(n)
+	var buf [21]byte
+	buf[0] = 'r'
+	return string(strconv.AppendUint(buf[:1], n, 10))
 }
 
-func itoa(n uint64) string {
-	var buf [20]byte
-	i := len(buf)
-	for {
-		i--
-		buf[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			break
-		}
+// bytesOf is a probe buffer's first n bytes (at most all of it).
+func bytesOf(b []int8, n uint32) []byte {
+	if int(n) > len(b) {
+		n = uint32(len(b))
 	}
-	return string(buf[i:])
+	return unsafe.Slice((*byte)(unsafe.Pointer(&b[0])), n)
 }
+
+// methodString is a request's method: the common ones without an allocation
+// (a switch on string(b) compares without converting).
+func methodString(b []int8, n uint32) string { return methodOf(bytesOf(b, n)) }
+
+// methodOf is methodString's work on the bytes.
+func methodOf(m []byte) string {
+	switch string(m) {
+	case "GET":
+		return "GET"
+	case "POST":
+		return "POST"
+	case "PUT":
+		return "PUT"
+	case "DELETE":
+		return "DELETE"
+	case "PATCH":
+		return "PATCH"
+	case "HEAD":
+		return "HEAD"
+	case "OPTIONS":
+		return "OPTIONS"
+	default:
+		return string(m)
+	}
+}
+
+// maxRoutes bounds the route templates kept; past it the cache starts over.
+const maxRoutes = 4096
+
+// routeString is a route template as a string, made once per distinct template:
+// the service's own routes, few (looking a map up by string(b) copies
+// nothing).
+func (t *Tracer) routeString(b []int8, n uint32) string {
+	k := bytesOf(b, n)
+	if s, ok := t.routes[string(k)]; ok {
+		return s
+	}
+	if len(t.routes) >= maxRoutes {
+		clear(t.routes)
+	}
+	s := string(k)
+	t.routes[s] = s
+	return s
+}
+
+// newPending is a pending request, reusing an ended one's struct.
+func (t *Tracer) newPending() *pending {
+	if n := len(t.free); n > 0 {
+		r := t.free[n-1]
+		t.free = t.free[:n-1]
+		return r
+	}
+	return new(pending)
+}
+
+// maxFree bounds the ended requests' structs kept for reuse.
+const maxFree = 1024
 
 // noHeaders is the headers of every request that carried none of those
 // asked for: written as {}, never written to.
 var noHeaders = map[string]string{}
 
 func (t *Tracer) requestStart(e *probe.RequestStart) {
-	r := &pending{rec: Request{
+	r := t.newPending()
+	r.rec = Request{
 		Type:    "request",
 		ID:      requestID(e.H.Request),
 		PID:     t.PID,
 		Goid:    e.H.Goid,
-		Method:  cstr(e.Method[:], e.MethodLen),
+		Method:  methodString(e.Method[:], e.MethodLen),
 		Path:    cstr(e.Path[:], e.PathLen),
 		StartNs: int64(e.H.Ts) + t.MonoToUnix,
-	}}
+	}
 	if clipped(e.Method[:], e.MethodLen) {
 		r.cut("method")
 	}
@@ -282,7 +345,7 @@ func (t *Tracer) route(e *probe.Route) {
 	if r == nil {
 		return
 	}
-	r.rec.Route = cstr(e.Route[:], e.RouteLen)
+	r.rec.Route = t.routeString(e.Route[:], e.RouteLen)
 	if clipped(e.Route[:], e.RouteLen) {
 		r.cut("route")
 	}
@@ -295,8 +358,9 @@ func (t *Tracer) route(e *probe.Route) {
 			t.handlers[e.HandlerPc] = h
 		}
 		if h != nil {
-			loc := *h
-			r.rec.Handler = &loc
+			// Shared with the cache and the handler's other requests: a
+			// record is written and dropped, never changed.
+			r.rec.Handler = h
 		}
 	}
 }
@@ -330,8 +394,7 @@ func (t *Tracer) grpcCall(e *probe.GRPCImpl) {
 		}
 	}
 	if loc != nil {
-		l := *loc
-		r.rec.Handler = &l
+		r.rec.Handler = loc // shared: records are never changed
 	}
 }
 
@@ -344,7 +407,7 @@ func (t *Tracer) requestEnd(h *probeHeader, e *probe.RequestEnded) {
 		return // started before the trace did
 	}
 	if e != nil && e.RouteLen > 0 && r.rec.Route == "" {
-		r.rec.Route = cstr(e.Route[:], e.RouteLen)
+		r.rec.Route = t.routeString(e.Route[:], e.RouteLen)
 		if clipped(e.Route[:], e.RouteLen) {
 			r.cut("route")
 		}
@@ -352,8 +415,16 @@ func (t *Tracer) requestEnd(h *probeHeader, e *probe.RequestEnded) {
 	delete(t.requests, h.Request)
 	r.rec.EndNs = int64(h.Ts) + t.MonoToUnix
 	t.stats.Requests++
-	t.recent.add(h.Request, r.rec.Path, r.rec.Method)
+	if t.Out.text {
+		// Only text lines name a call's request by its path.
+		t.recent.add(h.Request, r.rec.Path, r.rec.Method)
+	}
 	t.Out.Record(&r.rec, r.rec.Path, r.rec.Method)
+	if len(t.free) < maxFree {
+		// Written: nothing refers to the struct any more.
+		r.rec = Request{}
+		t.free = append(t.free, r)
+	}
 }
 
 func (t *Tracer) outbound(e *probe.Outbound, c *probe.Call) {
@@ -386,28 +457,36 @@ func (t *Tracer) outbound(e *probe.Outbound, c *probe.Call) {
 			return
 		}
 	}
-	rec := &Outbound{
+	p := t.newCall()
+	rec := &p.rec
+	*rec = Outbound{
 		Type:   "outbound",
 		PID:    t.PID,
 		Goid:   e.H.Goid,
 		Proto:  "tcp",
-		Src:    ipString(e.T.Family, e.T.Saddr),
+		Src:    t.ipString(e.T.Family, e.T.Saddr),
 		Sport:  int(e.T.Sport),
-		Dst:    ipString(e.T.Family, e.T.Daddr),
+		Dst:    t.ipString(e.T.Family, e.T.Daddr),
 		Dport:  int(e.T.Dport),
 		Reused: e.Reused != 0,
 		TsNs:   int64(e.H.Ts) + t.MonoToUnix,
 		Via:    via,
 	}
 	if st != nil {
-		rec.CallSite, rec.CallPath = st.locs()
+		// Shared with the cache and other records: a record is written
+		// and dropped, never changed.
+		rec.CallSite, rec.CallPath = st.site, st.path
 	}
-	sni := t.serverNames[tupleOf(e)]
+	var sni string
+	if len(t.serverNames) > 0 {
+		sni = t.serverNames[tupleOf(e)]
+	}
 	if e.H.Type == probe.EvConnectFail {
-		rec.Op = &Op{Protocol: "tcp", Failed: true, Error: connectError(e.SockErr)}
+		p.op = Op{Protocol: "tcp", Failed: true, Error: connectError(e.SockErr)}
+		rec.Op = &p.op
 	}
 	if c != nil {
-		rec.Op = t.op(e.H.Type, c)
+		rec.Op = t.op(e.H.Type, c, &p.op)
 		if rec.Op.ServerName == "" && (rec.Op.Protocol == "http" || rec.Op.Protocol == "grpc" || rec.Op.Protocol == "tls") {
 			rec.Op.ServerName = sni
 		}
@@ -425,15 +504,18 @@ func (t *Tracer) outbound(e *probe.Outbound, c *probe.Call) {
 	if name == "" {
 		name = net.JoinHostPort(rec.Dst, strconv.Itoa(rec.Dport))
 	}
-	rec.Remote = &records.Remote{Name: name}
+	p.remote.Name = name
+	rec.Remote = &p.remote
 	var path, method string
 	if e.H.Request != 0 {
-		id := requestID(e.H.Request)
-		rec.Request = &id
-		if r := t.requests[e.H.Request]; r != nil {
-			path, method = r.rec.Path, r.rec.Method
-		} else {
-			path, method = t.recent.get(e.H.Request)
+		p.request = requestID(e.H.Request)
+		rec.Request = &p.request
+		if t.Out.text { // only text lines name a call's request by its path
+			if r := t.requests[e.H.Request]; r != nil {
+				path, method = r.rec.Path, r.rec.Method
+			} else {
+				path, method = t.recent.get(e.H.Request)
+			}
 		}
 	}
 	if c != nil && c.AwaitsEnd != 0 {
@@ -444,18 +526,34 @@ func (t *Tracer) outbound(e *probe.Outbound, c *probe.Call) {
 		if len(t.calls) >= maxPendingCalls {
 			t.FlushCalls()
 		}
-		t.calls[e.H.Goid] = &pendingCall{rec: rec, path: path, method: method, start: e.H.Ts}
+		p.path, p.method, p.start = path, method, e.H.Ts
+		t.calls[e.H.Goid] = p
 		return
 	}
-	t.emit(&pendingCall{rec: rec, path: path, method: method})
+	p.path, p.method = path, method
+	t.emit(p)
 }
 
 // pendingCall is an HTTP or gRPC call's record waiting for the call to
-// return; its end names it by start, the call event's timestamp.
+// return; its end names it by start, the call event's timestamp. The
+// record's parts live in it: one allocation, reused once written.
 type pendingCall struct {
-	rec          *Outbound
+	rec          Outbound
+	op           Op
+	remote       records.Remote
+	request      string
 	path, method string
 	start        uint64
+}
+
+// newCall is a zeroed pendingCall, reusing a written one's struct.
+func (t *Tracer) newCall() *pendingCall {
+	if n := len(t.freeCalls); n > 0 {
+		p := t.freeCalls[n-1]
+		t.freeCalls = t.freeCalls[:n-1]
+		return p
+	}
+	return new(pendingCall)
 }
 
 // maxPendingCalls bounds the calls awaiting their end (one per goroutine
@@ -464,7 +562,12 @@ const maxPendingCalls = 65536
 
 func (t *Tracer) emit(p *pendingCall) {
 	t.stats.Outbound++
-	t.Out.Record(p.rec, p.path, p.method)
+	t.Out.Record(&p.rec, p.path, p.method)
+	if len(t.freeCalls) < maxFree {
+		// Written: nothing refers to it any more.
+		*p = pendingCall{}
+		t.freeCalls = append(t.freeCalls, p)
+	}
 }
 
 func (t *Tracer) callEnd(e *probe.CallEnd) {
@@ -545,16 +648,6 @@ func (t *Tracer) symbolize(raw []uint64) *symbolized {
 	return s
 }
 
-// locs is a record's own copy of the call site and path.
-func (s *symbolized) locs() (*Loc, []Loc) {
-	var site *Loc
-	if s.site != nil {
-		c := *s.site
-		site = &c
-	}
-	return site, slices.Clone(s.path)
-}
-
 // carriesForMany reports whether a raw user stack (runtime PCs) runs
 // under one of sharedClientFrames.
 func (t *Tracer) carriesForMany(raw []uint64) bool {
@@ -575,11 +668,11 @@ func (t *Tracer) carriesForMany(raw []uint64) bool {
 	return false
 }
 
-// op names what a call or an exchange did.
-func (t *Tracer) op(typ uint32, c *probe.Call) *Op {
-	part := func(off, max int, n uint16) (string, bool) {
+// op names what a call or an exchange did: an HTTP or gRPC call's in dst.
+func (t *Tracer) op(typ uint32, c *probe.Call, dst *Op) *Op {
+	part := func(off, max int, n uint16) ([]byte, bool) {
 		l := min(int(n), max)
-		return string(c.Op[off : off+l]), int(n) >= max
+		return c.Op[off : off+l], int(n) >= max
 	}
 	switch typ {
 	case probe.EvWrite:
@@ -588,16 +681,71 @@ func (t *Tracer) op(typ uint32, c *probe.Call) *Op {
 	case probe.EvGRPCCall:
 		host, c1 := part(probe.OpHost, probe.OpHostMax, c.OpLens[2])
 		path, c2 := part(probe.OpPath, probe.OpPathMax, c.OpLens[3])
-		return &Op{Protocol: "grpc", Host: host, Path: path, Truncated: c1 || c2}
+		*dst = Op{Protocol: "grpc", Host: t.hostString(host), Path: string(path), Truncated: c1 || c2}
+		return dst
 	}
 	method, c0 := part(probe.OpMethod, probe.OpMethodMax, c.OpLens[0])
 	scheme, c1 := part(probe.OpScheme, probe.OpSchemeMax, c.OpLens[1])
 	host, c2 := part(probe.OpHost, probe.OpHostMax, c.OpLens[2])
 	path, c3 := part(probe.OpPath, probe.OpPathMax, c.OpLens[3])
-	if method == "" {
-		method = "GET" // net/http: an empty Method means GET
+	m := "GET" // net/http: an empty Method means GET
+	if len(method) > 0 {
+		m = methodOf(method)
 	}
-	return httpOp(method, scheme, host, path, c0 || c1 || c2 || c3)
+	*dst = Op{Protocol: "http", Method: m, Scheme: schemeOf(scheme), Host: t.hostString(host), Path: string(path), Truncated: c0 || c1 || c2 || c3}
+	return dst
+}
+
+// schemeOf is a URL's scheme, http and https without an allocation.
+func schemeOf(b []byte) string {
+	switch string(b) {
+	case "http":
+		return "http"
+	case "https":
+		return "https"
+	}
+	return string(b)
+}
+
+// maxHosts bounds the hosts and the addresses kept as text; past it a
+// cache starts over.
+const maxHosts = 4096
+
+// hostString is a call's URL host or authority as a string, made once per
+// distinct host (looking a map up by string(b) copies nothing).
+func (t *Tracer) hostString(b []byte) string {
+	if s, ok := t.hosts[string(b)]; ok {
+		return s
+	}
+	if len(t.hosts) >= maxHosts {
+		clear(t.hosts)
+	}
+	s := string(b)
+	t.hosts[s] = s
+	return s
+}
+
+// addrKey is an address as the probes report it.
+type addrKey struct {
+	family uint16
+	addr   [16]uint8
+}
+
+// ipString is ipString(family, b), made once per distinct address.
+func (t *Tracer) ipString(family uint16, b [16]uint8) string {
+	k := addrKey{family, b}
+	if family != 10 {
+		k.addr = [16]uint8{b[0], b[1], b[2], b[3]} // the rest unread
+	}
+	if s, ok := t.addrs[k]; ok {
+		return s
+	}
+	if len(t.addrs) >= maxHosts {
+		clear(t.addrs)
+	}
+	s := ipString(family, b)
+	t.addrs[k] = s
+	return s
 }
 
 // connectError names a failed connect's socket error (0: the service

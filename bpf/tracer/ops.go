@@ -16,11 +16,6 @@ type Op = records.Op
 // maxStatement is how much of a statement a record carries.
 const maxStatement = 200
 
-// httpOp names an HTTP client call from the request's method and URL.
-func httpOp(method, scheme, host, path string, cut bool) *Op {
-	return &Op{Protocol: "http", Method: method, Scheme: scheme, Host: host, Path: path, Truncated: cut}
-}
-
 // writeOp names an exchange from the first bytes of its first write
 // (whole is false when the probe copied fewer bytes than were written).
 // Without statements it keeps the verb and the command, not the text nor

@@ -41,8 +41,14 @@ func NewOutput(w io.Writer, format string) (*Output, error) {
 // Record writes one record. In text format only outbound records print,
 // as the field report's line shape; the path is the request's.
 func (o *Output) Record(r any, path, method string) {
+	// Unlocked without a defer: this runs for every record, and nothing
+	// in record recovers from a panic.
 	o.mu.Lock()
-	defer o.mu.Unlock()
+	o.record(r, path, method)
+	o.mu.Unlock()
+}
+
+func (o *Output) record(r any, path, method string) {
 	if !o.text {
 		if a, ok := r.(jsonAppender); ok {
 			o.buf = append(a.AppendJSON(o.buf[:0]), '\n')
