@@ -140,10 +140,65 @@ func CanonicalHeaders(names []string) []string {
 }
 
 // Prepare starts reading the kernel's BTF (the CO-RE relocations need it)
-// in the background, for Load to find parsed: call it before the slower
-// work that precedes Load (inspecting the binary).
+// and creating the maps in the background, for Load to find done: call it
+// before the slower work that precedes Load (inspecting the binary), with
+// the privileges Load will have.
 func Prepare() {
 	go btf.LoadKernelSpec()
+	done := make(chan struct{})
+	premade.done = done
+	go func() {
+		defer close(done)
+		premade.maps = createMaps()
+	}()
+}
+
+// premade holds the maps Prepare creates.
+var premade struct {
+	done chan struct{}
+	maps map[string]*ebpf.Map
+}
+
+// createMaps creates the maps no Attachment configures: all but the data
+// sections (the configuration). Nil where one fails: Load then creates
+// them and says why.
+func createMaps() map[string]*ebpf.Map {
+	rlimit.RemoveMemlock()
+	spec, err := loadProbe()
+	if err != nil {
+		return nil
+	}
+	maps := map[string]*ebpf.Map{}
+	for name, ms := range spec.Maps {
+		if strings.HasPrefix(name, ".") {
+			continue
+		}
+		m, err := ebpf.NewMap(ms)
+		if err != nil {
+			closeMaps(maps)
+			return nil
+		}
+		maps[name] = m
+	}
+	return maps
+}
+
+// takePremade waits for Prepare's maps, if it was called, and hands them
+// over once; nil if there are none.
+func takePremade() map[string]*ebpf.Map {
+	if premade.done == nil {
+		return nil
+	}
+	<-premade.done
+	m := premade.maps
+	premade.done, premade.maps = nil, nil
+	return m
+}
+
+func closeMaps(maps map[string]*ebpf.Map) {
+	for _, m := range maps {
+		m.Close()
+	}
 }
 
 // Load checks the kernel, loads the programs with the binary's offsets and
@@ -167,12 +222,23 @@ func Load(a Attachment) (_ *Probe, err error) {
 		return nil, errorf(records.Usage, "at most %d headers can be captured, got %d", MaxHeaders, len(headers))
 	}
 
+	// The maps Prepare made, but not those the attachment sizes. The
+	// loaded programs hold the maps they use.
+	pre := takePremade()
+	defer closeMaps(pre)
+	for name := range a.MaxEntries {
+		if m := pre[name]; m != nil {
+			m.Close()
+			delete(pre, name)
+		}
+	}
+
 	// One uprobe_multi link per program where the kernel has them (6.6+):
 	// removing a link waits for the kernel, and the waits of separate
 	// uprobes add up (exit 0.3-0.5 s, not 1.1 s). Else one uprobe per site.
-	p, err := load(a, headers, memlockErr, true)
+	p, err := load(a, headers, memlockErr, true, pre)
 	if errors.Is(err, errNoMulti) {
-		p, err = load(a, headers, memlockErr, false)
+		p, err = load(a, headers, memlockErr, false, pre)
 	}
 	return p, err
 }
@@ -180,7 +246,8 @@ func Load(a Attachment) (_ *Probe, err error) {
 // errNoMulti: this kernel cannot link a program to many uprobes at once.
 var errNoMulti = errors.New("no uprobe_multi links")
 
-func load(a Attachment, headers []string, memlockErr error, multi bool) (_ *Probe, err error) {
+// load loads and attaches the probes, with pre's maps where it has them.
+func load(a Attachment, headers []string, memlockErr error, multi bool, pre map[string]*ebpf.Map) (_ *Probe, err error) {
 	spec, err := loadProbe()
 	if err != nil {
 		return nil, errorf(records.LoadFailed, "reading the embedded BPF object: %v", err)
@@ -219,7 +286,7 @@ func load(a Attachment, headers []string, memlockErr error, multi bool) (_ *Prob
 		}
 	}
 	p := &Probe{Headers: headers}
-	coll, err := loadCollection(spec)
+	coll, err := loadCollection(spec, pre)
 	if err == nil {
 		err = coll.Assign(&p.objs)
 		p.progs = coll.Programs
@@ -492,20 +559,21 @@ func siteCookie(s inspect.Site) uint64 {
 	return 0
 }
 
-// loadCollection loads spec's maps, then its programs in two halves at
-// once: the verifier, most of the time to attach, runs on two CPUs. One
-// CPU, or one program, loads as ebpf.NewCollection does.
-func loadCollection(spec *ebpf.CollectionSpec) (*ebpf.Collection, error) {
+// loadCollection loads spec's maps (pre's, where it has them), then its
+// programs in two halves at once: the verifier, most of the time to
+// attach, runs on two CPUs. One CPU, or one program, loads them together.
+func loadCollection(spec *ebpf.CollectionSpec, pre map[string]*ebpf.Map) (*ebpf.Collection, error) {
 	names := make([]string, 0, len(spec.Programs))
 	for name := range spec.Programs {
 		names = append(names, name)
 	}
+	opts := ebpf.CollectionOptions{MapReplacements: pre}
 	if runtime.NumCPU() < 2 || len(names) < 2 {
-		return ebpf.NewCollection(spec)
+		return ebpf.NewCollectionWithOptions(spec, opts)
 	}
 	mapsOnly := spec.Copy()
 	mapsOnly.Programs = map[string]*ebpf.ProgramSpec{}
-	coll, err := ebpf.NewCollection(mapsOnly)
+	coll, err := ebpf.NewCollectionWithOptions(mapsOnly, opts)
 	if err != nil {
 		return nil, err
 	}

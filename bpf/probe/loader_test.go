@@ -101,7 +101,7 @@ func TestLoadBothLinkKinds(t *testing.T) {
 	}
 	a := Attachment{PID: os.Getpid(), Exe: "/proc/self/exe", Uprobes: []Uprobe{{Role: "dial", Program: ProgDial, Sites: []inspect.Site{site}}}}
 	for _, multi := range []bool{true, false} {
-		p, err := load(a, nil, nil, multi)
+		p, err := load(a, nil, nil, multi, nil)
 		if os.Geteuid() != 0 {
 			var pe *Error
 			if !errors.As(err, &pe) || pe.Code != "NO_PRIVILEGES" {
@@ -140,7 +140,7 @@ func TestLoadedHalvesShareMaps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	coll, err := loadCollection(spec)
+	coll, err := loadCollection(spec, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,5 +174,52 @@ func TestLoadedHalvesShareMaps(t *testing.T) {
 				t.Errorf("%s uses map %d, not one of the collection's", name, id)
 			}
 		}
+	}
+}
+
+// The maps Prepare creates while the binary is read are the ones Load's
+// programs use, but for a map the attachment sizes.
+func TestLoadUsesPreparedMaps(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("loading BPF programs needs root")
+	}
+	Prepare()
+	<-premade.done
+	if premade.maps == nil {
+		t.Fatal("Prepare made no maps")
+	}
+	made := map[string]ebpf.MapID{}
+	for name, m := range premade.maps {
+		info, err := m.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		made[name], _ = info.ID()
+	}
+	a := Attachment{PID: os.Getpid(), Exe: "/proc/self/exe", MaxEntries: map[string]uint32{"dial_name": 16}}
+	p, err := Load(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if premade.done != nil || premade.maps != nil {
+		t.Error("Load left the prepared maps for another")
+	}
+	id := func(m *ebpf.Map) ebpf.MapID {
+		info, err := m.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		i, _ := info.ID()
+		return i
+	}
+	if got := id(p.objs.GoroutineRequest); got != made["goroutine_request"] {
+		t.Errorf("goroutine_request is map %d, not the prepared %d", got, made["goroutine_request"])
+	}
+	if got := id(p.objs.DialName); got == made["dial_name"] {
+		t.Errorf("dial_name is the prepared map %d, not one of the attachment's size", got)
+	}
+	if n := p.objs.DialName.MaxEntries(); n != 16 {
+		t.Errorf("dial_name holds %d entries, want 16", n)
 	}
 }
