@@ -67,8 +67,7 @@ type gen struct {
 	stopAt   int64   // ns after t0: no request is started after this
 	timeout  time.Duration
 	next     atomic.Int64
-	goT0     time.Time // t0 on Go's clock
-	monoT0   int64     // t0 on CLOCK_MONOTONIC, ns
+	t0       int64 // CLOCK_MONOTONIC, ns
 }
 
 func main() {
@@ -128,12 +127,7 @@ func run(rawURL string, rate float64, conns int, seconds, grace float64, timeout
 			return err
 		}
 	}
-	var ts syscall.Timespec
-	if _, _, e := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockMonotonic, uintptr(unsafe.Pointer(&ts)), 0); e != 0 {
-		return e
-	}
-	g.goT0 = time.Now().Add(20 * time.Millisecond)
-	g.monoT0 = ts.Nano() + int64(20*time.Millisecond)
+	g.t0 = monotonic() + int64(20*time.Millisecond)
 
 	results := make([]result, conns)
 	var wg sync.WaitGroup
@@ -145,7 +139,7 @@ func run(rawURL string, rate float64, conns int, seconds, grace float64, timeout
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(g.goT0)
+	elapsed := time.Duration(g.now())
 
 	var all, lags []int64
 	sent, errs := 0, 0
@@ -229,8 +223,17 @@ func (g *gen) dial() (int, error) {
 	return fd, nil
 }
 
-// now is the time since t0 in ns, on the clock clock_nanosleep sleeps on.
-func (g *gen) now() int64 { return int64(time.Since(g.goT0)) }
+// monotonic reads CLOCK_MONOTONIC, the clock clock_nanosleep sleeps on. Not
+// time.Now: its reading and this clock's, taken one after the other, may be
+// apart by however long the thread was preempted in between.
+func monotonic() int64 {
+	var ts syscall.Timespec
+	syscall.RawSyscall(syscall.SYS_CLOCK_GETTIME, clockMonotonic, uintptr(unsafe.Pointer(&ts)), 0)
+	return ts.Nano()
+}
+
+// now is the time since t0 in ns.
+func (g *gen) now() int64 { return monotonic() - g.t0 }
 
 func (g *gen) worker(fd int, r *result) {
 	runtime.LockOSThread()
@@ -251,7 +254,7 @@ func (g *gen) worker(fd int, r *result) {
 		if g.now() > g.stopAt {
 			return // the server fell behind: this and later requests are unsent
 		}
-		sleepUntil(g.monoT0 + sched)
+		sleepUntil(g.t0 + sched)
 		if fd < 0 {
 			var err error
 			if fd, err = g.dial(); err != nil {
