@@ -21,11 +21,11 @@ const want = (s) => !only || only.includes(s);
 if (want('go')) {
   step('gofmt', 'sh', [
     '-c',
-    'out=$(gofmt -l bpf test/probe sample); [ -z "$out" ] || { echo "not gofmt-ed: $out"; exit 1; }',
+    'out=$(gofmt -l bpf test/probe sample scripts/latency scripts/uprobe-cost); [ -z "$out" ] || { echo "not gofmt-ed: $out"; exit 1; }',
   ]);
   step('go vet', 'sh', [
     '-c',
-    'cd bpf && go vet ./... && cd ../test/probe && go vet ./... && cd ../../sample && go vet ./...',
+    'cd bpf && go vet ./... && cd ../test/probe && go vet ./... && cd ../../sample && go vet ./... && cd ../scripts/latency && go vet ./... && cd ../uprobe-cost && go vet ./...',
   ]);
   step('BPF objects are current', process.execPath, [join(root, 'scripts', 'check-bpf.mjs')]);
   // -count=1: go test's cache does not see the README and TypeScript files, outside the bpf module.
