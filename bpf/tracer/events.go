@@ -52,14 +52,14 @@ type Tracer struct {
 	RunStats func() []records.ProgramRuns
 
 	requests map[uint64]*pending
-	free     []*pending        // ended requests' structs, for the next ones
+	free     freeList[pending] // ended requests' structs, for the next ones
 	routes   map[string]string // route templates seen: a service has few
 	recent   recentRequests    // ended requests, for late outbound lines in text format
 	frames   map[uint64]frame
 	// Symbolizing walks the binary's tables (a handler's start line is a
 	// linear search): what a handler PC or a whole user stack gave is kept.
 	calls     map[uint64]*pendingCall // by goroutine
-	freeCalls []*pendingCall          // written calls' structs, for the next ones
+	freeCalls freeList[pendingCall]   // written calls' structs, for the next ones
 	addrs     map[addrKey]string      // addresses as text: a service talks to few
 	hosts     map[string]string       // calls' URL hosts and authorities, likewise
 	handlers  map[uint64]*Loc
@@ -282,25 +282,37 @@ func (t *Tracer) routeString(b []int8, n uint32) string {
 	return s
 }
 
-// newPending is a pending request, reusing an ended one's struct.
-func (t *Tracer) newPending() *pending {
-	if n := len(t.free); n > 0 {
-		r := t.free[n-1]
-		t.free = t.free[:n-1]
-		return r
+// freeList keeps the structs of records written, for the next ones.
+type freeList[T any] []*T
+
+// maxFree bounds the structs a freeList keeps.
+const maxFree = 1024
+
+// get is a zeroed struct, a written one's where there is one.
+func (f *freeList[T]) get() *T {
+	if n := len(*f); n > 0 {
+		p := (*f)[n-1]
+		*f = (*f)[:n-1]
+		return p
 	}
-	return new(pending)
+	return new(T)
 }
 
-// maxFree bounds the ended requests' structs kept for reuse.
-const maxFree = 1024
+// put takes back a struct whose record is written: nothing refers to it.
+func (f *freeList[T]) put(p *T) {
+	if len(*f) < maxFree {
+		var zero T
+		*p = zero
+		*f = append(*f, p)
+	}
+}
 
 // noHeaders is the headers of every request that carried none of those
 // asked for: written as {}, never written to.
 var noHeaders = map[string]string{}
 
 func (t *Tracer) requestStart(e *probe.RequestStart) {
-	r := t.newPending()
+	r := t.free.get()
 	r.rec = Request{
 		Type:    "request",
 		ID:      requestID(e.H.Request),
@@ -420,11 +432,7 @@ func (t *Tracer) requestEnd(h *probeHeader, e *probe.RequestEnded) {
 		t.recent.add(h.Request, r.rec.Path, r.rec.Method)
 	}
 	t.Out.Record(&r.rec, r.rec.Path, r.rec.Method)
-	if len(t.free) < maxFree {
-		// Written: nothing refers to the struct any more.
-		r.rec = Request{}
-		t.free = append(t.free, r)
-	}
+	t.free.put(r)
 }
 
 func (t *Tracer) outbound(e *probe.Outbound, c *probe.Call) {
@@ -457,7 +465,7 @@ func (t *Tracer) outbound(e *probe.Outbound, c *probe.Call) {
 			return
 		}
 	}
-	p := t.newCall()
+	p := t.freeCalls.get()
 	rec := &p.rec
 	*rec = Outbound{
 		Type:   "outbound",
@@ -546,16 +554,6 @@ type pendingCall struct {
 	start        uint64
 }
 
-// newCall is a zeroed pendingCall, reusing a written one's struct.
-func (t *Tracer) newCall() *pendingCall {
-	if n := len(t.freeCalls); n > 0 {
-		p := t.freeCalls[n-1]
-		t.freeCalls = t.freeCalls[:n-1]
-		return p
-	}
-	return new(pendingCall)
-}
-
 // maxPendingCalls bounds the calls awaiting their end (one per goroutine
 // in a call); past it they are written without.
 const maxPendingCalls = 65536
@@ -563,11 +561,7 @@ const maxPendingCalls = 65536
 func (t *Tracer) emit(p *pendingCall) {
 	t.stats.Outbound++
 	t.Out.Record(&p.rec, p.path, p.method)
-	if len(t.freeCalls) < maxFree {
-		// Written: nothing refers to it any more.
-		*p = pendingCall{}
-		t.freeCalls = append(t.freeCalls, p)
-	}
+	t.freeCalls.put(p)
 }
 
 func (t *Tracer) callEnd(e *probe.CallEnd) {

@@ -394,3 +394,44 @@ func TestClientHelloServerNameOnCalls(t *testing.T) {
 		t.Errorf("ClientHello of an exchange of its own %v", w)
 	}
 }
+
+// A request's and a call's structs are reused once their records are
+// written: the next records carry nothing of theirs.
+func TestReusedStructsStartEmpty(t *testing.T) {
+	tr, buf := newTracer(t, "ndjson")
+	tp := "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	tr.Handle(requestStart(7, 11, "GET", "/echo", tp))
+	tr.Handle(route(7, 11, "/echo", 0x700+bias))
+	tr.Handle(outbound(probe.EvRoundTrip, 7, 11, 8080, true, 0x600+bias))
+	tr.Handle(end(7, 11))
+	tr.Handle(requestStart(8, 12, "POST", "/other"))
+	tr.Handle(outbound(probe.EvConnect, 0, 12, 9090, false))
+	tr.Handle(end(8, 12))
+	tr.FlushCalls()
+	rs := decoded(t, tr, buf)
+	var second, bare map[string]any
+	for _, r := range rs {
+		switch {
+		case r["type"] == "request" && r["id"] == "r8":
+			second = r
+		case r["type"] == "outbound" && r["dport"] == 9090.0:
+			bare = r
+		}
+	}
+	if second == nil || bare == nil {
+		t.Fatalf("records %v", rs)
+	}
+	for _, k := range []string{"route", "handler", "traceId"} {
+		if second[k] != nil && second[k] != "" {
+			t.Errorf("the second request has the first's %s: %v", k, second[k])
+		}
+	}
+	if h, _ := second["headers"].(map[string]any); len(h) != 0 {
+		t.Errorf("the second request has headers %v", h)
+	}
+	for _, k := range []string{"request", "callSite", "callPath", "op"} {
+		if bare[k] != nil {
+			t.Errorf("the bare connect has the call's %s: %v", k, bare[k])
+		}
+	}
+}
