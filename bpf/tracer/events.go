@@ -53,7 +53,7 @@ type Tracer struct {
 
 	requests map[uint64]*pending
 	free     freeList[pending] // ended requests' structs, for the next ones
-	routes   map[string]string // route templates seen: a service has few
+	routes   stringCache       // route templates seen: a service has few
 	recent   recentRequests    // ended requests, for late outbound lines in text format
 	frames   map[uint64]frame
 	// Symbolizing walks the binary's tables (a handler's start line is a
@@ -61,7 +61,7 @@ type Tracer struct {
 	calls     map[uint64]*pendingCall // by goroutine
 	freeCalls freeList[pendingCall]   // written calls' structs, for the next ones
 	addrs     map[addrKey]string      // addresses as text: a service talks to few
-	hosts     map[string]string       // calls' URL hosts and authorities, likewise
+	hosts     stringCache             // calls' URL hosts and authorities, likewise
 	handlers  map[uint64]*Loc
 	callSites map[string]*symbolized
 	grpc      map[grpcImpl]*Loc // resolved once per service type and method
@@ -112,12 +112,12 @@ type frame struct {
 func (t *Tracer) init() {
 	if t.requests == nil {
 		t.requests = map[uint64]*pending{}
-		t.routes = map[string]string{}
+		t.routes = stringCache{}
 		t.frames = map[uint64]frame{}
 		t.handlers = map[uint64]*Loc{}
 		t.calls = map[uint64]*pendingCall{}
 		t.addrs = map[addrKey]string{}
-		t.hosts = map[string]string{}
+		t.hosts = stringCache{}
 		t.callSites = map[string]*symbolized{}
 		t.grpc = map[grpcImpl]*Loc{}
 		t.serverNames = map[connTuple]string{}
@@ -263,24 +263,30 @@ func methodOf(m []byte) string {
 	}
 }
 
-// maxRoutes bounds the route templates kept; past it the cache starts over.
-const maxRoutes = 4096
+// maxInterned bounds the strings a stringCache, or the addresses' cache,
+// keeps; past it the cache starts over.
+const maxInterned = 4096
 
-// routeString is a route template as a string, made once per distinct template:
-// the service's own routes, few (looking a map up by string(b) copies
-// nothing).
-func (t *Tracer) routeString(b []int8, n uint32) string {
-	k := bytesOf(b, n)
-	if s, ok := t.routes[string(k)]; ok {
+// stringCache makes a string once per distinct run of bytes: for values a
+// service has few of (route templates, hosts), which would otherwise be
+// allocated for every record.
+type stringCache map[string]string
+
+// of is b as a string (looking the map up by string(b) copies nothing).
+func (c stringCache) of(b []byte) string {
+	if s, ok := c[string(b)]; ok {
 		return s
 	}
-	if len(t.routes) >= maxRoutes {
-		clear(t.routes)
+	if len(c) >= maxInterned {
+		clear(c)
 	}
-	s := string(k)
-	t.routes[s] = s
+	s := string(b)
+	c[s] = s
 	return s
 }
+
+// routeString is a route template as a string, made once per template.
+func (t *Tracer) routeString(b []int8, n uint32) string { return t.routes.of(bytesOf(b, n)) }
 
 // freeList keeps the structs of records written, for the next ones.
 type freeList[T any] []*T
@@ -675,7 +681,7 @@ func (t *Tracer) op(typ uint32, c *probe.Call, dst *Op) *Op {
 	case probe.EvGRPCCall:
 		host, c1 := part(probe.OpHost, probe.OpHostMax, c.OpLens[2])
 		path, c2 := part(probe.OpPath, probe.OpPathMax, c.OpLens[3])
-		*dst = Op{Protocol: "grpc", Host: t.hostString(host), Path: string(path), Truncated: c1 || c2}
+		*dst = Op{Protocol: "grpc", Host: t.hosts.of(host), Path: string(path), Truncated: c1 || c2}
 		return dst
 	}
 	method, c0 := part(probe.OpMethod, probe.OpMethodMax, c.OpLens[0])
@@ -686,7 +692,7 @@ func (t *Tracer) op(typ uint32, c *probe.Call, dst *Op) *Op {
 	if len(method) > 0 {
 		m = methodOf(method)
 	}
-	*dst = Op{Protocol: "http", Method: m, Scheme: schemeOf(scheme), Host: t.hostString(host), Path: string(path), Truncated: c0 || c1 || c2 || c3}
+	*dst = Op{Protocol: "http", Method: m, Scheme: schemeOf(scheme), Host: t.hosts.of(host), Path: string(path), Truncated: c0 || c1 || c2 || c3}
 	return dst
 }
 
@@ -699,24 +705,6 @@ func schemeOf(b []byte) string {
 		return "https"
 	}
 	return string(b)
-}
-
-// maxHosts bounds the hosts and the addresses kept as text; past it a
-// cache starts over.
-const maxHosts = 4096
-
-// hostString is a call's URL host or authority as a string, made once per
-// distinct host (looking a map up by string(b) copies nothing).
-func (t *Tracer) hostString(b []byte) string {
-	if s, ok := t.hosts[string(b)]; ok {
-		return s
-	}
-	if len(t.hosts) >= maxHosts {
-		clear(t.hosts)
-	}
-	s := string(b)
-	t.hosts[s] = s
-	return s
 }
 
 // addrKey is an address as the probes report it.
@@ -734,7 +722,7 @@ func (t *Tracer) ipString(family uint16, b [16]uint8) string {
 	if s, ok := t.addrs[k]; ok {
 		return s
 	}
-	if len(t.addrs) >= maxHosts {
+	if len(t.addrs) >= maxInterned {
 		clear(t.addrs)
 	}
 	s := ipString(family, b)
