@@ -571,9 +571,7 @@ func loadCollection(spec *ebpf.CollectionSpec, pre map[string]*ebpf.Map) (*ebpf.
 	if runtime.NumCPU() < 2 || len(names) < 2 {
 		return ebpf.NewCollectionWithOptions(spec, opts)
 	}
-	mapsOnly := spec.Copy()
-	mapsOnly.Programs = map[string]*ebpf.ProgramSpec{}
-	coll, err := ebpf.NewCollectionWithOptions(mapsOnly, opts)
+	coll, err := ebpf.NewCollectionWithOptions(withPrograms(spec, map[string]*ebpf.ProgramSpec{}), opts)
 	if err != nil {
 		return nil, err
 	}
@@ -581,19 +579,19 @@ func loadCollection(spec *ebpf.CollectionSpec, pre map[string]*ebpf.Map) (*ebpf.
 	// for the verifier's time.
 	size := func(n string) int { return len(spec.Programs[n].Instructions) }
 	slices.SortFunc(names, func(a, b string) int { return cmp.Or(size(b)-size(a), strings.Compare(a, b)) })
-	var halves [2]*ebpf.CollectionSpec
+	parts := [2]map[string]*ebpf.ProgramSpec{{}, {}}
 	var weight [2]int
-	for i := range halves {
-		halves[i] = spec.Copy()
-		halves[i].Programs = map[string]*ebpf.ProgramSpec{}
-	}
 	for _, n := range names {
 		i := 0
 		if weight[1] < weight[0] {
 			i = 1
 		}
-		halves[i].Programs[n] = spec.Programs[n]
+		parts[i][n] = spec.Programs[n]
 		weight[i] += size(n)
+	}
+	var halves [2]*ebpf.CollectionSpec
+	for i := range halves {
+		halves[i] = withPrograms(spec, parts[i])
 	}
 	var loaded [2]*ebpf.Collection
 	var errs [2]error
@@ -622,4 +620,12 @@ func loadCollection(spec *ebpf.CollectionSpec, pre map[string]*ebpf.Map) (*ebpf.
 		return nil, err
 	}
 	return coll, nil
+}
+
+// withPrograms is a copy of spec with only progs for programs: each
+// program is copied once, not once per half and once for the maps.
+func withPrograms(spec *ebpf.CollectionSpec, progs map[string]*ebpf.ProgramSpec) *ebpf.CollectionSpec {
+	s := *spec
+	s.Programs = progs
+	return s.Copy()
 }
