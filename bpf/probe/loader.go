@@ -139,35 +139,50 @@ func CanonicalHeaders(names []string) []string {
 	return out
 }
 
-// Prepare starts reading the kernel's BTF (the CO-RE relocations need it)
-// and creating the maps in the background, for Load to find done: call it
-// before the slower work that precedes Load (inspecting the binary), with
-// the privileges Load will have.
+// Prepare starts reading the kernel's BTF (the CO-RE relocations need it),
+// parsing the embedded BPF object and creating the maps in the background,
+// for Load to find done: call it before the slower work that precedes Load
+// (inspecting the binary), with the privileges Load will have.
 func Prepare() {
 	go btf.LoadKernelSpec()
 	done := make(chan struct{})
 	premade.done = done
 	go func() {
 		defer close(done)
-		premade.maps = createMaps()
+		spec, err := loadProbe()
+		if err != nil {
+			return // Load parses it again and says why
+		}
+		premade.prepared = prepared{spec: spec, maps: createMaps(spec)}
 	}()
 }
 
-// premade holds the maps Prepare creates.
+// prepared is what Prepare made for Load.
+type prepared struct {
+	spec *ebpf.CollectionSpec // the parsed object, never changed: each load configures a copy
+	maps map[string]*ebpf.Map
+}
+
+// freshSpec is a copy of the parsed object to configure (a fraction of a
+// parse), or a new parse where there is none.
+func (p prepared) freshSpec() (*ebpf.CollectionSpec, error) {
+	if p.spec != nil {
+		return p.spec.Copy(), nil
+	}
+	return loadProbe()
+}
+
+// premade holds what Prepare makes, until Load takes it.
 var premade struct {
 	done chan struct{}
-	maps map[string]*ebpf.Map
+	prepared
 }
 
 // createMaps creates the maps no Attachment configures: all but the data
 // sections (the configuration). Nil where one fails: Load then creates
 // them and says why.
-func createMaps() map[string]*ebpf.Map {
+func createMaps(spec *ebpf.CollectionSpec) map[string]*ebpf.Map {
 	rlimit.RemoveMemlock()
-	spec, err := loadProbe()
-	if err != nil {
-		return nil
-	}
 	maps := map[string]*ebpf.Map{}
 	for name, ms := range spec.Maps {
 		if strings.HasPrefix(name, ".") {
@@ -183,16 +198,16 @@ func createMaps() map[string]*ebpf.Map {
 	return maps
 }
 
-// takePremade waits for Prepare's maps, if it was called, and hands them
-// over once; nil if there are none.
-func takePremade() map[string]*ebpf.Map {
+// takePremade waits for what Prepare makes, if it was called, and hands
+// it over once; empty if there is nothing.
+func takePremade() prepared {
 	if premade.done == nil {
-		return nil
+		return prepared{}
 	}
 	<-premade.done
-	m := premade.maps
-	premade.done, premade.maps = nil, nil
-	return m
+	p := premade.prepared
+	premade.done, premade.prepared = nil, prepared{}
+	return p
 }
 
 func closeMaps(maps map[string]*ebpf.Map) {
@@ -225,11 +240,11 @@ func Load(a Attachment) (_ *Probe, err error) {
 	// The maps Prepare made, but not those the attachment sizes. The
 	// loaded programs hold the maps they use.
 	pre := takePremade()
-	defer closeMaps(pre)
+	defer closeMaps(pre.maps)
 	for name := range a.MaxEntries {
-		if m := pre[name]; m != nil {
+		if m := pre.maps[name]; m != nil {
 			m.Close()
-			delete(pre, name)
+			delete(pre.maps, name)
 		}
 	}
 
@@ -246,9 +261,10 @@ func Load(a Attachment) (_ *Probe, err error) {
 // errNoMulti: this kernel cannot link a program to many uprobes at once.
 var errNoMulti = errors.New("no uprobe_multi links")
 
-// load loads and attaches the probes, with pre's maps where it has them.
-func load(a Attachment, headers []string, memlockErr error, multi bool, pre map[string]*ebpf.Map) (_ *Probe, err error) {
-	spec, err := loadProbe()
+// load loads and attaches the probes, from pre's object and with its maps
+// where it has them.
+func load(a Attachment, headers []string, memlockErr error, multi bool, pre prepared) (_ *Probe, err error) {
+	spec, err := pre.freshSpec()
 	if err != nil {
 		return nil, errorf(records.LoadFailed, "reading the embedded BPF object: %v", err)
 	}
@@ -286,7 +302,7 @@ func load(a Attachment, headers []string, memlockErr error, multi bool, pre map[
 		}
 	}
 	p := &Probe{Headers: headers}
-	coll, err := loadCollection(spec, pre)
+	coll, err := loadCollection(spec, pre.maps)
 	if err == nil {
 		err = coll.Assign(&p.objs)
 		p.progs = coll.Programs

@@ -101,7 +101,7 @@ func TestLoadBothLinkKinds(t *testing.T) {
 	}
 	a := Attachment{PID: os.Getpid(), Exe: "/proc/self/exe", Uprobes: []Uprobe{{Role: "dial", Program: ProgDial, Sites: []inspect.Site{site}}}}
 	for _, multi := range []bool{true, false} {
-		p, err := load(a, nil, nil, multi, nil)
+		p, err := load(a, nil, nil, multi, prepared{})
 		if os.Geteuid() != 0 {
 			var pe *Error
 			if !errors.As(err, &pe) || pe.Code != "NO_PRIVILEGES" {
@@ -202,7 +202,7 @@ func TestLoadUsesPreparedMaps(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	if premade.done != nil || premade.maps != nil {
+	if premade.done != nil || premade.maps != nil || premade.spec != nil {
 		t.Error("Load left the prepared maps for another")
 	}
 	id := func(m *ebpf.Map) ebpf.MapID {
