@@ -24,18 +24,19 @@
 package main
 
 import (
-	"bytes"
+	"bufio"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"runtime"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -239,7 +240,7 @@ func (g *gen) worker(fd int, r *result) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	syscall.RawSyscall(syscall.SYS_PRCTL, prSetTimerslack, 1, 0) // this thread's sleeps end on time
-	buf := make([]byte, 64<<10)
+	br := bufio.NewReaderSize(fdReader(fd), 64<<10)
 	defer func() {
 		if fd >= 0 {
 			syscall.Close(fd)
@@ -263,10 +264,11 @@ func (g *gen) worker(fd int, r *result) {
 				r.lastErr = err
 				continue
 			}
+			br.Reset(fdReader(fd))
 		}
 		r.lag = append(r.lag, g.now()-sched)
 		r.sent++
-		keep, err := g.roundTrip(fd, buf)
+		keep, err := g.roundTrip(fd, br)
 		end := g.now()
 		if err != nil {
 			r.errors++
@@ -292,10 +294,31 @@ func sleepUntil(t int64) {
 	}
 }
 
+// fdReader reads a blocking socket; a read past its SO_RCVTIMEO fails.
+type fdReader int
+
+func (fd fdReader) Read(p []byte) (int, error) {
+	for {
+		n, err := syscall.Read(int(fd), p)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return 0, errors.New("timed out waiting for the response")
+		case err != nil:
+			return 0, fmt.Errorf("read: %w", err)
+		case n == 0:
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+}
+
 // roundTrip writes the request and reads one whole response (Content-Length
-// or chunked body). It returns whether the connection stays open, and an
-// error for a failure or a status other than 2xx.
-func (g *gen) roundTrip(fd int, buf []byte) (keep bool, err error) {
+// or chunked body) with net/http's parser. It returns whether the
+// connection stays open, and an error for a failure or a status other than
+// 2xx.
+func (g *gen) roundTrip(fd int, br *bufio.Reader) (keep bool, err error) {
 	for w := g.request; len(w) > 0; {
 		n, err := syscall.Write(fd, w)
 		if err == syscall.EINTR {
@@ -306,132 +329,29 @@ func (g *gen) roundTrip(fd int, buf []byte) (keep bool, err error) {
 		}
 		w = w[n:]
 	}
-	have := 0
-	fill := func() error {
-		if have == len(buf) {
-			return errors.New("response too large")
-		}
-		for {
-			n, err := syscall.Read(fd, buf[have:])
-			switch {
-			case err == syscall.EINTR:
-				continue
-			case err == syscall.EAGAIN:
-				return errors.New("timed out waiting for the response")
-			case err != nil:
-				return fmt.Errorf("read: %w", err)
-			case n == 0:
-				return errors.New("connection closed by the server")
-			}
-			have += n
-			return nil
-		}
+	resp, err := http.ReadResponse(br, nil)
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return false, errors.New("connection closed by the server")
 	}
-	var head int
-	for {
-		if head = bytes.Index(buf[:have], []byte("\r\n\r\n")); head >= 0 {
-			break
-		}
-		if err := fill(); err != nil {
-			return false, err
-		}
-	}
-	status, length, chunked, keep, err := parseHead(buf[:head])
 	if err != nil {
 		return false, err
 	}
-	body := head + 4
+	defer resp.Body.Close()
+	if resp.ContentLength < 0 && !slices.Contains(resp.TransferEncoding, "chunked") {
+		return false, errors.New("response without Content-Length or chunked body")
+	}
+	n, err := io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes+1))
 	switch {
-	case chunked:
-		err = readChunked(buf, body, &have, fill)
-	case length >= 0:
-		if body+length > len(buf) {
-			return false, errors.New("response too large")
-		}
-		for have < body+length && err == nil {
-			err = fill()
-		}
-		if err == nil && have > body+length {
-			err = errors.New("bytes after the response")
-		}
-	default:
-		err = errors.New("response without Content-Length or chunked body")
-	}
-	if err != nil {
+	case err != nil:
 		return false, err
+	case n > maxResponseBytes:
+		return false, errors.New("response too large")
+	case br.Buffered() > 0:
+		return false, errors.New("bytes after the response")
 	}
-	if status < 200 || status > 299 {
-		return keep, fmt.Errorf("status %d", status)
+	keep = !resp.Close
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return keep, fmt.Errorf("status %d", resp.StatusCode)
 	}
 	return keep, nil
-}
-
-// parseHead reads the status line and the headers that frame the body.
-func parseHead(h []byte) (status, length int, chunked, keep bool, err error) {
-	line, rest, _ := bytes.Cut(h, []byte("\r\n"))
-	f := bytes.Fields(line)
-	if len(f) < 2 || !bytes.HasPrefix(f[0], []byte("HTTP/1.")) {
-		return 0, 0, false, false, fmt.Errorf("bad status line %q", line)
-	}
-	if status, err = strconv.Atoi(string(f[1])); err != nil {
-		return 0, 0, false, false, fmt.Errorf("bad status line %q", line)
-	}
-	length, keep = -1, string(f[0]) == "HTTP/1.1"
-	for len(rest) > 0 {
-		line, rest, _ = bytes.Cut(rest, []byte("\r\n"))
-		name, value, ok := bytes.Cut(line, []byte(":"))
-		if !ok {
-			continue
-		}
-		value = bytes.TrimSpace(value)
-		switch {
-		case bytes.EqualFold(name, []byte("Content-Length")):
-			if length, err = strconv.Atoi(string(value)); err != nil || length < 0 || length > maxResponseBytes {
-				return 0, 0, false, false, fmt.Errorf("bad Content-Length %q", value)
-			}
-		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
-			chunked = bytes.EqualFold(value, []byte("chunked"))
-		case bytes.EqualFold(name, []byte("Connection")):
-			keep = !bytes.EqualFold(value, []byte("close"))
-		}
-	}
-	return status, length, chunked, keep, nil
-}
-
-// readChunked reads a chunked body that starts at buf[pos], through the
-// last chunk and the blank line after it (no trailers expected).
-func readChunked(buf []byte, pos int, have *int, fill func() error) error {
-	for {
-		var eol int
-		for {
-			if eol = bytes.Index(buf[pos:*have], []byte("\r\n")); eol >= 0 {
-				break
-			}
-			if err := fill(); err != nil {
-				return err
-			}
-		}
-		sizeField, _, _ := bytes.Cut(buf[pos:pos+eol], []byte(";"))
-		size, err := strconv.ParseInt(string(bytes.TrimSpace(sizeField)), 16, 32)
-		if err != nil || size < 0 {
-			return fmt.Errorf("bad chunk size %q", buf[pos:pos+eol])
-		}
-		pos += eol + 2
-		end := pos + int(size) + 2 // the chunk and its CRLF; after the last, the final CRLF
-		if end > len(buf) {
-			return errors.New("response too large")
-		}
-		for *have < end {
-			if err := fill(); err != nil {
-				return err
-			}
-		}
-		if size == 0 {
-			if *have > end {
-				return errors.New("bytes after the response")
-			}
-			return nil
-		}
-		pos = end
-	}
 }
