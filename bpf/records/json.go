@@ -122,3 +122,11 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 	}
 	return append(b, '}')
 }
+
+// Seal makes l's JSON once, for AppendJSON to copy from then on: for a
+// Loc many records share, never changed after.
+func (l *Loc) Seal() *Loc {
+	l.enc = nil
+	l.enc = l.AppendJSON(nil)
+	return l
+}

@@ -6,6 +6,9 @@ import "strconv"
 
 // AppendJSON appends r as encoding/json marshals it, with SetEscapeHTML(false).
 func (r *Loc) AppendJSON(b []byte) []byte {
+	if r.enc != nil {
+		return append(b, r.enc...)
+	}
 	first := true
 	b = append(b, '{')
 	b = appendKey(b, &first, "\"func\":")

@@ -64,7 +64,9 @@ func fill(r *rand.Rand, v reflect.Value, depth int) {
 		v.Set(m)
 	case reflect.Struct:
 		for i := 0; i < v.NumField(); i++ {
-			fill(r, v.Field(i), depth)
+			if v.Type().Field(i).IsExported() {
+				fill(r, v.Field(i), depth)
+			}
 		}
 	default:
 		panic("fill: no random " + v.Type().String() + ": add it here")
@@ -90,6 +92,33 @@ func TestAppendJSONIsEncodingJSON(t *testing.T) {
 			if !bytes.Equal(append(got, '\n'), want.Bytes()) {
 				t.Fatalf("%T:\n got %s\nwant %s", v.Interface(), got, want.Bytes())
 			}
+		}
+	}
+}
+
+// A sealed Loc writes what encoding/json writes for it, in a record too.
+func TestSealedLoc(t *testing.T) {
+	r := rand.New(rand.NewSource(2))
+	for i := 0; i < 3000; i++ {
+		var o Outbound
+		fill(r, reflect.ValueOf(&o).Elem(), 0)
+		o.CallSite = &Loc{}
+		fill(r, reflect.ValueOf(o.CallSite).Elem(), 0)
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(&o); err != nil {
+			t.Fatal(err)
+		}
+		o.CallSite.Seal()
+		for i := range o.CallPath {
+			o.CallPath[i].Seal()
+		}
+		if o.CallSite.enc == nil {
+			t.Fatal("Seal kept no JSON")
+		}
+		if got := o.AppendJSON(nil); !bytes.Equal(append(got, '\n'), want.Bytes()) {
+			t.Fatalf("got %s\nwant %s", got, want.Bytes())
 		}
 	}
 }

@@ -17,6 +17,8 @@ type Loc struct {
 	Func string `json:"func"` // the function, as Go's symbol table names it (main.getUser)
 	File string `json:"file"` // absolute path
 	Line int    `json:"line"`
+
+	enc []byte // its JSON, made once by Seal
 }
 
 // Ready is the first record of a trace: the probes are attached.
