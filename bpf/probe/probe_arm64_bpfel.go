@@ -159,10 +159,14 @@ const (
 )
 
 type probeGoroutineReq struct {
-	_   structs.HostLayout
-	Id  uint64
-	Req uint64
-	Ctx uint64
+	_         structs.HostLayout
+	Id        uint64
+	Req       uint64
+	Ctx       uint64
+	Route     uint64
+	RouteLen  uint64
+	HandlerPc uint64
+	Routed    uint64
 }
 
 type probeGrpcImpl struct {
@@ -229,11 +233,12 @@ type probeRemoteName struct {
 }
 
 type probeRequestEnded struct {
-	_        structs.HostLayout
-	H        probeEventHeader
-	RouteLen uint32
-	Pad      uint32
-	Route    [128]int8
+	_              structs.HostLayout
+	H              probeEventHeader
+	HandlerPc      uint64
+	RouteLen       uint32
+	FrameworkRoute uint32
+	Route          [128]int8
 }
 
 type probeRequestStart struct {

@@ -13,7 +13,7 @@ import (
 func BenchmarkRequest(b *testing.B) {
 	out, _ := NewOutput(io.Discard, "ndjson")
 	tr := &Tracer{PID: 42, Out: out, Sym: fakeSymbols{}, Headers: []string{"Traceparent"}, Bias: bias, MonoToUnix: 1e9}
-	evs := [][]byte{requestStart(1, 7, "GET", "/health"), route(1, 7, "/health", 0x700+bias), end(1, 7)}
+	evs := [][]byte{requestStart(1, 7, "GET", "/health"), endWithRoute(1, 7, "/health", 0x700+bias)}
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		for _, e := range evs {
@@ -26,7 +26,7 @@ func BenchmarkRequestWithCall(b *testing.B) {
 	out, _ := NewOutput(io.Discard, "ndjson")
 	tr := &Tracer{PID: 42, Out: out, Sym: fakeSymbols{}, Headers: []string{"Traceparent"}, Bias: bias, MonoToUnix: 1e9}
 	evs := [][]byte{requestStart(1, 7, "GET", "/echo"), outbound(probe.EvRoundTrip, 1, 7, 8080, true, 0x600+bias, 0x700+bias),
-		route(1, 7, "/echo", 0x700+bias), end(1, 7)}
+		endWithRoute(1, 7, "/echo", 0x700+bias)}
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		for _, e := range evs {
@@ -46,7 +46,7 @@ func BenchmarkRequestWithAwaitedCall(b *testing.B) {
 	var e probe.CallEnd
 	e.H = header(probe.EvCallEnd, 7, 1, c.O.H.Ts+500)
 	e.Start, e.Status = c.O.H.Ts, 200
-	evs := [][]byte{requestStart(1, 7, "GET", "/echo"), route(1, 7, "/echo", 0x700+bias), call, raw(&e), end(1, 7)}
+	evs := [][]byte{requestStart(1, 7, "GET", "/echo"), call, raw(&e), endWithRoute(1, 7, "/echo", 0x700+bias)}
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		for _, e := range evs {

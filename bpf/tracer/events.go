@@ -147,19 +147,20 @@ func (t *Tracer) Handle(raw []byte) {
 	h := (*probeHeader)(unsafe.Pointer(&raw[0]))
 	switch h.Type {
 	case probe.EvRequestStart:
-		// Sent without the header slots after the last one the request carries.
+		// Sent without the header slots after the last one the request
+		// carries, and with none, without the path's bytes after its end.
 		var rs probe.RequestStart
-		full := unsafe.Slice((*byte)(unsafe.Pointer(&rs)), unsafe.Sizeof(rs))
-		if len(raw) >= int(unsafe.Offsetof(rs.Headers)) && len(raw) <= len(full) {
-			copy(full, raw)
+		if fill(&rs, raw, unsafe.Offsetof(rs.Path)) {
 			t.requestStart(&rs)
 		}
 	case probe.EvRequestEnd:
-		var e *probe.RequestEnded
-		if len(raw) >= int(unsafe.Sizeof(probe.RequestEnded{})) {
-			e = (*probe.RequestEnded)(unsafe.Pointer(&raw[0]))
+		// Sent without the route's bytes after its end.
+		var e probe.RequestEnded
+		if fill(&e, raw, unsafe.Offsetof(e.Route)) {
+			t.requestEnd(h, &e)
+		} else {
+			t.requestEnd(h, nil)
 		}
-		t.requestEnd(h, e)
 	case probe.EvRoute:
 		if len(raw) >= int(unsafe.Sizeof(probe.Route{})) {
 			t.route((*probe.Route)(unsafe.Pointer(&raw[0])))
@@ -190,6 +191,17 @@ func (t *Tracer) Handle(raw []byte) {
 }
 
 type probeHeader = probe.EventHeader
+
+// fill copies a record sent without its unused tail into the zeroed *p;
+// false if raw is shorter than min or longer than *p.
+func fill[T any](p *T, raw []byte, min uintptr) bool {
+	full := unsafe.Slice((*byte)(unsafe.Pointer(p)), unsafe.Sizeof(*p))
+	if len(raw) < int(min) || len(raw) > len(full) {
+		return false
+	}
+	copy(full, raw)
+	return true
+}
 
 // clientHello keeps the server name of a TLS ClientHello seen at a write
 // for the connection's calls; done when the write was sent for that alone
@@ -359,21 +371,24 @@ func (t *Tracer) requestStart(e *probe.RequestStart) {
 }
 
 func (t *Tracer) route(e *probe.Route) {
-	r := t.requests[e.H.Request]
-	if r == nil {
-		return
+	if r := t.requests[e.H.Request]; r != nil {
+		t.setRoute(r, e.Route[:], e.RouteLen, e.HandlerPc)
 	}
-	r.rec.Route = t.routeString(e.Route[:], e.RouteLen)
-	if clipped(e.Route[:], e.RouteLen) {
+}
+
+// setRoute gives r a framework's route and handler (its function's pc).
+func (t *Tracer) setRoute(r *pending, route []int8, n uint32, pc uint64) {
+	r.rec.Route = t.routeString(route, n)
+	if clipped(route, n) {
 		r.cut("route")
 	}
-	if e.HandlerPc != 0 && t.Sym != nil {
-		h, ok := t.handlers[e.HandlerPc]
+	if pc != 0 && t.Sym != nil {
+		h, ok := t.handlers[pc]
 		if !ok {
-			if fn, file, line, found := t.Sym.FuncStart(e.HandlerPc - t.Bias); found {
-				h = &Loc{Func: fn, File: file, Line: line}
+			if fn, file, line, found := t.Sym.FuncStart(pc - t.Bias); found {
+				h = (&Loc{Func: fn, File: file, Line: line}).Seal()
 			}
-			t.handlers[e.HandlerPc] = h
+			t.handlers[pc] = h
 		}
 		if h != nil {
 			// Shared with the cache and the handler's other requests: a
@@ -405,7 +420,7 @@ func (t *Tracer) grpcCall(e *probe.GRPCImpl) {
 	loc, ok := t.grpc[k]
 	if !ok {
 		if fn, file, line, found := t.Sym.GRPCMethod(k.typ, k.method); found {
-			loc = &Loc{Func: fn, File: file, Line: line}
+			loc = (&Loc{Func: fn, File: file, Line: line}).Seal()
 		}
 		if len(t.grpc) < maxGRPCImpls {
 			t.grpc[k] = loc
@@ -417,14 +432,18 @@ func (t *Tracer) grpcCall(e *probe.GRPCImpl) {
 }
 
 // requestEnd writes the request; e, when the end event carries one, has
-// the ServeMux pattern that chose its handler, which becomes the route
-// unless Gin reported one.
+// Gin's route and handler, or the ServeMux pattern that chose the handler,
+// which becomes the route unless a router reported one.
 func (t *Tracer) requestEnd(h *probeHeader, e *probe.RequestEnded) {
 	r := t.requests[h.Request]
 	if r == nil {
 		return // started before the trace did
 	}
-	if e != nil && e.RouteLen > 0 && r.rec.Route == "" {
+	switch {
+	case e == nil:
+	case e.FrameworkRoute != 0:
+		t.setRoute(r, e.Route[:], e.RouteLen, e.HandlerPc)
+	case e.RouteLen > 0 && r.rec.Route == "":
 		r.rec.Route = t.routeString(e.Route[:], e.RouteLen)
 		if clipped(e.Route[:], e.RouteLen) {
 			r.cut("route")
@@ -641,6 +660,13 @@ func (t *Tracer) symbolize(raw []uint64) *symbolized {
 		pcs[i] = pc - t.Bias
 	}
 	s := &symbolized{site: t.Sym.CallSite(pcs), path: t.Sym.CallPath(pcs, maxCallPath), shared: t.carriesForMany(raw)}
+	// Shared by the stack's records, which never change them.
+	if s.site != nil {
+		s.site.Seal()
+	}
+	for i := range s.path {
+		s.path[i].Seal()
+	}
 	if len(t.callSites) >= maxCallSites {
 		clear(t.callSites)
 	}

@@ -73,7 +73,8 @@ func header(typ uint32, goid, request, ts uint64) probe.EventHeader {
 	return probe.EventHeader{Type: typ, Ts: ts, Goid: goid, Request: request}
 }
 
-// requestStart is sent with only the header slots asked for.
+// requestStart is sent as the probe sends it: up to the last header slot
+// asked for, or with no header, up to the path's last byte.
 func requestStart(id, goid uint64, method, path string, headers ...string) []byte {
 	var e probe.RequestStart
 	e.H = header(probe.EvRequestStart, goid, id, 1000)
@@ -84,6 +85,9 @@ func requestStart(id, goid uint64, method, path string, headers ...string) []byt
 		e.Headers[i].Len = setStr(e.Headers[i].Value[:], v)
 	}
 	b := raw(&e)
+	if len(headers) == 0 {
+		return b[:unsafe.Offsetof(e.Path)+uintptr(len(path))]
+	}
 	return b[:unsafe.Offsetof(e.Headers)+uintptr(len(headers))*unsafe.Sizeof(e.Headers[0])]
 }
 
@@ -100,12 +104,22 @@ func end(id, goid uint64) []byte {
 	return raw(&e)
 }
 
-// endWithPattern is a request's end that carries the ServeMux pattern.
+// endWithPattern is a request's end that carries the ServeMux pattern,
+// sent up to its last byte.
 func endWithPattern(id, goid uint64, pattern string) []byte {
 	var e probe.RequestEnded
 	e.H = header(probe.EvRequestEnd, goid, id, 3000)
 	e.RouteLen = setStr(e.Route[:], pattern)
-	return raw(&e)
+	return raw(&e)[:unsafe.Offsetof(e.Route)+uintptr(len(pattern))]
+}
+
+// endWithRoute is a Gin request's end: its route and handler.
+func endWithRoute(id, goid uint64, tmpl string, handlerPC uint64) []byte {
+	var e probe.RequestEnded
+	e.H = header(probe.EvRequestEnd, goid, id, 3000)
+	e.RouteLen = setStr(e.Route[:], tmpl)
+	e.HandlerPc, e.FrameworkRoute = handlerPC, 1
+	return raw(&e)[:unsafe.Offsetof(e.Route)+uintptr(len(tmpl))]
 }
 
 func outbound(typ uint32, id, goid uint64, dport uint16, reused bool, stack ...uint64) []byte {
@@ -191,9 +205,6 @@ func TestRequestLifecycle(t *testing.T) {
 	}
 }
 
-// A ServeMux pattern arrives with the request's end and becomes the route;
-// a Gin route, reported before the end, wins over it; a pattern that filled
-// the probe's buffer is marked as cut.
 // A gRPC call: its route is its path (the full method), its handler the
 // method the service implementation's type (mapped through the load bias)
 // has for it.
@@ -222,6 +233,9 @@ func TestGRPCCall(t *testing.T) {
 	}
 }
 
+// A ServeMux pattern arrives with the request's end and becomes the route;
+// a router's route, reported before the end, wins over it; a pattern that
+// filled the probe's buffer is marked as cut.
 func TestServeMuxPatternRoute(t *testing.T) {
 	tr, buf := newTracer(t, "ndjson")
 	tr.Handle(requestStart(1, 11, "GET", "/users/42"))
@@ -249,6 +263,34 @@ func TestServeMuxPatternRoute(t *testing.T) {
 	}
 	if rs[3]["route"] != "" {
 		t.Errorf("no pattern %v", rs[3])
+	}
+}
+
+// Gin's route and handler come with the request's end (route cut to its
+// buffer: marked), and win over a router's route reported before; a route
+// in a record longer than its struct is not read.
+func TestGinRouteAtEnd(t *testing.T) {
+	tr, buf := newTracer(t, "ndjson")
+	tr.Handle(requestStart(1, 11, "GET", "/users/42"))
+	tr.Handle(endWithRoute(1, 11, "/users/:id", 0x700+bias))
+	tr.Handle(requestStart(2, 12, "GET", "/x"))
+	tr.Handle(route(2, 12, "/chi/*", 0))
+	long := "/" + strings.Repeat("b", 200)
+	tr.Handle(endWithRoute(2, 12, long[:128], 0))
+	tr.Handle(requestStart(3, 13, "GET", "/y"))
+	tr.Handle(append(endWithRoute(3, 13, "/y", 0x700+bias), make([]byte, 200)...))
+	rs := decoded(t, tr, buf)
+	if len(rs) != 3 {
+		t.Fatalf("records %v", rs)
+	}
+	if h, _ := rs[0]["handler"].(map[string]any); rs[0]["route"] != "/users/:id" || h["func"] != "main.(*server).echo" || rs[0]["truncated"] != nil {
+		t.Errorf("gin request %v", rs[0])
+	}
+	if cut, _ := rs[1]["truncated"].([]any); rs[1]["route"] != long[:128] || rs[1]["handler"] != nil || len(cut) != 1 || cut[0] != "route" {
+		t.Errorf("long gin route %v", rs[1])
+	}
+	if rs[2]["route"] != "" || rs[2]["handler"] != nil || rs[2]["endNs"] != 1e9+3000 {
+		t.Errorf("oversized end %v: written without its route", rs[2])
 	}
 }
 

@@ -169,11 +169,15 @@ struct route {
 	char route[MAX_ROUTE];
 };
 
-/* The end of a request, with the ServeMux pattern that matched it. */
+/* The end of a request, with its route: Gin's (framework_route set, with
+ * its handler's pc; a request Gin matched no route for carries the
+ * ServeMux pattern, if any) or the ServeMux pattern that matched it. Sent
+ * up to the route's last byte. */
 struct request_ended {
 	struct event_header h;
+	u64 handler_pc;
 	u32 route_len;
-	u32 _pad;
+	u32 framework_route;
 	char route[MAX_ROUTE];
 };
 
@@ -284,6 +288,13 @@ struct goroutine_req {
 	u64 id;
 	u64 req;
 	u64 ctx; /* the request's context in ctx_request, deleted at its end */
+	/* Gin's route template (a string of the router's tree, which lives
+	 * as long as the engine) and handler, kept once the handlers ran for
+	 * the end to send: one record per request, not two. */
+	u64 route;
+	u64 route_len;
+	u64 handler_pc;
+	u64 routed; /* route and handler_pc are set (a route may be empty) */
 };
 
 struct {
@@ -885,6 +896,7 @@ static __always_inline struct request_start *start_request(u64 goid, u64 req, u6
 		cur->id = *id;
 		cur->req = req;
 		cur->ctx = rctx;
+		cur->routed = 0;
 	} else {
 		struct goroutine_req v = { .id = *id, .req = req, .ctx = rctx };
 		lru_set(&goroutine_request, GOROUTINE_REQUEST_INSERTS, &goid, &v);
@@ -900,11 +912,11 @@ static __always_inline struct request_start *start_request(u64 goid, u64 req, u6
 	return e;
 }
 
-/* Sends a request_start without the header slots it does not need. */
+/* Sends a request_start without the header slots it does not need: up to
+ * the last slot of a header the request carries, or, carrying none, up to
+ * its path's last byte. The helper reads what was not sent as absent. */
 static __always_inline void send_request_start(struct request_start *e)
 {
-	/* up to the last slot of a header the request carries: the helper
-	 * reads the slots not sent as absent */
 	u32 n = 0;
 	for (int j = 0; j < MAX_HEADERS; j++) {
 		if (j >= CFG.n_headers)
@@ -913,6 +925,8 @@ static __always_inline void send_request_start(struct request_start *e)
 			n = j + 1;
 	}
 	u64 size = offsetof(struct request_start, headers) + n * sizeof(struct header_value);
+	if (!n)
+		size = offsetof(struct request_start, path) + (e->path_len > MAX_PATH ? MAX_PATH : e->path_len);
 	if (bpf_ringbuf_output(&events, e, size, wakeup_flags()))
 		count_lost();
 }
@@ -958,6 +972,14 @@ static __always_inline u32 read_pattern(u64 req, char *dst)
 	return pat ? read_go_string(pat + CFG.pattern_str, dst, MAX_ROUTE) : 0;
 }
 
+/* Sends a request_ended up to its route's last byte. */
+static __always_inline void send_end(struct request_ended *e)
+{
+	u64 n = e->route_len > MAX_ROUTE ? MAX_ROUTE : e->route_len;
+	if (bpf_ringbuf_output(&events, e, offsetof(struct request_ended, route) + n, wakeup_flags()))
+		count_lost();
+}
+
 /* The request served by the current goroutine ends. keep: the goroutine
  * serves the connection's next request too (HTTP/1), so its entry stays
  * for that one to write in place; else it is deleted. */
@@ -968,10 +990,13 @@ static __always_inline int end_request(struct pt_regs *ctx, bool keep)
 	if (!r || !r->id)
 		return 0;
 	u64 id = r->id, req = r->req, rctx = r->ctx;
+	struct gostr route = { .ptr = r->route, .len = r->route_len };
+	u64 handler_pc = r->handler_pc, routed = r->routed;
 	if (keep) {
 		r->id = 0;
 		r->req = 0;
 		r->ctx = 0;
+		r->routed = 0;
 	} else {
 		lru_delete(&goroutine_request, GOROUTINE_REQUEST_DELETES, &goid);
 	}
@@ -982,13 +1007,13 @@ static __always_inline int end_request(struct pt_regs *ctx, bool keep)
 	/* its context is no longer the request's to claim */
 	if (rctx)
 		bpf_map_delete_elem(&ctx_request, &rctx);
-	struct request_ended *e = reserve(sizeof(*e));
-	if (!e)
-		return 0;
-	fill_header(&e->h, EV_REQUEST_END, goid, id);
-	e->_pad = 0;
-	e->route_len = read_pattern(req, e->route);
-	bpf_ringbuf_submit(e, wakeup_flags());
+	struct request_ended e;
+	fill_header(&e.h, EV_REQUEST_END, goid, id);
+	e.handler_pc = routed ? handler_pc : 0;
+	e.framework_route = routed != 0;
+	/* Gin's route, else (its 404s too) the ServeMux pattern */
+	e.route_len = routed && route.len ? read_gostr(route, e.route, MAX_ROUTE) : read_pattern(req, e.route);
+	send_end(&e);
 	return 0;
 }
 
@@ -1015,29 +1040,40 @@ int request_end_h2(struct pt_regs *ctx)
 	return end_request(ctx, false);
 }
 
-/* Reports the route and handler of the request served by goroutine goid
- * from its *gin.Context, once the handlers have run. */
+/* The route and handler of the request served by goroutine goid, from
+ * its *gin.Context once the handlers have run: kept in the goroutine's
+ * entry for the request's end to send, where the goroutine serves the
+ * request; sent now where it is one the request started (a handler run in
+ * a goroutine of its own, as http.TimeoutHandler does). */
 static __always_inline void emit_route(u64 goid, u64 c)
 {
-	u64 id = request_of(goid);
-	if (!id || !c)
+	struct goroutine_req *r = bpf_map_lookup_elem(&goroutine_request, &goid);
+	if (!r || !r->id || !c)
 		return;
-	struct route *e = reserve(sizeof(*e));
-	if (!e)
-		return;
-	fill_header(&e->h, EV_ROUTE, goid, id);
 	struct span b = read_span(c, MAX2(CFG.gin_fullpath + 16, CFG.gin_handlers + 16));
 	struct gostr full = span_gostr(b, CFG.gin_fullpath);
 	/* handlers is a HandlersChain ([]HandlerFunc); the last is the handler */
 	u64 hp = span_u64(b, CFG.gin_handlers);
 	u64 hn = span_u64(b, CFG.gin_handlers + 8);
-	e->route_len = read_gostr(full, e->route, MAX_ROUTE);
-	e->handler_pc = 0;
+	u64 pc = 0;
 	if (hp && hn > 0 && hn < 256) {
 		u64 fv = read_u64(hp + (hn - 1) * 8);
 		if (fv)
-			e->handler_pc = read_u64(fv);
+			pc = read_u64(fv);
 	}
+	if (r->req) {
+		r->route = full.ptr;
+		r->route_len = full.len;
+		r->handler_pc = pc;
+		r->routed = 1;
+		return;
+	}
+	struct route *e = reserve(sizeof(*e));
+	if (!e)
+		return;
+	fill_header(&e->h, EV_ROUTE, goid, r->id);
+	e->route_len = read_gostr(full, e->route, MAX_ROUTE);
+	e->handler_pc = pc;
 	bpf_ringbuf_submit(e, wakeup_flags());
 }
 
@@ -1363,13 +1399,12 @@ int grpc_end(struct pt_regs *ctx)
 	if (!id)
 		return 0;
 	lru_delete(&goroutine_request, GOROUTINE_REQUEST_DELETES, &goid);
-	struct request_ended *e = reserve(sizeof(*e));
-	if (!e)
-		return 0;
-	fill_header(&e->h, EV_REQUEST_END, goid, id);
-	e->_pad = 0;
-	e->route_len = 0;
-	bpf_ringbuf_submit(e, wakeup_flags());
+	struct request_ended e;
+	fill_header(&e.h, EV_REQUEST_END, goid, id);
+	e.handler_pc = 0;
+	e.route_len = 0;
+	e.framework_route = 0;
+	send_end(&e);
 	return 0;
 }
 
