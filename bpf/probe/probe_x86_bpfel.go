@@ -112,6 +112,7 @@ const (
 	probeConnFlagCONN_PREEXISTING probeConnFlag = 1
 	probeConnFlagCONN_CALLER_SIDE probeConnFlag = 2
 	probeConnFlagCONN_WRITTEN     probeConnFlag = 4
+	probeConnFlagCONN_TUPLE       probeConnFlag = 8
 )
 
 type probeConnState struct {
@@ -126,6 +127,15 @@ type probeConnState struct {
 	Flags    uint32
 	Calls    uint32
 	Pad      uint32
+	T        struct {
+		_      structs.HostLayout
+		Family uint16
+		Sport  uint16
+		Dport  uint16
+		Pad    uint16
+		Saddr  [16]uint8
+		Daddr  [16]uint8
+	}
 }
 
 type probeEventHeader struct {

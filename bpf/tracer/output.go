@@ -16,13 +16,16 @@ type Output struct {
 	mu   sync.Mutex
 	w    *bufio.Writer
 	enc  *json.Encoder
-	buf  []byte
 	text bool
 }
 
 // jsonAppender is what the records' generated AppendJSON gives: the bytes
 // encoding/json would write, without its reflection.
 type jsonAppender interface{ AppendJSON([]byte) []byte }
+
+// minAvailable is the room a record is appended in, more than most
+// records take; a longer one is copied in.
+const minAvailable = 4 << 10
 
 func NewOutput(w io.Writer, format string) (*Output, error) {
 	bw := bufio.NewWriterSize(w, 64<<10)
@@ -51,8 +54,12 @@ func (o *Output) Record(r any, path, method string) {
 func (o *Output) record(r any, path, method string) {
 	if !o.text {
 		if a, ok := r.(jsonAppender); ok {
-			o.buf = append(a.AppendJSON(o.buf[:0]), '\n')
-			o.w.Write(o.buf)
+			// Appended in the writer's own buffer (flushed first when
+			// nearly full): Write then copies nothing.
+			if o.w.Available() < minAvailable {
+				o.w.Flush()
+			}
+			o.w.Write(append(a.AppendJSON(o.w.AvailableBuffer()), '\n'))
 			return
 		}
 		o.enc.Encode(r)

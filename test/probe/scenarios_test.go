@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -276,7 +277,7 @@ func TestKeepAliveAndCallSite(t *testing.T) {
 				checkLineCallsOut(t, r.CallSite)
 			}
 			// The call path: callDown's line, then the handler's line that calls it.
-			if len(r.CallPath) < 2 || r.CallPath[0] != *r.CallSite || r.CallPath[1].Func != "main.(*server).echo" || !strings.HasPrefix(r.CallPath[1].File, e.sampleFile()) {
+			if len(r.CallPath) < 2 || !reflect.DeepEqual(r.CallPath[0], *r.CallSite) || r.CallPath[1].Func != "main.(*server).echo" || !strings.HasPrefix(r.CallPath[1].File, e.sampleFile()) {
 				t.Errorf("call %d: call path %+v, want callDown then the echo handler", i, r.CallPath)
 			} else if src, err := os.ReadFile(r.CallPath[1].File); err == nil {
 				if line := strings.Split(string(src), "\n")[r.CallPath[1].Line-1]; !strings.Contains(line, "callDown(") {

@@ -448,6 +448,7 @@ enum conn_flag {
 	CONN_PREEXISTING = 1, /* found open in /proc when the trace started */
 	CONN_CALLER_SIDE = 2, /* reported by the client's own probe (round_trip) */
 	CONN_WRITTEN = 4,     /* a write to it was seen */
+	CONN_TUPLE = 8,       /* t holds its tuple, as its netFD gave it */
 };
 #define IDLE_NS (1000ULL * 1000 * 1000)
 
@@ -461,6 +462,7 @@ struct conn_state {
 	u32 flags;
 	u32 calls;       /* client calls reported by a client's own probe */
 	u32 _pad;
+	struct tuple t;  /* with CONN_TUPLE: its next calls copy it */
 };
 
 struct {
@@ -1697,10 +1699,21 @@ static __always_inline u64 report_call(struct pt_regs *ctx, struct conn_state *c
 	fill_header(&e->o.h, ev, goid, id);
 	if (ts)
 		e->o.h.ts = ts;
-	__builtin_memset(&e->o.t, 0, sizeof(e->o.t));
-	e->o.t.family = (u16)nf->family;
-	read_tcpaddr(nf->laddr, e->o.t.saddr, &e->o.t.sport);
-	read_tcpaddr(nf->raddr, e->o.t.daddr, &e->o.t.dport);
+	if (c && (c->flags & CONN_TUPLE)) {
+		__builtin_memcpy(&e->o.t, &c->t, sizeof(e->o.t));
+	} else {
+		__builtin_memset(&e->o.t, 0, sizeof(e->o.t));
+		e->o.t.family = (u16)nf->family;
+		read_tcpaddr(nf->laddr, e->o.t.saddr, &e->o.t.sport);
+		read_tcpaddr(nf->raddr, e->o.t.daddr, &e->o.t.dport);
+		/* a connection's addresses never change: its next calls copy
+		 * them (the flag is stored after the copy) */
+		if (c && e->o.t.sport && e->o.t.dport) {
+			__builtin_memcpy(&c->t, &e->o.t, sizeof(c->t));
+			asm volatile("" ::: "memory");
+			c->flags |= CONN_TUPLE;
+		}
+	}
 	e->o.reused = reused;
 	e->o.stack_len = probe_stack(ctx, e->o.stack);
 	if (c)
