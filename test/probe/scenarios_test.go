@@ -732,3 +732,39 @@ func TestHostileRequests(t *testing.T) {
 		t.Errorf("the 1 MB path request's downstream call was not attributed to it")
 	}
 }
+
+// Headers asked for are found in a request's header map of any size: a
+// classic map's buckets and overflow buckets (Go before 1.24), a Swiss
+// map's single group and its tables' groups (Go 1.24+), with the other
+// headers' keys skipped.
+func TestManyHeaders(t *testing.T) {
+	for _, tc := range slices.Compact([]string{toolchains[0], toolchains[len(toolchains)-1]}) {
+		t.Run(tc, func(t *testing.T) {
+			e := newEnv(t, tc)
+			h := e.launch("x-other")
+			counts := []int{0, 3, 12, 60, 200}
+			for _, n := range counts {
+				hdr := map[string]string{
+					"traceparent": fmt.Sprintf("00-%032x-%016x-01", n+1, n+1),
+					"X-Other":     fmt.Sprintf("other-%d", n),
+				}
+				for i := 0; i < n; i++ {
+					hdr[fmt.Sprintf("X-Filler-%03d", i)] = "f"
+				}
+				e.get("/health", fmt.Sprintf("many-%d", n), hdr)
+			}
+			waitFor(t, "the request records", 10*time.Second, func() bool { return h.count("request") >= len(counts) })
+			got := map[string]record{}
+			for _, r := range byType(h.stop(), "request") {
+				got[r.Headers["x-test-id"]] = r
+			}
+			for _, n := range counts {
+				r, ok := got[fmt.Sprintf("many-%d", n)]
+				tp := fmt.Sprintf("00-%032x-%016x-01", n+1, n+1)
+				if !ok || r.Headers["traceparent"] != tp || r.Headers["x-other"] != fmt.Sprintf("other-%d", n) || len(r.Headers) != 3 {
+					t.Errorf("%d other headers: request %v, headers %v", n, ok, r.Headers)
+				}
+			}
+		})
+	}
+}

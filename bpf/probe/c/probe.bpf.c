@@ -740,18 +740,19 @@ static __always_inline int match_name(u64 key_ptr, u64 key_len, u32 lower)
 	return -1;
 }
 
-/* key: Go string at key_addr; elem: []string at elem_addr. */
-static __always_inline void check_slot(struct request_start *e, u32 lower, u64 key_addr, u64 elem_addr)
+/* A map slot of a bucket or group copied into the block b: its key, a
+ * Go string at key_off, and its element, a []string at elem_off. Only a
+ * key as long as a header asked for is copied, and only its element's
+ * first value of one that matches. */
+static __always_inline void check_slot(struct request_start *e, u32 lower, struct span b, u64 key_off, u64 elem_off)
 {
-	struct gostr key = {};
-	bpf_probe_read_user(&key, sizeof(key), (void *)key_addr);
+	struct gostr key = span_gostr(b, key_off);
 	if (!key.ptr || !key.len || key.len > MAX_HEADER_NAME)
 		return;
 	int j = match_name(key.ptr, key.len, lower);
 	if (j < 0 || j >= MAX_HEADERS)
 		return;
-	struct gostr vals = {}; /* a []string's pointer and length */
-	bpf_probe_read_user(&vals, sizeof(vals), (void *)elem_addr);
+	struct gostr vals = span_gostr(b, elem_off); /* a []string's pointer and length */
 	if (!vals.ptr || !vals.len)
 		return;
 	struct header_value *hv = &e->headers[j];
@@ -777,16 +778,15 @@ static long scan_hmap_bucket(u64 index, void *arg)
 	struct header_scan *s = arg;
 	if (index >= s->count)
 		return 1;
-	u64 b = s->base + index * HMAP_BUCKET_SIZE;
-	for (int chain = 0; chain < 3 && b; chain++) {
-		u8 tophash[8] = {};
-		bpf_probe_read_user(tophash, sizeof(tophash), (void *)b);
+	u64 addr = s->base + index * HMAP_BUCKET_SIZE;
+	for (int chain = 0; chain < 3 && addr; chain++) {
+		struct span b = read_span(addr, HMAP_BUCKET_SIZE);
 		for (int i = 0; i < 8; i++) {
-			if (tophash[i] < HMAP_MIN_TOPHASH) /* empty or evacuated */
+			if (span_u8(b, i) < HMAP_MIN_TOPHASH) /* empty or evacuated */
 				continue;
-			check_slot(s->e, s->lower, b + 8 + i * 16, b + 8 + 8 * 16 + i * 24);
+			check_slot(s->e, s->lower, b, 8 + i * 16, 8 + 8 * 16 + i * 24);
 		}
-		b = read_u64(b + HMAP_BUCKET_SIZE - 8);
+		addr = span_u64(b, HMAP_BUCKET_SIZE - 8);
 	}
 	return 0;
 }
@@ -798,13 +798,14 @@ static long scan_hmap_bucket(u64 index, void *arg)
 
 static __always_inline void scan_swiss_group(struct request_start *e, u32 lower, u64 g)
 {
-	u64 ctrl = read_u64(g);
+	struct span b = read_span(g, SWISS_GROUP_SIZE);
+	u64 ctrl = span_u64(b, 0);
 	for (int i = 0; i < 8; i++) {
 		u8 c = (ctrl >> (i * 8)) & 0xff;
 		if (c & 0x80)
 			continue;
-		u64 slot = g + 8 + i * SWISS_SLOT_SIZE;
-		check_slot(e, lower, slot, slot + 16);
+		u64 slot = 8 + i * SWISS_SLOT_SIZE;
+		check_slot(e, lower, b, slot, slot + 16);
 	}
 }
 
