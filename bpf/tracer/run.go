@@ -18,9 +18,18 @@ import (
 // which the runtime's sysmon takes back every 10 ms and then checks again
 // every 20 µs: thousands of wakeups a second on the traced service's
 // CPUs. Sleeping on a Go timer instead parks the thread in the runtime's
-// own poller. 10 ms holds far less than the 8 MiB buffer at any rate the
-// helper keeps up with, and is the longest a record waits to be written.
-const drainEvery = 10 * time.Millisecond
+// own poller. Each wakeup still costs a fixed amount (the first system
+// call after an idle spell sets sysmon checking every 20 µs for a
+// millisecond), so the timer is no faster than the records need: 50 ms,
+// the longest a record waits to be written (the editor shows them four
+// times a second), and 10 ms after a drain that read busyBytes or more,
+// so that the 8 MiB buffer holds what comes meanwhile at any rate the
+// helper keeps up with.
+const (
+	drainEvery     = 50 * time.Millisecond
+	busyDrainEvery = 10 * time.Millisecond
+	busyBytes      = 512 << 10
+)
 
 // Run reads the probes' ring buffer until ctx is done, writing records,
 // with a stats record every statsEvery and a last one after draining.
@@ -38,11 +47,11 @@ func Run(ctx context.Context, p *probe.Probe, t *Tracer, statsEvery time.Duratio
 	// A deadline in the past: a read returns what the buffer holds, then
 	// os.ErrDeadlineExceeded, and never waits.
 	p.Reader.SetDeadline(time.Unix(1, 0))
-	tick := time.NewTicker(drainEvery)
-	defer tick.Stop()
+	timer := time.NewTimer(drainEvery)
+	defer timer.Stop()
 	for {
 		stopping := ctx.Err() != nil
-		more, err := drain(p, t, &rec)
+		read, more, err := drain(p, t, &rec)
 		if errors.Is(err, ringbuf.ErrClosed) {
 			t.FlushCalls()
 			return t.Out.Flush()
@@ -63,9 +72,14 @@ func Run(ctx context.Context, p *probe.Probe, t *Tracer, statsEvery time.Duratio
 		if more {
 			continue
 		}
+		if read >= busyBytes {
+			timer.Reset(busyDrainEvery)
+		} else {
+			timer.Reset(drainEvery)
+		}
 		select {
 		case <-ctx.Done():
-		case <-tick.C:
+		case <-timer.C:
 		}
 	}
 }
@@ -75,21 +89,22 @@ func Run(ctx context.Context, p *probe.Probe, t *Tracer, statsEvery time.Duratio
 const maxDrain = 1 << 16
 
 // drain handles the records the ring buffer holds, without waiting for
-// more; more: it stopped at maxDrain.
-func drain(p *probe.Probe, t *Tracer, rec *ringbuf.Record) (more bool, err error) {
-	if p.Reader.AvailableBytes() == 0 {
-		return false, nil // not even the reader's epoll_wait
+// more; read: the bytes it held; more: it stopped at maxDrain.
+func drain(p *probe.Probe, t *Tracer, rec *ringbuf.Record) (read int, more bool, err error) {
+	read = p.Reader.AvailableBytes()
+	if read == 0 {
+		return 0, false, nil // not even the reader's epoll_wait
 	}
 	for range maxDrain {
 		if err := p.Reader.ReadInto(rec); err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
-				return false, nil
+				return read, false, nil
 			}
-			return false, err
+			return read, false, err
 		}
 		t.Handle(rec.RawSample)
 	}
-	return true, nil
+	return read, true, nil
 }
 
 // mapsEvery is how often stats records count the maps' entries anew: a
