@@ -11,7 +11,7 @@ import (
 	"outboundlens/bpf/records"
 )
 
-// lruMap is one of the probes' LRU hash maps.
+// lruMap is one of the probes' hash maps, LRU or not.
 type lruMap struct {
 	name string
 	m    *ebpf.Map
@@ -21,8 +21,8 @@ type lruMap struct {
 	evicted          uint64 // the evictions last reported
 }
 
-// lruMaps lists the loaded LRU hash maps by their names in probe.bpf.c,
-// with their counters as the spec's enum lru_count names them.
+// lruMaps lists the loaded hash maps (LRU or not) by their names in
+// probe.bpf.c, with their counters as the spec's enum lru_count names them.
 func (p *Probe) lruMaps(spec *ebpf.CollectionSpec) []lruMap {
 	counters := map[string]int{}
 	var e *btf.Enum
@@ -41,7 +41,7 @@ func (p *Probe) lruMaps(spec *ebpf.CollectionSpec) []lruMap {
 	v := reflect.ValueOf(&p.objs).Elem()
 	for i := 0; i < v.NumField(); i++ {
 		m, ok := v.Field(i).Interface().(*ebpf.Map)
-		if !ok || m == nil || m.Type() != ebpf.LRUHash {
+		if !ok || m == nil || (m.Type() != ebpf.LRUHash && m.Type() != ebpf.Hash) {
 			continue
 		}
 		name := v.Type().Field(i).Tag.Get("ebpf")
@@ -51,7 +51,7 @@ func (p *Probe) lruMaps(spec *ebpf.CollectionSpec) []lruMap {
 	return out
 }
 
-// MapUse returns each LRU hash map's entries (counted now), size and, for
+// MapUse returns each hash map's entries (counted now), size and, for
 // the maps whose inserts and deletes the probes count, its evictions so
 // far: inserts - deletes - entries. While the entries are counted the
 // probes go on: the inserts are read before the count and the deletes

@@ -125,11 +125,12 @@ type Stats struct {
 	Requests uint64        `json:"requests"`
 	Outbound uint64        `json:"outbound"`
 	Programs []ProgramRuns `json:"programs,omitempty"` // with --probe-stats: each program's runs and time in BPF so far (uprobe programs, then tracepoint programs by tracepoint name, which run for every process's syscalls)
-	Maps     []MapUse      `json:"maps,omitempty"`     // the probes' LRU hash maps: how full each is and what it evicted so far
+	Maps     []MapUse      `json:"maps,omitempty"`     // the probes' hash maps: how full each is and what an LRU one evicted so far
 }
 
-// MapUse is one LRU hash map of the probes: an LRU map never refuses an
-// entry, it evicts the least recently used one when full.
+// MapUse is one hash map of the probes: an LRU map never refuses an entry,
+// it evicts the least recently used one when full; a plain one (its
+// entries deleted as their request or call ends) refuses new keys when full.
 type MapUse struct {
 	Map       string  `json:"map"`       // its name in probe.bpf.c (goroutine_request)
 	Entries   uint64  `json:"entries"`   // its entries: counted every 30 s (a stats record in between repeats the last count) and for the last stats record

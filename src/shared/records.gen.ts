@@ -163,11 +163,11 @@ export interface StatsRecord {
   outbound: number;
   /** with --probe-stats: each program's runs and time in BPF so far (uprobe programs, then tracepoint programs by tracepoint name, which run for every process's syscalls) */
   programs?: ProgramRunsRecord[];
-  /** the probes' LRU hash maps: how full each is and what it evicted so far */
+  /** the probes' hash maps: how full each is and what an LRU one evicted so far */
   maps?: MapUseRecord[];
 }
 
-/** MapUse is one LRU hash map of the probes: an LRU map never refuses an entry, it evicts the least recently used one when full. */
+/** MapUse is one hash map of the probes: an LRU map never refuses an entry, it evicts the least recently used one when full; a plain one (its entries deleted as their request or call ends) refuses new keys when full. */
 export interface MapUseRecord {
   /** its name in probe.bpf.c (goroutine_request) */
   map: string;

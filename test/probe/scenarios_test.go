@@ -209,14 +209,23 @@ func checkLost(t *testing.T, rs []record) {
 	checkMaps(t, last)
 }
 
-// checkMaps: the last stats record lists the probes' LRU maps, with the
+// checkMaps: the last stats record lists the probes' hash maps, with the
 // evictions of goroutine_request (and of the other maps whose new keys the
 // probes count) at 0: a test is far from filling any, so an eviction
-// counted here is a key the probes counted twice.
+// counted here is a key the probes counted twice. ctx_request, a plain
+// hash map, is empty once every request has ended: an entry left is one
+// an end did not delete.
 func checkMaps(t *testing.T, st record) {
 	t.Helper()
 	counted := map[string]bool{"goroutine_request": false, "dial_name": false, "outbound_conns": false, "connect_by_thread": false}
+	plain := map[string]bool{"ctx_request": false, "call_start": false}
 	for _, m := range st.Maps {
+		if _, ok := plain[m.Map]; ok {
+			plain[m.Map] = true
+		}
+		if m.Map == "ctx_request" && m.Entries != 0 {
+			t.Errorf("map ctx_request: %d entries after every request ended", m.Entries)
+		}
 		if m.Entries > uint64(m.Max) || m.Max == 0 {
 			t.Errorf("map %s: %d entries of %d", m.Map, m.Entries, m.Max)
 		}
@@ -234,6 +243,11 @@ func checkMaps(t *testing.T, st record) {
 		}
 	}
 	for name, ok := range counted {
+		if !ok {
+			t.Errorf("stats: no map %s in %v", name, st.Maps)
+		}
+	}
+	for name, ok := range plain {
 		if !ok {
 			t.Errorf("stats: no map %s in %v", name, st.Maps)
 		}

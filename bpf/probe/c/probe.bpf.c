@@ -389,9 +389,12 @@ struct {
 } request_seq SEC(".maps");
 
 /* An inbound request's context (the data word of Request.ctx) -> request
- * id, while it is served. */
+ * id, while it is served. A plain hash map, not an LRU one: each entry is
+ * deleted at its request's end, and an LRU map's insert and delete cost
+ * twice a plain one's (its lists and their locks); full (16384 requests
+ * in flight), it refuses a new request's context, which stats show. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, u64);
 	__type(value, u64);
@@ -406,9 +409,10 @@ struct {
 	__type(value, struct remote_name);
 } dial_name SEC(".maps");
 
-/* goid -> when its HTTP client call started, until it returns. */
+/* goid -> when its HTTP client call started, until it returns (a plain
+ * hash map, like ctx_request: each entry is deleted at the call's end). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, u64);
 	__type(value, u64);
