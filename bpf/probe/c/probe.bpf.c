@@ -478,10 +478,12 @@ struct {
 
 /* Which of the target's file descriptors may be an outbound connection's:
  * set at the fd's connect (and by the helper for the connections open
- * before the trace), never cleared. A write to any other fd below
- * FILTERED_FDS (an accepted connection's response, a file, a pipe) returns
- * at once, before the walk from fd to socket; a set fd is still checked
- * by its socket's inode, as it may have been closed and reused. */
+ * before the trace); cleared when a client's own probe reports the
+ * connection (caller_side), whose writes are never reported. A write to
+ * any other fd below FILTERED_FDS (an accepted connection's response, a
+ * file, a pipe, an HTTP client's connection) returns at once, before the
+ * walk from fd to socket; a set fd is still checked by its socket's
+ * inode, as it may have been closed and reused. */
 enum { FILTERED_FDS = 65536 };
 
 struct {
@@ -1564,7 +1566,8 @@ static __always_inline u64 request_of_ctx(u64 itab, u64 data)
 
 /* The outbound connection state of the socket behind a *net.TCPConn's
  * netFD, created if the probes have not seen it yet; marked as reported
- * by the client's own probe, so its writes are not reported again. */
+ * by the client's own probe, so its writes are not reported again (its
+ * fd, the first time, cleared in outbound_fds: they return at once). */
 static __always_inline struct conn_state *caller_side(const struct netfd *nf)
 {
 	u64 ino = inode_of_file(file_of_fd(nf->sysfd));
@@ -1578,6 +1581,11 @@ static __always_inline struct conn_state *caller_side(const struct netfd *nf)
 		c = bpf_map_lookup_elem(&outbound_conns, &ino);
 		if (!c)
 			return 0;
+	}
+	if (!(c->flags & CONN_CALLER_SIDE) && nf->sysfd < FILTERED_FDS) {
+		u32 k = nf->sysfd;
+		u8 no = 0;
+		bpf_map_update_elem(&outbound_fds, &k, &no, BPF_ANY);
 	}
 	c->flags |= CONN_CALLER_SIDE;
 	return c;
