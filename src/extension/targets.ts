@@ -159,6 +159,10 @@ async function pickMainPackage(dir: string): Promise<string | undefined> {
     {
       title: 'Outbound Lens: build and launch which main package?',
       placeHolder: 'Set outboundLens.launch.package to skip this question',
+      // The second question of a flow the user started: it stays open when
+      // the focus moves (a restoring panel, a notification), as the first
+      // answer would otherwise be lost without a word.
+      ignoreFocusOut: true,
     },
   );
   return pick?.label;

@@ -272,14 +272,20 @@ describe('build and launch from the palette (as root)', () => {
     try {
       await wb.runCommand(page, 'Outbound Lens: Trace outbound connections');
       await wb.pickQuickItem(page, 'Build and launch the workspace service under tracing');
+      let seen = [];
       const rows = await until(
         'the main package pick',
         async () => {
-          const r = await wb.quickPickRows(page);
-          return r.some((x) => x.includes('./cmd/api')) && r;
+          seen = await wb.quickPickRows(page);
+          return seen.some((x) => x.includes('./cmd/api')) && seen;
         },
         60000,
-      );
+      ).catch(async (e) => {
+        log(`the quick pick's rows when it gave up: ${JSON.stringify(seen)}`);
+        for (const n of await wb.notifications(page)) log(`notification: "${n.text}"`);
+        await s.shot('main-package-pick');
+        throw e;
+      });
       check(
         rows.some((x) => x.includes('./cmd/downstream')) && !rows.some((x) => /^\.\s|the folder itself/.test(x)),
         `the pick lists ${JSON.stringify(rows)}, want ./cmd/api and ./cmd/downstream only`,
