@@ -12,11 +12,10 @@ import (
 	"outboundlens/bpf/records"
 )
 
-// drainEvery is how often Run reads the ring buffer. The probes do not
-// wake the reader for each record (only when a quarter MiB waits), and a
-// reader blocked in epoll_wait holds its Go processor in a system call,
-// which the runtime's sysmon takes back every 10 ms and then checks again
-// every 20 µs: thousands of wakeups a second on the traced service's
+// drainEvery is how often Run reads the ring buffer. The probes never
+// wake the reader, and a reader blocked in epoll_wait holds its Go
+// processor in a system call, which the runtime's sysmon takes back every
+// 10 ms and then checks again every 20 µs: thousands of wakeups a second on the traced service's
 // CPUs. Sleeping on a Go timer instead parks the thread in the runtime's
 // own poller. Each wakeup still costs a fixed amount (the first system
 // call after an idle spell sets sysmon checking every 20 µs for a

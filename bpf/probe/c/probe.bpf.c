@@ -518,17 +518,9 @@ static __always_inline void count_lost(void)
 		__sync_fetch_and_add(n, 1);
 }
 
-/* Wake the reader only when a batch has piled up: one wakeup per event
- * costs more than the event. The reader also polls every 100 ms. */
-#define WAKEUP_BYTES (256 << 10)
+/* Records never wake the reader: it reads the buffer on a timer (the
+ * helper's drainEvery), and a wakeup would cost more than the record. */
 #define RB_NO_WAKEUP 1
-#define RB_FORCE_WAKEUP 2
-#define RB_AVAIL_DATA 0
-
-static __always_inline u64 wakeup_flags(void)
-{
-	return bpf_ringbuf_query(&events, RB_AVAIL_DATA) >= WAKEUP_BYTES ? RB_FORCE_WAKEUP : RB_NO_WAKEUP;
-}
 
 static __always_inline void *reserve(u64 size)
 {
@@ -936,7 +928,7 @@ static __always_inline void send_request_start(struct request_start *e)
 	u64 size = offsetof(struct request_start, headers) + n * sizeof(struct header_value);
 	if (!n)
 		size = offsetof(struct request_start, path) + (e->path_len > MAX_PATH ? MAX_PATH : e->path_len);
-	if (bpf_ringbuf_output(&events, e, size, wakeup_flags()))
+	if (bpf_ringbuf_output(&events, e, size, RB_NO_WAKEUP))
 		count_lost();
 }
 
@@ -985,7 +977,7 @@ static __always_inline u32 read_pattern(u64 req, char *dst)
 static __always_inline void send_end(struct request_ended *e)
 {
 	u64 n = e->route_len > MAX_ROUTE ? MAX_ROUTE : e->route_len;
-	if (bpf_ringbuf_output(&events, e, offsetof(struct request_ended, route) + n, wakeup_flags()))
+	if (bpf_ringbuf_output(&events, e, offsetof(struct request_ended, route) + n, RB_NO_WAKEUP))
 		count_lost();
 }
 
@@ -1083,7 +1075,7 @@ static __always_inline void emit_route(u64 goid, u64 c)
 	fill_header(&e->h, EV_ROUTE, goid, r->id);
 	e->route_len = read_gostr(full, e->route, MAX_ROUTE);
 	e->handler_pc = pc;
-	bpf_ringbuf_submit(e, wakeup_flags());
+	bpf_ringbuf_submit(e, RB_NO_WAKEUP);
 }
 
 /* gin.(*Engine).ServeHTTP's call of engine.pool.Put(c), after
@@ -1244,7 +1236,7 @@ int chi_route(struct pt_regs *ctx)
 		bpf_ringbuf_discard(e, 0);
 		return 0;
 	}
-	bpf_ringbuf_submit(e, wakeup_flags());
+	bpf_ringbuf_submit(e, RB_NO_WAKEUP);
 	return 0;
 }
 
@@ -1279,7 +1271,7 @@ int echo_route(struct pt_regs *ctx)
 		pc = inner ? read_u64(inner) : 0;
 	}
 	e->handler_pc = pc;
-	bpf_ringbuf_submit(e, wakeup_flags());
+	bpf_ringbuf_submit(e, RB_NO_WAKEUP);
 	return 0;
 }
 
@@ -1340,7 +1332,7 @@ static __always_inline void emit_grpc_impl(u64 goid, u64 id, u64 info)
 		return;
 	fill_header(&c->h, EV_GRPC_IMPL, goid, id);
 	c->impl_type = info ? read_u64(info + CFG.grpc_info_impl) : 0;
-	bpf_ringbuf_submit(c, wakeup_flags());
+	bpf_ringbuf_submit(c, RB_NO_WAKEUP);
 }
 
 /* (*Server).processUnaryRPC and processStreamingRPC(s, ctx, stream, info,
@@ -1742,7 +1734,7 @@ static __always_inline u64 report_call(struct pt_regs *ctx, struct conn_state *c
 	u64 now = e->o.h.ts;
 	if (awaits_end == 1)
 		bpf_map_update_elem(&call_start, &goid, &now, BPF_ANY);
-	bpf_ringbuf_submit(e, wakeup_flags());
+	bpf_ringbuf_submit(e, RB_NO_WAKEUP);
 	return now;
 }
 
@@ -1827,7 +1819,7 @@ static __always_inline int call_ended(struct pt_regs *ctx, u64 status_off)
 	e->status = 0;
 	if (resp && !e->failed)
 		e->status = (u32)read_u64(resp + status_off);
-	bpf_ringbuf_submit(e, wakeup_flags());
+	bpf_ringbuf_submit(e, RB_NO_WAKEUP);
 	return 0;
 }
 
@@ -1975,7 +1967,7 @@ int grpc_call_end(struct pt_regs *ctx)
 				e->status = (u32)code;
 		}
 	}
-	bpf_ringbuf_submit(e, wakeup_flags());
+	bpf_ringbuf_submit(e, RB_NO_WAKEUP);
 	return 0;
 }
 
@@ -2107,7 +2099,7 @@ int inet_sock_set_state(struct tp_inet_sock_set_state *tp)
 				__builtin_memcpy(e->t.saddr, tp->saddr, 4);
 				__builtin_memcpy(e->t.daddr, tp->daddr, 4);
 			}
-			bpf_ringbuf_submit(e, wakeup_flags());
+			bpf_ringbuf_submit(e, RB_NO_WAKEUP);
 		}
 	}
 	/* established, or failed (SYN_SENT -> CLOSE): either way done */
@@ -2223,7 +2215,7 @@ static __always_inline int on_write(void *tp, struct pt_regs *regs, u64 fd, u64 
 		if (bpf_probe_read_user(e->op, len, (void *)buf) == 0)
 			e->op_lens[0] = len;
 	}
-	bpf_ringbuf_submit(e, wakeup_flags());
+	bpf_ringbuf_submit(e, RB_NO_WAKEUP);
 	return 0;
 }
 
