@@ -364,7 +364,6 @@ type probeProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type probeMapSpecs struct {
 	BlockScratch     *ebpf.MapSpec `ebpf:"block_scratch"`
-	CallStart        *ebpf.MapSpec `ebpf:"call_start"`
 	ConnectBySock    *ebpf.MapSpec `ebpf:"connect_by_sock"`
 	ConnectByThread  *ebpf.MapSpec `ebpf:"connect_by_thread"`
 	CtxRequest       *ebpf.MapSpec `ebpf:"ctx_request"`
@@ -427,7 +426,6 @@ func (o *probeObjects) Close() error {
 // It can be passed to loadProbeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type probeMaps struct {
 	BlockScratch     *ebpf.Map `ebpf:"block_scratch"`
-	CallStart        *ebpf.Map `ebpf:"call_start"`
 	ConnectBySock    *ebpf.Map `ebpf:"connect_by_sock"`
 	ConnectByThread  *ebpf.Map `ebpf:"connect_by_thread"`
 	CtxRequest       *ebpf.Map `ebpf:"ctx_request"`
@@ -451,7 +449,6 @@ type probeMaps struct {
 func (m *probeMaps) Close() error {
 	return _ProbeClose(
 		m.BlockScratch,
-		m.CallStart,
 		m.ConnectBySock,
 		m.ConnectByThread,
 		m.CtxRequest,

@@ -560,6 +560,7 @@ func (t *Tracer) outbound(e *probe.Outbound, c *probe.Call) {
 			t.FlushCalls()
 		}
 		p.path, p.method, p.start = path, method, e.H.Ts
+		p.byGoroutine = c.AwaitsEnd == 1
 		t.calls[e.H.Goid] = p
 		return
 	}
@@ -568,8 +569,10 @@ func (t *Tracer) outbound(e *probe.Outbound, c *probe.Call) {
 }
 
 // pendingCall is an HTTP or gRPC call's record waiting for the call to
-// return; its end names it by start, the call event's timestamp. The
-// record's parts live in it: one allocation, reused once written.
+// return. A gRPC call's end names it by start, the call event's timestamp;
+// an HTTP call's (byGoroutine) comes from the goroutine that made it and
+// names none: it ends the HTTP call that goroutine awaits. The record's
+// parts live in it: one allocation, reused once written.
 type pendingCall struct {
 	rec          Outbound
 	op           Op
@@ -577,6 +580,7 @@ type pendingCall struct {
 	request      string
 	path, method string
 	start        uint64
+	byGoroutine  bool
 }
 
 // maxPendingCalls bounds the calls awaiting their end (one per goroutine
@@ -591,15 +595,17 @@ func (t *Tracer) emit(p *pendingCall) {
 
 func (t *Tracer) callEnd(e *probe.CallEnd) {
 	p, ok := t.calls[e.H.Goid]
-	if !ok || p.start != e.Start {
-		return // not the call the goroutine waits for (its end was not seen)
+	if !ok || (e.Start == 0 && !p.byGoroutine) || (e.Start != 0 && p.start != e.Start) {
+		// not the call the goroutine waits for: its end was not seen, or
+		// (start 0) a round trip the probes did not report ended
+		return
 	}
 	delete(t.calls, e.H.Goid)
 	if op := p.rec.Op; op != nil {
 		op.Status = int(e.Status)
 		op.Failed = e.Failed != 0
-		if e.H.Ts > e.Start {
-			op.DurationNs = int64(e.H.Ts - e.Start)
+		if e.H.Ts > p.start {
+			op.DurationNs = int64(e.H.Ts - p.start)
 		}
 	}
 	t.emit(p)

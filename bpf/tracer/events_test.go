@@ -477,3 +477,44 @@ func TestReusedStructsStartEmpty(t *testing.T) {
 		}
 	}
 }
+
+// A call waits for its end. An HTTP call's end comes from the goroutine
+// that made it and names no start: it ends that goroutine's HTTP call, and
+// nothing else (no call waiting; a gRPC call, whose end names its start).
+func TestCallEnds(t *testing.T) {
+	tr, buf := newTracer(t, "ndjson")
+	callEnd := func(goid, start, ts uint64, status uint32) []byte {
+		var e probe.CallEnd
+		e.H = header(probe.EvCallEnd, goid, 0, ts)
+		e.Start, e.Status = start, status
+		return raw(&e)
+	}
+	awaiting := func(typ uint32, goid uint64, awaits uint32) []byte {
+		b := outbound(typ, 1, goid, 8080, false, 0x600+bias)
+		(*probe.Call)(unsafe.Pointer(&b[0])).AwaitsEnd = awaits
+		return b
+	}
+	tr.Handle(requestStart(1, 7, "GET", "/echo"))
+	tr.Handle(callEnd(9, 0, 2100, 200)) // goroutine 9 awaits no call
+	tr.Handle(awaiting(probe.EvRoundTrip, 7, 1))
+	tr.Handle(awaiting(probe.EvGRPCCall, 8, 2))
+	tr.Handle(callEnd(8, 0, 2200, 200)) // a round trip the probes did not report
+	if rs := decoded(t, tr, buf); len(rs) != 0 {
+		t.Fatalf("written before their ends: %v", rs)
+	}
+	tr.Handle(callEnd(7, 0, 2500, 502))
+	tr.Handle(callEnd(8, 1999, 2600, 0)) // not this call's start
+	tr.Handle(callEnd(8, 2000, 2700, 5))
+	rs := decoded(t, tr, buf)
+	if len(rs) != 2 {
+		t.Fatalf("records %v", rs)
+	}
+	for i, want := range []struct {
+		status, duration float64
+	}{{502, 500}, {5, 700}} {
+		op, _ := rs[i]["op"].(map[string]any)
+		if op["status"] != want.status || op["durationNs"] != want.duration {
+			t.Errorf("call %d: op %v, want status %v after %v ns", i, op, want.status, want.duration)
+		}
+	}
+}

@@ -218,7 +218,7 @@ func checkLost(t *testing.T, rs []record) {
 func checkMaps(t *testing.T, st record) {
 	t.Helper()
 	counted := map[string]bool{"goroutine_request": false, "dial_name": false, "outbound_conns": false, "connect_by_thread": false}
-	plain := map[string]bool{"ctx_request": false, "call_start": false}
+	plain := map[string]bool{"ctx_request": false}
 	for _, m := range st.Maps {
 		if _, ok := plain[m.Map]; ok {
 			plain[m.Map] = true

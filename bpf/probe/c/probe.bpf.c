@@ -229,7 +229,7 @@ enum op_layout {
 struct call {
 	struct outbound o;
 	u16 op_lens[4];
-	u32 awaits_end; /* a call_end event follows, for the same goroutine (a gRPC stream's may come from another) */
+	u32 awaits_end; /* a call_end event follows, for the same goroutine (a gRPC stream's may come from another): 1, it names no start (an HTTP call's, from the goroutine that made it); 2, it names the call by its start */
 	u32 hello_only; /* a write: a TLS ClientHello in the exchange the connect reported, sent for its server name alone */
 	u8 op[MAX_OP];
 };
@@ -238,7 +238,7 @@ struct call {
  * gRPC call attempt ended: its status code. */
 struct call_end {
 	struct event_header h;
-	u64 start; /* bpf_ktime_get_ns at the call */
+	u64 start; /* bpf_ktime_get_ns at the call; 0: the call of the goroutine awaiting an end that names none */
 	u32 status;
 	u32 failed;
 };
@@ -409,14 +409,6 @@ struct {
 	__type(value, struct remote_name);
 } dial_name SEC(".maps");
 
-/* goid -> when its HTTP client call started, until it returns (a plain
- * hash map, like ctx_request: each entry is deleted at the call's end). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, u64);
-	__type(value, u64);
-} call_start SEC(".maps");
 
 /* A gRPC call attempt's CallHdr -> the goroutine that started it and
  * when (its call event's timestamp), until the attempt ends: a stream's
@@ -1689,8 +1681,11 @@ static __always_inline long syscall_stack(struct pt_regs *regs, u64 *dst)
  * made in the current goroutine with the context (itab, data). The request
  * is the one the context descends from (a worker serving many requests
  * passes each one's), else the goroutine's. Returns the event's timestamp
- * (0: not reported); awaits_end 1: an HTTP call, whose start is kept in
- * call_start; 2: the caller keeps it. */
+ * (0: not reported); awaits_end 1: an HTTP call, whose end the same
+ * goroutine reports (its call_end names no start: user space pairs the
+ * two by goroutine, as it keeps one call awaiting its end per goroutine,
+ * and no map entry is written here and deleted there); 2: a call whose
+ * end names it by start (the caller keeps that). */
 static __always_inline u64 report_call(struct pt_regs *ctx, struct conn_state *c, u32 ev, u64 goid,
 					 const struct netfd *nf, u64 itab, u64 data, u32 reused, const struct call_op *op,
 					 u32 awaits_end, u64 ts)
@@ -1729,11 +1724,9 @@ static __always_inline u64 report_call(struct pt_regs *ctx, struct conn_state *c
 	e->op_lens[1] = read_gostr(op->scheme, (char *)e->op + OP_SCHEME, OP_SCHEME_MAX);
 	e->op_lens[2] = read_gostr(op->host, (char *)e->op + OP_HOST, OP_HOST_MAX);
 	e->op_lens[3] = read_gostr(op->path, (char *)e->op + OP_PATH, OP_PATH_MAX);
-	e->awaits_end = awaits_end != 0;
+	e->awaits_end = awaits_end;
 	e->hello_only = 0;
 	u64 now = e->o.h.ts;
-	if (awaits_end == 1)
-		bpf_map_update_elem(&call_start, &goid, &now, BPF_ANY);
 	bpf_ringbuf_submit(e, RB_NO_WAKEUP);
 	return now;
 }
@@ -1800,20 +1793,20 @@ int round_trip(struct pt_regs *ctx)
 /* The first emulated instruction after net/http.(*Transport).roundTrip's
  * call of (*persistConn).roundTrip returns, with only compares, tests and
  * stores between: its results (resp *Response, err error) are in the first
- * result registers; resp's status code at status_off. */
+ * result registers; resp's status code at status_off. The end of the HTTP
+ * call the goroutine last reported (start 0: user space pairs them); a
+ * round trip on a connection round_trip did not report (not TCP) ends here
+ * too, and user space, awaiting no call of the goroutine, drops it. */
 static __always_inline int call_ended(struct pt_regs *ctx, u64 status_off)
 {
 	u64 goid = current_goid(ctx);
-	u64 *start = bpf_map_lookup_elem(&call_start, &goid);
-	if (!start)
+	if (!goid)
 		return 0;
-	u64 t0 = *start;
-	bpf_map_delete_elem(&call_start, &goid);
 	struct call_end *e = reserve(sizeof(*e));
 	if (!e)
 		return 0;
 	fill_header(&e->h, EV_CALL_END, goid, 0);
-	e->start = t0;
+	e->start = 0;
 	u64 resp = GO_RET1(ctx);
 	e->failed = GO_RET2(ctx) != 0; /* err's itab */
 	e->status = 0;
