@@ -1,6 +1,9 @@
 // npm run bench: what tracing costs the traced service, measured in one run
 // against an untraced baseline. Prints numbers; asserts nothing.
-//   - /health throughput under wrk, untraced vs traced (alternating runs)
+//   - /health and /echo throughput under wrk, untraced vs traced (alternating
+//     runs; the median of the rounds' ratios), and the CPU time tracing adds
+//     to a request: the service's (the probes run in its threads) and the
+//     helper's
 //   - /health and /echo latency at a fixed rate below saturation, untraced vs
 //     traced (alternating runs; scripts/latency, open loop)
 //   - time from starting the helper to its `ready` record
@@ -33,12 +36,27 @@ const LATENCY_CONNS = 8;
 
 ensureSystem('bench');
 
-function wrk(url, connections = 32) {
+// A wrk run; with pids, also the CPU seconds each of those processes spent
+// during it (cpu[i] for pids[i]), and the machine's: busy (user, system,
+// interrupts) and stolen by the hypervisor, in CPU seconds.
+function wrk(url, connections = 32, pids = []) {
+  const c0 = pids.map(cpuSeconds);
+  const m0 = machineCpu();
   const r = spawnSync('wrk', ['-t2', `-c${connections}`, `-d${DURATION}s`, url], { encoding: 'utf8' });
+  const m1 = machineCpu();
+  const cpu = pids.map((p, i) => cpuSeconds(p) - c0[i]);
   if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr}`);
   const rps = Number(r.stdout.match(/Requests\/sec:\s+([\d.]+)/)[1]);
   const requests = Number(r.stdout.match(/(\d+) requests in/)[1]);
-  return { rps, requests };
+  return { rps, requests, cpu, busy: m1.busy - m0.busy, steal: m1.steal - m0.steal };
+}
+
+// The machine's CPU seconds since boot, from /proc/stat's first line:
+// busy (user, nice, system, irq, softirq) and steal.
+function machineCpu() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = f;
+  return { busy: (user + nice + system + irq + softirq) / 100, steal: steal / 100 };
 }
 
 // Builds scripts/latency: GET requests at a fixed rate, open loop, each one's
@@ -82,8 +100,8 @@ async function startHelper(helper, pid, outFile, extra = []) {
   }
   return {
     readyMs,
+    pid: helperPid(child.pid),
     peakRssKiB: () => peakRssKiB(helperPid(child.pid)),
-    cpuSeconds: () => cpuSeconds(helperPid(child.pid)),
     async stop() {
       child.stdin.end();
       await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
@@ -128,8 +146,8 @@ async function startPeer(bin, pid, outFile) {
   const readyMs = Number(process.hrtime.bigint() - t0) / 1e6;
   return {
     readyMs,
+    pid: child.pid,
     peakRssKiB: () => peakRssKiB(child.pid),
-    cpuSeconds: () => cpuSeconds(child.pid),
     async stop() {
       const gone = child.exitCode !== null || child.signalCode !== null;
       const exited = new Promise((r) => (gone ? r() : child.once('exit', r)));
@@ -205,6 +223,11 @@ function fileOffset(elf, vaddr) {
   throw new Error('address not in an executable segment');
 }
 
+// Microseconds of CPU per request the i-th process counted in a run spent.
+function cpuPerRequest(run, i) {
+  return ((run.cpu[i] * 1e6) / run.requests).toFixed(1);
+}
+
 // Under sudo the helper is sudo's child.
 function helperPid(pid) {
   const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
@@ -256,7 +279,7 @@ async function main() {
   if (servers) routes.push(['data', dataUrl, 0.97]);
   else console.log(`/data (PostgreSQL and Redis): not measured: ${dataSkip}`);
   console.log(
-    `Outbound Lens benchmark: wrk -t2 -c32 -d${DURATION}s, ${ROUNDS} rounds of untraced then traced, on the sample's GET /health (no outbound call) and GET /echo (one downstream call)`,
+    `Outbound Lens benchmark: wrk -t2 -c32 -d${DURATION}s, ${ROUNDS} rounds of untraced, traced and empty programs (odd rounds in reverse), then the peer, on the sample's GET /health (no outbound call), GET /echo (one downstream call) and GET /data (PostgreSQL and Redis)`,
   );
   const runs = {};
   for (const [name, url] of routes) {
@@ -271,37 +294,58 @@ async function main() {
   let events = 0;
   let seen = 0;
   let sites = [];
+  // The service's CPU is counted in every run, the helper's in the traced
+  // ones: what tracing costs a request in CPU time, which a busy machine
+  // blurs far less than it does throughput.
+  const pids = [service.pid];
   for (let i = 0; i < ROUNDS; i++) {
     for (const [name, url] of routes) {
-      runs[name].base.push(wrk(url));
-      const h = await startHelper(helper, service.pid, join(dir, `${name}${i}.ndjson`));
-      ready.push(h.readyMs);
-      const c0 = h.cpuSeconds();
-      runs[name].traced.push(wrk(url));
-      cpu.push((h.cpuSeconds() - c0) / Number(DURATION));
-      runs[name].cpu.push(cpu.at(-1));
-      rss.push(h.peakRssKiB());
-      const { stats, requests, ready: r } = await h.stop();
-      sites = r?.sites ?? sites;
-      lost += stats?.lost ?? 0;
-      events += stats?.events ?? 0;
-      seen += requests;
+      const traced = async () => {
+        const h = await startHelper(helper, service.pid, join(dir, `${name}${i}.ndjson`));
+        ready.push(h.readyMs);
+        const t = wrk(url, 32, [...pids, h.pid]);
+        runs[name].traced.push(t);
+        cpu.push(t.cpu[1] / Number(DURATION));
+        runs[name].cpu.push(cpu.at(-1));
+        rss.push(h.peakRssKiB());
+        const { stats, requests, ready: r } = await h.stop();
+        sites = r?.sites ?? sites;
+        lost += stats?.lost ?? 0;
+        events += stats?.events ?? 0;
+        seen += requests;
+        return h;
+      };
       // The same probes with programs that return at once: what the probe
       // hits alone cost, the most any tracer probing these sites could keep.
-      const e = await startHelper(helper, service.pid, join(dir, `${name}${i}-empty.ndjson`), ['--empty-programs']);
-      runs[name].empty.push(wrk(url));
-      await e.stop();
+      const empty = async () => {
+        const e = await startHelper(helper, service.pid, join(dir, `${name}${i}-empty.ndjson`), ['--empty-programs']);
+        runs[name].empty.push(wrk(url, 32, pids));
+        await e.stop();
+      };
+      // Untraced, traced and empty programs, in turn; odd rounds in the
+      // reverse order, so a machine growing busier or quieter through a
+      // round weighs on neither side.
+      let h;
+      if (i % 2 === 0) {
+        runs[name].base.push(wrk(url, 32, pids));
+        h = await traced();
+        await empty();
+      } else {
+        await empty();
+        h = await traced();
+        runs[name].base.push(wrk(url, 32, pids));
+      }
       const [b, t, z] = [runs[name].base[i], runs[name].traced[i], runs[name].empty[i]];
+      const steal = (100 * (b.steal + t.steal + z.steal)) / (b.busy + t.busy + z.busy + b.steal + t.steal + z.steal);
       console.log(
-        `  round ${i + 1} ${name.padEnd(6)}: untraced ${b.rps.toFixed(0)} req/s, traced ${t.rps.toFixed(0)} req/s (${(t.rps / b.rps).toFixed(2)}), helper ${(cpu.at(-1) * 100).toFixed(0)}% CPU, ready in ${h.readyMs.toFixed(0)} ms; empty programs ${z.rps.toFixed(0)} req/s (${(z.rps / b.rps).toFixed(2)})`,
+        `  round ${i + 1} ${name.padEnd(6)}: untraced ${b.rps.toFixed(0)} req/s, traced ${t.rps.toFixed(0)} req/s (${(t.rps / b.rps).toFixed(2)}), helper ${(cpu.at(-1) * 100).toFixed(0)}% CPU, ready in ${h.readyMs.toFixed(0)} ms; empty programs ${z.rps.toFixed(0)} req/s (${(z.rps / b.rps).toFixed(2)}); service CPU per request ${cpuPerRequest(b, 0)} -> ${cpuPerRequest(t, 0)} us, helper ${cpuPerRequest(t, 1)} us; ${steal.toFixed(1)}% of the CPU stolen by the host`,
       );
       if (!peer.bin) continue;
       try {
         const p = await startPeer(peer.bin, service.pid, join(dir, `peer-${name}${i}.jsonl`));
-        const pc0 = p.cpuSeconds();
-        const pr = wrk(url);
+        const pr = wrk(url, 32, [...pids, p.pid]);
         runs[name].peer.push(pr);
-        peerRuns.cpu.push((p.cpuSeconds() - pc0) / Number(DURATION));
+        peerRuns.cpu.push(pr.cpu[1] / Number(DURATION));
         peerRuns.rss.push(p.peakRssKiB());
         peerRuns.ready.push(p.readyMs);
         const spans = await p.stop();
@@ -389,6 +433,22 @@ async function main() {
     const { base, traced } = runs[name];
     return { b: { rps: med(base, 'rps') }, t: { rps: med(traced, 'rps') } };
   };
+  // The median of each round's ratio (arm over untraced), the two runs of a
+  // round minutes apart at most: the machine's slower swings weigh less
+  // than in a ratio of medians taken across rounds.
+  const ratio = (name, arm) => median(runs[name][arm].map((x, i) => x.rps / runs[name].base[i].rps));
+  // What tracing costs a request in CPU time (µs), the median of the
+  // rounds': the service's CPU per request traced less untraced, plus the
+  // tracer's (the kernel runs the probes in the service's threads); and
+  // the machine's busy CPU per untraced request, all processes.
+  const perReq = (run, i) => (run.cpu[i] * 1e6) / run.requests;
+  const cpuCost = (name, arm) =>
+    median(
+      runs[name][arm].map(
+        (x, i) => perReq(x, 0) - perReq(runs[name].base[i], 0) + (x.cpu.length > 1 ? perReq(x, 1) : 0),
+      ),
+    );
+  const machinePerReq = (name) => median(runs[name].base.map((x) => (x.busy * 1e6) / x.requests));
   // Medians of the latency rounds, in µs; added p99 is traced's median less untraced's.
   const latencySummary = (name, of = 'traced') => {
     const { base } = lat[name];
@@ -403,9 +463,20 @@ async function main() {
     console.log(`  /${name}${name === 'data' ? ' (one PostgreSQL query, one Redis GET)' : ''}`);
     console.log(`    throughput untraced      ${b.rps.toFixed(0)} req/s`);
     console.log(`    throughput traced        ${t.rps.toFixed(0)} req/s`);
-    console.log(`    ratio traced/untraced    ${(t.rps / b.rps).toFixed(3)}   (target >= ${target})`);
     console.log(
-      `    ratio, empty programs    ${(med(runs[name].empty, 'rps') / b.rps).toFixed(3)}   (the probe hits alone, no BPF work, no helper)`,
+      `    ratio traced/untraced    ${ratio(name, 'traced').toFixed(3)}   (target >= ${target}; the median of the rounds' ratios)`,
+    );
+    console.log(
+      `    ratio, empty programs    ${ratio(name, 'empty').toFixed(3)}   (the probe hits alone, no BPF work, no helper)`,
+    );
+    const [m, c, ce] = [machinePerReq(name), cpuCost(name, 'traced'), cpuCost(name, 'empty')];
+    const probes = median(runs[name].traced.map((x, i) => perReq(x, 0) - perReq(runs[name].base[i], 0)));
+    const helperUs = median(runs[name].traced.map((x) => perReq(x, 1)));
+    console.log(
+      `    CPU per request          ${m.toFixed(1)} us untraced (all processes); tracing adds ${c.toFixed(1)} us (the probes, in the service ${probes.toFixed(1)}; the helper ${helperUs.toFixed(1)}); empty programs add ${ce.toFixed(1)} us`,
+    );
+    console.log(
+      `    ratio that CPU cost gives ${(m / (m + c)).toFixed(3)}   (untraced CPU / (untraced + added): the throughput a saturated machine keeps, without the noise of its rounds)`,
     );
     if (lat[name]) {
       const l = latencySummary(name);
@@ -441,8 +512,12 @@ async function main() {
     console.log(`\nside by side (medians of the same rounds; wrk -t2 -c32 -d${DURATION}s, and the latency rounds)`);
     row('', 'Outbound Lens', PEER_NAME);
     for (const [name] of routes) {
-      const { b, t } = summary(name);
-      row(`/${name} traced/untraced`, (t.rps / b.rps).toFixed(3), (med(runs[name].peer, 'rps') / b.rps).toFixed(3));
+      row(`/${name} traced/untraced`, ratio(name, 'traced').toFixed(3), ratio(name, 'peer').toFixed(3));
+      row(
+        `/${name} CPU added per request`,
+        `${cpuCost(name, 'traced').toFixed(1)} us`,
+        `${cpuCost(name, 'peer').toFixed(1)} us`,
+      );
     }
     for (const [name] of latencyRoutes) {
       if (lat[name].peer.length < ROUNDS) continue;
