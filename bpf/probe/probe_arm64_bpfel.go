@@ -389,6 +389,8 @@ type probeMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type probeVariableSpecs struct {
 	CFG                *ebpf.VariableSpec `ebpf:"CFG"`
+	DialNameKeys       *ebpf.VariableSpec `ebpf:"dial_name_keys"`
+	GoroutineCallKeys  *ebpf.VariableSpec `ebpf:"goroutine_call_keys"`
 	UnusedCall         *ebpf.VariableSpec `ebpf:"unused_call"`
 	UnusedCallEnd      *ebpf.VariableSpec `ebpf:"unused_call_end"`
 	UnusedConnFlag     *ebpf.VariableSpec `ebpf:"unused_conn_flag"`
@@ -475,6 +477,8 @@ func (m *probeMaps) Close() error {
 // It can be passed to loadProbeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type probeVariables struct {
 	CFG                *ebpf.Variable `ebpf:"CFG"`
+	DialNameKeys       *ebpf.Variable `ebpf:"dial_name_keys"`
+	GoroutineCallKeys  *ebpf.Variable `ebpf:"goroutine_call_keys"`
 	UnusedCall         *ebpf.Variable `ebpf:"unused_call"`
 	UnusedCallEnd      *ebpf.Variable `ebpf:"unused_call_end"`
 	UnusedConnFlag     *ebpf.Variable `ebpf:"unused_conn_flag"`

@@ -435,6 +435,40 @@ struct {
 	__type(value, u64);
 } goroutine_call SEC(".maps");
 
+/* How many keys dial_name and goroutine_call may hold: counted up before a
+ * new key goes in and down after a key is deleted, so never below the
+ * keys there (an LRU eviction leaves it above). At 0 their lookups are
+ * skipped: a goroutine's start, a request's end and a write look in both,
+ * and a service that opens no connection and makes no context-carrying
+ * library call keeps both empty. A lookup that matters follows the insert
+ * in the same goroutine (a child's start, its dial's connect, its writes,
+ * its request's end), which sees the count the insert raised. */
+volatile u64 dial_name_keys = 0;
+volatile u64 goroutine_call_keys = 0;
+
+#define MAY_HOLD(keys) ((keys) != 0)
+
+/* Sets key to value in a map whose keys are counted in *keys. */
+#define counted_set(map, keys, key, value, new_key)                      \
+	do {                                                             \
+		__sync_fetch_and_add(keys, 1);                           \
+		if (!bpf_map_update_elem(map, key, value, BPF_NOEXIST)) { \
+			new_key;                                         \
+			break;                                           \
+		}                                                        \
+		bpf_map_update_elem(map, key, value, BPF_EXIST);         \
+		__sync_fetch_and_add(keys, -1);                          \
+	} while (0)
+
+/* Deletes key from a map whose keys are counted in *keys. */
+#define counted_delete(map, keys, key, deleted)   \
+	do {                                      \
+		if (!bpf_map_delete_elem(map, key)) { \
+			__sync_fetch_and_add(keys, -1); \
+			deleted;                  \
+		}                                 \
+	} while (0)
+
 /* Outbound TCP connections of the target, by socket inode: those it
  * connected while traced, and those the loader found open in /proc when
  * the trace started. Every write to one is a use; a write starts a new
@@ -566,7 +600,7 @@ static __always_inline u64 request_of(u64 goid)
  * goroutine's own. */
 static __always_inline u64 request_of_use(u64 goid)
 {
-	u64 *call = bpf_map_lookup_elem(&goroutine_call, &goid);
+	u64 *call = MAY_HOLD(goroutine_call_keys) ? bpf_map_lookup_elem(&goroutine_call, &goid) : 0;
 	return call ? *call : request_of(goid);
 }
 
@@ -995,8 +1029,8 @@ static __always_inline int end_request(struct pt_regs *ctx, bool keep)
 	}
 	/* a delete takes the bucket's lock, a lookup none: most requests
 	 * made no context-carrying library call */
-	if (bpf_map_lookup_elem(&goroutine_call, &goid))
-		bpf_map_delete_elem(&goroutine_call, &goid);
+	if (MAY_HOLD(goroutine_call_keys) && bpf_map_lookup_elem(&goroutine_call, &goid))
+		counted_delete(&goroutine_call, &goroutine_call_keys, &goid, );
 	/* its context is no longer the request's to claim */
 	if (rctx)
 		bpf_map_delete_elem(&ctx_request, &rctx);
@@ -1414,9 +1448,9 @@ static __always_inline void inherit_request(u64 newg)
 	u64 child = span_u64(g, CFG.g_goid);
 	if (!parent)
 		return;
-	struct remote_name *dn = bpf_map_lookup_elem(&dial_name, &parent);
+	struct remote_name *dn = MAY_HOLD(dial_name_keys) ? bpf_map_lookup_elem(&dial_name, &parent) : 0;
 	if (dn && child)
-		lru_set(&dial_name, DIAL_NAME_INSERTS, &child, dn);
+		counted_set(&dial_name, &dial_name_keys, &child, dn, count_lru(DIAL_NAME_INSERTS));
 	u64 id = request_of_use(parent);
 	if (!id)
 		return;
@@ -1984,7 +2018,7 @@ int dial(struct pt_regs *ctx)
 	if (bpf_probe_read_user(n.name, len, (void *)ptr) < 0)
 		return 0;
 	n.len = len;
-	lru_set(&dial_name, DIAL_NAME_INSERTS, &goid, &n);
+	counted_set(&dial_name, &dial_name_keys, &goid, &n, count_lru(DIAL_NAME_INSERTS));
 	return 0;
 }
 
@@ -2019,7 +2053,7 @@ static __always_inline int on_connect(void *tp, struct pt_regs *regs, u64 fd)
 	fill_header(&p->h, EV_CONNECT, goid, goid ? request_of_use(goid) : 0);
 	__builtin_memset(&p->t, 0, sizeof(p->t));
 	p->reused = 0;
-	struct remote_name *dn = goid ? bpf_map_lookup_elem(&dial_name, &goid) : 0;
+	struct remote_name *dn = goid && MAY_HOLD(dial_name_keys) ? bpf_map_lookup_elem(&dial_name, &goid) : 0;
 	if (dn)
 		__builtin_memcpy(&p->remote, dn, sizeof(p->remote));
 	else
@@ -2056,7 +2090,7 @@ int inet_sock_set_state(struct tp_inet_sock_set_state *tp)
 		 * goroutines the dialing one starts later (a failed attempt
 		 * leaves it to the dial's next address). */
 		if (p->remote.len)
-			lru_delete(&dial_name, DIAL_NAME_DELETES, &p->h.goid);
+			counted_delete(&dial_name, &dial_name_keys, &p->h.goid, count_lru(DIAL_NAME_DELETES));
 		/* From now on every write to it is a use. */
 		struct socket *so = BPF_CORE_READ((struct sock *)sk, sk_socket);
 		u64 ino = so ? inode_of_file(BPF_CORE_READ(so, file)) : 0;
@@ -2119,9 +2153,9 @@ int ctx_call(struct pt_regs *ctx)
 		return 0;
 	u64 id = request_of_ctx(GO_ARG2(ctx), GO_ARG3(ctx));
 	if (id)
-		bpf_map_update_elem(&goroutine_call, &goid, &id, BPF_ANY);
-	else
-		bpf_map_delete_elem(&goroutine_call, &goid);
+		counted_set(&goroutine_call, &goroutine_call_keys, &goid, &id, );
+	else if (MAY_HOLD(goroutine_call_keys))
+		counted_delete(&goroutine_call, &goroutine_call_keys, &goid, );
 	return 0;
 }
 
