@@ -5,7 +5,8 @@
 //     to a request: the service's (the probes run in its threads) and the
 //     helper's
 //   - /health and /echo latency at a fixed rate below saturation, untraced vs
-//     traced (alternating runs; scripts/latency, open loop)
+//     traced (alternating runs; scripts/latency, open loop), and the CPU
+//     tracing takes at that rate
 //   - time from starting the helper to its `ready` record
 //   - the helper's peak RSS, and events lost at the highest rate wrk drives
 //   - as root, GET /data/N (one PostgreSQL query and one Redis GET on pools
@@ -69,13 +70,16 @@ function latencyRunner(dir) {
     stdio: 'pipe',
     env: { ...process.env, CGO_ENABLED: '0' },
   });
-  return (url, seconds = DURATION) => {
+  // With pids, out.cpu[i] is the CPU seconds pids[i] spent during the run.
+  return (url, seconds = DURATION, pids = []) => {
     const args = ['-url', url, '-rate', String(LATENCY_RATE), '-conns', String(LATENCY_CONNS), '-seconds', seconds];
+    const c0 = pids.map(cpuSeconds);
     const r = spawnSync(bin, args, { encoding: 'utf8' });
+    const cpu = pids.map((p, i) => cpuSeconds(p) - c0[i]);
     if (r.status !== 0) throw new Error(`scripts/latency failed: ${r.stderr}`);
     const out = JSON.parse(r.stdout);
     if (!out.ok) throw new Error(`scripts/latency: no request to ${url} succeeded: ${out.last_error}`);
-    return out;
+    return { ...out, cpu, requests: out.ok };
   };
 }
 
@@ -384,22 +388,22 @@ async function main() {
     ')';
   for (let i = 0; i < ROUNDS; i++) {
     for (const [name, url] of latencyRoutes) {
-      const b = latency(url);
+      const b = latency(url, DURATION, pids);
       lat[name].base.push(b);
       const h = await startHelper(helper, service.pid, join(dir, `lat-${name}${i}.ndjson`));
-      const t = latency(url);
+      const t = latency(url, DURATION, [...pids, h.pid]);
       lat[name].traced.push(t);
       const { stats, requests } = await h.stop();
       lost += stats?.lost ?? 0;
       events += stats?.events ?? 0;
       seen += requests;
       console.log(
-        `  round ${i + 1} ${name.padEnd(6)}: p50/p99 untraced ${us(b)}, traced ${us(t)}, ${requests} of ${t.sent} requests traced`,
+        `  round ${i + 1} ${name.padEnd(6)}: p50/p99 untraced ${us(b)}, traced ${us(t)}, ${requests} of ${t.sent} requests traced; service CPU per request ${cpuPerRequest(b, 0)} -> ${cpuPerRequest(t, 0)} us, helper ${cpuPerRequest(t, 1)} us`,
       );
       if (!peer.bin) continue;
       try {
         const p = await startPeer(peer.bin, service.pid, join(dir, `lat-peer-${name}${i}.jsonl`));
-        const pr = latency(url);
+        const pr = latency(url, DURATION, [...pids, p.pid]);
         lat[name].peer.push(pr);
         await p.stop();
         console.log(`  round ${i + 1} ${name.padEnd(6)}: p50/p99 peer ${us(pr)}`);
@@ -442,12 +446,13 @@ async function main() {
   // tracer's (the kernel runs the probes in the service's threads); and
   // the machine's busy CPU per untraced request, all processes.
   const perReq = (run, i) => (run.cpu[i] * 1e6) / run.requests;
-  const cpuCost = (name, arm) =>
-    median(
-      runs[name][arm].map(
-        (x, i) => perReq(x, 0) - perReq(runs[name].base[i], 0) + (x.cpu.length > 1 ? perReq(x, 1) : 0),
-      ),
-    );
+  const costOf = (rounds, arm) =>
+    median(rounds[arm].map((x, i) => perReq(x, 0) - perReq(rounds.base[i], 0) + (x.cpu.length > 1 ? perReq(x, 1) : 0)));
+  const cpuCost = (name, arm) => costOf(runs[name], arm);
+  // The same at the latency rounds' fixed rate, the same for every run:
+  // what a request costs there does not move with the throughput tracing
+  // leaves, as it does when wrk saturates the machine.
+  const fixedRateCost = (name, arm) => costOf(lat[name], arm);
   const machinePerReq = (name) => median(runs[name].base.map((x) => (x.busy * 1e6) / x.requests));
   // Medians of the latency rounds, in µs; added p99 is traced's median less untraced's.
   const latencySummary = (name, of = 'traced') => {
@@ -484,6 +489,9 @@ async function main() {
         `    latency at ${LATENCY_RATE} req/s   p50 ${l.b.p50.toFixed(0)} -> ${l.t.p50.toFixed(0)} us, p99 ${l.b.p99.toFixed(0)} -> ${l.t.p99.toFixed(0)} us (untraced -> traced)`,
       );
       console.log(`    p99 added                ${l.added}   (target <= 100 us)`);
+      console.log(
+        `    CPU at ${LATENCY_RATE} req/s         tracing took ${((fixedRateCost(name, 'traced') * LATENCY_RATE) / 1e4).toFixed(1)}% of one core: ${fixedRateCost(name, 'traced').toFixed(1)} us a request (the helper ${median(lat[name].traced.map((x) => perReq(x, 1))).toFixed(1)}), against the service's own ${median(lat[name].base.map((x) => perReq(x, 0))).toFixed(1)} us untraced`,
+      );
       // On an idle machine the generator sends within about 100 us of each
       // scheduled time (p99); much later, other processes held the CPUs,
       // and their stalls, not the tracer, set both p99s.
@@ -522,6 +530,11 @@ async function main() {
     for (const [name] of latencyRoutes) {
       if (lat[name].peer.length < ROUNDS) continue;
       row(`/${name} p99 added, ${LATENCY_RATE} req/s`, latencySummary(name).added, latencySummary(name, 'peer').added);
+      row(
+        `/${name} CPU added, ${LATENCY_RATE} req/s`,
+        `${fixedRateCost(name, 'traced').toFixed(1)} us`,
+        `${fixedRateCost(name, 'peer').toFixed(1)} us`,
+      );
     }
     row('command to probes attached', `${median(ready).toFixed(0)} ms`, `${median(peerRuns.ready).toFixed(0)} ms`);
     row('tracer CPU while traced', `${(median(cpu) * 100).toFixed(0)}%`, `${(median(peerRuns.cpu) * 100).toFixed(0)}%`);
