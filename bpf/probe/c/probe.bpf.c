@@ -2152,9 +2152,12 @@ int ctx_call(struct pt_regs *ctx)
 	if (!goid)
 		return 0;
 	u64 id = request_of_ctx(GO_ARG2(ctx), GO_ARG3(ctx));
-	if (id)
+	u64 *cur = MAY_HOLD(goroutine_call_keys) ? bpf_map_lookup_elem(&goroutine_call, &goid) : 0;
+	if (id && cur)
+		*cur = id; /* a pooled worker's next call: written in place */
+	else if (id)
 		counted_set(&goroutine_call, &goroutine_call_keys, &goid, &id, );
-	else if (MAY_HOLD(goroutine_call_keys))
+	else if (cur)
 		counted_delete(&goroutine_call, &goroutine_call_keys, &goid, );
 	return 0;
 }
