@@ -299,8 +299,9 @@ async function main() {
   let seen = 0;
   let sites = [];
   // The service's CPU is counted in every run, the helper's in the traced
-  // ones: what tracing costs a request in CPU time, which a busy machine
-  // blurs far less than it does throughput.
+  // ones: what tracing costs a request in CPU time. On a saturated machine
+  // that count moves with throughput too (more requests a second, less CPU
+  // each), so it bounds what the probes cost no better than the ratios.
   const pids = [service.pid];
   for (let i = 0; i < ROUNDS; i++) {
     for (const [name, url] of routes) {
@@ -481,7 +482,7 @@ async function main() {
       `    CPU per request          ${m.toFixed(1)} us untraced (all processes); tracing adds ${c.toFixed(1)} us (the probes, in the service ${probes.toFixed(1)}; the helper ${helperUs.toFixed(1)}); empty programs add ${ce.toFixed(1)} us`,
     );
     console.log(
-      `    ratio that CPU cost gives ${(m / (m + c)).toFixed(3)}   (untraced CPU / (untraced + added): the throughput a saturated machine keeps, without the noise of its rounds)`,
+      `    ratio that CPU cost gives ${(m / (m + c)).toFixed(3)}   (untraced CPU / (untraced + added): the throughput a saturated machine would keep if the added CPU were all tracing cost)`,
     );
     if (lat[name]) {
       const l = latencySummary(name);
