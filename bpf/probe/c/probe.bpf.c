@@ -339,14 +339,21 @@ static __always_inline void count_lru(u32 i)
 		(*n)++;
 }
 
-/* Sets key to value, counting a new key in counter i (a new key is the
- * usual case; a key that exists costs a second update). */
-#define lru_set(map, i, key, value)                                      \
-	do {                                                             \
-		if (!bpf_map_update_elem(map, key, value, BPF_NOEXIST))  \
-			count_lru(i);                                    \
-		else                                                     \
-			bpf_map_update_elem(map, key, value, BPF_EXIST); \
+/* Sets key to value; true if the key was new (a new key is the usual
+ * case; a key that exists costs a second update). */
+#define set_key(map, key, value)                                                 \
+	({                                                                       \
+		bool __new = !bpf_map_update_elem(map, key, value, BPF_NOEXIST); \
+		if (!__new)                                                      \
+			bpf_map_update_elem(map, key, value, BPF_EXIST);         \
+		__new;                                                           \
+	})
+
+/* Sets key to value, counting a new key in counter i. */
+#define lru_set(map, i, key, value)               \
+	do {                                      \
+		if (set_key(map, key, value))     \
+			count_lru(i);             \
 	} while (0)
 
 /* Deletes key, counting it in counter i if it was there. */
@@ -448,26 +455,26 @@ volatile u64 goroutine_call_keys = 0;
 
 #define MAY_HOLD(keys) ((keys) != 0)
 
-/* Sets key to value in a map whose keys are counted in *keys. */
-#define counted_set(map, keys, key, value, new_key)                      \
-	do {                                                             \
-		__sync_fetch_and_add(keys, 1);                           \
-		if (!bpf_map_update_elem(map, key, value, BPF_NOEXIST)) { \
-			new_key;                                         \
-			break;                                           \
-		}                                                        \
-		bpf_map_update_elem(map, key, value, BPF_EXIST);         \
-		__sync_fetch_and_add(keys, -1);                          \
-	} while (0)
+/* Sets key to value in a map whose keys are counted in *keys; true if
+ * the key was new. */
+#define counted_set(map, keys, key, value)                 \
+	({                                                 \
+		__sync_fetch_and_add(keys, 1);             \
+		bool __added = set_key(map, key, value);   \
+		if (!__added)                              \
+			__sync_fetch_and_add(keys, -1);    \
+		__added;                                   \
+	})
 
-/* Deletes key from a map whose keys are counted in *keys. */
-#define counted_delete(map, keys, key, deleted)   \
-	do {                                      \
-		if (!bpf_map_delete_elem(map, key)) { \
+/* Deletes key from a map whose keys are counted in *keys; true if it was
+ * there. */
+#define counted_delete(map, keys, key)                  \
+	({                                              \
+		bool __gone = !bpf_map_delete_elem(map, key); \
+		if (__gone)                             \
 			__sync_fetch_and_add(keys, -1); \
-			deleted;                  \
-		}                                 \
-	} while (0)
+		__gone;                                 \
+	})
 
 /* Outbound TCP connections of the target, by socket inode: those it
  * connected while traced, and those the loader found open in /proc when
@@ -1030,7 +1037,7 @@ static __always_inline int end_request(struct pt_regs *ctx, bool keep)
 	/* a delete takes the bucket's lock, a lookup none: most requests
 	 * made no context-carrying library call */
 	if (MAY_HOLD(goroutine_call_keys) && bpf_map_lookup_elem(&goroutine_call, &goid))
-		counted_delete(&goroutine_call, &goroutine_call_keys, &goid, );
+		counted_delete(&goroutine_call, &goroutine_call_keys, &goid);
 	/* its context is no longer the request's to claim */
 	if (rctx)
 		bpf_map_delete_elem(&ctx_request, &rctx);
@@ -1449,8 +1456,8 @@ static __always_inline void inherit_request(u64 newg)
 	if (!parent)
 		return;
 	struct remote_name *dn = MAY_HOLD(dial_name_keys) ? bpf_map_lookup_elem(&dial_name, &parent) : 0;
-	if (dn && child)
-		counted_set(&dial_name, &dial_name_keys, &child, dn, count_lru(DIAL_NAME_INSERTS));
+	if (dn && child && counted_set(&dial_name, &dial_name_keys, &child, dn))
+		count_lru(DIAL_NAME_INSERTS);
 	u64 id = request_of_use(parent);
 	if (!id)
 		return;
@@ -2018,7 +2025,8 @@ int dial(struct pt_regs *ctx)
 	if (bpf_probe_read_user(n.name, len, (void *)ptr) < 0)
 		return 0;
 	n.len = len;
-	counted_set(&dial_name, &dial_name_keys, &goid, &n, count_lru(DIAL_NAME_INSERTS));
+	if (counted_set(&dial_name, &dial_name_keys, &goid, &n))
+		count_lru(DIAL_NAME_INSERTS);
 	return 0;
 }
 
@@ -2089,8 +2097,8 @@ int inet_sock_set_state(struct tp_inet_sock_set_state *tp)
 		/* The dial's address named this connection; not the ones of
 		 * goroutines the dialing one starts later (a failed attempt
 		 * leaves it to the dial's next address). */
-		if (p->remote.len)
-			counted_delete(&dial_name, &dial_name_keys, &p->h.goid, count_lru(DIAL_NAME_DELETES));
+		if (p->remote.len && counted_delete(&dial_name, &dial_name_keys, &p->h.goid))
+			count_lru(DIAL_NAME_DELETES);
 		/* From now on every write to it is a use. */
 		struct socket *so = BPF_CORE_READ((struct sock *)sk, sk_socket);
 		u64 ino = so ? inode_of_file(BPF_CORE_READ(so, file)) : 0;
@@ -2156,9 +2164,9 @@ int ctx_call(struct pt_regs *ctx)
 	if (id && cur)
 		*cur = id; /* a pooled worker's next call: written in place */
 	else if (id)
-		counted_set(&goroutine_call, &goroutine_call_keys, &goid, &id, );
+		counted_set(&goroutine_call, &goroutine_call_keys, &goid, &id);
 	else if (cur)
-		counted_delete(&goroutine_call, &goroutine_call_keys, &goid, );
+		counted_delete(&goroutine_call, &goroutine_call_keys, &goid);
 	return 0;
 }
 
