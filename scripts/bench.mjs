@@ -41,15 +41,21 @@ ensureSystem('bench');
 // during it (cpu[i] for pids[i]), and the machine's: busy (user, system,
 // interrupts) and stolen by the hypervisor, in CPU seconds.
 function wrk(url, connections = 32, pids = []) {
-  const c0 = pids.map(cpuSeconds);
   const m0 = machineCpu();
-  const r = spawnSync('wrk', ['-t2', `-c${connections}`, `-d${DURATION}s`, url], { encoding: 'utf8' });
+  const { r, cpu } = spawnCounting(pids, 'wrk', ['-t2', `-c${connections}`, `-d${DURATION}s`, url]);
   const m1 = machineCpu();
-  const cpu = pids.map((p, i) => cpuSeconds(p) - c0[i]);
   if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr}`);
   const rps = Number(r.stdout.match(/Requests\/sec:\s+([\d.]+)/)[1]);
   const requests = Number(r.stdout.match(/(\d+) requests in/)[1]);
   return { rps, requests, cpu, busy: m1.busy - m0.busy, steal: m1.steal - m0.steal };
+}
+
+// spawnSync(cmd, args) as text; cpu[i] is the CPU seconds pids[i] spent
+// meanwhile.
+function spawnCounting(pids, cmd, args) {
+  const c0 = pids.map(cpuSeconds);
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return { r, cpu: pids.map((p, i) => cpuSeconds(p) - c0[i]) };
 }
 
 // The machine's CPU seconds since boot, from /proc/stat's first line:
@@ -73,9 +79,7 @@ function latencyRunner(dir) {
   // With pids, out.cpu[i] is the CPU seconds pids[i] spent during the run.
   return (url, seconds = DURATION, pids = []) => {
     const args = ['-url', url, '-rate', String(LATENCY_RATE), '-conns', String(LATENCY_CONNS), '-seconds', seconds];
-    const c0 = pids.map(cpuSeconds);
-    const r = spawnSync(bin, args, { encoding: 'utf8' });
-    const cpu = pids.map((p, i) => cpuSeconds(p) - c0[i]);
+    const { r, cpu } = spawnCounting(pids, bin, args);
     if (r.status !== 0) throw new Error(`scripts/latency failed: ${r.stderr}`);
     const out = JSON.parse(r.stdout);
     if (!out.ok) throw new Error(`scripts/latency: no request to ${url} succeeded: ${out.last_error}`);
@@ -229,7 +233,7 @@ function fileOffset(elf, vaddr) {
 
 // Microseconds of CPU per request the i-th process counted in a run spent.
 function cpuPerRequest(run, i) {
-  return ((run.cpu[i] * 1e6) / run.requests).toFixed(1);
+  return (run.cpu[i] * 1e6) / run.requests;
 }
 
 // Under sudo the helper is sudo's child.
@@ -343,7 +347,7 @@ async function main() {
       const [b, t, z] = [runs[name].base[i], runs[name].traced[i], runs[name].empty[i]];
       const steal = (100 * (b.steal + t.steal + z.steal)) / (b.busy + t.busy + z.busy + b.steal + t.steal + z.steal);
       console.log(
-        `  round ${i + 1} ${name.padEnd(6)}: untraced ${b.rps.toFixed(0)} req/s, traced ${t.rps.toFixed(0)} req/s (${(t.rps / b.rps).toFixed(2)}), helper ${(cpu.at(-1) * 100).toFixed(0)}% CPU, ready in ${h.readyMs.toFixed(0)} ms; empty programs ${z.rps.toFixed(0)} req/s (${(z.rps / b.rps).toFixed(2)}); service CPU per request ${cpuPerRequest(b, 0)} -> ${cpuPerRequest(t, 0)} us, helper ${cpuPerRequest(t, 1)} us; ${steal.toFixed(1)}% of the CPU stolen by the host`,
+        `  round ${i + 1} ${name.padEnd(6)}: untraced ${b.rps.toFixed(0)} req/s, traced ${t.rps.toFixed(0)} req/s (${(t.rps / b.rps).toFixed(2)}), helper ${(cpu.at(-1) * 100).toFixed(0)}% CPU, ready in ${h.readyMs.toFixed(0)} ms; empty programs ${z.rps.toFixed(0)} req/s (${(z.rps / b.rps).toFixed(2)}); service CPU per request ${cpuPerRequest(b, 0).toFixed(1)} -> ${cpuPerRequest(t, 0).toFixed(1)} us, helper ${cpuPerRequest(t, 1).toFixed(1)} us; ${steal.toFixed(1)}% of the CPU stolen by the host`,
       );
       if (!peer.bin) continue;
       try {
@@ -399,7 +403,7 @@ async function main() {
       events += stats?.events ?? 0;
       seen += requests;
       console.log(
-        `  round ${i + 1} ${name.padEnd(6)}: p50/p99 untraced ${us(b)}, traced ${us(t)}, ${requests} of ${t.sent} requests traced; service CPU per request ${cpuPerRequest(b, 0)} -> ${cpuPerRequest(t, 0)} us, helper ${cpuPerRequest(t, 1)} us`,
+        `  round ${i + 1} ${name.padEnd(6)}: p50/p99 untraced ${us(b)}, traced ${us(t)}, ${requests} of ${t.sent} requests traced; service CPU per request ${cpuPerRequest(b, 0).toFixed(1)} -> ${cpuPerRequest(t, 0).toFixed(1)} us, helper ${cpuPerRequest(t, 1).toFixed(1)} us`,
       );
       if (!peer.bin) continue;
       try {
@@ -446,9 +450,12 @@ async function main() {
   // rounds': the service's CPU per request traced less untraced, plus the
   // tracer's (the kernel runs the probes in the service's threads); and
   // the machine's busy CPU per untraced request, all processes.
-  const perReq = (run, i) => (run.cpu[i] * 1e6) / run.requests;
   const costOf = (rounds, arm) =>
-    median(rounds[arm].map((x, i) => perReq(x, 0) - perReq(rounds.base[i], 0) + (x.cpu.length > 1 ? perReq(x, 1) : 0)));
+    median(
+      rounds[arm].map(
+        (x, i) => cpuPerRequest(x, 0) - cpuPerRequest(rounds.base[i], 0) + (x.cpu.length > 1 ? cpuPerRequest(x, 1) : 0),
+      ),
+    );
   const cpuCost = (name, arm) => costOf(runs[name], arm);
   // The same at the latency rounds' fixed rate, the same for every run:
   // what a request costs there does not move with the throughput tracing
@@ -476,8 +483,8 @@ async function main() {
       `    ratio, empty programs    ${ratio(name, 'empty').toFixed(3)}   (the probe hits alone, no BPF work, no helper)`,
     );
     const [m, c, ce] = [machinePerReq(name), cpuCost(name, 'traced'), cpuCost(name, 'empty')];
-    const probes = median(runs[name].traced.map((x, i) => perReq(x, 0) - perReq(runs[name].base[i], 0)));
-    const helperUs = median(runs[name].traced.map((x) => perReq(x, 1)));
+    const probes = median(runs[name].traced.map((x, i) => cpuPerRequest(x, 0) - cpuPerRequest(runs[name].base[i], 0)));
+    const helperUs = median(runs[name].traced.map((x) => cpuPerRequest(x, 1)));
     console.log(
       `    CPU per request          ${m.toFixed(1)} us untraced (all processes); tracing adds ${c.toFixed(1)} us (the probes, in the service ${probes.toFixed(1)}; the helper ${helperUs.toFixed(1)}); empty programs add ${ce.toFixed(1)} us`,
     );
@@ -491,7 +498,7 @@ async function main() {
       );
       console.log(`    p99 added                ${l.added}   (target <= 100 us)`);
       console.log(
-        `    CPU at ${LATENCY_RATE} req/s         tracing took ${((fixedRateCost(name, 'traced') * LATENCY_RATE) / 1e4).toFixed(1)}% of one core: ${fixedRateCost(name, 'traced').toFixed(1)} us a request (the helper ${median(lat[name].traced.map((x) => perReq(x, 1))).toFixed(1)}), against the service's own ${median(lat[name].base.map((x) => perReq(x, 0))).toFixed(1)} us untraced`,
+        `    CPU at ${LATENCY_RATE} req/s         tracing took ${((fixedRateCost(name, 'traced') * LATENCY_RATE) / 1e4).toFixed(1)}% of one core: ${fixedRateCost(name, 'traced').toFixed(1)} us a request (the helper ${median(lat[name].traced.map((x) => cpuPerRequest(x, 1))).toFixed(1)}), against the service's own ${median(lat[name].base.map((x) => cpuPerRequest(x, 0))).toFixed(1)} us untraced`,
       );
       // On an idle machine the generator sends within about 100 us of each
       // scheduled time (p99); much later, other processes held the CPUs,
