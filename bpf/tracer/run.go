@@ -15,9 +15,9 @@ import (
 // drainEvery is how often Run reads the ring buffer. The probes never
 // wake the reader, and a reader blocked in epoll_wait holds its Go
 // processor in a system call, which the runtime's sysmon takes back every
-// 10 ms and then checks again every 20 µs: thousands of wakeups a second on the traced service's
-// CPUs. Sleeping on a Go timer instead parks the thread in the runtime's
-// own poller. Each wakeup still costs a fixed amount (the first system
+// 10 ms and then checks again every 20 µs: thousands of wakeups a second
+// on the traced service's CPUs. Sleeping on a Go timer instead parks the
+// thread in the runtime's own poller. Each wakeup still costs a fixed amount (the first system
 // call after an idle spell sets sysmon checking every 20 µs for a
 // millisecond), so the timer is no faster than the records need: 50 ms,
 // the longest a record waits to be written (the editor shows them four
