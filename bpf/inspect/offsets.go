@@ -315,29 +315,46 @@ func offsetsFromUnits(d *dwarf.Data, units []dwarf.Offset) (Offsets, error) {
 	return o, nil
 }
 
+// ReleaseOffsets are the offsets a binary built with Go 1.minor
+// (MinGoMinor to MaxGoMinor) that uses Gin, chi and Echo gets without its
+// DWARF, and whether that release is known.
+func ReleaseOffsets(minor int) (Offsets, bool) {
+	std, ok := stdTable[minor]
+	if !ok {
+		return Offsets{}, false
+	}
+	return withFrameworks(std, map[string]string{ginModule: "", chiModule: "", echoModule: "v4.13.0"}), true
+}
+
 // offsetsFromTable serves binaries built with -ldflags=-w (no DWARF).
 func (b *Binary) offsetsFromTable() (Offsets, error) {
 	std, ok := stdTable[b.GoMinor]
 	if !ok {
 		return Offsets{}, fmt.Errorf("%s has no debug info (built with -ldflags=-w) and %s is newer than the offsets Outbound Lens knows (Go 1.%d to 1.%d): rebuild without -w", b.Path, b.GoVersion, MinGoMinor, MaxGoMinor)
 	}
-	o := std
+	o := withFrameworks(std, b.Deps)
 	o.Source = fmt.Sprintf("table:go1.%d", b.GoMinor)
-	if _, ok := b.Deps["github.com/gin-gonic/gin"]; ok {
+	return o, nil
+}
+
+// withFrameworks adds to o the offsets of the routers among deps (module
+// path -> version).
+func withFrameworks(o Offsets, deps map[string]string) Offsets {
+	if _, ok := deps[ginModule]; ok {
 		for _, f := range OffsetFields {
 			if f.Type == ginContext {
 				f.set(&o, f.Get(ginTable))
 			}
 		}
 	}
-	if _, ok := b.Deps[chiModule]; ok {
+	if _, ok := deps[chiModule]; ok {
 		o.ChiContextRoutePatterns = chiTable.ChiContextRoutePatterns
 	}
-	if v, ok := b.Deps[echoModule]; ok {
+	if v, ok := deps[echoModule]; ok {
 		t := echoTable(v)
 		o.EchoContextPath, o.EchoContextHandler = t.EchoContextPath, t.EchoContextHandler
 	}
-	return o, nil
+	return o
 }
 
 // EchoHandlerClosure is the link-time entry of the closure echo v4's

@@ -9,6 +9,7 @@ import (
 var ginTable = Offsets{GinContextHandlers: 80, GinContextFullPath: 112}
 
 const (
+	ginModule  = "github.com/gin-gonic/gin"
 	chiModule  = "github.com/go-chi/chi/v5"
 	echoModule = "github.com/labstack/echo/v4"
 )

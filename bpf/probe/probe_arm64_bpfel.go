@@ -389,6 +389,7 @@ type probeMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type probeVariableSpecs struct {
 	CFG                *ebpf.VariableSpec `ebpf:"CFG"`
+	ZERO_OUTBOUND      *ebpf.VariableSpec `ebpf:"ZERO_OUTBOUND"`
 	DialNameKeys       *ebpf.VariableSpec `ebpf:"dial_name_keys"`
 	GoroutineCallKeys  *ebpf.VariableSpec `ebpf:"goroutine_call_keys"`
 	UnusedCall         *ebpf.VariableSpec `ebpf:"unused_call"`
@@ -477,6 +478,7 @@ func (m *probeMaps) Close() error {
 // It can be passed to loadProbeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type probeVariables struct {
 	CFG                *ebpf.Variable `ebpf:"CFG"`
+	ZERO_OUTBOUND      *ebpf.Variable `ebpf:"ZERO_OUTBOUND"`
 	DialNameKeys       *ebpf.Variable `ebpf:"dial_name_keys"`
 	GoroutineCallKeys  *ebpf.Variable `ebpf:"goroutine_call_keys"`
 	UnusedCall         *ebpf.Variable `ebpf:"unused_call"`

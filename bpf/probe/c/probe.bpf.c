@@ -209,6 +209,9 @@ struct outbound {
 	struct remote_name remote;
 };
 
+/* A new connect_by_thread entry's value: never written. */
+volatile const struct outbound ZERO_OUTBOUND = {};
+
 /* What a call or an exchange did, for user space to name: a use seen at a
  * write carries the first bytes written (op_lens[0] of them; op_lens[1]:
  * how many it wrote, at most 65535);
@@ -738,7 +741,12 @@ struct header_scan {
 	u32 lower;  /* gRPC metadata: lower-case keys */
 };
 
-static __always_inline int match_name(u64 key_ptr, u64 key_len, u32 lower)
+/* Which header asked for the key is (-1: none). A global function,
+ * verified once on its own: inlined into the slot loops (24 slots a
+ * bucket chain), its hash loop over a key of unknown length multiplied
+ * the states the verifier walked past its million-instruction limit on
+ * some kernels (6.18.44, with three headers asked for). */
+__attribute__((noinline)) int match_name(u64 key_ptr, u64 key_len, u32 lower)
 {
 	int idx = -1;
 	for (int j = 0; j < MAX_HEADERS; j++) {
@@ -812,6 +820,9 @@ static long scan_hmap_bucket(u64 index, void *arg)
 	u64 addr = s->base + index * HMAP_BUCKET_SIZE;
 	for (int chain = 0; chain < 3 && addr; chain++) {
 		struct span b = read_span(addr, HMAP_BUCKET_SIZE);
+		if (!b.b) /* not copied: no field is read on its own, which would
+			   * give the verifier a second path through every slot */
+			break;
 		for (int i = 0; i < 8; i++) {
 			if (span_u8(b, i) < HMAP_MIN_TOPHASH) /* empty or evacuated */
 				continue;
@@ -830,6 +841,8 @@ static long scan_hmap_bucket(u64 index, void *arg)
 static __always_inline void scan_swiss_group(struct request_start *e, u32 lower, u64 g)
 {
 	struct span b = read_span(g, SWISS_GROUP_SIZE);
+	if (!b.b) /* as in scan_hmap_bucket */
+		return;
 	u64 ctrl = span_u64(b, 0);
 	for (int i = 0; i < 8; i++) {
 		u8 c = (ctrl >> (i * 8)) & 0xff;
@@ -2051,9 +2064,10 @@ static __always_inline int on_connect(void *tp, struct pt_regs *regs, u64 fd)
 	u32 tid = (u32)bpf_get_current_pid_tgid();
 	struct outbound *p = bpf_map_lookup_elem(&connect_by_thread, &tid);
 	if (!p) {
-		struct outbound zero = {};
-		/* zero is large; the map copy avoids keeping it on the stack twice */
-		lru_set(&connect_by_thread, CONNECT_BY_THREAD_INSERTS, &tid, &zero);
+		/* the zero value comes from read-only data: on the stack it
+		 * would take most of the 512 bytes sys_enter shares with
+		 * walk_stack's frame */
+		lru_set(&connect_by_thread, CONNECT_BY_THREAD_INSERTS, &tid, (void *)&ZERO_OUTBOUND);
 		p = bpf_map_lookup_elem(&connect_by_thread, &tid);
 		if (!p)
 			return 0;
