@@ -661,6 +661,31 @@ static __always_inline struct span read_span(u64 addr, u64 size)
 	return s;
 }
 
+/* A map bucket or group copied into the block (size: a constant under
+ * 4096): where the whole copy fails, its part in addr's 4 KiB page is
+ * copied and the rest reads as zero. A fresh bucket or group can end in a
+ * page the target has not touched yet, which is not there to copy: the
+ * slots there were never written, so they read as empty. NULL if nothing
+ * could be copied. A bucket never read field by field keeps the
+ * verifier's walk of its slots to one path. */
+static __always_inline struct span read_map_block(u64 addr, u64 size)
+{
+	struct span s = { .addr = addr };
+	u32 zero = 0;
+	struct block *b = bpf_map_lookup_elem(&block_scratch, &zero);
+	if (!b || !addr)
+		return s;
+	/* a failed copy leaves the block zeroed */
+	if (bpf_probe_read_user(b->b, size, (void *)addr) == 0) {
+		s.b = b->b;
+		return s;
+	}
+	u64 n = 4096 - (addr & 4095);
+	if (n < size && bpf_probe_read_user(b->b, n, (void *)addr) == 0)
+		s.b = b->b;
+	return s;
+}
+
 /* The word at off of a struct read_span copied (off + 8 within the size it
  * was given); a field beyond the block, or of a struct that could not be
  * copied, is read on its own. */
@@ -819,9 +844,8 @@ static long scan_hmap_bucket(u64 index, void *arg)
 		return 1;
 	u64 addr = s->base + index * HMAP_BUCKET_SIZE;
 	for (int chain = 0; chain < 3 && addr; chain++) {
-		struct span b = read_span(addr, HMAP_BUCKET_SIZE);
-		if (!b.b) /* not copied: no field is read on its own, which would
-			   * give the verifier a second path through every slot */
+		struct span b = read_map_block(addr, HMAP_BUCKET_SIZE);
+		if (!b.b)
 			break;
 		for (int i = 0; i < 8; i++) {
 			if (span_u8(b, i) < HMAP_MIN_TOPHASH) /* empty or evacuated */
@@ -840,8 +864,8 @@ static long scan_hmap_bucket(u64 index, void *arg)
 
 static __always_inline void scan_swiss_group(struct request_start *e, u32 lower, u64 g)
 {
-	struct span b = read_span(g, SWISS_GROUP_SIZE);
-	if (!b.b) /* as in scan_hmap_bucket */
+	struct span b = read_map_block(g, SWISS_GROUP_SIZE);
+	if (!b.b)
 		return;
 	u64 ctrl = span_u64(b, 0);
 	for (int i = 0; i < 8; i++) {
