@@ -662,12 +662,13 @@ static __always_inline struct span read_span(u64 addr, u64 size)
 }
 
 /* A map bucket or group copied into the block (size: a constant under
- * 4096): where the whole copy fails, its part in addr's 4 KiB page is
- * copied and the rest reads as zero. A fresh bucket or group can end in a
- * page the target has not touched yet, which is not there to copy: the
- * slots there were never written, so they read as empty. NULL if nothing
- * could be copied. A bucket never read field by field keeps the
- * verifier's walk of its slots to one path. */
+ * 4096): where the whole copy fails, its part before the next 4 KiB
+ * boundary is copied and the rest reads as zero. A fresh bucket or group
+ * can end in a page the target has not touched yet, which is not there to
+ * copy: the slots there were never written, so they read as empty. (It
+ * crosses at most one 4 KiB boundary, and any larger page's boundary is
+ * one.) s.b is NULL if nothing could be copied. A bucket never read field
+ * by field keeps the verifier's walk of its slots to one path. */
 static __always_inline struct span read_map_block(u64 addr, u64 size)
 {
 	struct span s = { .addr = addr };
