@@ -671,18 +671,14 @@ static __always_inline struct span read_span(u64 addr, u64 size)
  * by field keeps the verifier's walk of its slots to one path. */
 static __always_inline struct span read_map_block(u64 addr, u64 size)
 {
-	struct span s = { .addr = addr };
+	struct span s = read_span(addr, size);
+	u64 n = 4096 - (addr & 4095);
+	if (s.b || !addr || n >= size)
+		return s;
+	/* read_span's failed copy left the block zeroed */
 	u32 zero = 0;
 	struct block *b = bpf_map_lookup_elem(&block_scratch, &zero);
-	if (!b || !addr)
-		return s;
-	/* a failed copy leaves the block zeroed */
-	if (bpf_probe_read_user(b->b, size, (void *)addr) == 0) {
-		s.b = b->b;
-		return s;
-	}
-	u64 n = 4096 - (addr & 4095);
-	if (n < size && bpf_probe_read_user(b->b, n, (void *)addr) == 0)
+	if (b && bpf_probe_read_user(b->b, n, (void *)addr) == 0)
 		s.b = b->b;
 	return s;
 }
