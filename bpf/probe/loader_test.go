@@ -18,9 +18,21 @@ func TestLoadVerifies(t *testing.T) {
 	for _, swiss := range []bool{false, true} {
 		a := Attachment{PID: os.Getpid(), Exe: "/proc/self/exe", Headers: []string{"traceparent", "x-request-id"}}
 		a.Offsets.SwissMaps = swiss
-		if !loadVerifies(t, a) {
+		p, err := Load(a)
+		if os.Geteuid() != 0 {
+			var pe *Error
+			if !errors.As(err, &pe) || pe.Code != "NO_PRIVILEGES" {
+				t.Fatalf("unprivileged Load: want NO_PRIVILEGES, got %v", err)
+			}
 			return
 		}
+		if err != nil {
+			t.Fatalf("Load (swiss=%v): %v", swiss, err)
+		}
+		if len(p.Probes) != 2 {
+			t.Errorf("want the 2 tracepoints attached (every syscall's entry, socket state), got %v", p.Probes)
+		}
+		p.Close()
 	}
 }
 
@@ -105,26 +117,6 @@ func TestEveryProgramVerifies(t *testing.T) {
 // verifiedMargin is the most instructions a program may take the
 // verifier here.
 const verifiedMargin = 250_000
-
-func loadVerifies(t *testing.T, a Attachment) bool {
-	t.Helper()
-	p, err := Load(a)
-	if os.Geteuid() != 0 {
-		var pe *Error
-		if !errors.As(err, &pe) || pe.Code != "NO_PRIVILEGES" {
-			t.Fatalf("unprivileged Load: want NO_PRIVILEGES, got %v", err)
-		}
-		return false
-	}
-	if err != nil {
-		t.Fatalf("Load (%s offsets, swiss=%v, %d headers): %v", a.Offsets.Source, a.Offsets.SwissMaps, len(a.Headers), err)
-	}
-	if len(p.Probes) != 2 {
-		t.Errorf("want the 2 tracepoints attached (every syscall's entry, socket state), got %v", p.Probes)
-	}
-	p.Close()
-	return true
-}
 
 func TestCanonicalHeaders(t *testing.T) {
 	got := CanonicalHeaders([]string{"traceparent", "X-REQUEST-ID", "Traceparent", " "})
